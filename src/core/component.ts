@@ -1,0 +1,79 @@
+// Component model, after the OpenTelemetry Collector: each component type has a factory
+// (type, default config, validation, create). start() returns quickly; shutdown() is
+// idempotent, safe without start(), and flushes what the component holds.
+
+import type { ChunkConsumer, SpanConsumer } from './types';
+import type { Logger } from './logger';
+
+export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+
+/** A named counter set, reported in the exit summary and (later) as self-metrics. */
+export type Stats = Record<string, number>;
+
+export interface Component {
+  start(): Promise<void>;
+  shutdown(): Promise<void>;
+  /** Counters, drops included (keys like 'drops.queue_full'). */
+  stats(): Stats;
+}
+
+export interface CreateContext {
+  /** Component ID, `type[/name]`. */
+  id: string;
+  logger: Logger;
+}
+
+export interface ReceiverComponent extends Component {
+  /** Where captured chunks go; set by the pipeline before start(). */
+  setConsumer(next: ChunkConsumer): void;
+}
+
+/** Turns captured bytes into spans (the http processor). Always first in a pipeline. */
+export interface ChunkProcessorComponent extends Component, ChunkConsumer {
+  setConsumer(next: SpanConsumer): void;
+}
+
+/** Works on spans (genai, redaction, batch, ...). */
+export interface SpanProcessorComponent extends Component, SpanConsumer {
+  setConsumer(next: SpanConsumer): void;
+}
+
+export interface ExporterComponent extends Component, SpanConsumer {}
+
+export interface ComponentFactory<Cfg = unknown, C extends Component = Component> {
+  type: string;
+  kind: ComponentKind;
+  /** For processors: what they consume. */
+  stage?: 'chunks' | 'spans';
+  /** One line for --help. */
+  description: string;
+  /**
+   * Checks the user's section (already env-substituted; undefined/null means "all defaults")
+   * and returns the full config: defaults first, user keys on top. Throws ConfigError naming
+   * the path (e.g. `processors::http::max_body_bytes`) on unknown keys or bad values.
+   */
+  parseConfig(raw: unknown, path: string): Cfg;
+  create(cfg: Cfg, ctx: CreateContext): C;
+}
+
+/** A user-facing configuration error; the CLI prints it without a stack trace. */
+export class ConfigError extends Error {
+  constructor(
+    readonly path: string,
+    detail: string,
+  ) {
+    super(path ? `${path}: ${detail}` : detail);
+    this.name = 'ConfigError';
+  }
+}
+
+/** An error meant for the user (missing privileges, unsupported kernel...), printed without a stack. */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}

@@ -1,0 +1,95 @@
+// Data that flows between pipeline stages. Receivers produce CaptureChunks; the http
+// processor turns them into SpanRecords; span processors and exporters consume SpanRecords.
+
+export type Direction = 'egress' | 'ingress'; // egress = bytes this process sent, ingress = received
+export type Role = 'client' | 'server' | 'unknown';
+
+/** What a receiver knows about one end of a connection, as seen by one process. */
+export interface ConnectionMeta {
+  /** Stable identity for the life of the socket (not pid+fd, which are reused). */
+  connId: string;
+  family: 4 | 6 | 0; // 0 = not an IP socket (unix receiver)
+  localAddr: string;
+  localPort: number;
+  remoteAddr: string;
+  remotePort: number;
+  /** From the kernel's view of the handshake; 'unknown' when the collector attached mid-connection. */
+  role: Role;
+  /** For unix sockets: the socket path (abstract names start with '@'). */
+  path?: string;
+}
+
+export type ChunkKind = 'data' | 'close';
+
+/** One contiguous piece of one direction's byte stream of one connection. */
+export interface CaptureChunk {
+  kind: ChunkKind;
+  conn: ConnectionMeta;
+  direction: Direction;
+  /** Byte offset of data[0] in this direction's stream (relative to the first byte the collector could see). */
+  offset: number;
+  /** Payload copy owned by the consumer. Empty for 'close'. */
+  data: Buffer;
+  /**
+   * Bytes of the same syscall that follow this chunk but were not captured
+   * (message larger than max_message_bytes, or the copy failed). The stream continues at
+   * offset + data.length + lostAfter, so the consumer sees a gap.
+   */
+  lostAfter: number;
+  /** Kernel timestamp converted to wall-clock, nanoseconds since the Unix epoch. */
+  timeUnixNano: bigint;
+  pid: number;
+  tid: number;
+  comm: string;
+  /** Which receiver/backend produced it, e.g. 'tcp/syscalls'. */
+  source: string;
+}
+
+/** Receivers, and processors in front of the http processor, consume chunks. */
+export interface ChunkConsumer {
+  consumeChunks(chunks: CaptureChunk[]): void;
+}
+
+export type AttributeValue = string | number | boolean | string[] | number[];
+export type Attributes = Record<string, AttributeValue>;
+
+/** OTLP span kinds (values of the protobuf enum). */
+export const SpanKind = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
+export type SpanKindValue = (typeof SpanKind)[keyof typeof SpanKind];
+
+/** OTLP status codes. */
+export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
+export type StatusCodeValue = (typeof StatusCode)[keyof typeof StatusCode];
+
+/** Resource of the traced process. Shared (same object) by all spans of one process. */
+export interface Resource {
+  attributes: Attributes;
+}
+
+export interface SpanEvent {
+  name: string;
+  timeUnixNano: bigint;
+  attributes: Attributes;
+}
+
+export interface SpanRecord {
+  traceId: string; // 32 lowercase hex
+  spanId: string; // 16 lowercase hex
+  parentSpanId?: string; // 16 lowercase hex
+  traceState?: string;
+  name: string;
+  kind: SpanKindValue;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: Attributes;
+  events: SpanEvent[];
+  status: { code: StatusCodeValue; message?: string };
+  resource: Resource;
+}
+
+export interface SpanConsumer {
+  consumeSpans(spans: SpanRecord[]): void;
+}
+
+/** Instrumentation scope put on every exported span. */
+export const SCOPE = { name: 'tcpsniff-collector', version: '0.1.0' } as const;
