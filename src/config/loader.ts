@@ -1,0 +1,271 @@
+// Loads a pipeline file, Collector-style:
+//
+//   receivers:  { <type>[/<name>]: {section} }
+//   processors: { ... }
+//   exporters:  { ... }
+//   service:
+//     telemetry: { logs: { level: info } }
+//     pipelines:
+//       traces[/<name>]: { receivers: [...], processors: [http, ...], exporters: [...] }
+//
+// and returns a typed, fully defaulted config: each component's section has gone through its
+// factory's parseConfig, so building the pipeline cannot fail on configuration any more.
+// Every error is a ConfigError naming its path with `::` separators.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseDocument, LineCounter, YAMLParseError } from 'yaml';
+import { ConfigError, type ComponentKind } from '../core/component';
+import type { Level } from '../core/logger';
+import { substituteEnv, type Env } from './env';
+import { join, show } from './schema';
+import type { AnyFactory, Registry } from './registry';
+
+export interface ComponentConfig {
+  /** `type[/name]` exactly as written. */
+  id: string;
+  kind: ComponentKind;
+  /** The factory's own type (aliases resolved: `otlp/x` → `otlp_grpc`). */
+  type: string;
+  factory: AnyFactory;
+  /** The factory's parseConfig result: defaults first, user keys on top. */
+  config: unknown;
+}
+
+export interface PipelineConfig {
+  /** `traces` or `traces/<name>`. */
+  id: string;
+  receivers: string[];
+  /** The chunk-stage processor (http) first, then span processors in order. */
+  processors: string[];
+  exporters: string[];
+}
+
+export interface CollectorConfig {
+  /** Where it came from (file path, or a label for in-memory text). */
+  source: string;
+  receivers: Map<string, ComponentConfig>;
+  processors: Map<string, ComponentConfig>;
+  exporters: Map<string, ComponentConfig>;
+  pipelines: PipelineConfig[];
+  logLevel: Level;
+  /** Things worth telling the user that do not stop the collector (unused components). */
+  warnings: string[];
+}
+
+const SECTIONS: Record<'receivers' | 'processors' | 'exporters', ComponentKind> = {
+  receivers: 'receiver',
+  processors: 'processor',
+  exporters: 'exporter',
+};
+const TOP_LEVEL_KEYS = ['receivers', 'processors', 'exporters', 'service'];
+const UNSUPPORTED_TOP_LEVEL: Record<string, string> = {
+  extensions: 'extensions are not supported by tcpsniff-collector',
+  connectors: 'connectors are not supported by tcpsniff-collector',
+};
+const LOG_LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+const ID_PATTERN = /^([A-Za-z][A-Za-z0-9_]*)(?:\/([^\s/][^\s]*))?$/;
+
+type Mapping = Record<string, unknown>;
+const isMapping = (v: unknown): v is Mapping => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function loadConfigFile(file: string, registry: Registry, env: Env = process.env): CollectorConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new ConfigError('', `cannot read config file ${file}: ${why}`);
+  }
+  return loadConfigText(text, file, registry, env);
+}
+
+/** Parses YAML text; `source` names it in messages (a file path, usually). */
+export function loadConfigText(text: string, source: string, registry: Registry, env: Env = process.env): CollectorConfig {
+  const raw = parseYamlText(text, source);
+  const tree = substituteEnv(raw, env);
+  return buildConfig(tree, source, registry);
+}
+
+function parseYamlText(text: string, source: string): unknown {
+  const lineCounter = new LineCounter();
+  // uniqueKeys (the default) makes a duplicated key a syntax error, as the Collector does.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = lineCounter.linePos(err.pos[0]);
+    const where = `${path.relative(process.cwd(), source) || source}:${pos.line}:${pos.col}`;
+    const first = firstLine(err instanceof YAMLParseError ? err.message : String(err));
+    throw new ConfigError('', `${where}: YAML syntax error: ${first}`);
+  }
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
+const firstLine = (s: string) => s.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+
+/** Validates a parsed (and env-substituted) tree. Exported for tests. */
+export function buildConfig(tree: unknown, source: string, registry: Registry): CollectorConfig {
+  if (tree === null || tree === undefined) throw new ConfigError('', `${source} is empty; it needs receivers, processors, exporters and service::pipelines`);
+  if (!isMapping(tree)) throw new ConfigError('', `the top level of ${source} must be a mapping of receivers, processors, exporters and service, got ${show(tree)}`);
+  for (const key of Object.keys(tree)) {
+    if (UNSUPPORTED_TOP_LEVEL[key]) throw new ConfigError(key, UNSUPPORTED_TOP_LEVEL[key]!);
+    if (!TOP_LEVEL_KEYS.includes(key)) throw new ConfigError(key, `unknown key; valid keys: ${TOP_LEVEL_KEYS.join(', ')}`);
+  }
+
+  const receivers = parseComponents(tree, 'receivers', registry);
+  const processors = parseComponents(tree, 'processors', registry);
+  const exporters = parseComponents(tree, 'exporters', registry);
+  const service = parseService(tree['service']);
+  const pipelines = parsePipelines(service.pipelines, { receivers, processors, exporters });
+
+  const warnings: string[] = [];
+  for (const [section, map] of [['receivers', receivers], ['processors', processors], ['exporters', exporters]] as const) {
+    for (const id of map.keys()) {
+      if (!usedIn(pipelines, section, id)) warnings.push(`${section}::${id}: defined but not used in any pipeline; it will not run`);
+    }
+  }
+
+  return { source, receivers, processors, exporters, pipelines, logLevel: service.logLevel, warnings };
+}
+
+function usedIn(pipelines: PipelineConfig[], section: 'receivers' | 'processors' | 'exporters', id: string): boolean {
+  return pipelines.some((p) => p[section].includes(id));
+}
+
+function parseComponents(tree: Mapping, section: keyof typeof SECTIONS, registry: Registry): Map<string, ComponentConfig> {
+  const kind = SECTIONS[section];
+  const out = new Map<string, ComponentConfig>();
+  const raw = tree[section];
+  if (raw === undefined || raw === null) return out;
+  if (!isMapping(raw)) throw new ConfigError(section, `expected a mapping of component IDs (type[/name]) to their settings, got ${show(raw)}`);
+  for (const [id, body] of Object.entries(raw)) {
+    const p = join(section, id);
+    const m = ID_PATTERN.exec(id);
+    if (!m) throw new ConfigError(p, `invalid component ID; expected type[/name], e.g. ${exampleId(kind)}`);
+    const factory = registry.get(kind, m[1]!);
+    if (!factory) {
+      throw new ConfigError(p, `unknown ${kind} type ${JSON.stringify(m[1])}; valid ${kind} types: ${registry.typeNames(kind).join(', ') || '(none)'}`);
+    }
+    if (m[2] === undefined && id.includes('/')) throw new ConfigError(p, 'invalid component ID: the name after "/" must not be empty');
+    const config = factory.parseConfig(body, p);
+    out.set(id, { id, kind, type: factory.type, factory, config });
+  }
+  return out;
+}
+
+const exampleId = (kind: ComponentKind) => (kind === 'receiver' ? 'tcp or tcp/egress' : kind === 'processor' ? 'batch or batch/small' : 'otlp or otlp/jaeger');
+
+interface ServiceSection {
+  pipelines: unknown;
+  logLevel: Level;
+}
+
+function parseService(raw: unknown): ServiceSection {
+  if (raw === undefined || raw === null) throw new ConfigError('service', 'is required; it lists the pipelines (service::pipelines::traces: {receivers, processors, exporters})');
+  if (!isMapping(raw)) throw new ConfigError('service', `expected a mapping with pipelines (and optionally telemetry), got ${show(raw)}`);
+  expectKeys(raw, 'service', ['pipelines', 'telemetry'], { extensions: 'extensions are not supported by tcpsniff-collector' });
+  let logLevel: Level = 'info';
+  const telemetry = raw['telemetry'];
+  if (telemetry !== undefined && telemetry !== null) {
+    if (!isMapping(telemetry)) throw new ConfigError('service::telemetry', `expected a mapping, got ${show(telemetry)}`);
+    expectKeys(telemetry, 'service::telemetry', ['logs'], { metrics: 'self-metrics are not configurable yet; only logs::level is' });
+    const logs = telemetry['logs'];
+    if (logs !== undefined && logs !== null) {
+      if (!isMapping(logs)) throw new ConfigError('service::telemetry::logs', `expected a mapping, got ${show(logs)}`);
+      expectKeys(logs, 'service::telemetry::logs', ['level']);
+      const level = logs['level'];
+      if (level !== undefined && level !== null) {
+        const l = typeof level === 'string' ? level.toLowerCase() : level;
+        if (!LOG_LEVELS.includes(l as Level)) throw new ConfigError('service::telemetry::logs::level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(level)}`);
+        logLevel = l as Level;
+      }
+    }
+  }
+  return { pipelines: raw['pipelines'], logLevel };
+}
+
+function expectKeys(m: Mapping, p: string, valid: string[], unsupported: Record<string, string> = {}) {
+  for (const key of Object.keys(m)) {
+    if (unsupported[key]) throw new ConfigError(join(p, key), unsupported[key]!);
+    if (!valid.includes(key)) throw new ConfigError(join(p, key), `unknown key; valid keys: ${valid.join(', ')}`);
+  }
+}
+
+interface Defined {
+  receivers: Map<string, ComponentConfig>;
+  processors: Map<string, ComponentConfig>;
+  exporters: Map<string, ComponentConfig>;
+}
+
+function parsePipelines(raw: unknown, defined: Defined): PipelineConfig[] {
+  const p = 'service::pipelines';
+  if (raw === undefined || raw === null) throw new ConfigError(p, 'is required; define at least one pipeline, e.g. traces: {receivers: [tcp], processors: [http], exporters: [debug]}');
+  if (!isMapping(raw)) throw new ConfigError(p, `expected a mapping of pipeline IDs (traces or traces/<name>) to pipelines, got ${show(raw)}`);
+  const ids = Object.keys(raw);
+  if (ids.length === 0) throw new ConfigError(p, 'no pipelines defined; define at least one, e.g. traces: {receivers: [tcp], processors: [http], exporters: [debug]}');
+  return ids.map((id) => parsePipeline(id, raw[id], join(p, id), defined));
+}
+
+function parsePipeline(id: string, raw: unknown, p: string, defined: Defined): PipelineConfig {
+  const m = /^([a-z]+)(?:\/(.+))?$/.exec(id);
+  if (!m || m[1] !== 'traces' || (id.includes('/') && !m[2])) {
+    const signal = m?.[1];
+    const why = signal === 'metrics' || signal === 'logs' ? `${signal} pipelines are not supported; tcpsniff-collector produces traces only` : 'invalid pipeline ID';
+    throw new ConfigError(p, `${why}; pipeline IDs are traces or traces/<name>`);
+  }
+  if (!isMapping(raw)) throw new ConfigError(p, `expected a mapping with receivers, processors and exporters, got ${show(raw)}`);
+  expectKeys(raw, p, ['receivers', 'processors', 'exporters']);
+
+  const receivers = idList(raw['receivers'], join(p, 'receivers'), 'receivers', defined, true);
+  const processors = idList(raw['processors'], join(p, 'processors'), 'processors', defined, false);
+  const exporters = idList(raw['exporters'], join(p, 'exporters'), 'exporters', defined, true);
+  checkProcessorOrder(processors, join(p, 'processors'), defined.processors);
+  return { id, receivers, processors, exporters };
+}
+
+function idList(raw: unknown, p: string, section: keyof Defined, defined: Defined, required: boolean): string[] {
+  const what = section.slice(0, -1);
+  if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) {
+    if (required) throw new ConfigError(p, `must list at least one ${what}; a pipeline without ${section} does nothing`);
+    return [];
+  }
+  if (!Array.isArray(raw)) throw new ConfigError(p, `expected a list of ${what} IDs, got ${show(raw)}`);
+  const seen = new Set<string>();
+  return raw.map((item, i) => {
+    const ip = join(p, i);
+    if (typeof item !== 'string') throw new ConfigError(ip, `expected a ${what} ID, got ${show(item)}`);
+    if (seen.has(item)) throw new ConfigError(ip, `${item} is listed twice`);
+    seen.add(item);
+    if (!defined[section].has(item)) {
+      const elsewhere = (Object.keys(defined) as Array<keyof Defined>).find((s) => s !== section && defined[s].has(item));
+      const names = [...defined[section].keys()];
+      const hint = elsewhere
+        ? `; ${item} is defined under ${elsewhere}, not ${section}`
+        : names.length
+          ? `; defined ${section}: ${names.join(', ')}`
+          : `; the top-level ${section} section defines none`;
+      throw new ConfigError(ip, `${what} ${JSON.stringify(item)} is not defined${hint}`);
+    }
+    return item;
+  });
+}
+
+/**
+ * Receivers emit captured bytes and exporters take spans; the one processor that turns bytes
+ * into spans (stage 'chunks', the http processor) must therefore be present exactly once and
+ * come before every span processor.
+ */
+function checkProcessorOrder(ids: string[], p: string, processors: Map<string, ComponentConfig>) {
+  const chunkStage = ids.filter((id) => processors.get(id)!.factory.stage === 'chunks');
+  const example = 'e.g. processors: [http, batch]';
+  if (chunkStage.length === 0) {
+    throw new ConfigError(p, `must include the http processor: receivers capture raw bytes and only http turns them into spans for the exporters (${example})`);
+  }
+  if (chunkStage.length > 1) {
+    throw new ConfigError(p, `lists ${chunkStage.join(' and ')}, but a pipeline takes exactly one processor that turns bytes into spans; use one per pipeline, or define two pipelines`);
+  }
+  if (ids[0] !== chunkStage[0]) {
+    throw new ConfigError(p, `${chunkStage[0]} must come first: ${ids[0]} works on spans, which only exist after ${chunkStage[0]} has turned the captured bytes into them (${example})`);
+  }
+}

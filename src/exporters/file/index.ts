@@ -1,0 +1,131 @@
+// The `file` exporter: OTLP/JSON lines, as the OpenTelemetry Collector's file exporter writes
+// them (one ExportTraceServiceRequest per line), so the same tools read both.
+//
+// Lines are buffered in memory (bounded) and appended every flush_interval; the file is opened
+// for each append, so log rotation by rename just works. A failing disk never stops the
+// pipeline: the error is logged (rate-limited) and the spans are counted as dropped.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, type ComponentFactory, type CreateContext, type ExporterComponent, type Stats } from '../../core/component';
+import type { SpanRecord } from '../../core/types';
+import { parseSection, type SectionSpec } from '../../config/schema';
+import { traceRequestJson } from '../otlp/json';
+import { FailureLog } from '../../util/failure-log';
+
+export interface FileExporterConfig {
+  path: string;
+  flush_interval: number; // ms
+}
+
+export const fileExporterSpec: SectionSpec = {
+  path: { type: 'string', required: true, doc: 'file to append OTLP/JSON lines to; missing directories are created' },
+  flush_interval: { type: 'duration', default: 1000, doc: 'how often buffered lines are written; 0 writes each batch as it comes' },
+};
+
+/** Past this much unwritten data (a stuck disk), new spans are dropped instead of buffered. */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+export class FileExporter implements ExporterComponent {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private pendingSpans = 0;
+  private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly failures: FailureLog;
+  private readonly counters = { sent: 0, bytes: 0, writeFailed: 0, queueFull: 0 };
+
+  constructor(
+    private readonly cfg: FileExporterConfig,
+    private readonly ctx: CreateContext,
+  ) {
+    this.failures = new FailureLog(ctx.logger);
+  }
+
+  async start(): Promise<void> {
+    try {
+      await fs.promises.mkdir(path.dirname(path.resolve(this.cfg.path)), { recursive: true });
+      await fs.promises.appendFile(this.cfg.path, '');
+    } catch (e) {
+      // Not fatal: the disk may come back (a mount, a permission fix); each write retries.
+      this.failures.failure(`cannot open ${this.cfg.path} for appending: ${(e as Error).message}; spans will be dropped until it can be written`);
+    }
+    if (this.cfg.flush_interval > 0) {
+      this.timer = setInterval(() => void this.flush(), this.cfg.flush_interval);
+      this.timer.unref();
+    }
+  }
+
+  consumeSpans(spans: SpanRecord[]): void {
+    if (spans.length === 0) return;
+    if (this.closed) {
+      this.counters.queueFull += spans.length;
+      return;
+    }
+    const line = JSON.stringify(traceRequestJson(spans)) + '\n';
+    if (this.pendingBytes + line.length > MAX_PENDING_BYTES) {
+      this.counters.queueFull += spans.length;
+      return;
+    }
+    this.pending.push(line);
+    this.pendingBytes += line.length;
+    this.pendingSpans += spans.length;
+    if (this.cfg.flush_interval === 0) void this.flush();
+  }
+
+  /** Appends everything buffered; one append at a time, so lines never interleave. */
+  flush(): Promise<void> {
+    if (this.writing) return this.writing.then(() => (this.pending.length ? this.flush() : undefined));
+    if (this.pending.length === 0) return Promise.resolve();
+    const data = this.pending.join('');
+    const spans = this.pendingSpans;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.pendingSpans = 0;
+    this.writing = (async () => {
+      try {
+        await fs.promises.mkdir(path.dirname(path.resolve(this.cfg.path)), { recursive: true });
+        await fs.promises.appendFile(this.cfg.path, data);
+        this.counters.sent += spans;
+        this.counters.bytes += Buffer.byteLength(data);
+        this.failures.success(`writing to ${this.cfg.path} works again`);
+      } catch (e) {
+        this.counters.writeFailed += spans;
+        this.failures.failure(`cannot write ${spans} span(s) to ${this.cfg.path}: ${(e as Error).message}`);
+      } finally {
+        this.writing = undefined;
+      }
+    })();
+    return this.writing;
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.closed = true;
+    await this.flush();
+  }
+
+  stats(): Stats {
+    return {
+      'spans.sent': this.counters.sent,
+      'bytes.written': this.counters.bytes,
+      'drops.write_failed': this.counters.writeFailed,
+      'drops.exporter_queue_full': this.counters.queueFull,
+    };
+  }
+}
+
+export const fileExporterFactory: ComponentFactory<FileExporterConfig, FileExporter> & { spec: SectionSpec } = {
+  type: 'file',
+  kind: 'exporter',
+  description: 'appends spans to a file as OTLP/JSON lines (the Collector file exporter format)',
+  spec: fileExporterSpec,
+  parseConfig: (raw, p) => {
+    const cfg = parseSection<FileExporterConfig>(raw, p, fileExporterSpec);
+    if (cfg.path.trim() === '') throw new ConfigError(`${p}::path`, 'must not be empty');
+    return cfg;
+  },
+  create: (cfg, ctx) => new FileExporter(cfg, ctx),
+};

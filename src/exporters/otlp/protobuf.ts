@@ -1,0 +1,233 @@
+// Protobuf encoding of opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest,
+// written out by hand (field numbers from opentelemetry-proto's trace.proto, common.proto,
+// resource.proto and trace_service.proto) so the exporter needs no generated code and no
+// OpenTelemetry SDK package (whose newest versions need Node 22).
+
+import { SCOPE, type AttributeValue, type Attributes, type SpanEvent, type SpanRecord } from '../../core/types';
+import { groupByResource } from './group';
+
+// Wire types.
+const VARINT = 0;
+const FIXED64 = 1;
+const LEN = 2;
+const FIXED32 = 5;
+
+/** Accumulates one message's fields; nested messages are encoded first and copied in. */
+class MessageWriter {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+
+  private push(b: Buffer) {
+    this.parts.push(b);
+    this.size += b.length;
+  }
+
+  private tag(field: number, wire: number) {
+    this.varint(BigInt((field << 3) | wire));
+  }
+
+  private varint(n: bigint) {
+    const bytes: number[] = [];
+    let v = BigInt.asUintN(64, n);
+    while (v >= 0x80n) {
+      bytes.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    bytes.push(Number(v));
+    this.push(Buffer.from(bytes));
+  }
+
+  uint(field: number, n: number | bigint) {
+    if (n === 0 || n === 0n) return this; // proto3: default values are not written
+    this.tag(field, VARINT);
+    this.varint(BigInt(n));
+    return this;
+  }
+
+  /** Written even when zero: a oneof member (AnyValue.int_value) must be present to be set. */
+  int64Always(field: number, n: number | bigint) {
+    this.tag(field, VARINT);
+    this.varint(BigInt(n));
+    return this;
+  }
+
+  boolAlways(field: number, b: boolean) {
+    this.tag(field, VARINT);
+    this.varint(b ? 1n : 0n);
+    return this;
+  }
+
+  fixed64(field: number, n: bigint) {
+    if (n === 0n) return this;
+    this.tag(field, FIXED64);
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt.asUintN(64, n));
+    this.push(b);
+    return this;
+  }
+
+  fixed32(field: number, n: number) {
+    if (n === 0) return this;
+    this.tag(field, FIXED32);
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n >>> 0);
+    this.push(b);
+    return this;
+  }
+
+  doubleAlways(field: number, x: number) {
+    this.tag(field, FIXED64);
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(x);
+    this.push(b);
+    return this;
+  }
+
+  bytes(field: number, b: Buffer, always = false) {
+    if (b.length === 0 && !always) return this;
+    this.tag(field, LEN);
+    this.varint(BigInt(b.length));
+    this.push(b);
+    return this;
+  }
+
+  string(field: number, s: string | undefined, always = false) {
+    if (s === undefined) return this;
+    return this.bytes(field, Buffer.from(s, 'utf8'), always);
+  }
+
+  message(field: number, m: MessageWriter) {
+    // Empty sub-messages are still written: presence matters (e.g. an empty Resource).
+    return this.bytes(field, m.finish(), true);
+  }
+
+  finish(): Buffer {
+    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+  }
+}
+
+// common.proto: AnyValue { string_value=1; bool_value=2; int_value=3; double_value=4; array_value=5 }
+function anyValue(v: AttributeValue): MessageWriter {
+  const w = new MessageWriter();
+  if (typeof v === 'string') w.string(1, v, true);
+  else if (typeof v === 'boolean') w.boolAlways(2, v);
+  else if (typeof v === 'number') {
+    if (Number.isSafeInteger(v)) w.int64Always(3, v);
+    else w.doubleAlways(4, v);
+  } else {
+    // ArrayValue { repeated AnyValue values = 1 }
+    const arr = new MessageWriter();
+    for (const item of v as AttributeValue[]) arr.message(1, anyValue(item));
+    w.message(5, arr);
+  }
+  return w;
+}
+
+// KeyValue { string key = 1; AnyValue value = 2 }
+function addAttributes(w: MessageWriter, field: number, attrs: Attributes) {
+  for (const [key, value] of Object.entries(attrs)) {
+    w.message(field, new MessageWriter().string(1, key, true).message(2, anyValue(value)));
+  }
+}
+
+// Span.Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3 }
+function event(e: SpanEvent): MessageWriter {
+  const w = new MessageWriter().fixed64(1, e.timeUnixNano).string(2, e.name);
+  addAttributes(w, 3, e.attributes);
+  return w;
+}
+
+// Span { bytes trace_id=1; bytes span_id=2; string trace_state=3; bytes parent_span_id=4;
+//   string name=5; SpanKind kind=6; fixed64 start_time_unix_nano=7; fixed64 end_time_unix_nano=8;
+//   repeated KeyValue attributes=9; repeated Event events=11; Status status=15; fixed32 flags=16 }
+function span(s: SpanRecord): MessageWriter {
+  const w = new MessageWriter()
+    .bytes(1, Buffer.from(s.traceId, 'hex'))
+    .bytes(2, Buffer.from(s.spanId, 'hex'))
+    .string(3, s.traceState || undefined)
+    .bytes(4, s.parentSpanId ? Buffer.from(s.parentSpanId, 'hex') : Buffer.alloc(0))
+    .string(5, s.name)
+    .uint(6, s.kind)
+    .fixed64(7, s.startTimeUnixNano)
+    .fixed64(8, s.endTimeUnixNano);
+  addAttributes(w, 9, s.attributes);
+  for (const e of s.events) w.message(11, event(e));
+  // Status { string message = 2; StatusCode code = 3 }
+  w.message(15, new MessageWriter().string(2, s.status.message || undefined).uint(3, s.status.code));
+  return w;
+}
+
+/** ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1 } */
+export function encodeTraceRequest(spans: readonly SpanRecord[]): Buffer {
+  const req = new MessageWriter();
+  for (const group of groupByResource(spans)) {
+    // ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2 }
+    const resource = new MessageWriter(); // Resource { repeated KeyValue attributes = 1 }
+    addAttributes(resource, 1, group.resource.attributes);
+    // ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2 }
+    const scopeSpans = new MessageWriter().message(1, new MessageWriter().string(1, SCOPE.name).string(2, SCOPE.version));
+    for (const s of group.spans) scopeSpans.message(2, span(s));
+    req.message(1, new MessageWriter().message(1, resource).message(2, scopeSpans));
+  }
+  return req.finish();
+}
+
+/**
+ * ExportTraceServiceResponse { ExportTracePartialSuccess partial_success = 1 }, with
+ * ExportTracePartialSuccess { int64 rejected_spans = 1; string error_message = 2 }.
+ * A small reader: the response is the only message this exporter decodes.
+ */
+export function decodeTraceResponse(buf: Buffer): { rejectedSpans: number; errorMessage: string } {
+  const out = { rejectedSpans: 0, errorMessage: '' };
+  const r = new Reader(buf);
+  while (!r.done()) {
+    const [field, wire] = r.tag();
+    if (field === 1 && wire === LEN) {
+      const inner = new Reader(r.lengthDelimited());
+      while (!inner.done()) {
+        const [f, w] = inner.tag();
+        if (f === 1 && w === VARINT) out.rejectedSpans = Number(BigInt.asIntN(64, inner.varint()));
+        else if (f === 2 && w === LEN) out.errorMessage = inner.lengthDelimited().toString('utf8');
+        else inner.skip(w);
+      }
+    } else r.skip(wire);
+  }
+  return out;
+}
+
+class Reader {
+  private pos = 0;
+  constructor(private readonly buf: Buffer) {}
+  done() {
+    return this.pos >= this.buf.length;
+  }
+  varint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (this.pos >= this.buf.length) throw new Error('truncated varint');
+      const b = this.buf[this.pos++]!;
+      result |= BigInt(b & 0x7f) << shift;
+      if (!(b & 0x80)) return result;
+      shift += 7n;
+    }
+  }
+  tag(): [number, number] {
+    const t = Number(this.varint());
+    return [t >>> 3, t & 7];
+  }
+  lengthDelimited(): Buffer {
+    const len = Number(this.varint());
+    if (this.pos + len > this.buf.length) throw new Error('truncated field');
+    const b = this.buf.subarray(this.pos, this.pos + len);
+    this.pos += len;
+    return b;
+  }
+  skip(wire: number) {
+    if (wire === VARINT) this.varint();
+    else if (wire === FIXED64) this.pos += 8;
+    else if (wire === LEN) this.lengthDelimited();
+    else if (wire === FIXED32) this.pos += 4;
+    else throw new Error(`unsupported wire type ${wire}`);
+  }
+}

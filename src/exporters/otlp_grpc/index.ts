@@ -1,0 +1,226 @@
+// The `otlp_grpc` exporter (alias `otlp`): OTLP protobuf over gRPC to a Collector, Jaeger,
+// Tempo or any OTLP backend.
+//
+// The pipeline must never wait for the backend, so consumeSpans only enqueues. num_consumers
+// senders take batches from the bounded queue, encode them and call Export, retrying
+// retryable failures with back-off. What does not fit in the queue, fails permanently, runs
+// out of retry time, or is still queued when the flush timeout at shutdown ends, is dropped
+// and counted by reason.
+
+import type { ComponentFactory, CreateContext, ExporterComponent, Stats } from '../../core/component';
+import type { SpanRecord } from '../../core/types';
+import { encodeTraceRequest } from '../otlp/protobuf';
+import { FailureLog } from '../../util/failure-log';
+import { OtlpGrpcClient, type ExportResult } from './client';
+import { otlpGrpcSpec, parseOtlpGrpcConfig, type OtlpGrpcConfig } from './config';
+import { Backoff, isRetryable, statusName } from './retry';
+import type { SectionSpec } from '../../config/schema';
+
+const VALID_TRACE_ID = /^[0-9a-f]{32}$/;
+const VALID_SPAN_ID = /^[0-9a-f]{16}$/;
+
+/** A wait that shutdown can cut short. */
+class Sleeper {
+  private readonly waiting = new Set<() => void>();
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiting.add(done);
+    });
+  }
+  wakeAll() {
+    for (const done of [...this.waiting]) done();
+  }
+}
+
+export class OtlpGrpcExporter implements ExporterComponent {
+  private readonly client: OtlpGrpcClient;
+  private readonly queue: SpanRecord[][] = [];
+  private queuedSpans = 0;
+  private inFlight = 0;
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly sleeper = new Sleeper();
+  private readonly failures: FailureLog;
+  private started = false;
+  private closing = false;
+  /** Set when the flush timeout at shutdown has passed: senders stop trying. */
+  private abandoned = false;
+  private shutdownPromise: Promise<void> | undefined;
+  private readonly counters = {
+    spansSent: 0,
+    batchesSent: 0,
+    retries: 0,
+    queueFull: 0,
+    exportFailed: 0,
+    rejectedByBackend: 0,
+    invalidSpan: 0,
+    unsentAtShutdown: 0,
+  };
+
+  constructor(
+    private readonly cfg: OtlpGrpcConfig,
+    private readonly ctx: CreateContext,
+  ) {
+    this.client = new OtlpGrpcClient(cfg);
+    this.failures = new FailureLog(ctx.logger);
+  }
+
+  async start(): Promise<void> {
+    // No connection attempt here: start returns fast and a backend that is not up yet is
+    // handled by the retries of the first batches.
+    this.started = true;
+    this.ctx.logger.debug(`exporting to ${this.client.target} (${this.client.secure ? 'TLS' : 'plaintext'}, compression ${this.cfg.compression})`);
+  }
+
+  consumeSpans(spans: SpanRecord[]): void {
+    if (spans.length === 0) return;
+    if (this.closing) {
+      this.counters.unsentAtShutdown += spans.length;
+      return;
+    }
+    // A malformed ID would make the backend reject the whole request: drop just that span.
+    const valid = spans.filter((s) => VALID_TRACE_ID.test(s.traceId) && VALID_SPAN_ID.test(s.spanId) && (!s.parentSpanId || VALID_SPAN_ID.test(s.parentSpanId)));
+    this.counters.invalidSpan += spans.length - valid.length;
+    if (valid.length === 0) return;
+
+    const capacity = this.cfg.sending_queue.enabled ? this.cfg.sending_queue.queue_size : 0;
+    const senderFree = this.inFlight < this.cfg.sending_queue.num_consumers;
+    if (this.queue.length >= capacity && !(senderFree && this.queue.length === 0)) {
+      this.counters.queueFull += valid.length;
+      this.failures.failure(`sending queue full (${this.queue.length} batches): dropping spans; the backend at ${this.client.target} is slower than the traffic`);
+      return;
+    }
+    this.queue.push(valid);
+    this.queuedSpans += valid.length;
+    this.pump();
+  }
+
+  /** Starts senders while there is work and a free slot. */
+  private pump() {
+    while (!this.abandoned && this.inFlight < this.cfg.sending_queue.num_consumers && this.queue.length > 0) {
+      const batch = this.queue.shift()!;
+      this.queuedSpans -= batch.length;
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.inFlight === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
+      });
+    }
+  }
+
+  private async send(batch: SpanRecord[]): Promise<void> {
+    const request = encodeTraceRequest(batch);
+    const retry = this.cfg.retry_on_failure;
+    const backoff = new Backoff(retry.initial_interval, retry.max_interval);
+    const firstAttempt = Date.now();
+    for (;;) {
+      if (this.abandoned) {
+        this.counters.unsentAtShutdown += batch.length;
+        return;
+      }
+      const result = await this.client.export(request, this.cfg.timeout);
+      if (result.ok) return this.delivered(batch, result);
+      if (this.abandoned) {
+        this.counters.unsentAtShutdown += batch.length;
+        return;
+      }
+      const what = `export of ${batch.length} span(s) to ${this.client.target} failed: ${statusName(result.code)}: ${result.message}`;
+      if (!isRetryable(result.code) || !retry.enabled) {
+        this.counters.exportFailed += batch.length;
+        this.failures.failure(`${what} (${isRetryable(result.code) ? 'retries disabled' : 'permanent error, not retried'}; spans dropped)`);
+        return;
+      }
+      const wait = backoff.next();
+      const elapsed = Date.now() - firstAttempt;
+      if (retry.max_elapsed_time > 0 && elapsed + wait > retry.max_elapsed_time) {
+        this.counters.exportFailed += batch.length;
+        this.failures.failure(`${what} (gave up after ${Math.round(elapsed / 1000)}s of retries; spans dropped)`);
+        return;
+      }
+      this.failures.failure(`${what} (will retry)`);
+      this.counters.retries++;
+      await this.sleeper.sleep(wait);
+    }
+  }
+
+  private delivered(batch: SpanRecord[], result: Extract<ExportResult, { ok: true }>) {
+    const rejected = Math.min(Math.max(result.rejectedSpans, 0), batch.length);
+    this.counters.spansSent += batch.length - rejected;
+    this.counters.batchesSent++;
+    if (rejected > 0 || result.errorMessage) {
+      this.counters.rejectedByBackend += rejected;
+      this.failures.failure(`backend at ${this.client.target} rejected ${rejected} of ${batch.length} span(s)${result.errorMessage ? `: ${result.errorMessage}` : ''}`);
+    } else {
+      this.failures.success(`exports to ${this.client.target} succeed again`);
+    }
+  }
+
+  private idle(): Promise<void> {
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.flushAndClose();
+    return this.shutdownPromise;
+  }
+
+  private async flushAndClose(): Promise<void> {
+    this.closing = true;
+    if (this.started && (this.queue.length > 0 || this.inFlight > 0)) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.cfg.flush_timeout)));
+      // Waits between retries would outlast the flush: retry at once instead.
+      const hurry = setInterval(() => this.sleeper.wakeAll(), 250);
+      const outcome = await Promise.race([this.idle().then(() => 'idle' as const), deadline]);
+      clearTimeout(timer);
+      clearInterval(hurry);
+      if (outcome === 'timeout') this.abandon();
+    }
+    this.abandon();
+    this.client.close();
+    if (this.counters.unsentAtShutdown > 0) {
+      this.ctx.logger.warn(`could not send ${this.counters.unsentAtShutdown} span(s) to ${this.client.target} before the flush timeout (${this.cfg.flush_timeout}ms); they are dropped`);
+    }
+  }
+
+  /** Counts what is still queued as unsent and stops the senders. */
+  private abandon() {
+    this.abandoned = true;
+    this.counters.unsentAtShutdown += this.queuedSpans;
+    this.queue.length = 0;
+    this.queuedSpans = 0;
+    this.sleeper.wakeAll();
+    this.client.close();
+  }
+
+  stats(): Stats {
+    const c = this.counters;
+    return {
+      'spans.sent': c.spansSent,
+      'batches.sent': c.batchesSent,
+      retries: c.retries,
+      'queue.batches': this.queue.length,
+      'drops.exporter_queue_full': c.queueFull,
+      'drops.export_failed': c.exportFailed,
+      'drops.rejected_by_backend': c.rejectedByBackend,
+      'drops.invalid_span': c.invalidSpan,
+      'drops.unsent_at_shutdown': c.unsentAtShutdown,
+    };
+  }
+}
+
+export const otlpGrpcExporterFactory: ComponentFactory<OtlpGrpcConfig, OtlpGrpcExporter> & { spec: SectionSpec } = {
+  type: 'otlp_grpc',
+  kind: 'exporter',
+  description: 'sends spans as OTLP protobuf over gRPC to a Collector, Jaeger, Tempo or any OTLP backend (queued, retried, never blocks capture)',
+  spec: otlpGrpcSpec,
+  parseConfig: parseOtlpGrpcConfig,
+  create: (cfg, ctx) => new OtlpGrpcExporter(cfg, ctx),
+};

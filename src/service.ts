@@ -1,0 +1,188 @@
+// Builds the components a config describes, wires them, runs them and stops them.
+//
+//   receivers ──(fan-out per pipeline)──► http ──► span processors ──► exporters (fan-out)
+//
+// Like the Collector, receivers and exporters are one instance per ID, shared by the
+// pipelines that list them; processors are one instance per pipeline, since they hold
+// per-stream state. Start order is exporters, processors, receivers (nothing flows before
+// its consumer runs); shutdown is the reverse, one stage at a time, each component with a
+// time limit, and a component that fails to stop does not keep the others from stopping.
+
+import { ConfigError, UserError, type Component, type ChunkProcessorComponent, type ExporterComponent, type ReceiverComponent, type SpanProcessorComponent } from './core/component';
+import type { Logger } from './core/logger';
+import type { ChunkConsumer, SpanConsumer } from './core/types';
+import type { CollectorConfig, ComponentConfig } from './config/loader';
+import { ChunkFanout, SpanFanout } from './util/fanout';
+import { summarize, type ComponentStats, type Summary } from './summary';
+
+export interface ServiceOptions {
+  logger: Logger;
+  /** Longest wait for one component's shutdown (its own flush timeouts should be shorter). */
+  componentShutdownTimeoutMs?: number;
+}
+
+interface Running<C extends Component> {
+  label: string;
+  cfg: ComponentConfig;
+  component: C;
+}
+
+interface BuiltPipeline {
+  id: string;
+  /** http first, then span processors. */
+  processors: Array<Running<ChunkProcessorComponent | SpanProcessorComponent>>;
+}
+
+export class Service {
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private readonly receivers = new Map<string, Running<ReceiverComponent>>();
+  private readonly exporters = new Map<string, Running<ExporterComponent>>();
+  private readonly pipelines: BuiltPipeline[] = [];
+  private readonly startedComponents = new Set<Component>();
+  private shutdownPromise: Promise<Summary> | undefined;
+
+  constructor(
+    private readonly config: CollectorConfig,
+    opts: ServiceOptions,
+  ) {
+    this.logger = opts.logger;
+    this.timeoutMs = opts.componentShutdownTimeoutMs ?? 15_000;
+    this.build();
+  }
+
+  private create<C extends Component>(cfg: ComponentConfig, label: string): Running<C> {
+    const component = cfg.factory.create(cfg.config, { id: cfg.id, logger: this.logger.child(label) }) as C;
+    return { label, cfg, component };
+  }
+
+  private build() {
+    const c = this.config;
+    for (const id of new Set(c.pipelines.flatMap((p) => p.exporters))) {
+      this.exporters.set(id, this.create<ExporterComponent>(c.exporters.get(id)!, `exporter/${id}`));
+    }
+    const chunkTargets = new Map<string, Array<{ id: string; consumer: ChunkConsumer }>>();
+    for (const p of c.pipelines) {
+      const processors = p.processors.map((id) => {
+        const label = c.pipelines.length > 1 ? `processor/${id}@${p.id}` : `processor/${id}`;
+        return this.create<ChunkProcessorComponent | SpanProcessorComponent>(c.processors.get(id)!, label);
+      });
+      const exporters = p.exporters.map((id) => ({ id: `exporter/${id}`, consumer: this.exporters.get(id)!.component as SpanConsumer }));
+      const tail: SpanConsumer = exporters.length === 1 ? exporters[0]!.consumer : new SpanFanout(exporters, this.logger.child(`pipeline/${p.id}`));
+      // Chain back to front: each processor hands on to the next, the last to the exporters.
+      let next: SpanConsumer = tail;
+      for (let i = processors.length - 1; i >= 1; i--) {
+        const proc = processors[i]!.component as SpanProcessorComponent;
+        proc.setConsumer(next);
+        next = proc;
+      }
+      const head = processors[0]!.component as ChunkProcessorComponent;
+      head.setConsumer(next);
+      for (const r of p.receivers) {
+        const list = chunkTargets.get(r) ?? [];
+        list.push({ id: processors[0]!.label, consumer: head });
+        chunkTargets.set(r, list);
+      }
+      this.pipelines.push({ id: p.id, processors });
+    }
+    for (const [id, targets] of chunkTargets) {
+      const running = this.create<ReceiverComponent>(c.receivers.get(id)!, `receiver/${id}`);
+      running.component.setConsumer(new ChunkFanout(targets, this.logger.child(`receiver/${id}`)));
+      this.receivers.set(id, running);
+    }
+  }
+
+  /** Starts everything; resolves once every receiver has started (then logs `ready`). */
+  async start(): Promise<void> {
+    try {
+      for (const e of this.exporters.values()) await this.startOne(e);
+      for (const p of this.pipelines) {
+        // Downstream first, so a processor's consumer is running before it hands anything on.
+        for (const proc of [...p.processors].reverse()) await this.startOne(proc);
+      }
+    } catch (e) {
+      await this.shutdown();
+      throw e;
+    }
+
+    const receivers = [...this.receivers.values()];
+    const results = await Promise.allSettled(receivers.map((r) => this.startOne(r)));
+    const failed = results.flatMap((res, i) => (res.status === 'rejected' ? [{ r: receivers[i]!, err: res.reason as Error }] : []));
+    for (const f of failed) this.logger.error(`${f.r.label} did not start: ${f.err.message}`);
+    if (failed.length === receivers.length) {
+      await this.shutdown();
+      const first = failed[0]!.err;
+      if (first instanceof UserError || first instanceof ConfigError) throw first;
+      throw new UserError(`no receiver could start (${failed.map((f) => `${f.r.label}: ${f.err.message}`).join('; ')})`);
+    }
+    const running = receivers.length - failed.length;
+    this.logger.info(
+      `ready: ${this.pipelines.length} pipeline(s), ${running} of ${receivers.length} receiver(s) running` +
+        ` (${this.config.pipelines.map((p) => `${p.id}: ${[p.receivers.join('+'), ...p.processors, p.exporters.join('+')].join(' → ')}`).join('; ')})`,
+    );
+  }
+
+  private async startOne(r: Running<Component>) {
+    try {
+      await r.component.start();
+      this.startedComponents.add(r.component);
+      this.logger.debug(`${r.label} started`);
+    } catch (e) {
+      if (e instanceof UserError || e instanceof ConfigError) throw e;
+      this.logger.debug(`${r.label} start failed: ${(e as Error).stack ?? e}`);
+      throw new UserError(`${r.label} failed to start: ${(e as Error).message}`);
+    }
+  }
+
+  /** Stops everything (idempotent) and returns the summary. */
+  shutdown(): Promise<Summary> {
+    this.shutdownPromise ??= this.stopAll();
+    return this.shutdownPromise;
+  }
+
+  private async stopAll(): Promise<Summary> {
+    await Promise.all([...this.receivers.values()].map((r) => this.stopOne(r)));
+    // Processors of one pipeline in order, so what the first flushes reaches the next before it flushes.
+    await Promise.all(this.pipelines.map(async (p) => {
+      for (const proc of p.processors) await this.stopOne(proc);
+    }));
+    await Promise.all([...this.exporters.values()].map((e) => this.stopOne(e)));
+    return this.summary();
+  }
+
+  private async stopOne(r: Running<Component>) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
+    try {
+      // shutdown() is safe without start(): it also releases what create() acquired.
+      const outcome = await Promise.race([r.component.shutdown().then(() => 'done' as const), timeout]);
+      if (outcome === 'timeout') this.logger.warn(`${r.label} did not shut down within ${this.timeoutMs}ms; moving on`);
+    } catch (e) {
+      this.logger.error(`${r.label} failed to shut down: ${(e as Error).stack ?? e}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stats of every component, for the summary (and later self-metrics). */
+  componentStats(): ComponentStats[] {
+    const all: Array<Running<Component>> = [
+      ...this.receivers.values(),
+      ...this.pipelines.flatMap((p) => p.processors),
+      ...this.exporters.values(),
+    ];
+    return all.map((r) => {
+      let stats = {};
+      try {
+        stats = r.component.stats();
+      } catch (e) {
+        this.logger.warn(`${r.label}: stats() failed: ${(e as Error).message}`);
+      }
+      return { label: r.label, kind: r.cfg.kind, stage: r.cfg.factory.stage, stats };
+    });
+  }
+
+  summary(): Summary {
+    return summarize(this.componentStats());
+  }
+}
