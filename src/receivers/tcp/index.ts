@@ -1,3 +1,57 @@
-// Placeholder: replaced by the tcp receiver implementation (in progress).
-import type { ComponentFactory, ReceiverComponent } from '../../core/component';
-export declare const tcpReceiverFactory: ComponentFactory<unknown, ReceiverComponent>;
+// The tcp receiver: payload bytes of TCP connections, both directions, both roles.
+import type { ComponentFactory, CreateContext, ReceiverComponent } from '../../core/component';
+import { UserError } from '../../core/component';
+import type { ChunkConsumer } from '../../core/types';
+import { startFirstAvailable } from '../backends';
+import type { ProbeSession } from '../probe-session';
+import { missingBpfPrivileges } from '../privileges';
+import { parseTcpReceiverConfig, type TcpReceiverConfig } from './config';
+import { syscallsBackend } from './syscalls-backend';
+
+class TcpReceiver implements ReceiverComponent {
+  private consumer?: ChunkConsumer;
+  private session?: ProbeSession;
+  private backendName = '';
+  private stopped?: Promise<void>;
+
+  constructor(
+    private readonly cfg: TcpReceiverConfig,
+    private readonly ctx: CreateContext,
+  ) {}
+
+  setConsumer(next: ChunkConsumer): void {
+    this.consumer = next;
+  }
+
+  async start(): Promise<void> {
+    const missing = missingBpfPrivileges();
+    if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
+    // Preference order; TCP-layer backends (fentry, kprobe) will come first once they exist.
+    const candidates = [syscallsBackend(this.ctx.id, this.cfg, () => this.consumer, this.ctx.logger)];
+    const { name, running } = await startFirstAvailable(this.ctx.id, candidates, this.cfg.backend, this.ctx.logger);
+    this.backendName = name;
+    this.session = running;
+    this.ctx.logger.debug(`${this.ctx.id}: attached ${running.attached.join(', ')}`);
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped ??= this.session ? this.session.close() : Promise.resolve();
+    return this.stopped;
+  }
+
+  stats() {
+    return this.session ? this.session.stats() : {};
+  }
+
+  get backend(): string {
+    return this.backendName;
+  }
+}
+
+export const tcpReceiverFactory: ComponentFactory<TcpReceiverConfig, ReceiverComponent> = {
+  type: 'tcp',
+  kind: 'receiver',
+  description: 'payload bytes of TCP connections (IPv4/IPv6, client and server, both directions) from eBPF probes',
+  parseConfig: parseTcpReceiverConfig,
+  create: (cfg, ctx) => new TcpReceiver(cfg, ctx),
+};

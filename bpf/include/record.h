@@ -1,0 +1,65 @@
+/* The one record format every kernel program emits (version 1). The layout is mirrored in
+ * src/receivers/record.ts; change both together and bump REC_VERSION. All fields are
+ * host-endian; addresses are in network order (IPv4 in the first 4 bytes). */
+#ifndef TCPSNIFF_RECORD_H
+#define TCPSNIFF_RECORD_H
+
+#define REC_VERSION 1
+#define REC_CHUNK_BYTES 16384 /* payload bytes per record at most; bigger messages span records */
+
+enum rec_kind {
+	REC_DATA = 1,  /* payload bytes (len may be 0 when the record only reports lost bytes) */
+	REC_CLOSE = 2, /* the socket closed (TCP_CLOSE); no payload */
+};
+
+enum rec_direction {
+	DIR_EGRESS = 0,  /* sent by the process */
+	DIR_INGRESS = 1, /* received by the process */
+};
+
+enum rec_role {
+	ROLE_UNKNOWN = 0, /* the handshake happened before the collector attached */
+	ROLE_CLIENT = 1,  /* active open (connect) */
+	ROLE_SERVER = 2,  /* passive open (accept) */
+};
+
+enum rec_backend {
+	BACKEND_SYSCALLS = 1, /* syscall tracepoints */
+};
+
+struct rec_hdr {
+	__u8 version;
+	__u8 kind;       /* enum rec_kind */
+	__u8 direction;  /* enum rec_direction */
+	__u8 role;       /* enum rec_role */
+	__u8 family;     /* AF_INET / AF_INET6 */
+	__u8 backend;    /* enum rec_backend */
+	__u16 flags;     /* reserved */
+	__u32 pid;       /* tgid */
+	__u32 tid;
+	__u64 conn_id;   /* stable identity of the socket for as long as it lives */
+	__u64 ts_ns;     /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 offset;    /* byte offset of the payload in this direction's stream */
+	__u32 len;       /* payload bytes following this header */
+	__u32 lost_after;/* bytes of the same syscall after this payload that were not captured */
+	__u16 lport;
+	__u16 rport;
+	__u32 reserved;
+	__u8 laddr[16];
+	__u8 raddr[16];
+	char comm[16];
+}; /* 104 bytes */
+
+/* Kernel-side counters (per-CPU array "counters"), summed by the addon. */
+enum counter_index {
+	CNT_RINGBUF_FULL_RECORDS = 0, /* bpf_ringbuf_output failed: record lost */
+	CNT_RINGBUF_FULL_BYTES,       /* payload bytes in those records */
+	CNT_TRUNCATED_BYTES,          /* bytes beyond max_message_bytes or the per-syscall loop limit */
+	CNT_COPY_FAILED,              /* bpf_probe_read_user failed */
+	CNT_STASH_FULL,               /* per-thread syscall stash map full: syscall not captured */
+	CNT_CONN_TABLE_FULL,          /* connection table full: syscall not captured */
+	CNT_UNCAPTURED_BYTES,         /* bytes moved by syscalls not captured (e.g. sendfile) */
+	CNT__MAX,
+};
+
+#endif

@@ -1,0 +1,180 @@
+// N-API surface of the probe: open (load + attach), start (drain thread → JS callback with
+// one Buffer per batch), counters, stats, close (drain, detach, free; returns a Promise).
+#include <napi.h>
+
+#include <memory>
+
+#include "probe.h"
+
+namespace tcpsniff {
+namespace {
+
+class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Probe",
+                       {InstanceMethod("open", &ProbeWrap::Open), InstanceMethod("start", &ProbeWrap::Start),
+                        InstanceMethod("counters", &ProbeWrap::Counters), InstanceMethod("stats", &ProbeWrap::Stats),
+                        InstanceMethod("close", &ProbeWrap::Close)});
+  }
+
+  explicit ProbeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProbeWrap>(info) {}
+
+ private:
+  // open(objectPath, {rodata, mapSizes, mapEntries, skipPrograms, batchBytes, batchCount, flushMs})
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsObject()) {
+      Napi::TypeError::New(env, "open(objectPath: string, options: object)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ProbeOptions opts;
+    opts.object_path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object o = info[1].As<Napi::Object>();
+    auto forEach = [&](const char* key, auto fn) {
+      Napi::Value v = o.Get(key);
+      if (!v.IsObject()) return;
+      Napi::Object m = v.As<Napi::Object>();
+      Napi::Array names = m.GetPropertyNames();
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+        fn(name, m.Get(name));
+      }
+    };
+    forEach("rodata", [&](const std::string& k, Napi::Value v) {
+      opts.rodata[k] = static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+    });
+    forEach("mapSizes", [&](const std::string& k, Napi::Value v) {
+      opts.map_sizes[k] = v.As<Napi::Number>().Uint32Value();
+    });
+    forEach("mapEntries", [&](const std::string& k, Napi::Value v) {
+      Napi::Array entries = v.As<Napi::Array>();
+      for (uint32_t i = 0; i < entries.Length(); i++) {
+        Napi::Array kv = entries.Get(i).As<Napi::Array>();
+        auto key = kv.Get(uint32_t(0)).As<Napi::Buffer<char>>();
+        auto val = kv.Get(uint32_t(1)).As<Napi::Buffer<char>>();
+        opts.map_entries[k].emplace_back(std::string(key.Data(), key.Length()), std::string(val.Data(), val.Length()));
+      }
+    });
+    Napi::Value skip = o.Get("skipPrograms");
+    if (skip.IsArray()) {
+      Napi::Array a = skip.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) opts.skip_programs.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+    if (o.Get("batchBytes").IsNumber()) opts.batch_bytes = o.Get("batchBytes").As<Napi::Number>().Uint32Value();
+    if (o.Get("batchCount").IsNumber()) opts.batch_count = o.Get("batchCount").As<Napi::Number>().Uint32Value();
+    if (o.Get("flushMs").IsNumber()) opts.flush_ms = o.Get("flushMs").As<Napi::Number>().Uint32Value();
+
+    std::vector<std::string> attached;
+    std::string err = probe_.Open(opts, &attached);
+    if (!err.empty()) {
+      probe_.Destroy();  // nothing stays attached after a failed open
+      Napi::Error::New(env, err).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Array out = Napi::Array::New(env, attached.size());
+    for (size_t i = 0; i < attached.size(); i++) out.Set(uint32_t(i), attached[i]);
+    return out;
+  }
+
+  // start(onBatch: (buf: Buffer, records: number) => void). The Buffer is valid only during the
+  // call: it is detached afterwards and its memory reused for the next batch.
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction() || probe_.running()) {
+      Napi::TypeError::New(env, "start(onBatch) once, after open()").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "tcpsniff-drain", 0, 1, this,
+                                          [](Napi::Env, ProbeWrap* self) { self->OnThreadGone(); });
+    self_ref_ = Napi::Persistent(Value());  // Napi::ObjectReference  // keep this object alive while the thread runs
+    probe_.Start([this](Batch* b) {
+      napi_status st = tsfn_.NonBlockingCall(b, [this](Napi::Env env, Napi::Function cb, Batch* b) {
+        if (env != nullptr && cb != nullptr) {
+          Napi::HandleScope scope(env);
+          auto buf = Napi::Buffer<uint8_t>::New(env, b->data.data(), b->len);
+          cb.Call({buf, Napi::Number::New(env, b->records)});
+          if (env.IsExceptionPending()) env.GetAndClearPendingException();
+          buf.ArrayBuffer().Detach();
+          if (env.IsExceptionPending()) env.GetAndClearPendingException();
+        }
+        probe_.Release(b);
+      });
+      if (st != napi_ok) probe_.Release(b);
+    });
+    started_ = true;
+    return env.Undefined();
+  }
+
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    auto values = probe_.Counters();
+    Napi::Array out = Napi::Array::New(info.Env(), values.size());
+    for (size_t i = 0; i < values.size(); i++) out.Set(uint32_t(i), Napi::Number::New(info.Env(), double(values[i])));
+    return out;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    ProbeStats s = probe_.Stats();
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("records", double(s.records));
+    o.Set("bytes", double(s.bytes));
+    o.Set("batches", double(s.batches));
+    o.Set("waitsForConsumer", double(s.waits_for_consumer));
+    return o;
+  }
+
+  // close(): drains what the ring holds to the callback, stops the thread, detaches.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto deferred = Napi::Promise::Deferred::New(env);
+    if (closing_) {
+      deferred.Reject(Napi::Error::New(env, "close() already called").Value());
+      return deferred.Promise();
+    }
+    closing_ = true;
+    if (!started_) {
+      probe_.Destroy();
+      deferred.Resolve(env.Undefined());
+      return deferred.Promise();
+    }
+    close_deferred_ = std::make_unique<Napi::Promise::Deferred>(deferred);
+    probe_.RequestStop();
+    // The drain thread holds the only TSFN reference; it is released when the thread ends
+    // (below, from a detached waiter), and the TSFN finalizer then finishes on the JS thread.
+    // Never join from the JS thread: the thread may be waiting for JS to hand a batch back.
+    std::thread([this] {
+      probe_.Join();
+      tsfn_.Release();
+    }).detach();
+    return deferred.Promise();
+  }
+
+  // Runs on the JS thread once the drain thread has ended and its last batch was delivered.
+  void OnThreadGone() {
+    probe_.Join();
+    probe_.Destroy();
+    if (close_deferred_) {
+      close_deferred_->Resolve(Env().Undefined());
+      close_deferred_.reset();
+    }
+    self_ref_.Reset();
+  }
+
+  Probe probe_;
+  Napi::ThreadSafeFunction tsfn_;
+  Napi::ObjectReference self_ref_;
+  std::unique_ptr<Napi::Promise::Deferred> close_deferred_;
+  bool started_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace
+}  // namespace tcpsniff
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  exports.Set("Probe", tcpsniff::ProbeWrap::Init(env));
+  exports.Set("recordVersion", Napi::Number::New(env, 1));
+  return exports;
+}
+
+NODE_API_MODULE(tcpsniff, InitAddon)

@@ -1,0 +1,259 @@
+#include "probe.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <string.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "libbpf_log.h"
+
+namespace tcpsniff {
+namespace {
+
+constexpr size_t kRecordPrefix = 8;  // u32 length + u32 reserved, before each record
+
+size_t Align8(size_t n) { return (n + 7) & ~size_t(7); }
+
+std::string Errno(int err) {
+  if (err < 0) err = -err;
+  return std::string(strerror(err)) + " (errno " + std::to_string(err) + ")";
+}
+
+// Writes the values of `const volatile` globals into the object's .rodata before load.
+std::string SetRodata(bpf_object* obj, const std::map<std::string, uint64_t>& values) {
+  if (values.empty()) return "";
+  bpf_map* rodata = nullptr;
+  bpf_map* m;
+  bpf_object__for_each_map(m, obj) {
+    const char* name = bpf_map__name(m);
+    size_t n = strlen(name);
+    if (n >= 7 && strcmp(name + n - 7, ".rodata") == 0) rodata = m;
+  }
+  if (!rodata) return "the BPF object has no .rodata section";
+  size_t size = 0;
+  // libbpf 1.1 returns const, but this is the mmap-ed image skeletons write into before load.
+  auto* data = static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(rodata, &size)));
+  const btf* b = bpf_object__btf(obj);
+  int sec_id = b ? btf__find_by_name_kind(b, ".rodata", BTF_KIND_DATASEC) : -1;
+  if (!data || sec_id < 0) return "the BPF object's .rodata has no BTF description";
+  const btf_type* sec = btf__type_by_id(b, sec_id);
+  std::map<std::string, bool> found;
+  const btf_var_secinfo* vsi = btf_var_secinfos(sec);
+  for (int i = 0; i < btf_vlen(sec); i++, vsi++) {
+    const btf_type* var = btf__type_by_id(b, vsi->type);
+    std::string name = btf__name_by_offset(b, var->name_off);
+    auto it = values.find(name);
+    if (it == values.end()) continue;
+    if (vsi->offset + vsi->size > size || vsi->size > 8) return "bad .rodata layout for " + name;
+    uint64_t v = it->second;
+    memcpy(data + vsi->offset, &v, vsi->size);  // little-endian: low bytes first
+    found[name] = true;
+  }
+  for (auto& kv : values)
+    if (!found.count(kv.first)) return "the BPF object has no setting named " + kv.first;
+  return "";
+}
+
+}  // namespace
+
+Probe::~Probe() {
+  RequestStop();
+  Join();
+  Destroy();
+}
+
+std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* attached) {
+  opts_ = opts;
+  InstallLibbpfLog();
+  TakeLibbpfLog();
+  obj_ = bpf_object__open_file(opts.object_path.c_str(), nullptr);
+  if (!obj_) {
+    int err = errno;
+    obj_ = nullptr;
+    return "cannot open BPF object " + opts.object_path + ": " + Errno(err);
+  }
+  std::string err = SetRodata(obj_, opts.rodata);
+  if (!err.empty()) return err;
+  for (auto& kv : opts.map_sizes) {
+    bpf_map* m = bpf_object__find_map_by_name(obj_, kv.first.c_str());
+    if (!m) return "the BPF object has no map named " + kv.first;
+    int e = bpf_map__set_max_entries(m, kv.second);
+    if (e) return "cannot size map " + kv.first + ": " + Errno(e);
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj_) {
+    const char* name = bpf_program__name(prog);
+    if (std::find(opts.skip_programs.begin(), opts.skip_programs.end(), name) != opts.skip_programs.end())
+      bpf_program__set_autoload(prog, false);
+  }
+  int e = bpf_object__load(obj_);
+  if (e) return "cannot load BPF programs: " + Errno(e) + "\n" + TakeLibbpfLog();
+
+  for (auto& kv : opts.map_entries) {
+    bpf_map* m = bpf_object__find_map_by_name(obj_, kv.first.c_str());
+    if (!m) return "the BPF object has no map named " + kv.first;
+    for (auto& entry : kv.second) {
+      if (entry.first.size() != bpf_map__key_size(m) || entry.second.size() != bpf_map__value_size(m))
+        return "wrong key or value size for map " + kv.first;
+      e = bpf_map__update_elem(m, entry.first.data(), entry.first.size(), entry.second.data(),
+                               entry.second.size(), BPF_ANY);
+      if (e) return "cannot fill map " + kv.first + ": " + Errno(e);
+    }
+  }
+
+  bpf_object__for_each_program(prog, obj_) {
+    if (!bpf_program__autoload(prog)) continue;
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int err2 = errno;
+      return std::string("cannot attach ") + bpf_program__name(prog) + " (" +
+             bpf_program__section_name(prog) + "): " + Errno(err2) + "\n" + TakeLibbpfLog();
+    }
+    links_.push_back(link);
+    if (attached) attached->push_back(bpf_program__name(prog));
+  }
+
+  bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
+  if (!events) return "the BPF object has no ring buffer named events";
+  rb_ = ring_buffer__new(bpf_map__fd(events), &Probe::OnSample, this, nullptr);
+  if (!rb_) return "cannot open the ring buffer: " + Errno(errno);
+  return "";
+}
+
+int Probe::OnSample(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Probe*>(ctx);
+  Batch* b = self->cur_;
+  size_t need = kRecordPrefix + Align8(size);
+  if (b->len + need > b->data.size()) return -1;  // cannot happen: we stop before it is full
+  uint32_t prefix[2] = {static_cast<uint32_t>(size), 0};
+  memcpy(b->data.data() + b->len, prefix, sizeof(prefix));
+  memcpy(b->data.data() + b->len + kRecordPrefix, data, size);
+  b->len += need;
+  b->records++;
+  self->records_.fetch_add(1, std::memory_order_relaxed);
+  self->bytes_.fetch_add(size, std::memory_order_relaxed);
+  // Stop consuming while a maximal record may no longer fit; the rest stays in the ring.
+  constexpr size_t kMaxRecord = kRecordPrefix + 104 + 16384;
+  if (b->len + kMaxRecord > b->data.size()) {
+    self->cur_full_ = true;
+    return -1;  // this record is already stored; libbpf stops after it
+  }
+  return 0;
+}
+
+Batch* Probe::Acquire(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (free_.empty()) {
+    waits_.fetch_add(1, std::memory_order_relaxed);
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return !free_.empty() || stop_.load(); });
+    if (free_.empty()) return nullptr;
+  }
+  Batch* b = free_.back();
+  free_.pop_back();
+  b->len = 0;
+  b->records = 0;
+  return b;
+}
+
+void Probe::Release(Batch* b) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(b);
+  }
+  cv_.notify_one();
+}
+
+void Probe::Start(std::function<void(Batch*)> deliver) {
+  deliver_ = std::move(deliver);
+  pool_.resize(opts_.batch_count);
+  for (auto& b : pool_) {
+    b.data.assign(opts_.batch_bytes, 0);  // pre-faulted: no page faults on the hot path
+    free_.push_back(&b);
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+// Drains the ring into batches. Records are queued without waking us (BPF_RB_NO_WAKEUP) until
+// a byte threshold, so we also consume on a short timer rather than relying on epoll alone.
+void Probe::Run() {
+  using Clock = std::chrono::steady_clock;
+  const int poll_ms = std::max<int>(1, std::min<int>(opts_.flush_ms, 20));
+  Clock::time_point first_record;
+  auto deliver = [&] {
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    deliver_(cur_);
+    cur_ = nullptr;
+    cur_full_ = false;
+  };
+  for (;;) {
+    bool stopping = stop_.load();
+    if (!cur_) {
+      cur_ = Acquire(100);
+      if (!cur_) {
+        if (stopping) break;  // JS is gone or stuck: leave the rest in the ring
+        continue;
+      }
+    }
+    size_t before = cur_->len;
+    if (!stopping) ring_buffer__poll(rb_, poll_ms);
+    if (!cur_full_) ring_buffer__consume(rb_);
+    if (before == 0 && cur_->len > 0) first_record = Clock::now();
+    bool due = cur_->len > 0 && Clock::now() - first_record >= std::chrono::milliseconds(opts_.flush_ms);
+    if (cur_full_ || due || (stopping && cur_->len > 0)) {
+      deliver();
+      continue;  // stopping: keep draining until the ring is empty
+    }
+    if (stopping) break;
+  }
+  if (cur_) Release(cur_), cur_ = nullptr;
+}
+
+void Probe::RequestStop() {
+  stop_.store(true);
+  cv_.notify_all();
+}
+
+void Probe::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Probe::Destroy() {
+  if (obj_) final_counters_ = Counters();  // still readable in the exit summary
+  if (rb_) ring_buffer__free(rb_), rb_ = nullptr;
+  for (auto* l : links_) bpf_link__destroy(l);
+  links_.clear();
+  if (obj_) bpf_object__close(obj_), obj_ = nullptr;
+}
+
+std::vector<uint64_t> Probe::Counters() {
+  std::vector<uint64_t> out;
+  if (!obj_) return final_counters_;
+  bpf_map* m = bpf_object__find_map_by_name(obj_, "counters");
+  if (!m) return out;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return out;
+  std::vector<uint64_t> per_cpu(ncpu);
+  for (uint32_t i = 0; i < bpf_map__max_entries(m); i++) {
+    uint64_t sum = 0;
+    if (bpf_map__lookup_elem(m, &i, sizeof(i), per_cpu.data(), per_cpu.size() * sizeof(uint64_t), 0) == 0)
+      for (auto v : per_cpu) sum += v;
+    out.push_back(sum);
+  }
+  return out;
+}
+
+ProbeStats Probe::Stats() {
+  ProbeStats s;
+  s.records = records_.load();
+  s.bytes = bytes_.load();
+  s.batches = batches_.load();
+  s.waits_for_consumer = waits_.load();
+  return s;
+}
+
+}  // namespace tcpsniff

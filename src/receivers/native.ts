@@ -1,0 +1,47 @@
+// Loads the N-API addon (native/, built by `npm run setup`).
+import * as fs from 'node:fs';
+import { UserError } from '../core/component';
+import { fromRoot } from '../core/paths';
+
+export interface NativeProbe {
+  /** Loads and attaches; returns the names of the attached programs. Throws with libbpf's reasons. */
+  open(objectPath: string, options: ProbeOpenOptions): string[];
+  /** Starts the drain thread; onBatch gets one Buffer per batch, valid only during the call. */
+  start(onBatch: (batch: Buffer, records: number) => void): void;
+  /** Kernel counters (bpf/include/record.h enum counter_index), summed over CPUs. */
+  counters(): number[];
+  stats(): { records: number; bytes: number; batches: number; waitsForConsumer: number };
+  /** Delivers what the ring still holds, stops the thread, detaches everything. */
+  close(): Promise<void>;
+}
+
+export interface ProbeOpenOptions {
+  rodata?: Record<string, number>;
+  mapSizes?: Record<string, number>;
+  mapEntries?: Record<string, Array<[Buffer, Buffer]>>;
+  skipPrograms?: string[];
+  batchBytes?: number;
+  batchCount?: number;
+  flushMs?: number;
+}
+
+interface Addon {
+  Probe: new () => NativeProbe;
+  recordVersion: number;
+}
+
+let addon: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (addon) return addon;
+  const file = fromRoot('build', 'Release', 'tcpsniff.node');
+  if (!fs.existsSync(file)) throw new UserError(`the native addon is not built (${file}); run 'npm run setup'`);
+  addon = require(file) as Addon;
+  return addon;
+}
+
+export function bpfObjectPath(name: string): string {
+  const file = fromRoot('dist', 'bpf', `${name}.bpf.o`);
+  if (!fs.existsSync(file)) throw new UserError(`the BPF object ${file} is not built; run 'npm run setup'`);
+  return file;
+}

@@ -1,0 +1,71 @@
+// One running BPF object: decodes its batches into CaptureChunks for the consumer, and reads
+// its counters. Shared by every receiver backend built on the native probe.
+import type { ChunkConsumer, CaptureChunk } from '../core/types';
+import type { Logger } from '../core/logger';
+import { loadAddon, type NativeProbe, type ProbeOpenOptions } from './native';
+import { RecordDecoder } from './record';
+import { monotonicToUnixOffsetNs } from './clock';
+
+/** Names of the kernel counters, in the order of enum counter_index (bpf/include/record.h). */
+const KERNEL_COUNTERS = [
+  'drops.kernel_ringbuf_full',
+  'drops.kernel_ringbuf_full_bytes',
+  'truncated_bytes',
+  'drops.copy_failed',
+  'drops.syscall_stash_full',
+  'drops.connection_table_full',
+  'uncaptured_bytes',
+] as const;
+
+export class ProbeSession {
+  private readonly probe: NativeProbe;
+  private readonly decoder: RecordDecoder;
+  private consumerErrors = 0;
+  private closing?: Promise<void>;
+  readonly attached: string[];
+
+  constructor(
+    receiverName: string,
+    objectPath: string,
+    options: ProbeOpenOptions,
+    private readonly consumer: () => ChunkConsumer | undefined,
+    private readonly logger: Logger,
+  ) {
+    const { Probe } = loadAddon();
+    this.probe = new Probe();
+    this.attached = this.probe.open(objectPath, options); // throws with libbpf's reasons
+    this.decoder = new RecordDecoder(receiverName, monotonicToUnixOffsetNs());
+    this.probe.start((batch) => this.onBatch(batch));
+  }
+
+  private onBatch(batch: Buffer): void {
+    const chunks: CaptureChunk[] = [];
+    try {
+      this.decoder.decodeBatch(batch, chunks);
+      if (chunks.length) this.consumer()?.consumeChunks(chunks);
+    } catch (e) {
+      // Never let a downstream bug stop capture; count it and say so (rate-limited by count).
+      if (this.consumerErrors++ < 5) this.logger.error(`processing a batch failed: ${(e as Error).stack ?? e}`);
+    }
+  }
+
+  /** Delivers what the ring still holds, then detaches. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.probe.close();
+    return this.closing;
+  }
+
+  stats(): Record<string, number> {
+    const s: Record<string, number> = {
+      records: this.decoder.stats.records,
+      bytes: this.decoder.stats.payloadBytes,
+      'connections.open': this.decoder.openConnections,
+      'drops.malformed_records': this.decoder.stats.malformed,
+      'errors.processing': this.consumerErrors,
+    };
+    const counters = this.probe.counters();
+    KERNEL_COUNTERS.forEach((name, i) => (s[name] = counters[i] ?? 0));
+    s['addon.waits_for_consumer'] = this.probe.stats().waitsForConsumer;
+    return s;
+  }
+}

@@ -1,0 +1,122 @@
+// Decodes batches of kernel records (bpf/include/record.h, version 1) into CaptureChunks.
+// A batch is a sequence of [u32 length][u32 reserved][record][padding to 8 bytes]. The batch
+// Buffer is only valid during the call: payloads are copied out.
+
+import type { CaptureChunk, ConnectionMeta, Role } from '../core/types';
+import { formatAddress, isMapped } from './addresses';
+
+export const REC_VERSION = 1;
+export const REC_HEADER_BYTES = 104;
+const REC_DATA = 1;
+const REC_CLOSE = 2;
+const AF_INET = 2;
+const ROLES: Role[] = ['unknown', 'client', 'server'];
+const BACKENDS = ['unknown', 'syscalls'];
+
+export interface DecodeStats {
+  records: number;
+  payloadBytes: number;
+  lostBytes: number; // bytes the kernel reported as not captured (lost_after)
+  malformed: number; // records with a bad version or length: skipped
+}
+
+/** Decodes records, keeping one ConnectionMeta object per live connection. */
+export class RecordDecoder {
+  private readonly conns = new Map<number, ConnectionMeta>();
+  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0 };
+
+  constructor(
+    private readonly receiverName: string,
+    private readonly clockOffsetNs: bigint,
+    private readonly maxConnections = 65536,
+  ) {}
+
+  get openConnections(): number {
+    return this.conns.size;
+  }
+
+  decodeBatch(batch: Buffer, out: CaptureChunk[]): void {
+    let pos = 0;
+    while (pos + 8 <= batch.length) {
+      const size = batch.readUInt32LE(pos);
+      const rec = pos + 8;
+      pos = rec + ((size + 7) & ~7);
+      if (pos > batch.length + 7 || size < REC_HEADER_BYTES || batch[rec] !== REC_VERSION) {
+        this.stats.malformed++;
+        if (size < REC_HEADER_BYTES || pos > batch.length + 7) return; // cannot find the next record
+        continue;
+      }
+      const chunk = this.decodeRecord(batch, rec, size);
+      if (chunk) out.push(chunk);
+    }
+  }
+
+  private decodeRecord(b: Buffer, at: number, size: number): CaptureChunk | null {
+    const kind = b[at + 1]!;
+    const connKey = b.readUInt32LE(at + 20) * 0x1_0000_0000 + b.readUInt32LE(at + 16);
+    const len = b.readUInt32LE(at + 40);
+    if (REC_HEADER_BYTES + len > size) {
+      this.stats.malformed++;
+      return null;
+    }
+    this.stats.records++;
+    let conn = this.conns.get(connKey);
+    if (kind === REC_CLOSE) {
+      if (!conn) return null; // never saw data on it
+      this.conns.delete(connKey);
+    } else if (kind !== REC_DATA) {
+      this.stats.malformed++;
+      return null;
+    } else if (!conn) {
+      conn = this.connectionOf(b, at, connKey);
+    }
+    const lostAfter = b.readUInt32LE(at + 44);
+    this.stats.payloadBytes += len;
+    this.stats.lostBytes += lostAfter;
+    const ts = b.readBigUInt64LE(at + 24);
+    return {
+      kind: kind === REC_CLOSE ? 'close' : 'data',
+      conn,
+      direction: b[at + 2] === 0 ? 'egress' : 'ingress',
+      offset: b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32),
+      data: len ? Buffer.from(b.subarray(at + REC_HEADER_BYTES, at + REC_HEADER_BYTES + len)) : EMPTY,
+      lostAfter,
+      timeUnixNano: ts + this.clockOffsetNs,
+      pid: b.readUInt32LE(at + 8),
+      tid: b.readUInt32LE(at + 12),
+      comm: readCString(b, at + 88, 16),
+      source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}`,
+    };
+  }
+
+  private connectionOf(b: Buffer, at: number, key: number): ConnectionMeta {
+    const kernelFamily = b[at + 4];
+    const mapped = kernelFamily !== AF_INET && isMapped(b, at + 56);
+    const family = kernelFamily === AF_INET || mapped ? 4 : 6;
+    const addrFamily = kernelFamily === AF_INET ? 4 : 6; // layout of the bytes, not of the text
+    const conn: ConnectionMeta = {
+      connId: key.toString(16),
+      family,
+      localAddr: formatAddress(b, at + 56, addrFamily),
+      localPort: b.readUInt16LE(at + 48),
+      remoteAddr: formatAddress(b, at + 72, addrFamily),
+      remotePort: b.readUInt16LE(at + 50),
+      role: ROLES[b[at + 3]!] ?? 'unknown',
+    };
+    if (this.conns.size >= this.maxConnections) {
+      // Sockets whose close we never saw (e.g. LRU-evicted in the kernel): forget the oldest.
+      const oldest = this.conns.keys().next().value;
+      if (oldest !== undefined) this.conns.delete(oldest);
+    }
+    this.conns.set(key, conn);
+    return conn;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function readCString(b: Buffer, at: number, max: number): string {
+  let end = at;
+  while (end < at + max && b[end] !== 0) end++;
+  return b.toString('latin1', at, end);
+}

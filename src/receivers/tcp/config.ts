@@ -1,0 +1,46 @@
+// tcp receiver configuration. Filters are enforced in the kernel: kinds combine with AND,
+// entries of one kind with OR; no filter set means all TCP traffic. The collector's own
+// process is always excluded.
+import { ConfigError } from '../../core/component';
+import { join, parseSection, type SectionSpec } from '../../config/schema';
+import { parseCidr, parseTarget } from '../addresses';
+
+export const TCP_BACKENDS = ['auto', 'syscalls'] as const;
+
+export interface TcpReceiverConfig {
+  ports: number[];
+  addresses: string[];
+  targets: string[];
+  pids: number[];
+  max_message_bytes: number;
+  ring_buffer_bytes: number;
+  flush_interval: number;
+  backend: (typeof TCP_BACKENDS)[number];
+}
+
+/** The copy loop runs at most 256 steps of 16 KiB (fewer on kernels without bpf_loop). */
+export const MAX_MESSAGE_BYTES_LIMIT = 2 << 20;
+
+export const tcpReceiverSpec: SectionSpec = {
+  ports: { type: 'list', of: { type: 'int', min: 1, max: 65535 }, default: [], doc: 'capture only connections with one of these local or remote ports' },
+  addresses: { type: 'list', of: { type: 'string' }, default: [], doc: 'capture only connections with an endpoint in these IPs / CIDRs (e.g. 10.0.0.0/8, ::1)' },
+  targets: { type: 'list', of: { type: 'string' }, default: [], doc: 'capture only connections with an endpoint equal to one of these IP:port pairs (e.g. 127.0.0.1:8080, [::1]:443)' },
+  pids: { type: 'list', of: { type: 'int', min: 1 }, default: [], doc: 'capture only these processes (tgid)' },
+  max_message_bytes: { type: 'bytes', default: 1 << 20, min: 1, max: MAX_MESSAGE_BYTES_LIMIT, doc: 'bytes captured per syscall; the rest is counted and marked as cut' },
+  ring_buffer_bytes: { type: 'bytes', default: 64 << 20, min: 1 << 20, max: 1 << 30, doc: 'kernel ring buffer size (rounded up to a power of two): peak bytes/s × longest consumer pause' },
+  flush_interval: { type: 'duration', default: 50, min: 1, doc: 'longest time captured bytes wait in a partly filled batch' },
+  backend: { type: 'string', default: 'auto', enum: TCP_BACKENDS, doc: 'force a kernel backend instead of the first that loads' },
+};
+
+export function parseTcpReceiverConfig(raw: unknown, path: string): TcpReceiverConfig {
+  const cfg = parseSection<TcpReceiverConfig>(raw, path, tcpReceiverSpec);
+  cfg.addresses.forEach((a, i) => {
+    if (!parseCidr(a)) throw new ConfigError(join(join(path, 'addresses'), i), `not an IP address or CIDR: ${JSON.stringify(a)}`);
+  });
+  cfg.targets.forEach((t, i) => {
+    if (!parseTarget(t))
+      throw new ConfigError(join(join(path, 'targets'), i), `expected IP:port (IPv6 as [addr]:port), got ${JSON.stringify(t)}`);
+  });
+  cfg.ring_buffer_bytes = 2 ** Math.ceil(Math.log2(cfg.ring_buffer_bytes));
+  return cfg;
+}
