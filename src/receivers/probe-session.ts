@@ -10,11 +10,11 @@ import { monotonicToUnixOffsetNs } from './clock';
 const KERNEL_COUNTERS = [
   'drops.kernel_ringbuf_full',
   'drops.kernel_ringbuf_full_bytes',
-  'truncated_bytes',
+  'drops.truncated_bytes', // over max_message_bytes: marked on the span, counted here
   'drops.copy_failed',
   'drops.syscall_stash_full',
   'drops.connection_table_full',
-  'uncaptured_bytes',
+  'drops.uncaptured_sendfile_bytes', // moved kernel-side (sendfile): not captured by this backend
 ] as const;
 
 export class ProbeSession {
