@@ -13,7 +13,7 @@ newer() { # newer TARGET SOURCES...: true when TARGET is missing or older than a
 }
 
 # 1. Debian packages needed to build (and, for the tests, real clients and servers).
-PKGS=(clang llvm libelf-dev zlib1g-dev pkg-config make g++ dpkg-dev python3 curl)
+PKGS=(clang llvm libelf-dev zlib1g-dev pkg-config make g++ dpkg-dev python3 curl bpftool)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

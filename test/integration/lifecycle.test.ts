@@ -1,0 +1,50 @@
+// The collector's life on a real kernel: missing privileges, SIGKILL leaves nothing attached,
+// and it never captures its own traffic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { ROOT } from './harness';
+
+const CLI = path.join(ROOT, 'bin', 'tcpsniff-collector');
+const DEFAULT = path.join(ROOT, 'config', 'default.yaml');
+
+/** Our programs currently loaded in the kernel (bpftool, as root). */
+function loadedPrograms(): string[] {
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const progs = JSON.parse(r.stdout) as Array<{ name?: string }>;
+  return progs.map((p) => p.name ?? '').filter((n) => /^(enter|exit)_(write|read|sendto|recvfrom|recvmmsg)$/.test(n));
+}
+
+test('without the privileges to load BPF: a clear message naming them, non-zero exit, no stack trace', () => {
+  // Root uid, but an empty capability bounding set: what a container without CAP_BPF looks like.
+  const r = spawnSync('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, CLI, '--config', DEFAULT], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  const out = r.stdout + r.stderr;
+  assert.notEqual(r.status, 0, out);
+  assert.match(out, /CAP_BPF/);
+  assert.match(out, /CAP_PERFMON/);
+  assert.doesNotMatch(out, /\n\s+at .*\(.*:\d+:\d+\)/, 'no stack trace');
+});
+
+test('after SIGKILL nothing stays attached in the kernel', async () => {
+  assert.deepEqual(loadedPrograms(), [], 'no leftover programs before the test');
+  const child = spawn(process.execPath, [CLI, '--config', DEFAULT], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const t0 = Date.now();
+  while (!/\bready\b/.test(err)) {
+    assert.ok(Date.now() - t0 < 30_000 && child.exitCode === null, `collector not ready:\n${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(loadedPrograms().length >= 5, 'programs are loaded while it runs');
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
+  // The kernel releases programs when the last file descriptor closes; allow it a moment.
+  for (let i = 0; i < 50 && loadedPrograms().length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(loadedPrograms(), []);
+});
