@@ -1,3 +1,16 @@
-// Placeholder: replaced by the http processor implementation (in progress).
-import type { ComponentFactory, ChunkProcessorComponent } from '../../core/component';
-export declare const httpProcessorFactory: ComponentFactory<unknown, ChunkProcessorComponent>;
+// The http processor: turns captured socket bytes into HTTP spans. See README.md in this folder.
+import type { ChunkProcessorComponent, ComponentFactory } from '../../core/component';
+import { parseHttpConfig, type HttpProcessorConfig } from './config';
+import { HttpProcessor } from './processor';
+
+export type { HttpProcessorConfig } from './config';
+export { HttpProcessor, type HttpProcessorOptions } from './processor';
+
+export const httpProcessorFactory: ComponentFactory<HttpProcessorConfig, ChunkProcessorComponent> = {
+  type: 'http',
+  kind: 'processor',
+  stage: 'chunks',
+  description: 'reassembles captured TCP streams and turns HTTP/1.x exchanges into spans',
+  parseConfig: (raw, path) => parseHttpConfig(raw, path),
+  create: (cfg, ctx) => new HttpProcessor(cfg, ctx),
+};

@@ -1,0 +1,34 @@
+// Configuration of the http processor (section `processors::http[/name]`). See README.md.
+
+import { parseSection, type SectionSpec } from '../../config/schema';
+
+export interface HttpProcessorConfig {
+  /** Put decoded request/response bodies on spans (default false: bodies are only counted). */
+  capture_bodies: boolean;
+  /** At most this many bytes of each body are kept when capture_bodies is on (default 64 KiB). */
+  max_body_bytes: number;
+  /** Cap on a header section (start line + headers, or trailers) (default 64 KiB). */
+  max_header_bytes: number;
+  /** Connections tracked at once; the least recently active is evicted beyond (default 10000). */
+  max_connections: number;
+  /** Requests per connection waiting for their response; the oldest is given up beyond (default 64). */
+  max_pending_requests: number;
+  /** Connections without traffic for this long (ms) are flushed and forgotten (default 2 minutes). */
+  idle_timeout: number;
+  /** Executable (or comm) name → service.name. Unlisted processes use their executable name. */
+  service_names: Record<string, string>;
+}
+
+export const HTTP_CONFIG_SPEC: SectionSpec = {
+  capture_bodies: { type: 'bool', default: false, doc: 'put decoded bodies on spans' },
+  max_body_bytes: { type: 'bytes', default: 64 * 1024, min: 0, max: 64 * 1024 * 1024, doc: 'bytes kept per body' },
+  max_header_bytes: { type: 'bytes', default: 64 * 1024, min: 1024, max: 16 * 1024 * 1024, doc: 'cap on a header section' },
+  max_connections: { type: 'int', default: 10_000, min: 1, max: 10_000_000, doc: 'connections tracked at once' },
+  max_pending_requests: { type: 'int', default: 64, min: 1, max: 100_000, doc: 'requests waiting per connection' },
+  idle_timeout: { type: 'duration', default: 120_000, min: 10, doc: 'idle connections are flushed after this' },
+  service_names: { type: 'stringmap', default: {}, doc: 'executable/comm name → service.name' },
+};
+
+export function parseHttpConfig(raw: unknown, path: string): HttpProcessorConfig {
+  return parseSection<HttpProcessorConfig>(raw, path, HTTP_CONFIG_SPEC);
+}

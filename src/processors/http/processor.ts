@@ -1,0 +1,393 @@
+// The http processor component: CaptureChunks in, SpanRecords out.
+//
+// Per connection (connId): two DirStreams reassemble the byte streams, a detector picks the
+// protocol from the first bytes, and the protocol handler parses and pairs exchanges. Settled
+// exchanges become spans, handed to the consumer in one batch per consumeChunks call (and one
+// per idle sweep). Everything is bounded: tracked connections (LRU eviction), reorder windows,
+// header sections, paused data, pending requests, captured bodies, detection buffers.
+
+import type { ChunkProcessorComponent, CreateContext, Stats } from '../../core/component';
+import type { Logger } from '../../core/logger';
+import type { CaptureChunk, ConnectionMeta, Direction, SpanConsumer, SpanRecord } from '../../core/types';
+import type { HttpProcessorConfig } from './config';
+import { Http1Detector } from './http1';
+import {
+  Counters,
+  type HandlerContext,
+  type HandlerLimits,
+  type HttpExchange,
+  type IncompleteReason,
+  type ProtocolDetector,
+  type ProtocolHandler,
+} from './protocol';
+import { DirStream, type StreamSink } from './reassembly';
+import { ResourceCache } from './resource';
+import { buildSpan } from './spans';
+import { IdGenerator } from './trace-context';
+
+/** Detection gives up on a connection after this many candidate segments or bytes without a match. */
+export const DETECT_MAX_ATTEMPTS = 8;
+export const DETECT_MAX_BYTES = 64 * 1024;
+/** Internal errors logged per processor (all are counted in 'errors'). */
+const MAX_ERROR_LOGS = 10;
+
+type ConnStatus = 'detecting' | 'active' | 'ignored';
+
+export interface HttpProcessorOptions {
+  /** Root of the proc filesystem (tests use a fake tree). */
+  procRoot?: string;
+  /** Protocol detectors, tried in order (default: HTTP/1). */
+  detectors?: ProtocolDetector[];
+}
+
+class Conn implements StreamSink, HandlerContext {
+  status: ConnStatus = 'detecting';
+  handler: ProtocolHandler | null = null;
+  readonly egress: DirStream;
+  readonly ingress: DirStream;
+  pid: number;
+  tid: number;
+  comm: string;
+  lastActive = 0; // monotonic ms
+  epoch = -1; // batch in which it was last moved to the LRU tail
+  private detectBuf: [Buffer | null, bigint, Buffer | null, bigint] = [null, 0n, null, 0n];
+  private detectAttempts = 0;
+  private detectBytes = 0;
+
+  constructor(
+    readonly meta: ConnectionMeta,
+    first: CaptureChunk,
+    private readonly proc: HttpProcessor,
+  ) {
+    this.egress = new DirStream('egress', proc.counters);
+    this.ingress = new DirStream('ingress', proc.counters);
+    this.pid = first.pid;
+    this.tid = first.tid;
+    this.comm = first.comm;
+  }
+
+  get limits(): HandlerLimits {
+    return this.proc.limits;
+  }
+  get stats(): Counters {
+    return this.proc.counters;
+  }
+
+  emit(ex: HttpExchange): void {
+    this.proc.emitExchange(ex, this);
+  }
+
+  bufferedBytes(): number {
+    return (
+      this.egress.bufferedBytes +
+      this.ingress.bufferedBytes +
+      (this.detectBuf[0]?.length ?? 0) +
+      (this.detectBuf[2]?.length ?? 0) +
+      (this.handler?.bufferedBytes() ?? 0)
+    );
+  }
+
+  // ---- StreamSink ----
+
+  data(dir: Direction, data: Buffer, time: bigint): void {
+    if (this.status === 'active') {
+      this.handler!.onData(dir, data, time);
+      if (this.handler!.done) this.stopTracking();
+      return;
+    }
+    if (this.status === 'ignored') {
+      this.stats.add('bytes.ignored', data.length);
+      return;
+    }
+    this.detect(dir, data, time);
+  }
+
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
+    if (this.status === 'active') this.handler!.onGap(dir, bytes, time, reason);
+    else if (this.status === 'detecting') {
+      const i = dir === 'egress' ? 0 : 2;
+      this.detectBuf[i] = null;
+    }
+  }
+
+  // ---- detection ----
+
+  private detect(dir: Direction, data: Buffer, time: bigint): void {
+    const i = dir === 'egress' ? 0 : 2;
+    const held = this.detectBuf[i] as Buffer | null;
+    const heldTime = this.detectBuf[i + 1] as bigint;
+    const candidate = held !== null ? Buffer.concat([held, data]) : data;
+    let more = false;
+    for (const det of this.proc.detectors) {
+      const r = det.detect(dir, candidate);
+      if (r === 'match') {
+        this.detectBuf[i] = null;
+        const otherIdx = i === 0 ? 2 : 0;
+        const otherHeld = this.detectBuf[otherIdx] as Buffer | null;
+        const otherTime = this.detectBuf[otherIdx + 1] as bigint;
+        this.detectBuf[otherIdx] = null;
+        this.handler = det.create(this, dir, candidate);
+        this.status = 'active';
+        this.stats.add(`connections.${det.protocol}`);
+        if (held !== null) this.handler.onData(dir, held, heldTime);
+        this.handler.onData(dir, data, time);
+        if (otherHeld !== null) this.handler.onData(dir === 'egress' ? 'ingress' : 'egress', otherHeld, otherTime);
+        if (this.handler.done) this.stopTracking();
+        return;
+      }
+      if (r === 'more') more = true;
+    }
+    if (more && candidate.length < this.limits.maxHeaderBytes) {
+      this.detectBuf[i] = candidate;
+      if (held === null) this.detectBuf[i + 1] = time;
+      return;
+    }
+    this.detectBuf[i] = null;
+    this.detectAttempts++;
+    this.detectBytes += candidate.length;
+    if (this.detectAttempts >= DETECT_MAX_ATTEMPTS || this.detectBytes >= DETECT_MAX_BYTES) {
+      this.status = 'ignored';
+      this.detectBuf = [null, 0n, null, 0n];
+      this.egress.clear();
+      this.ingress.clear();
+      this.stats.add('connections.non_http');
+      this.stats.add('bytes.ignored', this.detectBytes);
+    }
+  }
+
+  /** The handler is done (upgrade/tunnel): keep the entry (so data is not re-detected) but hold nothing. */
+  private stopTracking(): void {
+    this.status = 'ignored';
+    this.egress.clear();
+    this.ingress.clear();
+  }
+
+  /** The socket closed. */
+  close(): void {
+    this.egress.flush(this);
+    this.ingress.flush(this);
+    this.handler?.onClose(this.ingress.lastTime > this.egress.lastTime ? this.ingress.lastTime : this.egress.lastTime);
+    this.release();
+  }
+
+  /** Forced end: settle in-flight exchanges with `reason`. */
+  abort(reason: IncompleteReason): void {
+    if (this.status === 'active') {
+      this.egress.flush(this);
+      this.ingress.flush(this);
+    }
+    this.handler?.flush(reason);
+    this.release();
+  }
+
+  release(): void {
+    this.handler = null;
+    this.status = 'ignored';
+    this.egress.clear();
+    this.ingress.clear();
+    this.detectBuf = [null, 0n, null, 0n];
+  }
+}
+
+export class HttpProcessor implements ChunkProcessorComponent {
+  readonly counters = new Counters();
+  readonly limits: HandlerLimits;
+  readonly detectors: ProtocolDetector[];
+  private readonly conns = new Map<string, Conn>();
+  private readonly resources: ResourceCache;
+  private readonly ids = new IdGenerator();
+  private readonly log: Logger;
+  private consumer: SpanConsumer | null = null;
+  private out: SpanRecord[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private epoch = 0;
+  private errorLogs = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly cfg: HttpProcessorConfig,
+    ctx: CreateContext,
+    opts: HttpProcessorOptions = {},
+  ) {
+    this.log = ctx.logger;
+    this.limits = {
+      captureBodies: cfg.capture_bodies,
+      maxBodyBytes: cfg.max_body_bytes,
+      maxHeaderBytes: cfg.max_header_bytes,
+      maxPendingRequests: cfg.max_pending_requests,
+    };
+    this.detectors = opts.detectors ?? [new Http1Detector(cfg.max_header_bytes)];
+    this.resources = new ResourceCache(cfg.service_names, opts.procRoot);
+  }
+
+  setConsumer(next: SpanConsumer): void {
+    this.consumer = next;
+  }
+
+  async start(): Promise<void> {
+    if (this.stopped || this.timer !== null) return;
+    const every = Math.max(5, Math.min(this.cfg.idle_timeout / 2, 10_000));
+    this.timer = setInterval(() => this.sweep(), every);
+    this.timer.unref();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    for (const conn of this.conns.values()) this.guard(conn, () => conn.abort('shutdown'));
+    this.conns.clear();
+    this.deliver();
+  }
+
+  stats(): Stats {
+    return { ...this.counters.values, 'connections.active': this.conns.size };
+  }
+
+  /** Bytes held by all tracked connections (for tests and self-metrics). */
+  bufferedBytes(): number {
+    let n = 0;
+    for (const c of this.conns.values()) n += c.bufferedBytes();
+    return n;
+  }
+
+  get trackedConnections(): number {
+    return this.conns.size;
+  }
+
+  consumeChunks(chunks: CaptureChunk[]): void {
+    if (this.stopped) {
+      this.counters.add('drops.after_shutdown', chunks.length);
+      return;
+    }
+    this.epoch++;
+    const now = performance.now();
+    for (const c of chunks) {
+      let conn: Conn | undefined;
+      try {
+        conn = this.lookup(c, now);
+        if (conn === undefined) continue;
+        this.onChunk(conn, c);
+      } catch (e) {
+        this.internalError(conn, e);
+      }
+    }
+    this.deliver();
+  }
+
+  /** Flushes connections idle for idle_timeout (run by the timer; public for tests). */
+  sweep(now = performance.now()): void {
+    if (this.stopped) return;
+    for (const [id, conn] of this.conns) {
+      if (now - conn.lastActive < this.cfg.idle_timeout) break; // LRU order: the rest are newer
+      this.conns.delete(id);
+      this.counters.add('connections.idle');
+      this.guard(conn, () => conn.abort('idle'));
+    }
+    this.deliver();
+  }
+
+  emitExchange(ex: HttpExchange, conn: Conn): void {
+    const resource = this.resources.get(ex.pid, ex.comm);
+    this.out.push(buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies }));
+    this.counters.add('exchanges');
+    if (ex.incomplete !== null) {
+      this.counters.add('exchanges.incomplete');
+      this.counters.add(`exchanges.incomplete.${ex.incomplete}`);
+    }
+  }
+
+  // ---- internals ----
+
+  private lookup(c: CaptureChunk, now: number): Conn | undefined {
+    const id = c.conn.connId;
+    let conn = this.conns.get(id);
+    if (conn === undefined) {
+      if (c.kind === 'close') {
+        this.counters.add('chunks');
+        return undefined; // a connection we never saw data of
+      }
+      while (this.conns.size >= this.cfg.max_connections) {
+        const [oldId, old] = this.conns.entries().next().value as [string, Conn];
+        this.conns.delete(oldId);
+        this.counters.add('connections.evicted');
+        this.guard(old, () => old.abort('evicted'));
+      }
+      conn = new Conn(c.conn, c, this);
+      this.conns.set(id, conn);
+      this.counters.add('connections.tracked');
+      conn.epoch = this.epoch;
+    } else if (conn.epoch !== this.epoch) {
+      // Move to the LRU tail (once per batch).
+      this.conns.delete(id);
+      this.conns.set(id, conn);
+      conn.epoch = this.epoch;
+    }
+    conn.lastActive = now;
+    return conn;
+  }
+
+  private onChunk(conn: Conn, c: CaptureChunk): void {
+    this.counters.add('chunks');
+    if (c.kind === 'close') {
+      this.conns.delete(c.conn.connId);
+      this.counters.add('connections.closed');
+      conn.close();
+      return;
+    }
+    this.counters.add('bytes', c.data.length);
+    conn.pid = c.pid;
+    conn.tid = c.tid;
+    conn.comm = c.comm;
+    if (conn.status === 'ignored') {
+      this.counters.add('bytes.ignored', c.data.length);
+      return;
+    }
+    (c.direction === 'egress' ? conn.egress : conn.ingress).push(c, conn);
+  }
+
+  /** Runs fn for a connection; an exception stops tracking it (counted) instead of escaping. */
+  private guard(conn: Conn, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.internalError(conn, e);
+    }
+  }
+
+  private internalError(conn: Conn | undefined, e: unknown): void {
+    this.counters.add('errors');
+    if (this.errorLogs < MAX_ERROR_LOGS) {
+      this.errorLogs++;
+      this.log.warn(`internal error on connection ${conn?.meta.connId ?? '?'}: ${(e as Error)?.stack ?? String(e)}`);
+    }
+    if (conn !== undefined) {
+      try {
+        conn.release(); // stays in the map as ignored until it closes or goes idle
+      } catch {
+        // nothing more to do
+      }
+    }
+  }
+
+  private deliver(): void {
+    if (this.out.length === 0) return;
+    const batch = this.out;
+    this.out = [];
+    this.counters.add('spans', batch.length);
+    if (this.consumer === null) {
+      this.counters.add('drops.no_consumer', batch.length);
+      return;
+    }
+    try {
+      this.consumer.consumeSpans(batch);
+    } catch (e) {
+      this.counters.add('errors.consumer');
+      if (this.errorLogs < MAX_ERROR_LOGS) {
+        this.errorLogs++;
+        this.log.warn(`span consumer threw: ${(e as Error)?.message ?? String(e)}`);
+      }
+    }
+  }
+}

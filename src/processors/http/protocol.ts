@@ -1,0 +1,178 @@
+// The contract between the http processor's connection tracking and the protocol parsers.
+//
+// The processor reassembles each connection's two byte streams (see reassembly.ts) and hands
+// contiguous data, gaps and the close to a ProtocolHandler. Which handler runs is decided by
+// content, never by port: each ProtocolDetector looks at the first bytes of a direction and says
+// 'match', 'no' or 'more' (needs more bytes). HTTP/1 is the only detector today; an HTTP/2
+// preface detector plugs in by implementing the same two interfaces and producing the same
+// HttpExchange records, which the processor turns into spans (spans.ts).
+
+import type { ConnectionMeta, Direction } from '../../core/types';
+
+/**
+ * Why an exchange could not be completed. Emitted as `tcpsniff.incomplete` (and error.type).
+ * - gap: bytes missing from the captured stream (lost chunks) broke the message's framing, or the
+ *   exchange came while the connection was resynchronising after such a gap (its response could
+ *   not be paired without guessing)
+ * - truncated: like gap, but the receiver cut the message (chunk.lostAfter)
+ * - closed: the connection closed mid-message or before the response
+ * - malformed: invalid start line, Content-Length, chunk size, Transfer-Encoding...
+ * - too_large: header block over max_header_bytes or over the header count cap
+ * - overflow: more than max_pending_requests requests were waiting for a response
+ * - evicted: the connection was evicted (max_connections) with the exchange in flight
+ * - idle: the connection was idle for idle_timeout with the exchange in flight
+ * - shutdown: the processor shut down with the exchange in flight
+ * - error: an internal error (bug) stopped processing of the connection
+ */
+export type IncompleteReason =
+  | 'gap'
+  | 'truncated'
+  | 'closed'
+  | 'malformed'
+  | 'too_large'
+  | 'overflow'
+  | 'evicted'
+  | 'idle'
+  | 'shutdown'
+  | 'error';
+
+/** What the parsers keep of a message head: only what spans need (no other headers are stored). */
+export interface HttpHead {
+  /** Requests: the method token as sent (case preserved). '' for responses. */
+  method: string;
+  /** Requests: the request-target as sent. '' for responses. */
+  target: string;
+  /** Responses: the status code. 0 for requests. */
+  status: number;
+  /** '1.1', '1.0', or '2' for HTTP/2. */
+  version: string;
+  host?: string;
+  userAgent?: string;
+  /** Value of the traceparent header; undefined when absent or sent more than once. */
+  traceparent?: string;
+  traceparentCount: number;
+  /** tracestate header values joined by ','. */
+  tracestate?: string;
+  /** -1 when absent, -2 when invalid (non-numeric, conflicting values, too large). */
+  contentLength: number;
+  /** A Transfer-Encoding header was present. */
+  transferEncoding: boolean;
+  /** ... and its last coding is chunked. */
+  chunked: boolean;
+  /** An Upgrade header was present. */
+  upgrade: boolean;
+}
+
+export type MessageState = 'open' | 'complete' | 'failed';
+
+/** One request or response as it is being parsed. */
+export class HttpMessage {
+  head: HttpHead | null = null;
+  /** Timestamp of the chunk holding the message's first byte. */
+  readonly startTime: bigint;
+  /** Timestamp of the chunk holding the latest byte seen so far (the last byte once complete). */
+  endTime: bigint;
+  /** Decoded body length (chunked framing removed), including bytes lost in bridged gaps. */
+  bodySize = 0;
+  /** The framing gives the message a body (Content-Length, chunked, or delimited by close). */
+  hasBody = false;
+  /** Body bytes that were not captured but whose extent was known (framing survived). */
+  lostBytes = 0;
+  /** Captured (decoded) body bytes, at most max_body_bytes, only when capture_bodies is on. */
+  body: Buffer[] | null = null;
+  bodyCaptured = 0;
+  bodyTruncated = false;
+  state: MessageState = 'open';
+  failReason: IncompleteReason | null = null;
+  exchange: HttpExchange | null = null;
+
+  constructor(
+    readonly isRequest: boolean,
+    time: bigint,
+  ) {
+    this.startTime = time;
+    this.endTime = time;
+  }
+}
+
+/** A request and (when it could be paired) its final response. */
+export class HttpExchange {
+  res: HttpMessage | null = null;
+  /** Set when the exchange is settled without a response (it will never be paired). */
+  noResponse = false;
+  /** The first reason the exchange could not be completed; null when complete. */
+  incomplete: IncompleteReason | null = null;
+  emitted = false;
+
+  constructor(
+    readonly req: HttpMessage,
+    /** This process sent the request (CLIENT span) rather than received it (SERVER span). */
+    readonly clientSide: boolean,
+    readonly pid: number,
+    readonly comm: string,
+  ) {}
+
+  markIncomplete(reason: IncompleteReason): void {
+    if (this.incomplete === null) this.incomplete = reason;
+  }
+
+  /** Both sides are settled: the request is complete or failed, the response too (or will never come). */
+  get settled(): boolean {
+    if (this.req.state === 'open') return false;
+    return this.noResponse || (this.res !== null && this.res.state !== 'open');
+  }
+}
+
+/** Counters shared by all parts of the processor (see README for the keys). */
+export class Counters {
+  readonly values: Record<string, number> = Object.create(null) as Record<string, number>;
+  add(key: string, n = 1): void {
+    this.values[key] = (this.values[key] ?? 0) + n;
+  }
+}
+
+/** Limits and options the handlers need (a subset of the processor config). */
+export interface HandlerLimits {
+  captureBodies: boolean;
+  maxBodyBytes: number;
+  maxHeaderBytes: number;
+  maxPendingRequests: number;
+}
+
+/** What a protocol handler gets from the processor for one connection. */
+export interface HandlerContext {
+  readonly meta: ConnectionMeta;
+  readonly limits: HandlerLimits;
+  readonly stats: Counters;
+  /** pid/comm of the latest chunk of the connection (the owning process). */
+  readonly pid: number;
+  readonly comm: string;
+  /** A settled exchange; called at most once per exchange. */
+  emit(ex: HttpExchange): void;
+}
+
+/** Parses one connection's traffic in one protocol. Never throws on bad input. */
+export interface ProtocolHandler {
+  readonly protocol: string;
+  /** True when the connection stopped being parseable as this protocol (upgrade, tunnel). */
+  readonly done: boolean;
+  onData(dir: Direction, data: Buffer, time: bigint): void;
+  /** `bytes` bytes of `dir` were not captured; `time` is the timestamp of the last chunk before them. */
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void;
+  /** The socket closed: finish close-delimited messages, settle everything else as 'closed'. */
+  onClose(time: bigint): void;
+  /** Forced end (eviction, idle, shutdown): settle everything in flight with `reason`. */
+  flush(reason: IncompleteReason): void;
+  /** Bytes currently held (headers being assembled, paused data, captured bodies). */
+  bufferedBytes(): number;
+}
+
+export type DetectResult = 'match' | 'no' | 'more';
+
+export interface ProtocolDetector {
+  readonly protocol: string;
+  /** Looks at bytes from the start of a message boundary candidate of one direction. */
+  detect(dir: Direction, data: Buffer): DetectResult;
+  /** Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`). */
+  create(ctx: HandlerContext, dir: Direction, data: Buffer): ProtocolHandler;
+}

@@ -1,0 +1,106 @@
+// Reassembly of one direction's byte stream from CaptureChunks, by byte offset.
+//
+// Chunks at the expected offset are delivered at once. Chunks ahead of it wait in a small
+// sorted window (REORDER_MAX_CHUNKS / REORDER_MAX_BYTES) for the missing bytes; when the window
+// overflows, or on close/flush, the hole is declared a gap. Overlapping chunks are trimmed,
+// chunks entirely before the expected offset (duplicates, or stragglers after their hole was
+// declared a gap) are dropped and counted. chunk.lostAfter is a gap right away ('truncated').
+
+import type { CaptureChunk, Direction } from '../../core/types';
+import type { Counters } from './protocol';
+
+export const REORDER_MAX_CHUNKS = 32;
+export const REORDER_MAX_BYTES = 256 * 1024;
+
+export interface StreamSink {
+  data(dir: Direction, data: Buffer, time: bigint): void;
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void;
+}
+
+export class DirStream {
+  /** Offset of the next byte expected; -1 before the first chunk (its offset starts the stream). */
+  next = -1;
+  /** Timestamp of the latest chunk delivered. */
+  lastTime = 0n;
+  private pend: CaptureChunk[] = [];
+  private pendBytes = 0;
+
+  constructor(
+    readonly dir: Direction,
+    private readonly stats: Counters,
+  ) {}
+
+  get bufferedBytes(): number {
+    return this.pendBytes;
+  }
+
+  push(c: CaptureChunk, sink: StreamSink): void {
+    if (this.next < 0) this.next = c.offset;
+    if (c.offset > this.next) {
+      // Ahead of the stream: wait (bounded) for the bytes in between.
+      let i = this.pend.length;
+      while (i > 0 && this.pend[i - 1]!.offset > c.offset) i--;
+      this.pend.splice(i, 0, c);
+      this.pendBytes += c.data.length;
+      this.stats.add('chunks.out_of_order');
+      while (this.pend.length > REORDER_MAX_CHUNKS || this.pendBytes > REORDER_MAX_BYTES) this.skipHole(sink);
+      return;
+    }
+    this.deliver(c, sink);
+    this.drain(sink);
+  }
+
+  /** Declares every remaining hole a gap and delivers what waits behind them (close, flush). */
+  flush(sink: StreamSink): void {
+    while (this.pend.length > 0) this.skipHole(sink);
+  }
+
+  /** Drops what waits (the connection is discarded). */
+  clear(): void {
+    this.pend = [];
+    this.pendBytes = 0;
+  }
+
+  private skipHole(sink: StreamSink): void {
+    const c = this.pend[0]!;
+    if (c.offset > this.next) {
+      const bytes = c.offset - this.next;
+      this.stats.add('gaps');
+      this.stats.add('gaps.bytes', bytes);
+      this.next = c.offset;
+      sink.gap(this.dir, bytes, this.lastTime, 'gap');
+    }
+    this.drain(sink);
+  }
+
+  private drain(sink: StreamSink): void {
+    while (this.pend.length > 0 && this.pend[0]!.offset <= this.next) {
+      const c = this.pend.shift()!;
+      this.pendBytes -= c.data.length;
+      this.deliver(c, sink);
+    }
+  }
+
+  private deliver(c: CaptureChunk, sink: StreamSink): void {
+    const end = c.offset + c.data.length;
+    const lostEnd = end + c.lostAfter;
+    if (lostEnd <= this.next) {
+      this.stats.add('chunks.late');
+      return;
+    }
+    if (end > this.next) {
+      const skip = this.next - c.offset;
+      this.lastTime = c.timeUnixNano;
+      this.next = end;
+      sink.data(this.dir, skip > 0 ? c.data.subarray(skip) : c.data, c.timeUnixNano);
+    }
+    if (c.lostAfter > 0 && lostEnd > this.next) {
+      const bytes = lostEnd - this.next;
+      this.stats.add('gaps');
+      this.stats.add('gaps.bytes', bytes);
+      this.lastTime = c.timeUnixNano;
+      this.next = lostEnd;
+      sink.gap(this.dir, bytes, c.timeUnixNano, 'truncated');
+    }
+  }
+}

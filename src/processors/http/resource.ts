@@ -1,0 +1,72 @@
+// Resource of a traced process, built once per pid and shared by all its spans.
+
+import { readFileSync, readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename } from 'node:path';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { Resource } from '../../core/types';
+
+// Incubating semantic-convention attributes, copied as the semconv package recommends
+// (the incubating entry point is not meant to be imported at runtime).
+export const ATTR_PROCESS_PID = 'process.pid';
+export const ATTR_PROCESS_EXECUTABLE_NAME = 'process.executable.name';
+export const ATTR_PROCESS_COMMAND_LINE = 'process.command_line';
+export const ATTR_HOST_NAME = 'host.name';
+
+export const RESOURCE_CACHE_MAX = 4096;
+
+export class ResourceCache {
+  private readonly cache = new Map<number, Resource>();
+  private readonly host = hostname();
+
+  constructor(
+    private readonly serviceNames: Record<string, string>,
+    /** Where /proc lives (tests point it at a fake tree). */
+    private readonly procRoot = '/proc',
+    private readonly max = RESOURCE_CACHE_MAX,
+  ) {}
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** The resource of `pid`, read from /proc once (comm is the fallback when the process is gone). */
+  get(pid: number, comm: string): Resource {
+    const hit = this.cache.get(pid);
+    if (hit !== undefined) return hit;
+    const res = this.build(pid, comm);
+    if (this.cache.size >= this.max) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(pid, res);
+    return res;
+  }
+
+  private build(pid: number, comm: string): Resource {
+    let args: string[] = [];
+    try {
+      args = readFileSync(`${this.procRoot}/${pid}/cmdline`, 'utf8').split('\0');
+      while (args.length > 0 && args[args.length - 1] === '') args.pop();
+    } catch {
+      // process gone (or no permission): fall back to comm
+    }
+    let exe = '';
+    try {
+      exe = basename(readlinkSync(`${this.procRoot}/${pid}/exe`)).replace(/ \(deleted\)$/, '');
+    } catch {
+      if (args.length > 0) exe = basename(args[0]!);
+    }
+    if (exe === '') exe = comm;
+    const service = this.serviceNames[exe] ?? this.serviceNames[comm] ?? exe;
+    return {
+      attributes: {
+        [ATTR_SERVICE_NAME]: service,
+        [ATTR_PROCESS_PID]: pid,
+        [ATTR_PROCESS_EXECUTABLE_NAME]: exe,
+        [ATTR_PROCESS_COMMAND_LINE]: args.length > 0 ? args.join(' ') : comm,
+        [ATTR_HOST_NAME]: this.host,
+      },
+    };
+  }
+}

@@ -1,0 +1,260 @@
+// HttpExchange → SpanRecord, per the stable OpenTelemetry HTTP semantic conventions.
+
+import { isUtf8 } from 'node:buffer';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
+import {
+  SpanKind,
+  StatusCode,
+  type Attributes,
+  type ConnectionMeta,
+  type Resource,
+  type SpanRecord,
+} from '../../core/types';
+import type { HttpExchange, HttpMessage, IncompleteReason } from './protocol';
+import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
+
+// Incubating (not yet stable) semantic-convention attributes, copied as the package recommends.
+export const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
+export const ATTR_HTTP_RESPONSE_BODY_SIZE = 'http.response.body.size';
+
+// This project's attributes (documented in README.md).
+export const ATTR_REQUEST_BODY_CONTENT = 'http.request.body.content';
+export const ATTR_RESPONSE_BODY_CONTENT = 'http.response.body.content';
+export const ATTR_INCOMPLETE = 'tcpsniff.incomplete';
+export const ATTR_REQUEST_LOST_BYTES = 'tcpsniff.request.lost_bytes';
+export const ATTR_RESPONSE_LOST_BYTES = 'tcpsniff.response.lost_bytes';
+/** Suffixes of the body content attributes. */
+export const BODY_ENCODING_SUFFIX = '.encoding'; // "base64" when the body is not valid UTF-8
+export const BODY_TRUNCATED_SUFFIX = '.truncated'; // true when cut at max_body_bytes or by a gap
+
+/** Methods the HTTP semantic conventions know (RFC 9110 + PATCH); case-sensitive. */
+const KNOWN_METHODS = new Set(['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+
+const INCOMPLETE_TEXT: Record<IncompleteReason, string> = {
+  gap: 'bytes of the exchange were not captured',
+  truncated: 'the capture truncated a message',
+  closed: 'the connection closed before the exchange completed',
+  malformed: 'a message could not be parsed',
+  too_large: 'a header section exceeded the limits',
+  overflow: 'too many requests were waiting for a response',
+  evicted: 'the connection was evicted before the exchange completed',
+  idle: 'the connection went idle before the exchange completed',
+  shutdown: 'the collector shut down before the exchange completed',
+  error: 'an internal error stopped parsing of the connection',
+};
+
+interface Target {
+  path?: string;
+  query?: string;
+  /** Absolute-form target (proxy request): its authority and the full URL. */
+  authority?: string;
+  full?: string;
+}
+
+/** Splits a request-target into path and query (origin and absolute forms). */
+export function parseTarget(target: string): Target {
+  let t = target;
+  const hash = t.indexOf('#');
+  if (hash >= 0) t = t.slice(0, hash);
+  if (t.startsWith('/')) return splitPathQuery(t);
+  const scheme = t.indexOf('://');
+  if (scheme > 0 && /^[a-zA-Z][a-zA-Z0-9+.-]*$/.test(t.slice(0, scheme))) {
+    const rest = t.slice(scheme + 3);
+    let slash = rest.search(/[/?]/);
+    if (slash < 0) slash = rest.length;
+    const pq = rest.slice(slash);
+    const out = splitPathQuery(pq.startsWith('?') || pq === '' ? `/${pq}` : pq);
+    return { ...out, authority: rest.slice(0, slash), full: t };
+  }
+  return {}; // authority form (CONNECT) or asterisk form (OPTIONS *)
+}
+
+function splitPathQuery(t: string): Target {
+  const q = t.indexOf('?');
+  if (q < 0) return { path: t };
+  return { path: t.slice(0, q), query: t.slice(q + 1) };
+}
+
+/** "host", "host:port", "[v6]", "[v6]:port" → address and port (undefined when absent or invalid). */
+export function parseAuthority(value: string): { host: string; port?: number } | null {
+  let v = value.trim();
+  const at = v.lastIndexOf('@');
+  if (at >= 0) v = v.slice(at + 1);
+  if (v === '') return null;
+  let host: string;
+  let portText: string | undefined;
+  if (v.startsWith('[')) {
+    const close = v.indexOf(']');
+    if (close < 0) return null;
+    host = v.slice(1, close);
+    const rest = v.slice(close + 1);
+    if (rest.startsWith(':')) portText = rest.slice(1);
+    else if (rest !== '') return null;
+  } else {
+    const colon = v.lastIndexOf(':');
+    if (colon >= 0 && v.indexOf(':') === colon) {
+      host = v.slice(0, colon);
+      portText = v.slice(colon + 1);
+    } else host = v;
+  }
+  if (host === '') return null;
+  if (portText === undefined || portText === '') return { host };
+  if (!/^\d{1,5}$/.test(portText)) return { host };
+  const port = Number(portText);
+  return port <= 65535 ? { host, port } : { host };
+}
+
+const bracket = (addr: string): string => (addr.includes(':') ? `[${addr}]` : addr);
+
+/** Decodes a captured body: UTF-8 text when valid (an incomplete trailing sequence is cut off), else base64. */
+export function bodyText(parts: Buffer[] | null, truncated: boolean): { text: string; base64: boolean } {
+  let buf = parts === null ? Buffer.alloc(0) : parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  if (truncated) buf = buf.subarray(0, utf8Boundary(buf));
+  if (isUtf8(buf)) return { text: buf.toString('utf8'), base64: false };
+  const whole = parts === null ? buf : parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return { text: whole.toString('base64'), base64: true };
+}
+
+/** Length of buf without a trailing incomplete UTF-8 sequence. */
+function utf8Boundary(buf: Buffer): number {
+  const n = buf.length;
+  for (let back = 1; back <= Math.min(3, n); back++) {
+    const b = buf[n - back]!;
+    if ((b & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+export interface SpanContext {
+  meta: ConnectionMeta;
+  resource: Resource;
+  ids: IdGenerator;
+  captureBodies: boolean;
+}
+
+export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
+  const req = ex.req;
+  const res = ex.res;
+  const head = req.head!;
+  const meta = c.meta;
+  const attrs: Attributes = {};
+
+  let name: string;
+  if (KNOWN_METHODS.has(head.method)) {
+    attrs[ATTR_HTTP_REQUEST_METHOD] = head.method;
+    name = head.method;
+  } else {
+    attrs[ATTR_HTTP_REQUEST_METHOD] = '_OTHER';
+    attrs[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = head.method;
+    name = 'HTTP';
+  }
+  const status = res?.head?.status ?? 0;
+  if (status > 0) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+
+  const target = parseTarget(head.target);
+  // server.address/port: absolute-form authority, else Host header, else the server endpoint.
+  const serverEndpoint = ex.clientSide
+    ? { host: meta.remoteAddr, port: meta.remotePort }
+    : { host: meta.localAddr, port: meta.localPort };
+  const authorityText = target.authority ?? head.host;
+  const authority = authorityText !== undefined ? parseAuthority(authorityText) : null;
+  const serverAddress = authority?.host ?? serverEndpoint.host;
+  const serverPort = authority !== null ? (authority.port ?? 80) : serverEndpoint.port;
+
+  if (ex.clientSide) {
+    if (target.full !== undefined) attrs[ATTR_URL_FULL] = target.full;
+    else if (target.path !== undefined) {
+      const hostPart =
+        authority !== null
+          ? authorityText!.trim()
+          : bracket(serverEndpoint.host) + (serverEndpoint.port === 80 ? '' : `:${serverEndpoint.port}`);
+      attrs[ATTR_URL_FULL] = `http://${hostPart}${head.target.split('#')[0]}`;
+    }
+  } else {
+    attrs[ATTR_URL_SCHEME] = 'http';
+    if (target.path !== undefined) attrs[ATTR_URL_PATH] = target.path;
+    if (target.query !== undefined && target.query !== '') attrs[ATTR_URL_QUERY] = target.query;
+  }
+  if (serverAddress !== '') {
+    attrs[ATTR_SERVER_ADDRESS] = serverAddress;
+    attrs[ATTR_SERVER_PORT] = serverPort;
+  }
+  if (!ex.clientSide && meta.remoteAddr !== '') attrs[ATTR_CLIENT_ADDRESS] = meta.remoteAddr;
+  if (meta.remoteAddr !== '') {
+    attrs[ATTR_NETWORK_PEER_ADDRESS] = meta.remoteAddr;
+    attrs[ATTR_NETWORK_PEER_PORT] = meta.remotePort;
+  }
+  attrs[ATTR_NETWORK_PROTOCOL_VERSION] = res?.head?.version ?? head.version;
+  if (head.userAgent !== undefined) attrs[ATTR_USER_AGENT_ORIGINAL] = head.userAgent;
+  if (req.hasBody || req.bodySize > 0) attrs[ATTR_HTTP_REQUEST_BODY_SIZE] = req.bodySize;
+  if (res !== null && (res.hasBody || res.bodySize > 0)) attrs[ATTR_HTTP_RESPONSE_BODY_SIZE] = res.bodySize;
+  if (req.lostBytes > 0) attrs[ATTR_REQUEST_LOST_BYTES] = req.lostBytes;
+  if (res !== null && res.lostBytes > 0) attrs[ATTR_RESPONSE_LOST_BYTES] = res.lostBytes;
+  if (c.captureBodies) {
+    addBody(attrs, ATTR_REQUEST_BODY_CONTENT, req);
+    if (res !== null) addBody(attrs, ATTR_RESPONSE_BODY_CONTENT, res);
+  }
+
+  let statusRec: SpanRecord['status'] = { code: StatusCode.UNSET };
+  if (ex.incomplete !== null) {
+    attrs[ATTR_INCOMPLETE] = ex.incomplete;
+    attrs[ATTR_ERROR_TYPE] = ex.incomplete;
+    statusRec = { code: StatusCode.ERROR, message: `incomplete exchange: ${INCOMPLETE_TEXT[ex.incomplete]}` };
+  } else if (status >= 500 || (ex.clientSide && status >= 400)) {
+    attrs[ATTR_ERROR_TYPE] = String(status);
+    statusRec = { code: StatusCode.ERROR };
+  }
+
+  const start = req.startTime;
+  let end = res !== null ? res.endTime : req.endTime;
+  if (end < start) end = start;
+
+  const span: SpanRecord = {
+    traceId: '',
+    spanId: c.ids.spanId(),
+    name,
+    kind: ex.clientSide ? SpanKind.CLIENT : SpanKind.SERVER,
+    startTimeUnixNano: start,
+    endTimeUnixNano: end,
+    attributes: attrs,
+    events: [],
+    status: statusRec,
+    resource: c.resource,
+  };
+  const tp = parseTraceparent(head.traceparentCount === 1 ? head.traceparent : undefined);
+  if (tp !== null) {
+    span.traceId = tp.traceId;
+    span.parentSpanId = tp.parentId;
+    const ts = parseTracestate(head.tracestate);
+    if (ts !== undefined) span.traceState = ts;
+  } else {
+    span.traceId = c.ids.traceId();
+  }
+  return span;
+}
+
+function addBody(attrs: Attributes, key: string, m: HttpMessage): void {
+  if (m.bodySize === 0) return;
+  const { text, base64 } = bodyText(m.body, m.bodyTruncated);
+  attrs[key] = text;
+  if (base64) attrs[key + BODY_ENCODING_SUFFIX] = 'base64';
+  if (m.bodyTruncated || m.bodyCaptured < m.bodySize) attrs[key + BODY_TRUNCATED_SUFFIX] = true;
+}
