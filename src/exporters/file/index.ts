@@ -74,30 +74,33 @@ export class FileExporter implements ExporterComponent {
     if (this.cfg.flush_interval === 0) void this.flush();
   }
 
-  /** Appends everything buffered; one append at a time, so lines never interleave. */
-  flush(): Promise<void> {
-    if (this.writing) return this.writing.then(() => (this.pending.length ? this.flush() : undefined));
-    if (this.pending.length === 0) return Promise.resolve();
+  /** Resolves once everything buffered so far is written (or failed). */
+  async flush(): Promise<void> {
+    while (this.writing || this.pending.length > 0) {
+      if (!this.writing) this.writing = this.writePending();
+      await this.writing;
+    }
+  }
+
+  /** One append of all buffered lines; only one runs at a time, so lines never interleave. */
+  private async writePending(): Promise<void> {
     const data = this.pending.join('');
     const spans = this.pendingSpans;
     this.pending = [];
     this.pendingBytes = 0;
     this.pendingSpans = 0;
-    this.writing = (async () => {
-      try {
-        await fs.promises.mkdir(path.dirname(path.resolve(this.cfg.path)), { recursive: true });
-        await fs.promises.appendFile(this.cfg.path, data);
-        this.counters.sent += spans;
-        this.counters.bytes += Buffer.byteLength(data);
-        this.failures.success(`writing to ${this.cfg.path} works again`);
-      } catch (e) {
-        this.counters.writeFailed += spans;
-        this.failures.failure(`cannot write ${spans} span(s) to ${this.cfg.path}: ${(e as Error).message}`);
-      } finally {
-        this.writing = undefined;
-      }
-    })();
-    return this.writing;
+    try {
+      await fs.promises.mkdir(path.dirname(path.resolve(this.cfg.path)), { recursive: true });
+      await fs.promises.appendFile(this.cfg.path, data);
+      this.counters.sent += spans;
+      this.counters.bytes += Buffer.byteLength(data);
+      this.failures.success(`writing to ${this.cfg.path} works again`);
+    } catch (e) {
+      this.counters.writeFailed += spans;
+      this.failures.failure(`cannot write ${spans} span(s) to ${this.cfg.path}: ${(e as Error).message}`);
+    } finally {
+      this.writing = undefined;
+    }
   }
 
   async shutdown(): Promise<void> {
