@@ -32,7 +32,7 @@ export function formatDuration(ns: bigint): string {
 
 function formatValue(v: AttributeValue): string {
   if (Array.isArray(v)) return `[${v.map((x) => formatValue(x)).join(',')}]`;
-  if (typeof v === 'string') return /[\s"=]/.test(v) || v === '' ? JSON.stringify(v) : v;
+  if (typeof v === 'string') return /[\s"]/.test(v) || v === '' ? JSON.stringify(v) : v;
   return String(v);
 }
 
