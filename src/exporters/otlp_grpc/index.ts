@@ -178,13 +178,13 @@ export class OtlpGrpcExporter implements ExporterComponent {
       const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.cfg.flush_timeout)));
       // Waits between retries would outlast the flush: retry at once instead.
       const hurry = setInterval(() => this.sleeper.wakeAll(), 250);
-      const outcome = await Promise.race([this.idle().then(() => 'idle' as const), deadline]);
+      await Promise.race([this.idle(), deadline]);
       clearTimeout(timer);
       clearInterval(hurry);
-      if (outcome === 'timeout') this.abandon();
     }
+    // Cancels calls in flight and wakes waiting senders; they count what they held as unsent.
     this.abandon();
-    this.client.close();
+    await this.idle();
     if (this.counters.unsentAtShutdown > 0) {
       this.ctx.logger.warn(`could not send ${this.counters.unsentAtShutdown} span(s) to ${this.client.target} before the flush timeout (${this.cfg.flush_timeout}ms); they are dropped`);
     }
