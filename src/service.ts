@@ -153,10 +153,12 @@ export class Service {
   private async stopOne(r: Running<Component>) {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
+    const t0 = Date.now();
     try {
       // shutdown() is safe without start(): it also releases what create() acquired.
       const outcome = await Promise.race([r.component.shutdown().then(() => 'done' as const), timeout]);
       if (outcome === 'timeout') this.logger.warn(`${r.label} did not shut down within ${this.timeoutMs}ms; moving on`);
+      else this.logger.debug(`${r.label} stopped in ${Date.now() - t0}ms`);
     } catch (e) {
       this.logger.error(`${r.label} failed to shut down: ${(e as Error).stack ?? e}`);
     } finally {
