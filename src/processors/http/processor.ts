@@ -77,6 +77,11 @@ class Conn implements StreamSink, HandlerContext {
     this.proc.emitExchange(ex, this);
   }
 
+  /** (A method: the status can change under a call that TypeScript cannot see.) */
+  isIgnored(): boolean {
+    return this.status === 'ignored';
+  }
+
   bufferedBytes(): number {
     return (
       this.egress.bufferedBytes +
@@ -194,6 +199,8 @@ export class HttpProcessor implements ChunkProcessorComponent {
   readonly limits: HandlerLimits;
   readonly detectors: ProtocolDetector[];
   private readonly conns = new Map<string, Conn>();
+  /** Connections with chunks waiting behind a hole. */
+  private readonly holding = new Set<Conn>();
   private readonly resources: ResourceCache;
   private readonly ids = new IdGenerator();
   private readonly log: Logger;
@@ -238,6 +245,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
     this.timer = null;
     for (const conn of this.conns.values()) this.guard(conn, () => conn.abort('shutdown'));
     this.conns.clear();
+    this.holding.clear();
     this.deliver();
   }
 
@@ -273,6 +281,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
         this.internalError(conn, e);
       }
     }
+    if (this.holding.size > 0) this.expireHoles();
     this.deliver();
   }
 
@@ -344,7 +353,28 @@ export class HttpProcessor implements ChunkProcessorComponent {
       this.counters.add('bytes.ignored', c.data.length);
       return;
     }
-    (c.direction === 'egress' ? conn.egress : conn.ingress).push(c, conn);
+    const [mine, theirs] = c.direction === 'egress' ? [conn.egress, conn.ingress] : [conn.ingress, conn.egress];
+    // Keep the two directions causal: data held behind a hole on the other side that is older
+    // than this chunk will not be completed in time to matter; declare the hole now.
+    if (theirs.holding && theirs.heldTime <= c.timeUnixNano) {
+      this.counters.add('gaps.timeout');
+      theirs.flush(conn);
+    }
+    if (conn.isIgnored()) return;
+    if (mine.push(c, conn, this.epoch)) this.holding.add(conn);
+  }
+
+  /** Holes that already waited a whole batch are declared gaps (a batch boundary is the grace). */
+  private expireHoles(): void {
+    for (const conn of this.holding) {
+      for (const s of [conn.egress, conn.ingress]) {
+        if (s.holding && s.holdEpoch < this.epoch) {
+          this.counters.add('gaps.timeout');
+          this.guard(conn, () => s.flush(conn));
+        }
+      }
+      if (!conn.egress.holding && !conn.ingress.holding) this.holding.delete(conn);
+    }
   }
 
   /** Runs fn for a connection; an exception stops tracking it (counted) instead of escaping. */

@@ -1,8 +1,9 @@
 // Reassembly of one direction's byte stream from CaptureChunks, by byte offset.
 //
 // Chunks at the expected offset are delivered at once. Chunks ahead of it wait in a small
-// sorted window (REORDER_MAX_CHUNKS / REORDER_MAX_BYTES) for the missing bytes; when the window
-// overflows, or on close/flush, the hole is declared a gap. Overlapping chunks are trimmed,
+// sorted window (REORDER_MAX_CHUNKS / REORDER_MAX_BYTES) for the missing bytes; the hole is
+// declared a gap when the window overflows, on close/flush, and (decided by the processor) when
+// the other direction moves past the held chunks' time or the hole outlives the next batch. Overlapping chunks are trimmed,
 // chunks entirely before the expected offset (duplicates, or stragglers after their hole was
 // declared a gap) are dropped and counted. chunk.lostAfter is a gap right away ('truncated').
 
@@ -18,12 +19,19 @@ export interface StreamSink {
 }
 
 export class DirStream {
-  /** Offset of the next byte expected; -1 before the first chunk (its offset starts the stream). */
-  next = -1;
+  /**
+   * Offset of the next byte expected. Offsets count from the first byte the collector could see,
+   * so a stream starts at 0; a first chunk further on waits like any chunk behind a hole (a
+   * connection seen again after its state was dropped then starts with a 'gaps.leading').
+   */
+  next = 0;
+  private delivered = false;
   /** Timestamp of the latest chunk delivered. */
   lastTime = 0n;
   private pend: CaptureChunk[] = [];
   private pendBytes = 0;
+  /** Batch number in which the oldest held chunk started waiting. */
+  holdEpoch = 0;
 
   constructor(
     readonly dir: Direction,
@@ -34,20 +42,31 @@ export class DirStream {
     return this.pendBytes;
   }
 
-  push(c: CaptureChunk, sink: StreamSink): void {
-    if (this.next < 0) this.next = c.offset;
+  get holding(): boolean {
+    return this.pend.length > 0;
+  }
+
+  /** Timestamp of the first held chunk (call only when holding). */
+  get heldTime(): bigint {
+    return this.pend[0]!.timeUnixNano;
+  }
+
+  /** Returns true when the chunk was held (it is ahead of the stream). */
+  push(c: CaptureChunk, sink: StreamSink, epoch = 0): boolean {
     if (c.offset > this.next) {
       // Ahead of the stream: wait (bounded) for the bytes in between.
+      if (this.pend.length === 0) this.holdEpoch = epoch;
       let i = this.pend.length;
       while (i > 0 && this.pend[i - 1]!.offset > c.offset) i--;
       this.pend.splice(i, 0, c);
       this.pendBytes += c.data.length;
       this.stats.add('chunks.out_of_order');
       while (this.pend.length > REORDER_MAX_CHUNKS || this.pendBytes > REORDER_MAX_BYTES) this.skipHole(sink);
-      return;
+      return this.pend.length > 0;
     }
     this.deliver(c, sink);
     this.drain(sink);
+    return false;
   }
 
   /** Declares every remaining hole a gap and delivers what waits behind them (close, flush). */
@@ -65,8 +84,10 @@ export class DirStream {
     const c = this.pend[0]!;
     if (c.offset > this.next) {
       const bytes = c.offset - this.next;
-      this.stats.add('gaps');
-      this.stats.add('gaps.bytes', bytes);
+      if (this.delivered) {
+        this.stats.add('gaps');
+        this.stats.add('gaps.bytes', bytes);
+      } else this.stats.add('gaps.leading');
       this.next = c.offset;
       sink.gap(this.dir, bytes, this.lastTime, 'gap');
     }
@@ -92,6 +113,7 @@ export class DirStream {
       const skip = this.next - c.offset;
       this.lastTime = c.timeUnixNano;
       this.next = end;
+      this.delivered = true;
       sink.data(this.dir, skip > 0 ? c.data.subarray(skip) : c.data, c.timeUnixNano);
     }
     if (c.lostAfter > 0 && lostEnd > this.next) {
