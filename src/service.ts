@@ -106,15 +106,19 @@ export class Service {
     }
 
     const receivers = [...this.receivers.values()];
-    const results = await Promise.allSettled(receivers.map((r) => this.startOne(r)));
+    const results = await Promise.allSettled(receivers.map((r) => r.component.start()));
     const failed = results.flatMap((res, i) => (res.status === 'rejected' ? [{ r: receivers[i]!, err: res.reason as Error }] : []));
-    for (const f of failed) this.logger.error(`${f.r.label} did not start: ${f.err.message}`);
+    receivers.forEach((r, i) => results[i]!.status === 'fulfilled' && this.startedComponents.add(r.component));
+    for (const f of failed) if (!(f.err instanceof UserError || f.err instanceof ConfigError)) this.logger.debug(`${f.r.label}: ${f.err.stack}`);
     if (failed.length === receivers.length) {
+      // Nothing can run: the caller reports the reason once (no log line repeating it here).
       await this.shutdown();
       const first = failed[0]!.err;
-      if (first instanceof UserError || first instanceof ConfigError) throw first;
-      throw new UserError(`no receiver could start (${failed.map((f) => `${f.r.label}: ${f.err.message}`).join('; ')})`);
+      if (failed.length === 1 && (first instanceof UserError || first instanceof ConfigError)) throw first;
+      throw new UserError(`no receiver could start: ${failed.map((f) => `${f.r.label}: ${f.err.message}`).join('; ')}`);
     }
+    // Failure isolation: the receivers that did start keep running; say which did not.
+    for (const f of failed) this.logger.error(`${f.r.label} did not start: ${f.err.message}`);
     const running = receivers.length - failed.length;
     this.logger.info(
       `ready: ${this.pipelines.length} pipeline(s), ${running} of ${receivers.length} receiver(s) running` +

@@ -69,11 +69,15 @@ function resolve(ref: string, env: Env, path: string): string {
   throw new ConfigError(path, `environment variable ${name} is not set (referenced as \${env:${name}}; give a default with \${env:${name}:-value})`);
 }
 
-/** Reads a whole-value substitution as a YAML scalar: "8080" → 8080, "true" → true, else text. */
+/**
+ * Reads a whole-value substitution as a YAML scalar: "8080" → 8080, "true" → true, else text.
+ * Only when the text is exactly how that value is written, so "0123" (an API key, say) or
+ * "1e3" stay text instead of turning into 123 or 1000.
+ */
 function typed(text: string): unknown {
   try {
     const v: unknown = parseYaml(text);
-    if (typeof v === 'number' || typeof v === 'boolean') return v;
+    if ((typeof v === 'number' || typeof v === 'boolean') && String(v) === text) return v;
   } catch {
     // Not valid YAML on its own (e.g. "a: b: c"): keep it as text.
   }

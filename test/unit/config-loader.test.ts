@@ -182,3 +182,12 @@ test('loadConfigFile reads files and reports a missing one clearly', () => {
   assert.equal(loadConfigFile(file, registry, {}).pipelines.length, 1);
   assert.throws(() => loadConfigFile(path.join(dir, 'nope.yaml'), registry, {}), /cannot read config file .*nope\.yaml: no such file/);
 });
+
+test('env: a whole-value reference is typed only when it reads back exactly', () => {
+  const cfg = load(BASE.replace('  debug:', '  otlp:\n    headers: {api-key: "${env:KEY}", retries: "${env:N}"}\n    timeout: ${env:T}').replace('[debug]', '[otlp]'), { KEY: '0123', N: '1e3', T: '250' });
+  const o = cfg.exporters.get('otlp')!.config as OtlpGrpcConfig;
+  assert.deepEqual(o.headers, { 'api-key': '0123', retries: '1e3' });
+  assert.equal(o.timeout, 250);
+  // Set but empty, without a default, is the empty string (as in a shell).
+  rejects(BASE.replace('  debug:', '  file:\n    path: "${env:EMPTY}"').replace('[debug]', '[file]'), /^exporters::file::path: must not be empty$/, { EMPTY: '' });
+});

@@ -152,3 +152,22 @@ test('when every receiver fails to start, start() rejects with a user error afte
   assert.ok(events.includes('shutdown exporter mem/a'), 'exporters were shut down');
   assert.ok(!logger.lines.some((l) => /\bready\b/.test(l)));
 });
+
+test('a receiver that fails to start does not stop the others; ready says how many run', async () => {
+  const flaky: ComponentFactory<{ fail: boolean }, FakeReceiver> = {
+    type: 'flaky',
+    kind: 'receiver',
+    description: 'fails on demand',
+    parseConfig: (raw, p) => parseSection(raw, p, { fail: { type: 'bool', default: false } }),
+    create: (cfg, ctx) => new FakeReceiver(ctx, cfg.fail),
+  };
+  const logger = memoryLogger();
+  const text = TWO_PIPELINES.replace('  tcp:', '  tcp:\n  flaky:\n    fail: true').replace('      receivers: [tcp]\n      processors: [http, tap]', '      receivers: [tcp, flaky]\n      processors: [http, tap]');
+  const service = new Service(loadConfigText(text, 't.yaml', testRegistry([tapFactory, memFactory, flaky]), {}), { logger });
+  await service.start();
+  assert.ok(logger.lines.some((l) => /ERROR .*receiver\/flaky did not start: no permission to load eBPF programs/.test(l)));
+  assert.ok(logger.lines.some((l) => /ready: 2 pipeline\(s\), 1 of 2 receiver\(s\) running/.test(l)));
+  FakeReceiver.instances.find((r) => r.ctx.id === 'tcp')!.consumer!.consumeChunks([chunk('wget')]);
+  assert.equal(MemExporter.byId.get('mem/a')!.spans.length, 1);
+  await service.shutdown();
+});
