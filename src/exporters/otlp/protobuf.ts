@@ -66,15 +66,6 @@ class MessageWriter {
     return this;
   }
 
-  fixed32(field: number, n: number) {
-    if (n === 0) return this;
-    this.tag(field, FIXED32);
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(n >>> 0);
-    this.push(b);
-    return this;
-  }
-
   doubleAlways(field: number, x: number) {
     this.tag(field, FIXED64);
     const b = Buffer.alloc(8);
@@ -139,7 +130,7 @@ function event(e: SpanEvent): MessageWriter {
 
 // Span { bytes trace_id=1; bytes span_id=2; string trace_state=3; bytes parent_span_id=4;
 //   string name=5; SpanKind kind=6; fixed64 start_time_unix_nano=7; fixed64 end_time_unix_nano=8;
-//   repeated KeyValue attributes=9; repeated Event events=11; Status status=15; fixed32 flags=16 }
+//   repeated KeyValue attributes=9; repeated Event events=11; Status status=15 } (flags=16 unset)
 function span(s: SpanRecord): MessageWriter {
   const w = new MessageWriter()
     .bytes(1, Buffer.from(s.traceId, 'hex'))
