@@ -15,7 +15,10 @@ export interface Summary {
   records: number;
   bytes: number;
   exchanges: number;
+  /** Summed over exporters: a span sent to two exporters counts twice (see exportedBy). */
   spansExported: number;
+  /** Exporter label → spans it delivered. */
+  exportedBy: Record<string, number>;
   /** Reason (the key after 'drops.') → count, summed over components. */
   drops: Record<string, number>;
   /** label → reason → count, non-zero only, for the detail line. */
@@ -34,7 +37,7 @@ const pick = (stats: Stats, keys: string[]) => {
 };
 
 export function summarize(components: ComponentStats[]): Summary {
-  const s: Summary = { records: 0, bytes: 0, exchanges: 0, spansExported: 0, drops: {}, dropsByComponent: {} };
+  const s: Summary = { records: 0, bytes: 0, exchanges: 0, spansExported: 0, exportedBy: {}, drops: {}, dropsByComponent: {} };
   for (const c of components) {
     if (c.kind === 'receiver') {
       s.records += pick(c.stats, RECORD_KEYS);
@@ -42,7 +45,9 @@ export function summarize(components: ComponentStats[]): Summary {
     } else if (c.kind === 'processor' && c.stage === 'chunks') {
       s.exchanges += pick(c.stats, EXCHANGE_KEYS);
     } else if (c.kind === 'exporter') {
-      s.spansExported += pick(c.stats, EXPORTED_KEYS);
+      const n = pick(c.stats, EXPORTED_KEYS);
+      s.spansExported += n;
+      s.exportedBy[c.label.replace(/^exporter\//, '')] = n;
     }
     for (const [key, n] of Object.entries(c.stats)) {
       if (!key.startsWith('drops.')) continue;
@@ -58,8 +63,10 @@ export function formatSummary(s: Summary): string[] {
   const reasons = Object.keys(s.drops).sort();
   const total = reasons.reduce((sum, r) => sum + s.drops[r]!, 0);
   const dropList = reasons.length ? reasons.map((r) => `${r}=${s.drops[r]}`).join(' ') : '(no component reports drops)';
+  const by = Object.entries(s.exportedBy);
+  const perExporter = by.length > 1 ? ` (${by.map(([id, n]) => `${id}=${n}`).join(' ')})` : '';
   const lines = [
-    `summary: records=${s.records} bytes=${s.bytes} exchanges=${s.exchanges} spans_exported=${s.spansExported} drops_total=${total}`,
+    `summary: records=${s.records} bytes=${s.bytes} exchanges=${s.exchanges} spans_exported=${s.spansExported}${perExporter} drops_total=${total}`,
     `summary: drops by reason: ${dropList}`,
   ];
   const detail = Object.entries(s.dropsByComponent).map(([label, d]) => `${label}: ${Object.entries(d).map(([r, n]) => `${r}=${n}`).join(' ')}`);

@@ -107,7 +107,7 @@ test('a shared receiver fans out to every pipeline; a pipeline fans out to every
   assert.equal(summary.spansExported, 3);
   assert.deepEqual(summary.drops, { ring_full: 2, gap: 0, exporter_queue_full: 0 });
   const lines = formatSummary(summary);
-  assert.equal(lines[0], 'summary: records=10 bytes=1000 exchanges=2 spans_exported=3 drops_total=2');
+  assert.equal(lines[0], 'summary: records=10 bytes=1000 exchanges=2 spans_exported=3 (mem/a=1 mem/b=2) drops_total=2');
   assert.equal(lines[1], 'summary: drops by reason: exporter_queue_full=0 gap=0 ring_full=2');
   assert.equal(lines[2], 'summary: drops by component: receiver/tcp: ring_full=2');
 
