@@ -134,7 +134,7 @@ function parseContentLength(value: string, prev: number): number {
   let result = prev;
   for (const part of value.split(',')) {
     const s = part.trim();
-    if (s.length === 0 || s.length > 15) return -2;
+    if (s.length === 0 || s.length > 16) return -2;
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (c < 48 || c > 57) return -2;

@@ -77,6 +77,7 @@ export class Http1Parser {
   private lineStart = 0; // offset in the block of the current line's first byte
   private lines = 0;
   private prevByte = 0; // last byte accumulated before the current push
+  private scanStop = 0; // where scanBlock gave up on the line count
   // Chunk-size line.
   private line = '';
   private crSeen = false;
@@ -112,9 +113,13 @@ export class Http1Parser {
       (this.accKeep ? this.accLen : 0) +
       this.pausedBytes +
       (this.scanTail?.length ?? 0) +
-      this.line.length +
-      (this.cur?.bodyCaptured ?? 0)
+      this.line.length
     );
+  }
+
+  /** The message being parsed, if any. */
+  get current(): HttpMessage | null {
+    return this.cur;
   }
 
   push(data: Buffer, time: bigint): void {
@@ -158,7 +163,11 @@ export class Http1Parser {
           const end = this.scanBlock(data, pos);
           if (end === -2 || this.accLen + ((end < 0 ? n : end) - pos) > this.opts.maxHeaderBytes) {
             this.failHead('too_large', data, pos);
-            pos = this.skipLine(data, pos); // rescan after the next line end
+            // Rescan after the next line end, but never where a head could not fit either: no
+            // blank line up to n (or up to where the line count ran out) means any message
+            // starting before that would fail the same way (keeps hostile input linear).
+            const floor = end === -2 ? this.scanStop : n - this.opts.maxHeaderBytes;
+            pos = this.skipLine(data, pos, floor);
             break;
           }
           if (end < 0) {
@@ -442,7 +451,10 @@ export class Http1Parser {
       const abs = base + lf;
       const lineLen = abs - this.lineStart;
       if (lineLen === 0 || (lineLen === 1 && (lf > from ? data[lf - 1] : this.prevByte) === 13)) return lf + 1;
-      if (++this.lines > MAX_HEADER_COUNT + 1) return -2;
+      if (++this.lines > MAX_HEADER_COUNT + 1) {
+        this.scanStop = lf + 1;
+        return -2;
+      }
       this.lineStart = abs + 1;
       p = lf + 1;
     }
@@ -463,10 +475,19 @@ export class Http1Parser {
     return block;
   }
 
-  /** Skips to just after the next LF at or after pos (scanning resumes there). */
-  private skipLine(data: Buffer, pos: number): number {
-    const lf = data.indexOf(10, pos);
-    const next = lf < 0 ? data.length : lf + 1;
+  /**
+   * Where scanning resumes: just after the next LF at or after pos, and not before `floor`
+   * (a line start at or after floor).
+   */
+  private skipLine(data: Buffer, pos: number, floor: number): number {
+    let next: number;
+    if (floor > pos + 1) {
+      const lf = data.indexOf(10, floor - 1);
+      next = lf < 0 ? data.length : lf + 1;
+    } else {
+      const lf = data.indexOf(10, pos);
+      next = lf < 0 ? data.length : lf + 1;
+    }
     this.stats.add('drops.resync_bytes', next - pos);
     return next;
   }
@@ -475,7 +496,6 @@ export class Http1Parser {
     const m = this.cur!;
     const head = parseHead(block, this.isRequest);
     if (typeof head === 'string') {
-      this.stats.add(head === 'too_large' ? 'drops.header_too_large' : 'drops.malformed');
       const sl = parseStartLine(firstLine(block.toString('latin1', 0, Math.min(block.length, 65536))) ?? '');
       if (sl !== null && (sl.kind === 'request') === this.isRequest) {
         m.head = headFromStartLine(sl);
@@ -491,13 +511,11 @@ export class Http1Parser {
       this.sink.onRequestHead(m);
       if (head.transferEncoding) {
         if (!head.chunked) {
-          this.stats.add('drops.malformed');
           this.fail('malformed');
           return;
         }
         this.startChunked(m);
       } else if (head.contentLength === -2) {
-        this.stats.add('drops.malformed');
         this.fail('malformed');
       } else if (head.contentLength > 0) {
         m.hasBody = true;
@@ -532,7 +550,6 @@ export class Http1Parser {
       if (head.chunked) this.startChunked(m);
       else this.state = S_BODY_CLOSE;
     } else if (head.contentLength === -2) {
-      this.stats.add('drops.malformed');
       this.fail('malformed');
     } else if (head.contentLength >= 0) {
       m.hasBody = true;
@@ -559,7 +576,8 @@ export class Http1Parser {
     if (len <= 0) return;
     m.bodySize += len;
     m.endTime = time;
-    if (!this.opts.captureBodies || m.bodyTruncated) return;
+    // Bodies of messages that belong to no exchange (unpaired responses) are not kept.
+    if (!this.opts.captureBodies || m.bodyTruncated || m.exchange === null) return;
     const room = this.opts.maxBodyBytes - m.bodyCaptured;
     const take = Math.min(room, len);
     if (take > 0) {
@@ -610,14 +628,7 @@ export class Http1Parser {
   /** Failure while the head is still being assembled: attribute it if the start line is known. */
   private failHead(reason: IncompleteReason, data?: Buffer, from = 0): void {
     const m = this.cur!;
-    if (reason === 'too_large') this.stats.add('drops.header_too_large');
-    let text = '';
-    const parts = data === undefined ? this.acc : [...this.acc, data.subarray(from)];
-    for (const b of parts) {
-      text += b.toString('latin1', 0, Math.min(b.length, 65536 - text.length));
-      if (text.length >= 65536 || text.includes('\n')) break;
-    }
-    const line = firstLine(text);
+    const line = this.partialStartLine(data, from);
     const sl = line === null ? null : parseStartLine(line);
     if (sl !== null && (sl.kind === 'request') === this.isRequest) {
       m.head = headFromStartLine(sl);
@@ -625,6 +636,20 @@ export class Http1Parser {
     } else {
       this.failUnattributed(reason);
     }
+  }
+
+  /** The first line of the head being assembled (acc, then data[from..]), or null if incomplete. */
+  private partialStartLine(data: Buffer | undefined, from: number): string | null {
+    let text = '';
+    const parts = data === undefined ? this.acc : [...this.acc, data.subarray(from)];
+    for (const b of parts) {
+      const lf = b.indexOf(10);
+      const end = lf < 0 ? b.length : lf + 1;
+      if (text.length + end > this.opts.maxHeaderBytes) return null;
+      text += b.toString('latin1', 0, end);
+      if (lf >= 0) return firstLine(text);
+    }
+    return null;
   }
 
   /** Fails whatever message is in progress (nothing when idle). */

@@ -106,6 +106,8 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   bufferedBytes(): number {
     let n = this.req.bufferedBytes() + this.res.bufferedBytes();
     for (const ex of this.queue) n += ex.req.bodyCaptured + (ex.res?.bodyCaptured ?? 0);
+    const cur = this.req.current; // an unpairable request is not in the queue
+    if (cur !== null && cur.exchange !== null && cur.exchange.noResponse) n += cur.bodyCaptured;
     return n;
   }
 
