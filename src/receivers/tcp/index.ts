@@ -5,7 +5,8 @@ import type { ChunkConsumer } from '../../core/types';
 import { startFirstAvailable } from '../backends';
 import type { ProbeSession } from '../probe-session';
 import { missingBpfPrivileges } from '../privileges';
-import { parseTcpReceiverConfig, type TcpReceiverConfig } from './config';
+import type { SectionSpec } from '../../config/schema';
+import { parseTcpReceiverConfig, tcpReceiverSpec, type TcpReceiverConfig } from './config';
 import { syscallsBackend } from './syscalls-backend';
 
 class TcpReceiver implements ReceiverComponent {
@@ -48,10 +49,11 @@ class TcpReceiver implements ReceiverComponent {
   }
 }
 
-export const tcpReceiverFactory: ComponentFactory<TcpReceiverConfig, ReceiverComponent> = {
+export const tcpReceiverFactory: ComponentFactory<TcpReceiverConfig, ReceiverComponent> & { spec: SectionSpec } = {
   type: 'tcp',
   kind: 'receiver',
   description: 'payload bytes of TCP connections (IPv4/IPv6, client and server, both directions) from eBPF probes',
+  spec: tcpReceiverSpec,
   parseConfig: parseTcpReceiverConfig,
   create: (cfg, ctx) => new TcpReceiver(cfg, ctx),
 };
