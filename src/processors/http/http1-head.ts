@@ -129,23 +129,43 @@ export function headFromStartLine(sl: StartLine): HttpHead {
 
 const MAX_CONTENT_LENGTH = Number.MAX_SAFE_INTEGER;
 
+/** Decimal digits only, at most 16, up to 2^53-1; else -2. */
+function parseDecimal(s: string): number {
+  if (s.length === 0 || s.length > 16) return -2;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return -2;
+    n = n * 10 + (c - 48);
+  }
+  return n > MAX_CONTENT_LENGTH ? -2 : n;
+}
+
 function parseContentLength(value: string, prev: number): number {
   // A list ("10, 10") or repeated headers must all carry the same valid value (RFC 9110 §8.6).
+  const parts = value.includes(',') ? value.split(',').map((x) => x.trim()) : [value];
   let result = prev;
-  for (const part of value.split(',')) {
-    const s = part.trim();
-    if (s.length === 0 || s.length > 16) return -2;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 48 || c > 57) return -2;
-    }
-    const n = Number(s);
-    if (n > MAX_CONTENT_LENGTH) return -2;
+  for (const part of parts) {
+    const n = parseDecimal(part);
+    if (n === -2) return -2;
     if (result === -1) result = n;
     else if (result !== n) return -2;
   }
   return result;
 }
+
+/** text[p..p+name.length) equals the lower-case `name`, ignoring ASCII case. */
+function nameIs(text: string, p: number, name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    let c = text.charCodeAt(p + i);
+    if (c >= 65 && c <= 90) c |= 0x20;
+    if (c !== name.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/** A header value without surrounding whitespace (OWS). */
+const valueOf = (text: string, colon: number, le: number): string => text.slice(colon + 1, le).trim();
 
 /**
  * Parses a complete header block (start line, header lines, final empty line) of a request
@@ -162,6 +182,7 @@ export function parseHead(block: Buffer, isRequest: boolean): HttpHead | 'malfor
 
   let p = lf + 1;
   let count = 0;
+  let colon = -1;
   const end = text.length;
   while (p < end) {
     let e = text.indexOf('\n', p);
@@ -170,47 +191,46 @@ export function parseHead(block: Buffer, isRequest: boolean): HttpHead | 'malfor
     if (le > p && text.charCodeAt(le - 1) === 13) le--;
     if (le === p) break; // the empty line ending the block
     if (++count > MAX_HEADER_COUNT) return 'too_large';
-    const colon = text.indexOf(':', p);
+    if (colon < p) {
+      colon = text.indexOf(':', p);
+      if (colon < 0) colon = end; // no colon in the rest of the block
+    }
     // Lines without a colon (and obs-fold continuations) carry nothing we use: skip them.
     if (colon > p && colon < le) {
-      const nameLen = colon - p;
-      // Only names we use are lower-cased (by length first, to avoid a string per header).
-      let name: string | undefined;
-      if (nameLen === 4 || nameLen === 7 || nameLen === 10 || nameLen === 11 || nameLen === 14 || nameLen === 17) {
-        name = text.slice(p, colon).toLowerCase();
-      }
-      if (name !== undefined) {
-        const value = () => text.slice(colon + 1, le).trim();
-        switch (name) {
-          case 'host':
-            if (head.host === undefined) head.host = value();
-            break;
-          case 'user-agent':
-            if (head.userAgent === undefined) head.userAgent = value();
-            break;
-          case 'content-length':
-            if (head.contentLength !== -2) head.contentLength = parseContentLength(value(), head.contentLength);
-            break;
-          case 'transfer-encoding': {
-            const v = value().toLowerCase();
+      // Only the names we use are compared (by length first, then case-insensitively in place).
+      switch (colon - p) {
+        case 4:
+          if (head.host === undefined && nameIs(text, p, 'host')) head.host = valueOf(text, colon, le);
+          break;
+        case 7:
+          if (nameIs(text, p, 'upgrade')) head.upgrade = true;
+          break;
+        case 10:
+          if (nameIs(text, p, 'user-agent')) {
+            if (head.userAgent === undefined) head.userAgent = valueOf(text, colon, le);
+          } else if (nameIs(text, p, 'tracestate')) {
+            const v = valueOf(text, colon, le);
+            head.tracestate = head.tracestate === undefined ? v : `${head.tracestate},${v}`;
+          }
+          break;
+        case 11:
+          if (nameIs(text, p, 'traceparent')) {
+            head.traceparentCount++;
+            head.traceparent = head.traceparentCount === 1 ? valueOf(text, colon, le) : undefined;
+          }
+          break;
+        case 14:
+          if (head.contentLength !== -2 && nameIs(text, p, 'content-length'))
+            head.contentLength = parseContentLength(valueOf(text, colon, le), head.contentLength);
+          break;
+        case 17:
+          if (nameIs(text, p, 'transfer-encoding')) {
+            const v = valueOf(text, colon, le).toLowerCase();
             head.transferEncoding = true;
             const lastComma = v.lastIndexOf(',');
             head.chunked = (lastComma < 0 ? v : v.slice(lastComma + 1)).trim() === 'chunked';
-            break;
           }
-          case 'upgrade':
-            head.upgrade = true;
-            break;
-          case 'traceparent':
-            head.traceparentCount++;
-            head.traceparent = head.traceparentCount === 1 ? value() : undefined;
-            break;
-          case 'tracestate': {
-            const v = value();
-            head.tracestate = head.tracestate === undefined ? v : `${head.tracestate},${v}`;
-            break;
-          }
-        }
+          break;
       }
     }
     p = e + 1;

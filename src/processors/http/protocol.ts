@@ -125,9 +125,12 @@ export class HttpExchange {
 
 /** Counters shared by all parts of the processor (see README for the keys). */
 export class Counters {
-  readonly values: Record<string, number> = Object.create(null) as Record<string, number>;
+  private readonly m = new Map<string, number>();
   add(key: string, n = 1): void {
-    this.values[key] = (this.values[key] ?? 0) + n;
+    this.m.set(key, (this.m.get(key) ?? 0) + n);
+  }
+  get values(): Record<string, number> {
+    return Object.fromEntries(this.m);
   }
 }
 

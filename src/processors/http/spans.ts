@@ -91,32 +91,37 @@ function splitPathQuery(t: string): Target {
   return { path: t.slice(0, q), query: t.slice(q + 1) };
 }
 
-/** "host", "host:port", "[v6]", "[v6]:port" → address and port (undefined when absent or invalid). */
+/** "host", "host:port", "[v6]", "[v6]:port" → address and port (port undefined when absent or invalid). */
 export function parseAuthority(value: string): { host: string; port?: number } | null {
   let v = value.trim();
   const at = v.lastIndexOf('@');
   if (at >= 0) v = v.slice(at + 1);
   if (v === '') return null;
   let host: string;
-  let portText: string | undefined;
-  if (v.startsWith('[')) {
+  let portStart = -1;
+  if (v.charCodeAt(0) === 0x5b /* [ */) {
     const close = v.indexOf(']');
     if (close < 0) return null;
     host = v.slice(1, close);
-    const rest = v.slice(close + 1);
-    if (rest.startsWith(':')) portText = rest.slice(1);
-    else if (rest !== '') return null;
+    if (close + 1 < v.length) {
+      if (v.charCodeAt(close + 1) !== 0x3a) return null;
+      portStart = close + 2;
+    }
   } else {
-    const colon = v.lastIndexOf(':');
-    if (colon >= 0 && v.indexOf(':') === colon) {
+    const colon = v.indexOf(':');
+    if (colon >= 0 && v.indexOf(':', colon + 1) < 0) {
       host = v.slice(0, colon);
-      portText = v.slice(colon + 1);
-    } else host = v;
+      portStart = colon + 1;
+    } else host = v; // no port, or a bare IPv6 address
   }
   if (host === '') return null;
-  if (portText === undefined || portText === '') return { host };
-  if (!/^\d{1,5}$/.test(portText)) return { host };
-  const port = Number(portText);
+  if (portStart < 0 || portStart >= v.length || v.length - portStart > 5) return { host };
+  let port = 0;
+  for (let i = portStart; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return { host };
+    port = port * 10 + (c - 48);
+  }
   return port <= 65535 ? { host, port } : { host };
 }
 
@@ -186,7 +191,8 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
         authority !== null
           ? authorityText!.trim()
           : bracket(serverEndpoint.host) + (serverEndpoint.port === 80 ? '' : `:${serverEndpoint.port}`);
-      attrs[ATTR_URL_FULL] = `http://${hostPart}${head.target.split('#')[0]}`;
+      const hash = head.target.indexOf('#');
+      attrs[ATTR_URL_FULL] = `http://${hostPart}${hash < 0 ? head.target : head.target.slice(0, hash)}`;
     }
   } else {
     attrs[ATTR_URL_SCHEME] = 'http';

@@ -8,7 +8,13 @@ export interface TraceParent {
   flags: number;
 }
 
-const HEX_LOWER = /^[0-9a-f]+$/;
+function isLowerHex(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 
@@ -20,12 +26,11 @@ export function parseTraceparent(value: string | undefined): TraceParent | null 
   if (value === undefined || value.length !== 55) return null;
   if (value[2] !== '-' || value[35] !== '-' || value[52] !== '-') return null;
   if (value[0] !== '0' || value[1] !== '0') return null;
+  if (!isLowerHex(value, 3, 35) || !isLowerHex(value, 36, 52) || !isLowerHex(value, 53, 55)) return null;
   const traceId = value.slice(3, 35);
   const parentId = value.slice(36, 52);
-  const flags = value.slice(53, 55);
-  if (!HEX_LOWER.test(traceId) || !HEX_LOWER.test(parentId) || !HEX_LOWER.test(flags)) return null;
   if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return null;
-  return { traceId, parentId, flags: parseInt(flags, 16) };
+  return { traceId, parentId, flags: parseInt(value.slice(53, 55), 16) };
 }
 
 // list-member = key "=" value; key = simple-key / multi-tenant-key; value = 0*255(chr) nblk-chr
