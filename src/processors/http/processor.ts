@@ -210,6 +210,10 @@ export class HttpProcessor implements ChunkProcessorComponent {
   private epoch = 0;
   private errorLogs = 0;
   private stopped = false;
+  // The hottest counters, kept as plain fields (merged into stats()).
+  private nChunks = 0;
+  private nBytes = 0;
+  private nExchanges = 0;
 
   constructor(
     private readonly cfg: HttpProcessorConfig,
@@ -250,7 +254,11 @@ export class HttpProcessor implements ChunkProcessorComponent {
   }
 
   stats(): Stats {
-    return { ...this.counters.values, 'connections.active': this.conns.size };
+    const st: Stats = { ...this.counters.values, 'connections.active': this.conns.size };
+    if (this.nChunks > 0) st['chunks'] = this.nChunks;
+    if (this.nBytes > 0) st['bytes'] = this.nBytes;
+    if (this.nExchanges > 0) st['exchanges'] = this.nExchanges;
+    return st;
   }
 
   /** Bytes held by all tracked connections (for tests and self-metrics). */
@@ -300,7 +308,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
   emitExchange(ex: HttpExchange, conn: Conn): void {
     const resource = this.resources.get(ex.pid, ex.comm);
     this.out.push(buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies }));
-    this.counters.add('exchanges');
+    this.nExchanges++;
     if (ex.incomplete !== null) {
       this.counters.add('exchanges.incomplete');
       this.counters.add(`exchanges.incomplete.${ex.incomplete}`);
@@ -314,7 +322,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
     let conn = this.conns.get(id);
     if (conn === undefined) {
       if (c.kind === 'close') {
-        this.counters.add('chunks');
+        this.nChunks++;
         return undefined; // a connection we never saw data of
       }
       while (this.conns.size >= this.cfg.max_connections) {
@@ -338,14 +346,14 @@ export class HttpProcessor implements ChunkProcessorComponent {
   }
 
   private onChunk(conn: Conn, c: CaptureChunk): void {
-    this.counters.add('chunks');
+    this.nChunks++;
     if (c.kind === 'close') {
       this.conns.delete(c.conn.connId);
       this.counters.add('connections.closed');
       conn.close();
       return;
     }
-    this.counters.add('bytes', c.data.length);
+    this.nBytes += c.data.length;
     conn.pid = c.pid;
     conn.tid = c.tid;
     conn.comm = c.comm;
