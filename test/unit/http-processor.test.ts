@@ -588,3 +588,36 @@ test('processor: max_pending_requests caps waiting requests without breaking FIF
   );
   assert.equal(proc.stats()['drops.pending_overflow'], 2);
 });
+
+test('processor: a process description chunk (kind "process") feeds the resource; unknown kinds are skipped', () => {
+  const { proc, spans } = makeProcessor({ service_names: { worker: 'jobs' } });
+  const gone = 999_999_998; // not in the fake /proc: only the description knows it
+  const c = new Conn(SERVER_META, gone, 'wrk');
+  const describe = (startTimeNs: number, args: string[]) =>
+    ({
+      ...c.data('ingress', Buffer.alloc(0), 0n),
+      kind: 'process',
+      process: { pid: gone, startTimeNs, exe: 'worker', args },
+    }) as unknown as CaptureChunk;
+  const odd = { ...c.data('ingress', Buffer.alloc(0), 0n), kind: 'future-kind' } as unknown as CaptureChunk;
+  proc.consumeChunks([
+    describe(1, ['worker', '--queue', 'mail']),
+    odd,
+    c.data('ingress', 'GET /1 HTTP/1.1\r\n\r\n', 1n),
+    c.data('egress', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 2n),
+    describe(1, ['ignored', 'same', 'incarnation']),
+    c.data('ingress', 'GET /2 HTTP/1.1\r\n\r\n', 3n),
+    c.data('egress', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 4n),
+  ]);
+  const [a, b] = spans();
+  assert.deepEqual(a!.resource.attributes, {
+    'service.name': 'jobs',
+    'process.pid': gone,
+    'process.executable.name': 'worker',
+    'process.command_line': 'worker --queue mail',
+    'host.name': hostname(),
+  });
+  assert.equal(a!.resource, b!.resource);
+  assert.equal(proc.stats()['chunks.unknown_kind'], 1);
+  assert.equal(proc.stats()['errors'], undefined);
+});

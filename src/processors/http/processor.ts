@@ -21,7 +21,7 @@ import {
   type ProtocolHandler,
 } from './protocol';
 import { DirStream, type StreamSink } from './reassembly';
-import { ResourceCache } from './resource';
+import { ResourceCache, type ProcessDescription } from './resource';
 import { buildSpan } from './spans';
 import { IdGenerator } from './trace-context';
 
@@ -282,6 +282,10 @@ export class HttpProcessor implements ChunkProcessorComponent {
     for (const c of chunks) {
       let conn: Conn | undefined;
       try {
+        if ((c.kind as string) !== 'data' && c.kind !== 'close') {
+          this.otherChunk(c);
+          continue;
+        }
         conn = this.lookup(c, now);
         if (conn === undefined) continue;
         this.onChunk(conn, c);
@@ -343,6 +347,19 @@ export class HttpProcessor implements ChunkProcessorComponent {
     }
     conn.lastActive = now;
     return conn;
+  }
+
+  /**
+   * Chunks that are neither data nor close. A receiver may describe the process behind a
+   * connection ('process', with `process: {pid, startTimeNs, exe, args}`) while it is alive: that
+   * feeds the resource cache. Other kinds are counted and skipped (forward compatible).
+   */
+  private otherChunk(c: CaptureChunk): void {
+    this.nChunks++;
+    const info = (c as { process?: ProcessDescription }).process;
+    if ((c.kind as string) === 'process' && info !== undefined && typeof info.pid === 'number') {
+      this.resources.describe(info.pid, info.startTimeNs, info.exe, info.args, c.comm);
+    } else this.counters.add('chunks.unknown_kind');
   }
 
   private onChunk(conn: Conn, c: CaptureChunk): void {

@@ -15,8 +15,25 @@ export const ATTR_HOST_NAME = 'host.name';
 
 export const RESOURCE_CACHE_MAX = 4096;
 
+/** What a receiver may tell about a process (a 'process' chunk), read while it was alive. */
+export interface ProcessDescription {
+  pid: number;
+  /** With pid, identifies one incarnation of a reused pid. */
+  startTimeNs: number;
+  /** Basename of the executable ('' when unknown). */
+  exe: string;
+  /** argv ([] when unreadable). */
+  args: string[];
+}
+
+interface Entry {
+  resource: Resource;
+  /** From a process description; undefined when read from /proc. */
+  startTimeNs?: number;
+}
+
 export class ResourceCache {
-  private readonly cache = new Map<number, Resource>();
+  private readonly cache = new Map<number, Entry>();
   private readonly host = hostname();
 
   constructor(
@@ -33,17 +50,7 @@ export class ResourceCache {
   /** The resource of `pid`, read from /proc once (comm is the fallback when the process is gone). */
   get(pid: number, comm: string): Resource {
     const hit = this.cache.get(pid);
-    if (hit !== undefined) return hit;
-    const res = this.build(pid, comm);
-    if (this.cache.size >= this.max) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.set(pid, res);
-    return res;
-  }
-
-  private build(pid: number, comm: string): Resource {
+    if (hit !== undefined) return hit.resource;
     let args: string[] = [];
     try {
       args = readFileSync(`${this.procRoot}/${pid}/cmdline`, 'utf8').split('\0');
@@ -57,7 +64,33 @@ export class ResourceCache {
     } catch {
       if (args.length > 0) exe = basename(args[0]!);
     }
-    if (exe === '') exe = comm;
+    const resource = this.build(pid, exe, args, comm);
+    this.put(pid, { resource });
+    return resource;
+  }
+
+  /**
+   * A receiver's description of a live process: it replaces what the cache holds for the pid
+   * unless it describes the same incarnation (so one process keeps one shared resource).
+   */
+  describe(pid: number, startTimeNs: number, exe: string, args: string[], comm: string): void {
+    const hit = this.cache.get(pid);
+    if (hit !== undefined && hit.startTimeNs === startTimeNs) return;
+    const resource = this.build(pid, exe || (args.length > 0 ? basename(args[0]!) : ''), args, comm);
+    this.cache.delete(pid);
+    this.put(pid, { resource, startTimeNs });
+  }
+
+  private put(pid: number, e: Entry): void {
+    if (this.cache.size >= this.max) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(pid, e);
+  }
+
+  private build(pid: number, exeName: string, args: string[], comm: string): Resource {
+    const exe = exeName === '' ? comm : exeName;
     const service = this.serviceNames[exe] ?? this.serviceNames[comm] ?? exe;
     return {
       attributes: {
