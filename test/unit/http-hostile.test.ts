@@ -199,3 +199,21 @@ test('hostile: requests without responses are capped per connection', () => {
   assert.equal(h.spans().length, 10_000 - 16);
   assert.ok(h.proc.bufferedBytes() < 1024);
 });
+
+test('hostile: tiny chunks (one byte each) for a long start line and a long header stay bounded', () => {
+  const h = makeProcessor({ max_header_bytes: '16KiB' });
+  const c = new Conn(SERVER_META);
+  const text = `GET /${'p'.repeat(8000)} HTTP/1.1\r\nX-Big: ${'v'.repeat(7000)}\r\n\r\n`;
+  const bytes = Buffer.from(text);
+  for (let i = 0; i < bytes.length; i += 64) {
+    const batch: CaptureChunk[] = [];
+    for (let j = i; j < Math.min(i + 64, bytes.length); j++) batch.push(c.data('ingress', bytes.subarray(j, j + 1), BigInt(j)));
+    h.proc.consumeChunks(batch);
+    assert.ok(h.proc.bufferedBytes() <= 16 * 1024);
+  }
+  h.proc.consumeChunks([c.data('egress', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 1n << 32n)]);
+  const [s] = h.spans();
+  assert.equal(s!.attributes['url.path'], `/${'p'.repeat(8000)}`);
+  assert.equal(s!.startTimeUnixNano, 0n);
+  assert.equal(h.proc.stats()['errors'], undefined);
+});

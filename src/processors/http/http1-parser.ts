@@ -27,7 +27,7 @@ import {
   plausibleStatusLine,
   type Plausible,
 } from './http1-head';
-import { HttpMessage, type Counters, type IncompleteReason } from './protocol';
+import { HttpMessage, appendGrow, type Counters, type IncompleteReason } from './protocol';
 
 export interface Http1Sink {
   /** A request head was parsed (msg.head set). */
@@ -71,7 +71,8 @@ export class Http1Parser {
   private cur: HttpMessage | null = null;
   private remaining = 0;
   // Header block / trailer section accumulation.
-  private acc: Buffer[] = [];
+  /** Header bytes of a block spanning chunks, copied into a buffer grown by doubling (capped). */
+  private acc: Buffer | null = null;
   private accLen = 0;
   private accKeep = true; // false for trailers: only their size is tracked
   private lineStart = 0; // offset in the block of the current line's first byte
@@ -176,7 +177,7 @@ export class Http1Parser {
             pos = n;
             break;
           }
-          const block = this.acc.length === 0 ? data.subarray(pos, end) : this.takeBlock(data, pos, end);
+          const block = this.accLen === 0 ? data.subarray(pos, end) : this.takeBlock(data, pos, end);
           pos = end;
           this.cur!.endTime = time;
           this.onHeadBlock(block, time);
@@ -393,7 +394,7 @@ export class Http1Parser {
     this.paused = [];
     this.pausedBytes = 0;
     this.pausedOn = null;
-    this.acc = [];
+    this.acc = null;
     this.accLen = 0;
     this.scanTail = null;
     this.state = S_TUNNEL;
@@ -408,7 +409,7 @@ export class Http1Parser {
 
   private end(): void {
     this.state = S_CLOSED;
-    this.acc = [];
+    this.acc = null;
     this.accLen = 0;
     this.paused = [];
     this.pausedBytes = 0;
@@ -430,7 +431,7 @@ export class Http1Parser {
   }
 
   private beginBlock(keep: boolean): void {
-    this.acc = [];
+    this.acc = null;
     this.accLen = 0;
     this.accKeep = keep;
     this.lineStart = 0;
@@ -462,15 +463,14 @@ export class Http1Parser {
 
   private accumulate(data: Buffer, from: number, to: number): void {
     if (to <= from) return;
-    if (this.accKeep) this.acc.push(data.subarray(from, to));
+    if (this.accKeep) this.acc = appendGrow(this.acc, this.accLen, data, from, to, this.opts.maxHeaderBytes);
     this.accLen += to - from;
     this.prevByte = data[to - 1]!;
   }
 
   private takeBlock(data: Buffer, from: number, to: number): Buffer {
-    this.acc.push(data.subarray(from, to));
-    const block = Buffer.concat(this.acc);
-    this.acc = [];
+    const block = Buffer.concat([this.acc!.subarray(0, this.accLen), data.subarray(from, to)]);
+    this.acc = null;
     this.accLen = 0;
     return block;
   }
@@ -601,7 +601,7 @@ export class Http1Parser {
     const m = this.cur!;
     this.cur = null;
     m.state = 'complete';
-    this.acc = [];
+    this.acc = null;
     this.accLen = 0;
     if (this.isRequest && m.head !== null && (m.head.upgrade || m.head.method === 'CONNECT')) {
       this.state = S_PAUSED;
@@ -641,7 +641,8 @@ export class Http1Parser {
   /** The first line of the head being assembled (acc, then data[from..]), or null if incomplete. */
   private partialStartLine(data: Buffer | undefined, from: number): string | null {
     let text = '';
-    const parts = data === undefined ? this.acc : [...this.acc, data.subarray(from)];
+    const held = this.acc === null ? [] : [this.acc.subarray(0, this.accLen)];
+    const parts = data === undefined ? held : [...held, data.subarray(from)];
     for (const b of parts) {
       const lf = b.indexOf(10);
       const end = lf < 0 ? b.length : lf + 1;
@@ -674,7 +675,7 @@ export class Http1Parser {
 
   private reset(): void {
     this.cur = null;
-    this.acc = [];
+    this.acc = null;
     this.accLen = 0;
     this.line = '';
     this.scanFromStart = false;

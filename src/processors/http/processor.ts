@@ -13,6 +13,7 @@ import type { HttpProcessorConfig } from './config';
 import { Http1Detector } from './http1';
 import {
   Counters,
+  appendGrow,
   type HandlerContext,
   type HandlerLimits,
   type HttpExchange,
@@ -33,6 +34,13 @@ const MAX_ERROR_LOGS = 10;
 
 type ConnStatus = 'detecting' | 'active' | 'ignored';
 
+interface Hold {
+  buf: Buffer | null;
+  len: number;
+  time: bigint;
+}
+const emptyHold = (): Hold => ({ buf: null, len: 0, time: 0n });
+
 export interface HttpProcessorOptions {
   /** Root of the proc filesystem (tests use a fake tree). */
   procRoot?: string;
@@ -50,7 +58,8 @@ class Conn implements StreamSink, HandlerContext {
   comm: string;
   lastActive = 0; // monotonic ms
   epoch = -1; // batch in which it was last moved to the LRU tail
-  private detectBuf: [Buffer | null, bigint, Buffer | null, bigint] = [null, 0n, null, 0n];
+  /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
+  private held: [Hold, Hold] = [emptyHold(), emptyHold()];
   private detectAttempts = 0;
   private detectBytes = 0;
 
@@ -86,8 +95,8 @@ class Conn implements StreamSink, HandlerContext {
     return (
       this.egress.bufferedBytes +
       this.ingress.bufferedBytes +
-      (this.detectBuf[0]?.length ?? 0) +
-      (this.detectBuf[2]?.length ?? 0) +
+      this.held[0].len +
+      this.held[1].len +
       (this.handler?.bufferedBytes() ?? 0)
     );
   }
@@ -109,32 +118,37 @@ class Conn implements StreamSink, HandlerContext {
 
   gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
     if (this.status === 'active') this.handler!.onGap(dir, bytes, time, reason);
-    else if (this.status === 'detecting') {
-      const i = dir === 'egress' ? 0 : 2;
-      this.detectBuf[i] = null;
-    }
+    else if (this.status === 'detecting') this.held[dir === 'egress' ? 0 : 1] = emptyHold();
   }
 
   // ---- detection ----
 
   private detect(dir: Direction, data: Buffer, time: bigint): void {
-    const i = dir === 'egress' ? 0 : 2;
-    const held = this.detectBuf[i] as Buffer | null;
-    const heldTime = this.detectBuf[i + 1] as bigint;
-    const candidate = held !== null ? Buffer.concat([held, data]) : data;
+    const i = dir === 'egress' ? 0 : 1;
+    const held = this.held[i]!;
+    const cap = this.limits.maxHeaderBytes;
+    // A start line split across chunks: keep the pieces (copied, grown by doubling) and only
+    // decide again once a line feed arrives, so many tiny chunks cost linear time.
+    if (held.len > 0 && held.len + data.length < cap && data.indexOf(10) < 0) {
+      held.buf = appendGrow(held.buf, held.len, data, 0, data.length, cap);
+      held.len += data.length;
+      return;
+    }
+    const candidate = held.len > 0 ? Buffer.concat([held.buf!.subarray(0, held.len), data]) : data;
     let more = false;
     for (const det of this.proc.detectors) {
       const r = det.detect(dir, candidate);
       if (r === 'match') {
-        this.detectBuf[i] = null;
-        const otherIdx = i === 0 ? 2 : 0;
-        const otherHeld = this.detectBuf[otherIdx] as Buffer | null;
-        const otherTime = this.detectBuf[otherIdx + 1] as bigint;
-        this.detectBuf[otherIdx] = null;
+        const mineHeld = held.len > 0 ? held.buf!.subarray(0, held.len) : null;
+        const mineTime = held.time;
+        const other = this.held[1 - i]!;
+        const otherHeld = other.len > 0 ? other.buf!.subarray(0, other.len) : null;
+        const otherTime = other.time;
+        this.held = [emptyHold(), emptyHold()];
         this.handler = det.create(this, dir, candidate);
         this.status = 'active';
         this.stats.add(`connections.${det.protocol}`);
-        if (held !== null) this.handler.onData(dir, held, heldTime);
+        if (mineHeld !== null) this.handler.onData(dir, mineHeld, mineTime);
         this.handler.onData(dir, data, time);
         if (otherHeld !== null) this.handler.onData(dir === 'egress' ? 'ingress' : 'egress', otherHeld, otherTime);
         if (this.handler.done) this.stopTracking();
@@ -142,17 +156,23 @@ class Conn implements StreamSink, HandlerContext {
       }
       if (r === 'more') more = true;
     }
-    if (more && candidate.length < this.limits.maxHeaderBytes) {
-      this.detectBuf[i] = candidate;
-      if (held === null) this.detectBuf[i + 1] = time;
+    if (more && candidate.length < cap) {
+      if (held.len === 0) {
+        held.time = time;
+        held.buf = appendGrow(null, 0, data, 0, data.length, cap);
+        held.len = data.length;
+      } else {
+        held.buf = appendGrow(held.buf, held.len, data, 0, data.length, cap);
+        held.len += data.length;
+      }
       return;
     }
-    this.detectBuf[i] = null;
+    this.held[i] = emptyHold();
     this.detectAttempts++;
     this.detectBytes += candidate.length;
     if (this.detectAttempts >= DETECT_MAX_ATTEMPTS || this.detectBytes >= DETECT_MAX_BYTES) {
       this.status = 'ignored';
-      this.detectBuf = [null, 0n, null, 0n];
+      this.held = [emptyHold(), emptyHold()];
       this.egress.clear();
       this.ingress.clear();
       this.stats.add('connections.non_http');
@@ -190,7 +210,7 @@ class Conn implements StreamSink, HandlerContext {
     this.status = 'ignored';
     this.egress.clear();
     this.ingress.clear();
-    this.detectBuf = [null, 0n, null, 0n];
+    this.held = [emptyHold(), emptyHold()];
   }
 }
 
