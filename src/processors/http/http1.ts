@@ -12,7 +12,7 @@
 
 import type { Direction } from '../../core/types';
 import { Http1Parser, type Http1Sink } from './http1-parser';
-import { firstLine, parseStartLine } from './http1-head';
+import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './http1-head';
 import {
   HttpExchange,
   type DetectResult,
@@ -22,7 +22,6 @@ import {
   type ProtocolDetector,
   type ProtocolHandler,
 } from './protocol';
-import { plausibleRequestLine, plausibleStatusLine } from './http1-head';
 
 const other = (d: Direction): Direction => (d === 'egress' ? 'ingress' : 'egress');
 

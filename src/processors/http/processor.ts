@@ -191,7 +191,7 @@ class Conn implements StreamSink, HandlerContext {
   close(): void {
     this.egress.flush(this);
     this.ingress.flush(this);
-    this.handler?.onClose(this.ingress.lastTime > this.egress.lastTime ? this.ingress.lastTime : this.egress.lastTime);
+    this.handler?.onClose();
     this.release();
   }
 

@@ -178,7 +178,7 @@ export interface ProtocolHandler {
   /** `bytes` bytes of `dir` were not captured; `time` is the timestamp of the last chunk before them. */
   onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void;
   /** The socket closed: finish close-delimited messages, settle everything else as 'closed'. */
-  onClose(time: bigint): void;
+  onClose(): void;
   /** Forced end (eviction, idle, shutdown): settle everything in flight with `reason`. */
   flush(reason: IncompleteReason): void;
   /** Bytes currently held (headers being assembled, paused data, captured bodies). */
