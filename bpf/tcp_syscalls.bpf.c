@@ -55,6 +55,26 @@ struct {
 	__type(value, struct stash);
 } stashes SEC(".maps");
 
+struct proc_record {
+	struct rec_hdr h;
+	struct proc_payload p;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct proc_record);
+} proc_scratch SEC(".maps");
+
+/* Processes already described to user space: tgid → start time (a reused pid differs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} procs_reported SEC(".maps");
+
 /* Returns the struct sock of fd if it is a TCP socket, else 0. */
 static __always_inline struct sock *tcp_sock_of_fd(int fd)
 {
@@ -225,6 +245,38 @@ static __always_inline __u64 mmsg_total(__u64 msgs, __u32 cnt)
 	return total;
 }
 
+/* Emits a REC_PROC record for the current process unless already done for this incarnation. */
+static __always_inline void report_process(const struct rec_hdr *tmpl)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = tmpl->pid, zero = 0;
+	__u64 start = BPF_CORE_READ(task, group_leader, start_time);
+	__u64 *seen = bpf_map_lookup_elem(&procs_reported, &tgid);
+	if (seen && *seen == start)
+		return;
+	bpf_map_update_elem(&procs_reported, &tgid, &start, BPF_ANY);
+	struct proc_record *r = bpf_map_lookup_elem(&proc_scratch, &zero);
+	if (!r)
+		return;
+	__builtin_memcpy(&r->h, tmpl, sizeof(r->h));
+	r->h.kind = REC_PROC;
+	r->h.offset = start;
+	r->h.lost_after = 0;
+	r->p.exe[0] = 0;
+	const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	if (name)
+		bpf_probe_read_kernel_str(r->p.exe, sizeof(r->p.exe), name);
+	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
+	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u32 len = arg_end > arg_start ? arg_end - arg_start : 0;
+	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(PROC_ARGS_BYTES));
+	if (len && bpf_probe_read_user(r->p.args, len, (void *)arg_start))
+		len = 0;
+	r->h.len = PROC_EXE_BYTES + len;
+	if (bpf_ringbuf_output(&events, r, sizeof(r->h) + PROC_EXE_BYTES + len, wakeup_flags()))
+		count(CNT_RINGBUF_FULL_RECORDS, 1);
+}
+
 static __always_inline int on_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -254,7 +306,8 @@ static __always_inline int on_exit(long ret)
 	read_endpoints((struct sock *)a.sk, h);
 
 	struct conn_state *cs = bpf_map_lookup_elem(&conns, &a.sk);
-	if (!cs || cs->conn_id == 0) {
+	int first_sight = !cs || cs->conn_id == 0;
+	if (first_sight) {
 		struct conn_state fresh = { .role = cs ? cs->role : ROLE_UNKNOWN };
 		fresh.conn_id = next_conn_id();
 		fresh.capture = endpoints_allowed(h);
@@ -270,6 +323,8 @@ static __always_inline int on_exit(long ret)
 		return 0;
 	h->conn_id = cs->conn_id;
 	h->role = cs->role;
+	if (first_sight)
+		report_process(h);
 
 	__u8 dir = a.dir & 1;
 	__u64 start = cs->offset[dir];

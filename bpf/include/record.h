@@ -10,6 +10,7 @@
 enum rec_kind {
 	REC_DATA = 1,  /* payload bytes (len may be 0 when the record only reports lost bytes) */
 	REC_CLOSE = 2, /* the socket closed (TCP_CLOSE); no payload */
+	REC_PROC = 3,  /* the process behind a new connection: struct proc_payload, offset = its start time */
 };
 
 enum rec_direction {
@@ -49,6 +50,15 @@ struct rec_hdr {
 	__u8 raddr[16];
 	char comm[16];
 }; /* 104 bytes */
+
+/* Payload of REC_PROC, read in the process's own syscall context, so short-lived clients (curl)
+ * keep their command line even when they are gone before user space looks at /proc. */
+#define PROC_EXE_BYTES 64
+#define PROC_ARGS_BYTES 4096
+struct proc_payload {
+	char exe[PROC_EXE_BYTES]; /* basename of the executable, NUL-padded */
+	char args[PROC_ARGS_BYTES]; /* argv, NUL-separated (only as many bytes as the header's len says) */
+};
 
 /* Kernel-side counters (per-CPU array "counters"), summed by the addon. */
 enum counter_index {

@@ -19,7 +19,23 @@ export interface ConnectionMeta {
   path?: string;
 }
 
-export type ChunkKind = 'data' | 'close';
+/**
+ * 'data': bytes of the stream. 'close': the socket closed. 'process': a description of the
+ * process behind a connection (see `process`), sent before its first data chunk — read in the
+ * kernel while the process is alive, so short-lived clients keep their command line.
+ */
+export type ChunkKind = 'data' | 'close' | 'process';
+
+/** What the kernel saw of a process, in its own syscall context. */
+export interface ProcessInfo {
+  pid: number;
+  /** Kernel start time (ns since boot): with pid, identifies one incarnation of a reused pid. */
+  startTimeNs: number;
+  /** Basename of the executable ('' when unknown). */
+  exe: string;
+  /** argv as the process sees it ([] when unreadable). */
+  args: string[];
+}
 
 /** One contiguous piece of one direction's byte stream of one connection. */
 export interface CaptureChunk {
@@ -43,6 +59,8 @@ export interface CaptureChunk {
   comm: string;
   /** Which receiver/backend produced it, e.g. 'tcp/syscalls'. */
   source: string;
+  /** Only on kind 'process'. */
+  process?: ProcessInfo;
 }
 
 /** Receivers, and processors in front of the http processor, consume chunks. */

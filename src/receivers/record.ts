@@ -2,13 +2,15 @@
 // A batch is a sequence of [u32 length][u32 reserved][record][padding to 8 bytes]. The batch
 // Buffer is only valid during the call: payloads are copied out.
 
-import type { CaptureChunk, ConnectionMeta, Role } from '../core/types';
+import type { CaptureChunk, ConnectionMeta, ProcessInfo, Role } from '../core/types';
 import { formatAddress, isMapped } from './addresses';
 
 export const REC_VERSION = 1;
 export const REC_HEADER_BYTES = 104;
 const REC_DATA = 1;
 const REC_CLOSE = 2;
+const REC_PROC = 3;
+const PROC_EXE_BYTES = 64;
 const AF_INET = 2;
 const ROLES: Role[] = ['unknown', 'client', 'server'];
 const BACKENDS = ['unknown', 'syscalls'];
@@ -64,6 +66,8 @@ export class RecordDecoder {
     if (kind === REC_CLOSE) {
       if (!conn) return null; // never saw data on it
       this.conns.delete(connKey);
+    } else if (kind === REC_PROC) {
+      conn ??= this.connectionOf(b, at, connKey);
     } else if (kind !== REC_DATA) {
       this.stats.malformed++;
       return null;
@@ -71,6 +75,9 @@ export class RecordDecoder {
       conn = this.connectionOf(b, at, connKey);
     }
     const lostAfter = b.readUInt32LE(at + 44);
+    const offset = b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32);
+    const pid = b.readUInt32LE(at + 8);
+    if (kind === REC_PROC) return this.processChunk(b, at, len, conn, pid, offset);
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
     const ts = b.readBigUInt64LE(at + 24);
@@ -78,14 +85,35 @@ export class RecordDecoder {
       kind: kind === REC_CLOSE ? 'close' : 'data',
       conn,
       direction: b[at + 2] === 0 ? 'egress' : 'ingress',
-      offset: b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32),
+      offset,
       data: len ? Buffer.from(b.subarray(at + REC_HEADER_BYTES, at + REC_HEADER_BYTES + len)) : EMPTY,
       lostAfter,
       timeUnixNano: ts + this.clockOffsetNs,
-      pid: b.readUInt32LE(at + 8),
+      pid,
       tid: b.readUInt32LE(at + 12),
       comm: readCString(b, at + 88, 16),
       source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}`,
+    };
+  }
+
+  private processChunk(b: Buffer, at: number, len: number, conn: ConnectionMeta, pid: number, startTimeNs: number): CaptureChunk {
+    const payload = at + REC_HEADER_BYTES;
+    const args = len > PROC_EXE_BYTES ? b.toString('utf8', payload + PROC_EXE_BYTES, payload + len).split('\0') : [];
+    while (args.length && args[args.length - 1] === '') args.pop();
+    const process: ProcessInfo = { pid, startTimeNs, exe: readCString(b, payload, Math.min(len, PROC_EXE_BYTES)), args };
+    return {
+      kind: 'process',
+      conn,
+      direction: 'egress',
+      offset: 0,
+      data: EMPTY,
+      lostAfter: 0,
+      timeUnixNano: b.readBigUInt64LE(at + 24) + this.clockOffsetNs,
+      pid,
+      tid: b.readUInt32LE(at + 12),
+      comm: readCString(b, at + 88, 16),
+      source: this.receiverName,
+      process,
     };
   }
 
