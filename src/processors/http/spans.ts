@@ -28,6 +28,7 @@ import {
 } from '../../core/types';
 import type { HttpExchange, HttpMessage, IncompleteReason } from './protocol';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
+import { redactQuery, redactUrl } from './url-redaction';
 
 // Incubating (not yet stable) semantic-convention attributes, copied as the package recommends.
 export const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
@@ -185,19 +186,19 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const serverPort = authority !== null ? (authority.port ?? 80) : serverEndpoint.port;
 
   if (ex.clientSide) {
-    if (target.full !== undefined) attrs[ATTR_URL_FULL] = target.full;
+    if (target.full !== undefined) attrs[ATTR_URL_FULL] = redactUrl(target.full);
     else if (target.path !== undefined) {
       const hostPart =
         authority !== null
           ? authorityText!.trim()
           : bracket(serverEndpoint.host) + (serverEndpoint.port === 80 ? '' : `:${serverEndpoint.port}`);
       const hash = head.target.indexOf('#');
-      attrs[ATTR_URL_FULL] = `http://${hostPart}${hash < 0 ? head.target : head.target.slice(0, hash)}`;
+      attrs[ATTR_URL_FULL] = redactUrl(`http://${hostPart}${hash < 0 ? head.target : head.target.slice(0, hash)}`);
     }
   } else {
     attrs[ATTR_URL_SCHEME] = 'http';
     if (target.path !== undefined) attrs[ATTR_URL_PATH] = target.path;
-    if (target.query !== undefined && target.query !== '') attrs[ATTR_URL_QUERY] = target.query;
+    if (target.query !== undefined && target.query !== '') attrs[ATTR_URL_QUERY] = redactQuery(target.query);
   }
   if (serverAddress !== '') {
     attrs[ATTR_SERVER_ADDRESS] = serverAddress;

@@ -1,0 +1,56 @@
+// Credentials never leave the host in URLs: as the OpenTelemetry HTTP conventions require,
+// userinfo in url.full becomes REDACTED:REDACTED, and the values of query parameters that carry
+// signatures or keys become REDACTED (the conventions' list plus common API-key names).
+
+export const REDACTED = 'REDACTED';
+
+const SENSITIVE_PARAMS = new Set(
+  [
+    // From the semantic conventions (url.query / url.full).
+    'awsaccesskeyid', 'signature', 'sig', 'x-goog-signature',
+    // Common credential parameters.
+    'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-credential',
+    'api_key', 'apikey', 'api-key', 'key', 'access_token', 'refresh_token', 'id_token', 'token',
+    'auth', 'authorization', 'password', 'passwd', 'pwd', 'secret', 'client_secret', 'session', 'sessionid',
+  ],
+);
+
+function isSensitive(name: string): boolean {
+  let n = name;
+  try {
+    n = decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    // keep the raw name
+  }
+  return SENSITIVE_PARAMS.has(n.toLowerCase());
+}
+
+/** "a=1&api_key=xyz" → "a=1&api_key=REDACTED". Order and separators are kept. */
+export function redactQuery(query: string): string {
+  if (query === '') return query;
+  let changed = false;
+  const parts = query.split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || !isSensitive(pair.slice(0, eq))) return pair;
+    changed = true;
+    return `${pair.slice(0, eq + 1)}${REDACTED}`;
+  });
+  return changed ? parts.join('&') : query;
+}
+
+/** Redacts userinfo and sensitive query values of an absolute URL. */
+export function redactUrl(url: string): string {
+  let out = url;
+  const scheme = out.indexOf('://');
+  if (scheme > 0) {
+    const authorityEnd = out.slice(scheme + 3).search(/[/?#]/);
+    const end = authorityEnd < 0 ? out.length : scheme + 3 + authorityEnd;
+    const at = out.lastIndexOf('@', end);
+    if (at > scheme) out = `${out.slice(0, scheme + 3)}${REDACTED}:${REDACTED}${out.slice(at)}`;
+  }
+  const q = out.indexOf('?');
+  if (q < 0) return out;
+  const hash = out.indexOf('#', q);
+  const query = hash < 0 ? out.slice(q + 1) : out.slice(q + 1, hash);
+  return out.slice(0, q + 1) + redactQuery(query) + (hash < 0 ? '' : out.slice(hash));
+}
