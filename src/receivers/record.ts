@@ -22,9 +22,17 @@ export interface DecodeStats {
   malformed: number; // records with a bad version or length: skipped
 }
 
+/** A live connection: its metadata, and who last used it (close records carry no process). */
+interface LiveConn {
+  meta: ConnectionMeta;
+  pid: number;
+  tid: number;
+  comm: string;
+}
+
 /** Decodes records, keeping one ConnectionMeta object per live connection. */
 export class RecordDecoder {
-  private readonly conns = new Map<number, ConnectionMeta>();
+  private readonly conns = new Map<number, LiveConn>();
   readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0 };
 
   constructor(
@@ -42,10 +50,13 @@ export class RecordDecoder {
     while (pos + 8 <= batch.length) {
       const size = batch.readUInt32LE(pos);
       const rec = pos + 8;
-      pos = rec + ((size + 7) & ~7);
-      if (pos > batch.length + 7 || size < REC_HEADER_BYTES || batch[rec] !== REC_VERSION) {
+      if (size < REC_HEADER_BYTES || size > batch.length - rec) {
         this.stats.malformed++;
-        if (size < REC_HEADER_BYTES || pos > batch.length + 7) return; // cannot find the next record
+        return; // the framing cannot be trusted past this point
+      }
+      pos = rec + Math.ceil(size / 8) * 8;
+      if (batch[rec] !== REC_VERSION) {
+        this.stats.malformed++;
         continue;
       }
       const chunk = this.decodeRecord(batch, rec, size);
@@ -62,27 +73,38 @@ export class RecordDecoder {
       return null;
     }
     this.stats.records++;
-    let conn = this.conns.get(connKey);
+    let live = this.conns.get(connKey);
     if (kind === REC_CLOSE) {
-      if (!conn) return null; // never saw data on it
+      if (!live) return null; // never saw data on it
       this.conns.delete(connKey);
-    } else if (kind === REC_PROC) {
-      conn ??= this.connectionOf(b, at, connKey);
-    } else if (kind !== REC_DATA) {
+      return {
+        ...CLOSE_TEMPLATE,
+        conn: live.meta,
+        timeUnixNano: b.readBigUInt64LE(at + 24) + this.clockOffsetNs,
+        pid: live.pid,
+        tid: live.tid,
+        comm: live.comm,
+        source: this.receiverName,
+      };
+    }
+    if (kind !== REC_DATA && kind !== REC_PROC) {
       this.stats.malformed++;
       return null;
-    } else if (!conn) {
-      conn = this.connectionOf(b, at, connKey);
     }
+    live ??= this.track(b, at, connKey);
+    const conn = live.meta;
     const lostAfter = b.readUInt32LE(at + 44);
     const offset = b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32);
     const pid = b.readUInt32LE(at + 8);
     if (kind === REC_PROC) return this.processChunk(b, at, len, conn, pid, offset);
+    live.pid = pid;
+    live.tid = b.readUInt32LE(at + 12);
+    live.comm = readCString(b, at + 88, 16);
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
     const ts = b.readBigUInt64LE(at + 24);
     return {
-      kind: kind === REC_CLOSE ? 'close' : 'data',
+      kind: 'data',
       conn,
       direction: b[at + 2] === 0 ? 'egress' : 'ingress',
       offset,
@@ -90,8 +112,8 @@ export class RecordDecoder {
       lostAfter,
       timeUnixNano: ts + this.clockOffsetNs,
       pid,
-      tid: b.readUInt32LE(at + 12),
-      comm: readCString(b, at + 88, 16),
+      tid: live.tid,
+      comm: live.comm,
       source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}`,
     };
   }
@@ -117,7 +139,7 @@ export class RecordDecoder {
     };
   }
 
-  private connectionOf(b: Buffer, at: number, key: number): ConnectionMeta {
+  private track(b: Buffer, at: number, key: number): LiveConn {
     const kernelFamily = b[at + 4];
     const mapped = kernelFamily !== AF_INET && isMapped(b, at + 56);
     const family = kernelFamily === AF_INET || mapped ? 4 : 6;
@@ -136,12 +158,14 @@ export class RecordDecoder {
       const oldest = this.conns.keys().next().value;
       if (oldest !== undefined) this.conns.delete(oldest);
     }
-    this.conns.set(key, conn);
-    return conn;
+    const live: LiveConn = { meta: conn, pid: 0, tid: 0, comm: '' };
+    this.conns.set(key, live);
+    return live;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+const CLOSE_TEMPLATE = { kind: 'close', direction: 'egress', offset: 0, data: EMPTY, lostAfter: 0 } as const;
 
 function readCString(b: Buffer, at: number, max: number): string {
   let end = at;

@@ -1,0 +1,132 @@
+// The kernel record decoder: field layout (bpf/include/record.h) and hostile batches.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RecordDecoder, REC_HEADER_BYTES } from '../../src/receivers/record';
+import type { CaptureChunk } from '../../src/core/types';
+
+interface Rec {
+  kind?: number;
+  dir?: number;
+  role?: number;
+  family?: number;
+  pid?: number;
+  conn?: number;
+  offset?: number;
+  lost?: number;
+  payload?: Buffer;
+  version?: number;
+}
+
+function record(r: Rec): Buffer {
+  const payload = r.payload ?? Buffer.alloc(0);
+  const b = Buffer.alloc(REC_HEADER_BYTES + payload.length);
+  b[0] = r.version ?? 1;
+  b[1] = r.kind ?? 1;
+  b[2] = r.dir ?? 0;
+  b[3] = r.role ?? 1;
+  b[4] = r.family ?? 2;
+  b[5] = 1;
+  b.writeUInt32LE(r.pid ?? 42, 8);
+  b.writeUInt32LE((r.pid ?? 42) + 1, 12);
+  b.writeBigUInt64LE(BigInt(r.conn ?? 7), 16);
+  b.writeBigUInt64LE(1_000n, 24);
+  b.writeBigUInt64LE(BigInt(r.offset ?? 0), 32);
+  b.writeUInt32LE(payload.length, 40);
+  b.writeUInt32LE(r.lost ?? 0, 44);
+  b.writeUInt16LE(40000, 48);
+  b.writeUInt16LE(8080, 50);
+  Buffer.from([127, 0, 0, 1]).copy(b, 56);
+  Buffer.from([127, 0, 0, 2]).copy(b, 72);
+  b.write('curl', 88, 'latin1');
+  payload.copy(b, REC_HEADER_BYTES);
+  return b;
+}
+
+/** Frames records as the addon does: [u32 length][u32 0][record][pad to 8]. */
+function batch(...recs: Buffer[]): Buffer {
+  return Buffer.concat(
+    recs.map((r) => {
+      const framed = Buffer.alloc(8 + ((r.length + 7) & ~7));
+      framed.writeUInt32LE(r.length, 0);
+      r.copy(framed, 8);
+      return framed;
+    }),
+  );
+}
+
+function decode(d: RecordDecoder, b: Buffer): CaptureChunk[] {
+  const out: CaptureChunk[] = [];
+  d.decodeBatch(b, out);
+  return out;
+}
+
+test('fields of a data record, then close with the last user of the connection', () => {
+  const d = new RecordDecoder('tcp', 5_000n);
+  const [c] = decode(d, batch(record({ payload: Buffer.from('GET /'), offset: 10, lost: 3 })));
+  assert.ok(c);
+  assert.equal(c.kind, 'data');
+  assert.equal(c.direction, 'egress');
+  assert.equal(c.offset, 10);
+  assert.equal(c.lostAfter, 3);
+  assert.equal(c.data.toString(), 'GET /');
+  assert.equal(c.timeUnixNano, 6_000n);
+  assert.equal(c.pid, 42);
+  assert.equal(c.tid, 43);
+  assert.equal(c.comm, 'curl');
+  assert.equal(c.source, 'tcp/syscalls');
+  assert.deepEqual(c.conn, { connId: '7', family: 4, localAddr: '127.0.0.1', localPort: 40000, remoteAddr: '127.0.0.2', remotePort: 8080, role: 'client' });
+  const [closed] = decode(d, batch(record({ kind: 2, pid: 0 })));
+  assert.equal(closed?.kind, 'close');
+  assert.equal(closed?.pid, 42, 'close carries the last pid that used the connection');
+  assert.equal(closed?.conn, c.conn, 'same connection object');
+  assert.equal(d.openConnections, 0);
+});
+
+test('IPv6 and IPv4-mapped addresses', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  const v6 = record({ family: 10, conn: 1 });
+  v6.fill(0, 56, 88);
+  v6[71] = 1; // ::1
+  v6[87] = 1;
+  const mapped = record({ family: 10, conn: 2 });
+  mapped.fill(0, 56, 88);
+  Buffer.from([0xff, 0xff, 10, 0, 0, 1]).copy(mapped, 66);
+  Buffer.from([0xff, 0xff, 10, 0, 0, 2]).copy(mapped, 82);
+  const [a, b] = decode(d, batch(v6, mapped));
+  assert.equal(a?.conn.localAddr, '::1');
+  assert.equal(a?.conn.family, 6);
+  assert.equal(b?.conn.localAddr, '10.0.0.1');
+  assert.equal(b?.conn.remoteAddr, '10.0.0.2');
+  assert.equal(b?.conn.family, 4);
+});
+
+test('process records carry exe and argv', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  const payload = Buffer.alloc(64 + 23);
+  payload.write('python3.11', 0);
+  payload.write('python3\0-m\0http.server\0', 64);
+  const [p] = decode(d, batch(record({ kind: 3, offset: 12345, payload })));
+  assert.equal(p?.kind, 'process');
+  assert.deepEqual(p?.process, { pid: 42, startTimeNs: 12345, exe: 'python3.11', args: ['python3', '-m', 'http.server'] });
+});
+
+test('hostile batches: bad version, length beyond the record, truncated frames, random bytes — skipped and counted, never thrown', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  const badVersion = record({ version: 9, payload: Buffer.from('x') });
+  const lying = record({ payload: Buffer.from('abc') });
+  lying.writeUInt32LE(1 << 20, 40); // claims 1 MiB of payload
+  const good = record({ payload: Buffer.from('ok') });
+  const out = decode(d, batch(badVersion, lying, good));
+  assert.deepEqual(out.map((c) => c.data.toString()), ['ok']);
+  assert.equal(d.stats.malformed, 2);
+
+  const truncated = batch(good).subarray(0, 50);
+  assert.deepEqual(decode(d, truncated), []);
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256);
+  for (let i = 0; i < 200; i++) {
+    const junk = Buffer.from(Array.from({ length: 8 + (i * 37) % 400 }, rnd));
+    assert.doesNotThrow(() => decode(d, junk));
+  }
+  assert.ok(d.stats.malformed > 2);
+});
