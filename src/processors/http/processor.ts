@@ -22,7 +22,7 @@ import {
   type ProtocolHandler,
 } from './protocol';
 import { DirStream, type StreamSink } from './reassembly';
-import { ResourceCache, type ProcessDescription } from './resource';
+import { ResourceCache } from './resource';
 import { buildSpan } from './spans';
 import { IdGenerator } from './trace-context';
 
@@ -302,7 +302,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
     for (const c of chunks) {
       let conn: Conn | undefined;
       try {
-        if ((c.kind as string) !== 'data' && c.kind !== 'close') {
+        if (c.kind !== 'data' && c.kind !== 'close') {
           this.otherChunk(c);
           continue;
         }
@@ -376,8 +376,8 @@ export class HttpProcessor implements ChunkProcessorComponent {
    */
   private otherChunk(c: CaptureChunk): void {
     this.nChunks++;
-    const info = (c as { process?: ProcessDescription }).process;
-    if ((c.kind as string) === 'process' && info !== undefined && typeof info.pid === 'number') {
+    const info = c.process;
+    if (c.kind === 'process' && info !== undefined) {
       this.resources.describe(info.pid, info.startTimeNs, info.exe, info.args, c.comm);
     } else this.counters.add('chunks.unknown_kind');
   }

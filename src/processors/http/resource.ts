@@ -15,17 +15,6 @@ export const ATTR_HOST_NAME = 'host.name';
 
 export const RESOURCE_CACHE_MAX = 4096;
 
-/** What a receiver may tell about a process (a 'process' chunk), read while it was alive. */
-export interface ProcessDescription {
-  pid: number;
-  /** With pid, identifies one incarnation of a reused pid. */
-  startTimeNs: number;
-  /** Basename of the executable ('' when unknown). */
-  exe: string;
-  /** argv ([] when unreadable). */
-  args: string[];
-}
-
 interface Entry {
   resource: Resource;
   /** From a process description; undefined when read from /proc. */
