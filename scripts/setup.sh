@@ -31,7 +31,8 @@ fi
 # 2. npm dependencies, exactly as locked.
 if newer node_modules/.package-lock.json package-lock.json package.json; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  # --ignore-scripts: npm would otherwise run node-gyp on binding.gyp before libbpf exists.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
 # 3. libbpf, static and position-independent, from Debian's source package.
