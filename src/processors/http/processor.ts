@@ -29,6 +29,13 @@ import { IdGenerator } from './trace-context';
 /** Detection gives up on a connection after this many candidate segments or bytes without a match. */
 export const DETECT_MAX_ATTEMPTS = 8;
 export const DETECT_MAX_BYTES = 64 * 1024;
+/** Reported even at zero, so the exit summary shows that nothing was lost here. */
+const ALWAYS_REPORTED_DROPS: Stats = Object.fromEntries(
+  ['gap', 'truncated', 'malformed', 'too_large', 'pending_overflow', 'unpaired_response', 'unpairable_request', 'resync_bytes', 'after_shutdown'].map(
+    (r) => [`drops.${r}`, 0],
+  ),
+);
+
 /** Internal errors logged per processor (all are counted in 'errors'). */
 const MAX_ERROR_LOGS = 10;
 
@@ -274,7 +281,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
   }
 
   stats(): Stats {
-    const st: Stats = { ...this.counters.values, 'connections.active': this.conns.size };
+    const st: Stats = { ...ALWAYS_REPORTED_DROPS, ...this.counters.values, 'connections.active': this.conns.size };
     if (this.nChunks > 0) st['chunks'] = this.nChunks;
     if (this.nBytes > 0) st['bytes'] = this.nBytes;
     if (this.nExchanges > 0) st['exchanges'] = this.nExchanges;
