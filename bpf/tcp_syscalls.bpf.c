@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* tcp receiver, syscall-tracepoint backend: captures the payload of TCP sockets passing
- * through read/write-style syscalls. Works on every kernel with syscall tracepoints (no
- * kprobes, no fentry). At sys_enter the buffer arguments are stashed per thread (only for
- * TCP sockets of allowed processes); at sys_exit the bytes actually transferred (the return
- * value) are copied into the ring buffer in chunks of up to REC_CHUNK_BYTES. */
+/* tcp receiver, syscall-tracepoint backend: the payload of TCP sockets (IPv4 and IPv6) passing
+ * through read/write-style syscalls (bpf/include/syscall_capture.h), plus the TCP state
+ * tracepoint for each connection's role (from the handshake) and its close. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -12,84 +10,16 @@
 #include "counters.h"
 #include "conn.h"
 #include "filters.h"
+#include "syscall_capture.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define S_IFMT_ 0170000
-#define S_IFSOCK_ 0140000
-#define SOCK_STREAM_ 1
-#define MSG_PEEK_ 2
-#define MAX_MMSG 32
-#define MAX_STEPS_NO_LOOP_HELPER 48 /* bounded-loop fallback for kernels without bpf_loop */
-#define MAX_STEPS 256               /* with bpf_loop: 1 MiB in 16 KiB chunks plus segment loads */
-
-const volatile __u32 max_message_bytes = 1 << 20;
-const volatile __u32 wakeup_bytes = 256 << 10; /* wake the reader once this much is queued */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20); /* resized by the loader from config */
-} events SEC(".maps");
-
-enum buf_kind {
-	BUF_PLAIN = 0, /* (buf, len): read, write, recvfrom, sendto */
-	BUF_IOVEC,     /* (iov, iovcnt): readv, writev */
-	BUF_MSG,       /* user_msghdr: recvmsg, sendmsg */
-	BUF_MMSG,      /* mmsghdr array: recvmmsg, sendmmsg */
-	BUF_NONE,      /* bytes moved kernel-side (sendfile): counted, not copied */
-};
-
-struct stash {
-	__u64 sk;
-	__u64 ptr;
-	__u64 cnt;
-	__u8 kind;
-	__u8 dir;
-	__u8 pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct stash);
-} stashes SEC(".maps");
-
-struct proc_record {
-	struct rec_hdr h;
-	struct proc_payload p;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct proc_record);
-} proc_scratch SEC(".maps");
-
-/* Processes already described to user space: tgid → start time (a reused pid differs). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} procs_reported SEC(".maps");
-
-/* Returns the struct sock of fd if it is a TCP socket, else 0. */
-static __always_inline struct sock *tcp_sock_of_fd(int fd)
+/* The TCP sockets (IPv4 and IPv6). */
+static __always_inline struct sock *capture_sock_of_fd(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct socket *so = socket_of_fd(fd);
+	if (!so)
 		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return 0;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
-		return 0;
-	struct socket *so = BPF_CORE_READ(f, private_data);
 	struct sock *sk = BPF_CORE_READ(so, sk);
 	if (!sk)
 		return 0;
@@ -101,293 +31,18 @@ static __always_inline struct sock *tcp_sock_of_fd(int fd)
 	return sk;
 }
 
-static __always_inline int on_enter(int fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
+static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!pid_allowed(id >> 32))
-		return 0;
-	struct sock *sk = tcp_sock_of_fd(fd);
-	if (!sk)
-		return 0;
-	struct stash st = { .sk = (__u64)sk, .ptr = ptr, .cnt = cnt, .kind = kind, .dir = dir };
-	__u32 tid = (__u32)id;
-	if (bpf_map_update_elem(&stashes, &tid, &st, BPF_ANY))
-		count(CNT_STASH_FULL, 1);
-	return 0;
+	read_endpoints(sk, h);
 }
 
-/* ---- copying the transferred bytes: one step per chunk or per segment load ---- */
-
-struct cursor {
-	__u64 msgs;     /* user pointer: mmsghdr array (BUF_MMSG) */
-	__u64 iov;      /* user pointer: iovec array of the current message */
-	__u64 base;     /* user pointer: next byte of the current segment */
-	__u64 seg_left; /* bytes left in the current segment */
-	__u64 msg_left; /* bytes the syscall transferred that are left in the current message */
-	__u64 budget;   /* bytes we may still capture (max_message_bytes) */
-	__u64 captured; /* bytes captured so far (a prefix of the transfer) */
-	__u64 offset;   /* stream offset of the next byte */
-	__u32 iov_idx, iov_cnt, msg_idx, msg_cnt;
-	__u8 kind;
-	__u8 failed;
-};
-
-/* Per-CPU working area. The cursor lives here rather than on the stack on purpose: the
- * verifier does not track values inside map memory, so every iteration of the copy loop
- * looks the same to it and verification converges at once instead of exploring each
- * iteration (which exceeds the 1M-instruction limit). */
-struct scratch {
-	struct cursor c;
-	struct rec_hdr h;
-	__u8 data[REC_CHUNK_BYTES];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch_buf SEC(".maps");
-
-static __always_inline __u64 wakeup_flags(void)
+static __always_inline int capture_allowed(const struct rec_hdr *h)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									     : BPF_RB_NO_WAKEUP;
+	return endpoints_allowed(h);
 }
 
-static __always_inline void emit(struct scratch *s, __u32 len)
+static __always_inline void capture_announce(struct sock *sk, const struct rec_hdr *h)
 {
-	/* The verifier must see the bound on the register actually passed (NATIVE-NOTES #3). */
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(REC_CHUNK_BYTES));
-	s->h.len = len;
-	if (bpf_ringbuf_output(&events, &s->h, sizeof(s->h) + len, wakeup_flags())) {
-		count(CNT_RINGBUF_FULL_RECORDS, 1);
-		count(CNT_RINGBUF_FULL_BYTES, len);
-	}
-}
-
-static long copy_step(__u32 i, void *unused)
-{
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_buf, &zero);
-	if (!s)
-		return 1;
-	struct cursor *c = &s->c;
-
-	if (c->budget == 0)
-		return 1;
-	if (c->msg_left == 0) { /* next message of an mmsghdr array */
-		if (c->kind != BUF_MMSG || c->msg_idx >= c->msg_cnt || c->msg_idx >= MAX_MMSG)
-			return 1;
-		struct mmsghdr m;
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)(c->msgs + (__u64)c->msg_idx * sizeof(m)))) {
-			c->failed = 1;
-			return 1;
-		}
-		c->msg_idx++;
-		c->iov = (__u64)m.msg_hdr.msg_iov;
-		c->iov_cnt = m.msg_hdr.msg_iovlen;
-		c->iov_idx = 0;
-		c->seg_left = 0;
-		c->msg_left = m.msg_len;
-		return 0;
-	}
-	if (c->seg_left == 0) { /* next iovec */
-		if (c->iov_idx >= c->iov_cnt)
-			return 1;
-		struct iovec v;
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(c->iov + (__u64)c->iov_idx * sizeof(v)))) {
-			c->failed = 1;
-			return 1;
-		}
-		c->iov_idx++;
-		c->base = (__u64)v.iov_base;
-		c->seg_left = v.iov_len < c->msg_left ? v.iov_len : c->msg_left;
-		return 0;
-	}
-
-	__u64 n = c->seg_left;
-	if (n > c->budget)
-		n = c->budget;
-	if (n > REC_CHUNK_BYTES)
-		n = REC_CHUNK_BYTES;
-	__u32 len = n;
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(REC_CHUNK_BYTES));
-	if (bpf_probe_read_user(s->data, len, (void *)c->base)) {
-		c->failed = 1;
-		return 1;
-	}
-	s->h.offset = c->offset;
-	s->h.lost_after = 0;
-	emit(s, len);
-	c->base += len;
-	c->seg_left -= len;
-	c->msg_left -= len;
-	c->budget -= len;
-	c->captured += len;
-	c->offset += len;
-	return 0;
-}
-
-/* Total bytes an mmsg call moved: the sum of msg_len over the messages it reports. */
-static __always_inline __u64 mmsg_total(__u64 msgs, __u32 cnt)
-{
-	__u64 total = 0;
-	for (__u32 i = 0; i < MAX_MMSG; i++) {
-		if (i >= cnt)
-			break;
-		__u32 len = 0;
-		bpf_probe_read_user(&len, sizeof(len),
-				    (void *)(msgs + (__u64)i * sizeof(struct mmsghdr) +
-					     __builtin_offsetof(struct mmsghdr, msg_len)));
-		total += len;
-	}
-	return total;
-}
-
-/* Emits a REC_PROC record for the current process unless already done for this incarnation. */
-static __always_inline void report_process(const struct rec_hdr *tmpl)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 tgid = tmpl->pid, zero = 0;
-	__u64 start = BPF_CORE_READ(task, group_leader, start_time);
-	__u64 *seen = bpf_map_lookup_elem(&procs_reported, &tgid);
-	if (seen && *seen == start)
-		return;
-	bpf_map_update_elem(&procs_reported, &tgid, &start, BPF_ANY);
-	struct proc_record *r = bpf_map_lookup_elem(&proc_scratch, &zero);
-	if (!r)
-		return;
-	__builtin_memcpy(&r->h, tmpl, sizeof(r->h));
-	r->h.kind = REC_PROC;
-	r->h.offset = start;
-	r->h.lost_after = 0;
-	r->p.exe[0] = 0;
-	const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
-	if (name)
-		bpf_probe_read_kernel_str(r->p.exe, sizeof(r->p.exe), name);
-	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
-	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
-	__u32 len = arg_end > arg_start ? arg_end - arg_start : 0;
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(PROC_ARGS_BYTES));
-	if (len && bpf_probe_read_user(r->p.args, len, (void *)arg_start))
-		len = 0;
-	r->h.len = PROC_EXE_BYTES + len;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->h) + PROC_EXE_BYTES + len, wakeup_flags()))
-		count(CNT_RINGBUF_FULL_RECORDS, 1);
-}
-
-static __always_inline int on_exit(long ret)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, zero = 0;
-	struct stash *st = bpf_map_lookup_elem(&stashes, &tid);
-	if (!st)
-		return 0;
-	struct stash a = *st;
-	bpf_map_delete_elem(&stashes, &tid);
-	if (ret <= 0)
-		return 0;
-
-	struct scratch *s = bpf_map_lookup_elem(&scratch_buf, &zero);
-	if (!s)
-		return 0;
-	struct rec_hdr *h = &s->h;
-	h->version = REC_VERSION;
-	h->kind = REC_DATA;
-	h->direction = a.dir;
-	h->backend = BACKEND_SYSCALLS;
-	h->flags = 0;
-	h->pid = id >> 32;
-	h->tid = tid;
-	h->ts_ns = bpf_ktime_get_ns();
-	h->reserved = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	read_endpoints((struct sock *)a.sk, h);
-
-	struct conn_state *cs = bpf_map_lookup_elem(&conns, &a.sk);
-	int first_sight = !cs || cs->conn_id == 0;
-	if (first_sight) {
-		struct conn_state fresh = { .role = cs ? cs->role : ROLE_UNKNOWN };
-		fresh.conn_id = next_conn_id();
-		fresh.capture = endpoints_allowed(h);
-		if (bpf_map_update_elem(&conns, &a.sk, &fresh, BPF_ANY)) {
-			count(CNT_CONN_TABLE_FULL, 1);
-			return 0;
-		}
-		cs = bpf_map_lookup_elem(&conns, &a.sk);
-		if (!cs)
-			return 0;
-	}
-	if (!cs->capture)
-		return 0;
-	h->conn_id = cs->conn_id;
-	h->role = cs->role;
-	if (first_sight)
-		report_process(h);
-
-	__u8 dir = a.dir & 1;
-	__u64 start = cs->offset[dir];
-	struct cursor *cp = &s->c;
-	__builtin_memset(cp, 0, sizeof(*cp));
-	cp->budget = max_message_bytes;
-	cp->offset = start;
-	cp->kind = a.kind;
-	__u64 total = ret;
-	switch (a.kind) {
-	case BUF_PLAIN:
-		cp->base = a.ptr;
-		cp->seg_left = cp->msg_left = ret;
-		break;
-	case BUF_IOVEC:
-		cp->iov = a.ptr;
-		cp->iov_cnt = a.cnt;
-		cp->msg_left = ret;
-		break;
-	case BUF_MSG: {
-		struct user_msghdr m;
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)a.ptr)) {
-			cp->failed = 1;
-			cp->budget = 0;
-			break;
-		}
-		cp->iov = (__u64)m.msg_iov;
-		cp->iov_cnt = m.msg_iovlen;
-		cp->msg_left = ret;
-		break;
-	}
-	case BUF_MMSG:
-		cp->msgs = a.ptr;
-		cp->msg_cnt = ret; /* number of messages */
-		total = mmsg_total(a.ptr, ret);
-		break;
-	default: /* BUF_NONE */
-		cp->budget = 0;
-		count(CNT_UNCAPTURED_BYTES, total);
-		break;
-	}
-
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
-		bpf_loop(MAX_STEPS, copy_step, 0, 0);
-	} else {
-		for (__u32 i = 0; i < MAX_STEPS_NO_LOOP_HELPER; i++)
-			if (copy_step(i, 0))
-				break;
-	}
-
-	/* Whatever was not captured (over the cap, copy failure, step limit) is reported as a
-	 * zero-length record so the consumer sees exactly where the gap is and how long. */
-	if (cp->captured < total) {
-		if (a.kind != BUF_NONE)
-			count(cp->failed ? CNT_COPY_FAILED : CNT_TRUNCATED_BYTES, cp->failed ? 1 : total - cp->captured);
-		s->h.offset = start + cp->captured;
-		s->h.lost_after = total - cp->captured;
-		emit(s, 0);
-	}
-	/* Not atomic: two threads writing one TCP socket at once is rare, and the kernel's own
-	 * ordering of their bytes is unknowable here anyway. */
-	cs->offset[dir] = start + total;
-	return 0;
 }
 
 /* ---- TCP state changes: role from the handshake, close ---- */
@@ -406,67 +61,10 @@ int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		struct conn_state *cs = bpf_map_lookup_elem(&conns, &sk);
 		if (!cs)
 			return 0;
-		if (cs->conn_id && cs->capture) {
-			struct rec_hdr h = {
-				.version = REC_VERSION,
-				.kind = REC_CLOSE,
-				.role = cs->role,
-				.backend = BACKEND_SYSCALLS,
-				.conn_id = cs->conn_id,
-				.ts_ns = bpf_ktime_get_ns(),
-			};
-			if (bpf_ringbuf_output(&events, &h, sizeof(h), wakeup_flags()))
-				count(CNT_RINGBUF_FULL_RECORDS, 1);
-		}
+		emit_close(cs, BACKEND_SYSCALLS);
 		bpf_map_delete_elem(&conns, &sk);
 	}
 	return 0;
 }
 
-/* ---- syscall hooks ---- */
-
-#define ENTER(name, kind, dir, ptr_arg, cnt_arg)                                             \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
-	{                                                                                    \
-		return on_enter(ctx->args[0], ctx->args[ptr_arg], ctx->args[cnt_arg], kind, dir); \
-	}
-/* recv-style calls with MSG_PEEK leave the data in the socket: it will be read again. */
-#define ENTER_RECV(name, kind, ptr_arg, cnt_arg, flags_arg)                                  \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
-	{                                                                                    \
-		if (ctx->args[flags_arg] & MSG_PEEK_)                                        \
-			return 0;                                                            \
-		return on_enter(ctx->args[0], ctx->args[ptr_arg], ctx->args[cnt_arg], kind, DIR_INGRESS); \
-	}
-#define EXIT(name)                                          \
-	SEC("tracepoint/syscalls/sys_exit_" #name)          \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx) \
-	{                                                   \
-		return on_exit(ctx->ret);                   \
-	}
-
-ENTER(write, BUF_PLAIN, DIR_EGRESS, 1, 2)
-ENTER(sendto, BUF_PLAIN, DIR_EGRESS, 1, 2)
-ENTER(writev, BUF_IOVEC, DIR_EGRESS, 1, 2)
-ENTER(sendmsg, BUF_MSG, DIR_EGRESS, 1, 2)
-ENTER(sendmmsg, BUF_MMSG, DIR_EGRESS, 1, 2)
-ENTER(sendfile64, BUF_NONE, DIR_EGRESS, 1, 3)
-ENTER(read, BUF_PLAIN, DIR_INGRESS, 1, 2)
-ENTER(readv, BUF_IOVEC, DIR_INGRESS, 1, 2)
-ENTER_RECV(recvfrom, BUF_PLAIN, 1, 2, 3)
-ENTER_RECV(recvmsg, BUF_MSG, 1, 2, 2)
-ENTER_RECV(recvmmsg, BUF_MMSG, 1, 2, 3)
-
-EXIT(write)
-EXIT(sendto)
-EXIT(writev)
-EXIT(sendmsg)
-EXIT(sendmmsg)
-EXIT(sendfile64)
-EXIT(read)
-EXIT(readv)
-EXIT(recvfrom)
-EXIT(recvmsg)
-EXIT(recvmmsg)
+CAPTURE_SYSCALL_HOOKS()
