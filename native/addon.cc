@@ -14,7 +14,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Probe",
                        {InstanceMethod("open", &ProbeWrap::Open), InstanceMethod("start", &ProbeWrap::Start),
-                        InstanceMethod("counters", &ProbeWrap::Counters), InstanceMethod("stats", &ProbeWrap::Stats),
+                        InstanceMethod("counters", &ProbeWrap::Counters),
+                        InstanceMethod("updateMap", &ProbeWrap::UpdateMap), InstanceMethod("stats", &ProbeWrap::Stats),
                         InstanceMethod("close", &ProbeWrap::Close)});
   }
 
@@ -103,6 +104,21 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
       if (st != napi_ok) probe_.Release(b);
     });
     started_ = true;
+    return env.Undefined();
+  }
+
+  // updateMap(name, key: Buffer, value: Buffer): throws on error.
+  Napi::Value UpdateMap(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsBuffer() || !info[2].IsBuffer()) {
+      Napi::TypeError::New(env, "updateMap(name: string, key: Buffer, value: Buffer)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto key = info[1].As<Napi::Buffer<char>>();
+    auto val = info[2].As<Napi::Buffer<char>>();
+    std::string err = probe_.UpdateMap(info[0].As<Napi::String>().Utf8Value(), std::string(key.Data(), key.Length()),
+                                       std::string(val.Data(), val.Length()));
+    if (!err.empty()) Napi::Error::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
 

@@ -234,6 +234,16 @@ void Probe::Destroy() {
   if (obj_) bpf_object__close(obj_), obj_ = nullptr;
 }
 
+std::string Probe::UpdateMap(const std::string& map, const std::string& key, const std::string& value) {
+  if (!obj_) return "the probe is closed";
+  bpf_map* m = bpf_object__find_map_by_name(obj_, map.c_str());
+  if (!m) return "the BPF object has no map named " + map;
+  if (key.size() != bpf_map__key_size(m) || value.size() != bpf_map__value_size(m))
+    return "wrong key or value size for map " + map;
+  int e = bpf_map__update_elem(m, key.data(), key.size(), value.data(), value.size(), BPF_ANY);
+  return e ? "cannot update map " + map + ": " + Errno(e) : "";
+}
+
 std::vector<uint64_t> Probe::Counters() {
   std::vector<uint64_t> out;
   if (!obj_) return final_counters_;

@@ -63,6 +63,8 @@ class Probe {
   void Join();
   // Detaches every program and frees the object.
   void Destroy();
+  // Writes one entry into a map of the loaded object (e.g. muted_conns). "" or an error.
+  std::string UpdateMap(const std::string& map, const std::string& key, const std::string& value);
   // Kernel-side counters: the per-CPU array map "counters", summed over CPUs.
   std::vector<uint64_t> Counters();
   ProbeStats Stats();

@@ -4,6 +4,7 @@
 import type { ComponentKind } from './core/component';
 import { Registry, type AnyFactory } from './config/registry';
 import { tcpReceiverFactory } from './receivers/tcp';
+import { unixReceiverFactory } from './receivers/unix';
 import { httpProcessorFactory } from './processors/http';
 import { batchProcessorFactory } from './processors/batch';
 import { debugExporterFactory } from './exporters/debug';
@@ -16,15 +17,14 @@ const ALIASES: Array<{ kind: ComponentKind; alias: string; target: string }> = [
 ];
 
 export function builtinRegistry(): Registry {
-  const factories: Array<AnyFactory | undefined> = [
+  const factories: AnyFactory[] = [
     tcpReceiverFactory,
+    unixReceiverFactory,
     httpProcessorFactory,
     batchProcessorFactory,
     debugExporterFactory,
     fileExporterFactory,
     otlpGrpcExporterFactory,
   ];
-  // A module that is still a type-only placeholder exports nothing at run time; leave it out
-  // rather than crash, so the rest stays usable while it is being written.
-  return new Registry(factories.filter((f): f is AnyFactory => f !== undefined), ALIASES);
+  return new Registry(factories, ALIASES);
 }

@@ -11,6 +11,7 @@ enum rec_kind {
 	REC_DATA = 1,  /* payload bytes (len may be 0 when the record only reports lost bytes) */
 	REC_CLOSE = 2, /* the socket closed (TCP_CLOSE); no payload */
 	REC_PROC = 3,  /* the process behind a new connection: struct proc_payload, offset = its start time */
+	REC_CONN = 4,  /* more about a new connection: struct conn_payload (unix sockets: the path) */
 };
 
 enum rec_direction {
@@ -58,6 +59,15 @@ struct rec_hdr {
 struct proc_payload {
 	char exe[PROC_EXE_BYTES]; /* basename of the executable, NUL-padded */
 	char args[PROC_ARGS_BYTES]; /* argv, NUL-separated (only as many bytes as the header's len says) */
+};
+
+/* Payload of REC_CONN for unix sockets: the socket's path, from its own address when bound
+ * (servers, and their accepted sockets) else from the peer's (clients). Abstract names start
+ * with a NUL byte. laddr/raddr of unix records hold the inode numbers of the two ends. */
+#define UNIX_PATH_BYTES 108
+struct conn_payload {
+	__u8 from_peer; /* 1 when the path is the peer's address */
+	char path[UNIX_PATH_BYTES]; /* only as many bytes as the header's len says (minus 1) */
 };
 
 /* Kernel-side counters (per-CPU array "counters"), summed by the addon. */

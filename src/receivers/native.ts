@@ -8,6 +8,8 @@ export interface NativeProbe {
   open(objectPath: string, options: ProbeOpenOptions): string[];
   /** Starts the drain thread; onBatch gets one Buffer per batch, valid only during the call. */
   start(onBatch: (batch: Buffer, records: number) => void): void;
+  /** Writes one map entry of the loaded object (e.g. muted_conns). Throws on error. */
+  updateMap(map: string, key: Buffer, value: Buffer): void;
   /** Kernel counters (bpf/include/record.h enum counter_index), summed over CPUs. */
   counters(): number[];
   stats(): { records: number; bytes: number; batches: number; waitsForConsumer: number };

@@ -21,6 +21,7 @@ export class ProbeSession {
   private readonly probe: NativeProbe;
   private readonly decoder: RecordDecoder;
   private consumerErrors = 0;
+  private muteFailures = 0;
   private closing?: Promise<void>;
   readonly attached: string[];
 
@@ -49,6 +50,20 @@ export class ProbeSession {
     }
   }
 
+  /**
+   * Asks the kernel to stop capturing a connection (its id as the decoder wrote it,
+   * `receiver:hex`). Takes effect at the connection's next syscall.
+   */
+  mute(connId: string): void {
+    const key = Buffer.alloc(8);
+    key.writeBigUInt64LE(BigInt('0x' + connId.slice(connId.lastIndexOf(':') + 1)));
+    try {
+      this.probe.updateMap('muted_conns', key, Buffer.from([1]));
+    } catch {
+      this.muteFailures++; // map full: the receiver still drops the chunks in user space
+    }
+  }
+
   /** Delivers what the ring still holds, then detaches. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.probe.close();
@@ -62,6 +77,7 @@ export class ProbeSession {
       'connections.open': this.decoder.openConnections,
       'drops.malformed_records': this.decoder.stats.malformed,
       'errors.processing': this.consumerErrors,
+      'errors.mute_failed': this.muteFailures,
     };
     const counters = this.probe.counters();
     KERNEL_COUNTERS.forEach((name, i) => (s[name] = counters[i] ?? 0));

@@ -10,6 +10,8 @@ export const REC_HEADER_BYTES = 104;
 const REC_DATA = 1;
 const REC_CLOSE = 2;
 const REC_PROC = 3;
+const REC_CONN = 4;
+const AF_UNIX = 1;
 const PROC_EXE_BYTES = 64;
 const AF_INET = 2;
 const ROLES: Role[] = ['unknown', 'client', 'server'];
@@ -87,6 +89,10 @@ export class RecordDecoder {
         source: this.receiverName,
       };
     }
+    if (kind === REC_CONN) {
+      (live ?? this.track(b, at, connKey)).meta.path = unixPath(b, at + REC_HEADER_BYTES, len);
+      return null;
+    }
     if (kind !== REC_DATA && kind !== REC_PROC) {
       this.stats.malformed++;
       return null;
@@ -141,18 +147,32 @@ export class RecordDecoder {
 
   private track(b: Buffer, at: number, key: number): LiveConn {
     const kernelFamily = b[at + 4];
+    const role = ROLES[b[at + 3]!] ?? 'unknown';
+    if (kernelFamily === AF_UNIX) {
+      // The path arrives in the REC_CONN record that follows.
+      const unix = { connId: this.connIdOf(key), family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0, role } as const;
+      return this.remember(key, { ...unix });
+    }
     const mapped = kernelFamily !== AF_INET && isMapped(b, at + 56);
     const family = kernelFamily === AF_INET || mapped ? 4 : 6;
     const addrFamily = kernelFamily === AF_INET ? 4 : 6; // layout of the bytes, not of the text
-    const conn: ConnectionMeta = {
-      connId: key.toString(16),
+    return this.remember(key, {
+      connId: this.connIdOf(key),
       family,
       localAddr: formatAddress(b, at + 56, addrFamily),
       localPort: b.readUInt16LE(at + 48),
       remoteAddr: formatAddress(b, at + 72, addrFamily),
       remotePort: b.readUInt16LE(at + 50),
-      role: ROLES[b[at + 3]!] ?? 'unknown',
-    };
+      role,
+    });
+  }
+
+  /** Connection ids are per BPF object: the receiver's name keeps two receivers' ids apart. */
+  private connIdOf(key: number): string {
+    return `${this.receiverName}:${key.toString(16)}`;
+  }
+
+  private remember(key: number, conn: ConnectionMeta): LiveConn {
     if (this.conns.size >= this.maxConnections) {
       // Sockets whose close we never saw (e.g. LRU-evicted in the kernel): forget the oldest.
       const oldest = this.conns.keys().next().value;
@@ -165,6 +185,17 @@ export class RecordDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** REC_CONN payload of a unix socket: [from_peer u8][path bytes]; abstract names read as "@name". */
+function unixPath(b: Buffer, at: number, len: number): string {
+  if (len <= 1) return '';
+  let end = at + len;
+  const start = at + 1;
+  if (b[start] === 0) return '@' + b.toString('utf8', start + 1, end).replace(/\0+$/, '');
+  while (end > start && b[end - 1] === 0) end--;
+  const nul = b.indexOf(0, start);
+  return b.toString('utf8', start, nul >= 0 && nul < end ? nul : end);
+}
 const CLOSE_TEMPLATE = { kind: 'close', direction: 'egress', offset: 0, data: EMPTY, lostAfter: 0 } as const;
 
 function readCString(b: Buffer, at: number, max: number): string {

@@ -74,7 +74,7 @@ test('fields of a data record, then close with the last user of the connection',
   assert.equal(c.tid, 43);
   assert.equal(c.comm, 'curl');
   assert.equal(c.source, 'tcp/syscalls');
-  assert.deepEqual(c.conn, { connId: '7', family: 4, localAddr: '127.0.0.1', localPort: 40000, remoteAddr: '127.0.0.2', remotePort: 8080, role: 'client' });
+  assert.deepEqual(c.conn, { connId: 'tcp:7', family: 4, localAddr: '127.0.0.1', localPort: 40000, remoteAddr: '127.0.0.2', remotePort: 8080, role: 'client' });
   const [closed] = decode(d, batch(record({ kind: 2, pid: 0 })));
   assert.equal(closed?.kind, 'close');
   assert.equal(closed?.pid, 42, 'close carries the last pid that used the connection');
@@ -129,4 +129,17 @@ test('hostile batches: bad version, length beyond the record, truncated frames, 
     assert.doesNotThrow(() => decode(d, junk));
   }
   assert.ok(d.stats.malformed > 2);
+});
+
+test('unix sockets: family 0, the path from REC_CONN (abstract names as @name)', () => {
+  const d = new RecordDecoder('unix', 0n);
+  const conn = (id: number, path: Buffer) => record({ kind: 4, family: 1, conn: id, payload: Buffer.concat([Buffer.from([1]), path]) });
+  const data = (id: number) => record({ family: 1, conn: id, payload: Buffer.from('GET / HTTP/1.1') });
+  const out = decode(d, batch(conn(1, Buffer.from('/run/app.sock\0\0')), data(1), conn(2, Buffer.from('\0containerd-shim')), data(2)));
+  assert.equal(out.length, 2, 'REC_CONN yields no chunk');
+  assert.equal(out[0]?.conn.family, 0);
+  assert.equal(out[0]?.conn.path, '/run/app.sock');
+  assert.equal(out[0]?.conn.localAddr, '');
+  assert.equal(out[0]?.conn.connId, 'unix:1');
+  assert.equal(out[1]?.conn.path, '@containerd-shim');
 });

@@ -10,6 +10,12 @@ function u32(n: number): Buffer {
   return b;
 }
 
+/** The pids filter alone (shared with the unix receiver). */
+export function pidFilter(pidList: number[]): { rodata: Record<string, number>; mapEntries: Record<string, Array<[Buffer, Buffer]>> } {
+  const pids = [...new Set(pidList)].map((p): [Buffer, Buffer] => [u32(p), ONE]);
+  return { rodata: { filter_pids_on: pids.length ? 1 : 0 }, mapEntries: { filter_pids: pids } };
+}
+
 export function filterMaps(cfg: TcpReceiverConfig): {
   rodata: Record<string, number>;
   mapEntries: Record<string, Array<[Buffer, Buffer]>>;
@@ -30,15 +36,14 @@ export function filterMaps(cfg: TcpReceiverConfig): {
     k.writeUInt16LE(port, 16);
     return [k, ONE];
   });
-  const pids = [...new Set(cfg.pids)].map((p): [Buffer, Buffer] => [u32(p), ONE]);
+  const pids = pidFilter(cfg.pids);
   return {
     rodata: {
-      self_tgid: process.pid,
-      filter_pids_on: pids.length ? 1 : 0,
+      ...pids.rodata,
       filter_ports_on: ports.length ? 1 : 0,
       filter_addrs_on: addrs.length ? 1 : 0,
       filter_targets_on: targets.length ? 1 : 0,
     },
-    mapEntries: { filter_pids: pids, filter_ports: ports, filter_addrs: addrs, filter_targets: targets },
+    mapEntries: { ...pids.mapEntries, filter_ports: ports, filter_addrs: addrs, filter_targets: targets },
   };
 }

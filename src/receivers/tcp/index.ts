@@ -7,7 +7,8 @@ import type { ProbeSession } from '../probe-session';
 import { missingBpfPrivileges } from '../privileges';
 import type { SectionSpec } from '../../config/schema';
 import { parseTcpReceiverConfig, tcpReceiverSpec, type TcpReceiverConfig } from './config';
-import { syscallsBackend } from './syscalls-backend';
+import { syscallsBackend } from '../syscalls-backend';
+import { filterMaps } from './filters';
 
 class TcpReceiver implements ReceiverComponent {
   private consumer?: ChunkConsumer;
@@ -28,7 +29,18 @@ class TcpReceiver implements ReceiverComponent {
     const missing = missingBpfPrivileges();
     if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
     // Preference order; TCP-layer backends (fentry, kprobe) will come first once they exist.
-    const candidates = [syscallsBackend(this.ctx.id, this.cfg, () => this.consumer, this.ctx.logger)];
+    const filters = filterMaps(this.cfg);
+    const candidates = [
+      syscallsBackend({
+        receiverName: this.ctx.id,
+        object: 'tcp_syscalls',
+        settings: this.cfg,
+        rodata: filters.rodata,
+        mapEntries: filters.mapEntries,
+        consumer: () => this.consumer,
+        logger: this.ctx.logger,
+      }),
+    ];
     const { name, running } = await startFirstAvailable(this.ctx.id, candidates, this.cfg.backend, this.ctx.logger);
     this.backendName = name;
     this.session = running;

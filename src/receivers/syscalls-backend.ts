@@ -1,0 +1,65 @@
+// The syscall-tracepoint backend shared by the receivers (bpf/include/syscall_capture.h): works
+// on every kernel with syscall tracepoints, including hosts where kprobes and fentry do not load.
+import type { ChunkConsumer } from '../core/types';
+import type { Logger } from '../core/logger';
+import { bpfObjectPath, type ProbeOpenOptions } from './native';
+import { ProbeSession } from './probe-session';
+import { ensureTracefs, tracepointExists } from './tracefs';
+import type { BackendCandidate } from './backends';
+
+/** Syscalls hooked at enter and exit. Program names are enter_<name> / exit_<name>. */
+export const HOOKED_SYSCALLS = [
+  'write', 'sendto', 'writev', 'sendmsg', 'sendmmsg', 'sendfile64',
+  'read', 'readv', 'recvfrom', 'recvmsg', 'recvmmsg',
+] as const;
+
+export interface SyscallCaptureSettings {
+  max_message_bytes: number;
+  ring_buffer_bytes: number;
+  flush_interval: number;
+}
+
+export interface SyscallsBackendOptions {
+  receiverName: string;
+  /** BPF object under dist/bpf, without .bpf.o. */
+  object: string;
+  settings: SyscallCaptureSettings;
+  /** Filters and other settings of the object (rodata values and map entries). */
+  rodata: Record<string, number>;
+  mapEntries?: ProbeOpenOptions['mapEntries'];
+  /** Syscalls hooked at entry only (e.g. close for the unix receiver). */
+  enterOnly?: string[];
+  consumer: () => ChunkConsumer | undefined;
+  logger: Logger;
+}
+
+export function syscallsBackend(o: SyscallsBackendOptions): BackendCandidate<ProbeSession> {
+  return {
+    name: 'syscalls',
+    describe: 'syscall tracepoints on read/write/send/recv families',
+    async start() {
+      const tracefs = ensureTracefs();
+      if (tracefs.note) o.logger.info(tracefs.note);
+      if (!tracefs.root) throw new Error(tracefs.note ?? 'tracefs not found');
+      const exists = (s: string) => tracepointExists(tracefs.root!, 'syscalls', `sys_enter_${s}`);
+      // A syscall this kernel or architecture lacks is skipped, not fatal.
+      const missing = HOOKED_SYSCALLS.filter((s) => !exists(s));
+      if (missing.length === HOOKED_SYSCALLS.length) throw new Error('no syscall tracepoints (CONFIG_FTRACE_SYSCALLS off?)');
+      if (missing.length) o.logger.warn(`no tracepoints for ${missing.join(', ')} on this kernel: those syscalls are not captured`);
+      const missingEnter = (o.enterOnly ?? []).filter((s) => !exists(s));
+      return new ProbeSession(
+        o.receiverName,
+        bpfObjectPath(o.object),
+        {
+          rodata: { ...o.rodata, self_tgid: process.pid, max_message_bytes: o.settings.max_message_bytes },
+          mapSizes: { events: o.settings.ring_buffer_bytes },
+          mapEntries: o.mapEntries,
+          skipPrograms: [...missing.flatMap((s) => [`enter_${s}`, `exit_${s}`]), ...missingEnter.map((s) => `enter_${s}`)],
+          flushMs: Math.max(1, Math.round(o.settings.flush_interval)),
+        },
+        o.consumer,
+        o.logger,
+      );
+    },
+  };
+}

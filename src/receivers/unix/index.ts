@@ -1,0 +1,125 @@
+// The unix receiver: payload bytes of stream unix-domain sockets (both ends), with the socket's
+// path, in the same record format as the tcp receiver, so the http processor handles them.
+import type { ComponentFactory, CreateContext, ReceiverComponent, Stats } from '../../core/component';
+import { UserError } from '../../core/component';
+import type { CaptureChunk, ChunkConsumer } from '../../core/types';
+import { parseSection, type SectionSpec } from '../../config/schema';
+import { startFirstAvailable } from '../backends';
+import type { ProbeSession } from '../probe-session';
+import { missingBpfPrivileges } from '../privileges';
+import { syscallsBackend } from '../syscalls-backend';
+import { MAX_MESSAGE_BYTES_LIMIT } from '../tcp/config';
+import { pidFilter } from '../tcp/filters';
+import { PathFilter } from './path-filter';
+
+export interface UnixReceiverConfig {
+  include: string[];
+  exclude: string[];
+  pids: number[];
+  max_message_bytes: number;
+  ring_buffer_bytes: number;
+  flush_interval: number;
+  backend: 'auto' | 'syscalls';
+}
+
+export const unixReceiverSpec: SectionSpec = {
+  include: { type: 'list', of: { type: 'string' }, default: [], doc: 'only sockets whose path matches one of these globs (abstract names as @name; ** crosses /)' },
+  exclude: { type: 'list', of: { type: 'string' }, default: [], doc: 'never sockets whose path matches one of these globs' },
+  pids: { type: 'list', of: { type: 'int', min: 1 }, default: [], doc: 'capture only these processes (tgid)' },
+  max_message_bytes: { type: 'bytes', default: 1 << 20, min: 1, max: MAX_MESSAGE_BYTES_LIMIT, doc: 'bytes captured per syscall; the rest is counted and marked as cut' },
+  ring_buffer_bytes: { type: 'bytes', default: 16 << 20, min: 1 << 20, max: 1 << 30, doc: 'kernel ring buffer size (rounded up to a power of two)' },
+  flush_interval: { type: 'duration', default: 50, min: 1, doc: 'longest time captured bytes wait in a partly filled batch' },
+  backend: { type: 'string', default: 'auto', enum: ['auto', 'syscalls'], doc: 'force a kernel backend instead of the first that loads' },
+};
+
+function parseUnixReceiverConfig(raw: unknown, path: string): UnixReceiverConfig {
+  const cfg = parseSection<UnixReceiverConfig>(raw, path, unixReceiverSpec);
+  cfg.ring_buffer_bytes = 2 ** Math.ceil(Math.log2(cfg.ring_buffer_bytes));
+  return cfg;
+}
+
+/** Bounds the per-connection verdict table (entries leave on close). */
+const MAX_VERDICTS = 65536;
+
+class UnixReceiver implements ReceiverComponent {
+  private consumer?: ChunkConsumer;
+  private session?: ProbeSession;
+  private stopped?: Promise<void>;
+  private readonly filter: PathFilter;
+  private readonly verdicts = new Map<string, boolean>();
+  private filteredConnections = 0;
+  private filteredChunks = 0;
+
+  constructor(
+    private readonly cfg: UnixReceiverConfig,
+    private readonly ctx: CreateContext,
+  ) {
+    this.filter = new PathFilter(cfg.include, cfg.exclude);
+  }
+
+  setConsumer(next: ChunkConsumer): void {
+    this.consumer = next;
+  }
+
+  async start(): Promise<void> {
+    const missing = missingBpfPrivileges();
+    if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
+    const pids = pidFilter(this.cfg.pids);
+    const downstream: ChunkConsumer = this.filter.active ? { consumeChunks: (c) => this.filtered(c) } : { consumeChunks: (c) => this.consumer?.consumeChunks(c) };
+    const candidates = [
+      syscallsBackend({
+        receiverName: this.ctx.id,
+        object: 'unix_syscalls',
+        settings: this.cfg,
+        rodata: pids.rodata,
+        mapEntries: pids.mapEntries,
+        enterOnly: ['close'],
+        consumer: () => downstream,
+        logger: this.ctx.logger,
+      }),
+    ];
+    const { running } = await startFirstAvailable(this.ctx.id, candidates, this.cfg.backend, this.ctx.logger);
+    this.session = running;
+  }
+
+  /** Applies include/exclude on the socket path; excluded connections are muted in the kernel. */
+  private filtered(chunks: CaptureChunk[]): void {
+    const kept: CaptureChunk[] = [];
+    for (const c of chunks) {
+      const id = c.conn.connId;
+      let pass = this.verdicts.get(id);
+      if (pass === undefined) {
+        pass = this.filter.allows(c.conn.path ?? '');
+        if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.delete(this.verdicts.keys().next().value!);
+        this.verdicts.set(id, pass);
+        if (!pass) {
+          this.filteredConnections++;
+          this.session?.mute(id);
+        }
+      }
+      if (c.kind === 'close') this.verdicts.delete(id);
+      if (pass || c.kind === 'process') kept.push(c);
+      else this.filteredChunks++;
+    }
+    if (kept.length) this.consumer?.consumeChunks(kept);
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped ??= this.session ? this.session.close() : Promise.resolve();
+    return this.stopped;
+  }
+
+  stats(): Stats {
+    if (!this.session) return {};
+    return { ...this.session.stats(), 'connections.filtered': this.filteredConnections, 'chunks.filtered': this.filteredChunks };
+  }
+}
+
+export const unixReceiverFactory: ComponentFactory<UnixReceiverConfig, ReceiverComponent> & { spec: SectionSpec } = {
+  type: 'unix',
+  kind: 'receiver',
+  description: 'payload bytes of stream unix-domain sockets (both ends) with their paths, from eBPF probes',
+  spec: unixReceiverSpec,
+  parseConfig: parseUnixReceiverConfig,
+  create: (cfg, ctx) => new UnixReceiver(cfg, ctx),
+};
