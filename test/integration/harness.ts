@@ -80,8 +80,11 @@ export interface CollectorRun {
 }
 
 export interface CollectorOptions {
-  ports: number[];
+  /** tcp receiver ports filter (the tcp receiver is used unless `unix` is given). */
+  ports?: number[];
   tcp?: Record<string, unknown>;
+  /** Use the unix receiver with these settings instead of the tcp receiver. */
+  unix?: Record<string, unknown>;
   http?: Record<string, unknown>;
 }
 
@@ -110,14 +113,14 @@ export async function withCollector(opts: CollectorOptions, traffic: () => Promi
     config,
     [
       'receivers:',
-      `  tcp: ${yamlOf({ ports: opts.ports, ...opts.tcp })}`,
+      opts.unix ? `  unix: ${yamlOf(opts.unix)}` : `  tcp: ${yamlOf({ ports: opts.ports ?? [], ...opts.tcp })}`,
       'processors:',
       `  http: ${yamlOf(opts.http ?? {})}`,
       'exporters:',
       `  file: ${yamlOf({ path: out })}`,
       'service:',
       '  pipelines:',
-      '    traces: { receivers: [tcp], processors: [http], exporters: [file] }',
+      `    traces: { receivers: [${opts.unix ? 'unix' : 'tcp'}], processors: [http], exporters: [file] }`,
       '',
     ].join('\n'),
   );

@@ -8,6 +8,7 @@ import {
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_TRANSPORT,
   ATTR_NETWORK_PEER_PORT,
   ATTR_NETWORK_PROTOCOL_VERSION,
   ATTR_SERVER_ADDRESS,
@@ -177,9 +178,14 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
 
   const target = parseTarget(head.target);
   // server.address/port: absolute-form authority, else Host header, else the server endpoint.
-  const serverEndpoint = ex.clientSide
-    ? { host: meta.remoteAddr, port: meta.remotePort }
-    : { host: meta.localAddr, port: meta.localPort };
+  // Unix sockets have no address or port; their path is the peer address.
+  const unixPath = meta.family === 0 ? (meta.path ?? '') : undefined;
+  const serverEndpoint =
+    unixPath !== undefined
+      ? { host: 'localhost', port: 80 }
+      : ex.clientSide
+        ? { host: meta.remoteAddr, port: meta.remotePort }
+        : { host: meta.localAddr, port: meta.localPort };
   const authorityText = target.authority ?? head.host;
   const authority = authorityText !== undefined ? parseAuthority(authorityText) : null;
   const serverAddress = authority?.host ?? serverEndpoint.host;
@@ -205,7 +211,10 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     attrs[ATTR_SERVER_PORT] = serverPort;
   }
   if (!ex.clientSide && meta.remoteAddr !== '') attrs[ATTR_CLIENT_ADDRESS] = meta.remoteAddr;
-  if (meta.remoteAddr !== '') {
+  if (unixPath !== undefined) {
+    attrs[ATTR_NETWORK_TRANSPORT] = 'unix';
+    if (unixPath !== '') attrs[ATTR_NETWORK_PEER_ADDRESS] = unixPath;
+  } else if (meta.remoteAddr !== '') {
     attrs[ATTR_NETWORK_PEER_ADDRESS] = meta.remoteAddr;
     attrs[ATTR_NETWORK_PEER_PORT] = meta.remotePort;
   }
