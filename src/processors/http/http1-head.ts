@@ -203,7 +203,11 @@ export function parseHead(block: Buffer, isRequest: boolean): HttpHead | 'malfor
           if (head.host === undefined && nameIs(text, p, 'host')) head.host = valueOf(text, colon, le);
           break;
         case 7:
-          if (nameIs(text, p, 'upgrade')) head.upgrade = true;
+          if (nameIs(text, p, 'upgrade')) {
+            head.upgrade = true;
+            const v = valueOf(text, colon, le);
+            head.upgradeTo = head.upgradeTo === undefined ? v : `${head.upgradeTo},${v}`;
+          }
           break;
         case 10:
           if (nameIs(text, p, 'user-agent')) {

@@ -42,6 +42,8 @@ export interface Http1Sink {
   onFramingLost(isRequest: boolean, msg: HttpMessage | null, reason: IncompleteReason): void;
   /** 101 or 2xx to CONNECT: the connection is no longer HTTP/1. */
   onTunnel(): void;
+  /** Bytes that followed the switch in the same push (the new protocol's first bytes). */
+  onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void;
 }
 
 export interface Http1ParserOptions {
@@ -286,6 +288,7 @@ export class Http1Parser {
           break;
         }
         default: // S_TUNNEL, S_CLOSED
+          if (this.state === S_TUNNEL && pos < n) this.sink.onTunnelData(this.isRequest, data.subarray(pos), time);
           pos = n;
       }
       fresh = false;
@@ -388,8 +391,12 @@ export class Http1Parser {
     for (const k of kept) this.push(k.data, k.time);
   }
 
-  /** The connection switched protocols: drop everything from here on. */
-  tunnel(): void {
+  /**
+   * The connection switched protocols: parse nothing from here on. Returns the bytes held while
+   * paused (the new protocol's first bytes) and whether some were dropped (over the cap or a gap).
+   */
+  tunnel(): { kept: { data: Buffer; time: bigint }[]; broken: boolean } {
+    const out = { kept: this.paused, broken: this.pausedBroken };
     this.failCurrent('closed');
     this.paused = [];
     this.pausedBytes = 0;
@@ -398,6 +405,7 @@ export class Http1Parser {
     this.accLen = 0;
     this.scanTail = null;
     this.state = S_TUNNEL;
+    return out;
   }
 
   // ---- internals ----

@@ -12,6 +12,7 @@
 
 import type { Direction } from '../../core/types';
 import { Http1Parser, type Http1Sink } from './http1-parser';
+import { Http2Handler } from './http2';
 import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './http1-head';
 import {
   HttpExchange,
@@ -41,6 +42,7 @@ export function classifyStart(data: Buffer, maxLine: number): 'request' | 'respo
 
 export class Http1Detector implements ProtocolDetector {
   readonly protocol = 'http/1';
+  readonly lineBased = true;
   constructor(private readonly maxLine: number) {}
 
   detect(_dir: Direction, data: Buffer): DetectResult {
@@ -65,6 +67,10 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   private synced = true;
   /** Responses still owed to requests dropped by the pending cap: they are skipped. */
   private skipResponses = 0;
+  /** The request whose 101 switched the connection to h2c (becomes HTTP/2 stream 1). */
+  private h2cRequest: HttpMessage | null = null;
+  /** After an h2c upgrade: the HTTP/2 handler that takes the connection over. */
+  private h2: Http2Handler | null = null;
 
   constructor(
     private readonly ctx: HandlerContext,
@@ -83,27 +89,31 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   // ---- ProtocolHandler ----
 
   onData(dir: Direction, data: Buffer, time: bigint): void {
-    (dir === this.reqDir ? this.req : this.res).push(data, time);
+    if (this.h2 !== null) this.h2.onData(dir, data, time);
+    else (dir === this.reqDir ? this.req : this.res).push(data, time);
   }
 
   onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
-    (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason);
+    if (this.h2 !== null) this.h2.onGap(dir, bytes, time, reason);
+    else (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason);
   }
 
   onClose(): void {
     this.res.close(); // a close-delimited response ends here
     this.req.close();
     this.settleAll('closed');
+    this.h2?.onClose();
   }
 
   flush(reason: IncompleteReason): void {
     this.res.abort(reason);
     this.req.abort(reason);
     this.settleAll(reason);
+    this.h2?.flush(reason);
   }
 
   bufferedBytes(): number {
-    let n = this.req.bufferedBytes() + this.res.bufferedBytes();
+    let n = this.req.bufferedBytes() + this.res.bufferedBytes() + (this.h2?.bufferedBytes() ?? 0);
     for (const ex of this.queue) n += ex.req.bodyCaptured + (ex.res?.bodyCaptured ?? 0);
     const cur = this.req.current; // an unpairable request is not in the queue
     if (cur !== null && cur.exchange !== null && cur.exchange.noResponse) n += cur.bodyCaptured;
@@ -153,6 +163,13 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
     if (ex === null) {
       this.ctx.stats.add('drops.unpaired_response');
       return null;
+    }
+    if (msg.head!.status === 101 && ex.req.head?.upgradeTo !== undefined && /(^|[\s,])h2c([\s,]|$)/i.test(ex.req.head.upgradeTo)) {
+      // Upgrade to h2c: the request is answered on HTTP/2 stream 1; the 101 is not its response.
+      this.h2cRequest = ex.req;
+      const i = this.queue.indexOf(ex);
+      if (i >= 0) this.queue.splice(i, 1);
+      return ex.req;
     }
     ex.res = msg;
     msg.exchange = ex;
@@ -218,9 +235,21 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   }
 
   onTunnel(): void {
-    this.req.tunnel();
-    this.done = true;
-    this.ctx.stats.add('connections.upgraded');
+    const { kept, broken } = this.req.tunnel();
+    const up = this.h2cRequest;
+    if (up === null) {
+      this.done = true;
+      this.ctx.stats.add('connections.upgraded');
+      return;
+    }
+    this.ctx.stats.add('connections.h2c');
+    this.h2 = new Http2Handler(this.ctx, { kind: 'upgrade', clientDir: this.reqDir, request: up });
+    if (broken) this.h2.onGap(this.reqDir, 1, up.endTime, 'gap');
+    for (const k of kept) this.h2.onData(this.reqDir, k.data, k.time);
+  }
+
+  onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void {
+    this.h2?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time);
   }
 
   // ---- internals ----

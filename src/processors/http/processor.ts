@@ -11,6 +11,7 @@ import type { Logger } from '../../core/logger';
 import type { CaptureChunk, ConnectionMeta, Direction, SpanConsumer, SpanRecord } from '../../core/types';
 import type { HttpProcessorConfig } from './config';
 import { Http1Detector } from './http1';
+import { Http2Detector } from './http2';
 import {
   Counters,
   appendGrow,
@@ -45,13 +46,15 @@ interface Hold {
   buf: Buffer | null;
   len: number;
   time: bigint;
+  /** Only line-based detectors want more: wait for a line feed before asking again. */
+  lineOnly: boolean;
 }
-const emptyHold = (): Hold => ({ buf: null, len: 0, time: 0n });
+const emptyHold = (): Hold => ({ buf: null, len: 0, time: 0n, lineOnly: true });
 
 export interface HttpProcessorOptions {
   /** Root of the proc filesystem (tests use a fake tree). */
   procRoot?: string;
-  /** Protocol detectors, tried in order (default: HTTP/1). */
+  /** Protocol detectors, tried in order (default: HTTP/2, then HTTP/1). */
   detectors?: ProtocolDetector[];
 }
 
@@ -136,13 +139,14 @@ class Conn implements StreamSink, HandlerContext {
     const cap = this.limits.maxHeaderBytes;
     // A start line split across chunks: keep the pieces (copied, grown by doubling) and only
     // decide again once a line feed arrives, so many tiny chunks cost linear time.
-    if (held.len > 0 && held.len + data.length < cap && data.indexOf(10) < 0) {
+    if (held.len > 0 && held.lineOnly && held.len + data.length < cap && data.indexOf(10) < 0) {
       held.buf = appendGrow(held.buf, held.len, data, 0, data.length, cap);
       held.len += data.length;
       return;
     }
     const candidate = held.len > 0 ? Buffer.concat([held.buf!.subarray(0, held.len), data]) : data;
     let more = false;
+    let lineOnly = true;
     for (const det of this.proc.detectors) {
       const r = det.detect(dir, candidate);
       if (r === 'match') {
@@ -161,9 +165,13 @@ class Conn implements StreamSink, HandlerContext {
         if (this.handler.done) this.stopTracking();
         return;
       }
-      if (r === 'more') more = true;
+      if (r === 'more') {
+        more = true;
+        if (det.lineBased !== true) lineOnly = false;
+      }
     }
     if (more && candidate.length < cap) {
+      held.lineOnly = lineOnly;
       if (held.len === 0) {
         held.time = time;
         held.buf = appendGrow(null, 0, data, 0, data.length, cap);
@@ -254,7 +262,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
       maxHeaderBytes: cfg.max_header_bytes,
       maxPendingRequests: cfg.max_pending_requests,
     };
-    this.detectors = opts.detectors ?? [new Http1Detector(cfg.max_header_bytes)];
+    this.detectors = opts.detectors ?? [new Http2Detector(), new Http1Detector(cfg.max_header_bytes)];
     this.resources = new ResourceCache(cfg.service_names, opts.procRoot);
   }
 

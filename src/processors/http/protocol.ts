@@ -3,9 +3,9 @@
 // The processor reassembles each connection's two byte streams (see reassembly.ts) and hands
 // contiguous data, gaps and the close to a ProtocolHandler. Which handler runs is decided by
 // content, never by port: each ProtocolDetector looks at the first bytes of a direction and says
-// 'match', 'no' or 'more' (needs more bytes). HTTP/1 is the only detector today; an HTTP/2
-// preface detector plugs in by implementing the same two interfaces and producing the same
-// HttpExchange records, which the processor turns into spans (spans.ts).
+// 'match', 'no' or 'more' (needs more bytes). HTTP/2 (http2.ts: preface or plausible frames) and
+// HTTP/1 (http1.ts: start lines) both produce HttpExchange records, which the processor turns
+// into spans (spans.ts).
 
 import type { ConnectionMeta, Direction } from '../../core/types';
 
@@ -23,6 +23,8 @@ import type { ConnectionMeta, Direction } from '../../core/types';
  * - idle: the connection was idle for idle_timeout with the exchange in flight
  * - shutdown: the processor shut down with the exchange in flight
  * - error: an internal error (bug) stopped processing of the connection
+ * - reset: HTTP/2 RST_STREAM ended the stream before its response completed
+ * - goaway: HTTP/2 GOAWAY said the stream would not be processed
  */
 export type IncompleteReason =
   | 'gap'
@@ -34,7 +36,9 @@ export type IncompleteReason =
   | 'evicted'
   | 'idle'
   | 'shutdown'
-  | 'error';
+  | 'error'
+  | 'reset'
+  | 'goaway';
 
 /** What the parsers keep of a message head: only what spans need (no other headers are stored). */
 export interface HttpHead {
@@ -61,6 +65,37 @@ export interface HttpHead {
   chunked: boolean;
   /** An Upgrade header was present. */
   upgrade: boolean;
+  /** HTTP/1: the Upgrade header's value(s), joined by ','. */
+  upgradeTo?: string;
+  /** HTTP/2: the :scheme pseudo-header. (The :authority goes to `host`.) */
+  scheme?: string;
+  /** HTTP/2: content-type (gRPC recognition). */
+  contentType?: string;
+}
+
+/** What an HTTP/2 stream adds to an exchange (spans.ts turns it into tcpsniff.h2.* attributes). */
+export interface H2Info {
+  streamId: number;
+  /** Header fields that referred to dynamic-table entries the decoder never saw. */
+  unknownHeaders: number;
+  /** Their markers (at most MAX_UNKNOWN_MARKERS). */
+  unknownFields: string[];
+  /** Never-indexed fields (values are never exported). */
+  sensitiveHeaders: number;
+  /** RST_STREAM error code, when the stream was reset. */
+  resetCode?: number;
+  /** GOAWAY error code, when a GOAWAY cut the stream. */
+  goawayCode?: number;
+}
+
+/** gRPC call details (spans.ts turns them into rpc.* attributes). */
+export interface GrpcInfo {
+  service: string;
+  method: string;
+  /** grpc-status from trailers (or a trailers-only response); null when not seen. */
+  status: number | null;
+  request: import('./grpc').GrpcFramer;
+  response: import('./grpc').GrpcFramer;
 }
 
 export type MessageState = 'open' | 'complete' | 'failed';
@@ -103,6 +138,10 @@ export class HttpExchange {
   /** The first reason the exchange could not be completed; null when complete. */
   incomplete: IncompleteReason | null = null;
   emitted = false;
+  /** HTTP/2 stream details (null for HTTP/1). */
+  h2: H2Info | null = null;
+  /** gRPC call details (null when not gRPC). */
+  grpc: GrpcInfo | null = null;
 
   constructor(
     readonly req: HttpMessage,
@@ -189,6 +228,11 @@ export type DetectResult = 'match' | 'no' | 'more';
 
 export interface ProtocolDetector {
   readonly protocol: string;
+  /**
+   * The detector decides on complete lines (HTTP/1): while only such detectors want more bytes, the
+   * processor waits for a line feed before asking again. Binary detectors leave it unset.
+   */
+  readonly lineBased?: boolean;
   /** Looks at bytes from the start of a message boundary candidate of one direction. */
   detect(dir: Direction, data: Buffer): DetectResult;
   /** Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`). */

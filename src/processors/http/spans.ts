@@ -27,6 +27,7 @@ import {
   type Resource,
   type SpanRecord,
 } from '../../core/types';
+import { GRPC_STATUS_NAMES, grpcIsError, grpcStatusFromHttp, type GrpcFramer } from './grpc';
 import type { HttpExchange, HttpMessage, IncompleteReason } from './protocol';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
 import { redactQuery, redactUrl } from './url-redaction';
@@ -41,6 +42,38 @@ export const ATTR_RESPONSE_BODY_CONTENT = 'http.response.body.content';
 export const ATTR_INCOMPLETE = 'tcpsniff.incomplete';
 export const ATTR_REQUEST_LOST_BYTES = 'tcpsniff.request.lost_bytes';
 export const ATTR_RESPONSE_LOST_BYTES = 'tcpsniff.response.lost_bytes';
+// HTTP/2 (documented in README.md).
+export const ATTR_H2_STREAM_ID = 'tcpsniff.h2.stream_id';
+export const ATTR_H2_UNKNOWN_HEADERS = 'tcpsniff.h2.unknown_headers';
+export const ATTR_H2_UNKNOWN_FIELDS = 'tcpsniff.h2.unknown_fields';
+export const ATTR_H2_SENSITIVE_HEADERS = 'tcpsniff.h2.sensitive_headers';
+export const ATTR_H2_RESET_CODE = 'tcpsniff.h2.reset_code';
+export const ATTR_H2_RESET_ERROR = 'tcpsniff.h2.reset_error';
+export const ATTR_H2_GOAWAY_CODE = 'tcpsniff.h2.goaway_code';
+
+// RPC semantic conventions. Stable (semantic-conventions 1.45 stable_attributes):
+export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';
+export const ATTR_RPC_METHOD = 'rpc.method'; // fully qualified: "package.Service/Method"
+export const ATTR_RPC_STATUS_CODE = 'rpc.status_code'; // string: "OK", "NOT_FOUND"...
+// Deprecated experimental names, still read by many backends (emitted alongside, like rpc/dup):
+export const ATTR_RPC_SYSTEM = 'rpc.system';
+export const ATTR_RPC_SERVICE = 'rpc.service';
+export const ATTR_RPC_GRPC_STATUS_CODE = 'rpc.grpc.status_code'; // int
+// Message events (experimental rpc.message.* attributes):
+export const EVENT_RPC_MESSAGE = 'rpc.message';
+export const ATTR_RPC_MESSAGE_TYPE = 'rpc.message.type';
+export const ATTR_RPC_MESSAGE_ID = 'rpc.message.id';
+export const ATTR_RPC_MESSAGE_COMPRESSED_SIZE = 'rpc.message.compressed_size';
+export const ATTR_RPC_MESSAGE_UNCOMPRESSED_SIZE = 'rpc.message.uncompressed_size';
+// This project's gRPC message counters (documented in README.md).
+export const ATTR_GRPC_REQUEST_MESSAGES = 'rpc.grpc.request.message_count';
+export const ATTR_GRPC_RESPONSE_MESSAGES = 'rpc.grpc.response.message_count';
+export const ATTR_GRPC_REQUEST_BYTES = 'rpc.grpc.request.message_bytes';
+export const ATTR_GRPC_RESPONSE_BYTES = 'rpc.grpc.response.message_bytes';
+export const ATTR_GRPC_REQUEST_COMPRESSED = 'rpc.grpc.request.compressed_message_count';
+export const ATTR_GRPC_RESPONSE_COMPRESSED = 'rpc.grpc.response.compressed_message_count';
+export const ATTR_GRPC_REQUEST_FRAMING_LOST = 'tcpsniff.grpc.request.framing_lost';
+export const ATTR_GRPC_RESPONSE_FRAMING_LOST = 'tcpsniff.grpc.response.framing_lost';
 /** Suffixes of the body content attributes. */
 export const BODY_ENCODING_SUFFIX = '.encoding'; // "base64" when the body is not valid UTF-8
 export const BODY_TRUNCATED_SUFFIX = '.truncated'; // true when cut at max_body_bytes or by a gap
@@ -59,7 +92,26 @@ const INCOMPLETE_TEXT: Record<IncompleteReason, string> = {
   idle: 'the connection went idle before the exchange completed',
   shutdown: 'the collector shut down before the exchange completed',
   error: 'an internal error stopped parsing of the connection',
+  reset: 'the stream was reset (RST_STREAM) before the response completed',
+  goaway: 'the connection was shut down (GOAWAY) before the stream was processed',
 };
+
+const H2_ERRORS = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
 
 interface Target {
   path?: string;
@@ -164,17 +216,22 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const meta = c.meta;
   const attrs: Attributes = {};
 
+  const grpc = ex.grpc;
   let name: string;
-  if (KNOWN_METHODS.has(head.method)) {
+  if (grpc !== null) {
+    name = '';
+  } else if (KNOWN_METHODS.has(head.method)) {
     attrs[ATTR_HTTP_REQUEST_METHOD] = head.method;
     name = head.method;
   } else {
     attrs[ATTR_HTTP_REQUEST_METHOD] = '_OTHER';
-    attrs[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = head.method;
+    if (head.method !== '') attrs[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = head.method;
     name = 'HTTP';
   }
   const status = res?.head?.status ?? 0;
-  if (status > 0) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+  if (status > 0 && grpc === null) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+  const scheme = head.scheme === 'https' ? 'https' : 'http';
+  const defaultPort = scheme === 'https' ? 443 : 80;
 
   const target = parseTarget(head.target);
   // server.address/port: absolute-form authority, else Host header, else the server endpoint.
@@ -189,20 +246,22 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const authorityText = target.authority ?? head.host;
   const authority = authorityText !== undefined ? parseAuthority(authorityText) : null;
   const serverAddress = authority?.host ?? serverEndpoint.host;
-  const serverPort = authority !== null ? (authority.port ?? 80) : serverEndpoint.port;
+  const serverPort = authority !== null ? (authority.port ?? defaultPort) : serverEndpoint.port;
 
-  if (ex.clientSide) {
+  if (grpc !== null) {
+    // RPC spans carry rpc.* instead of url.* / http.* (see below).
+  } else if (ex.clientSide) {
     if (target.full !== undefined) attrs[ATTR_URL_FULL] = redactUrl(target.full);
     else if (target.path !== undefined) {
       const hostPart =
         authority !== null
           ? authorityText!.trim()
-          : bracket(serverEndpoint.host) + (serverEndpoint.port === 80 ? '' : `:${serverEndpoint.port}`);
+          : bracket(serverEndpoint.host) + (serverEndpoint.port === defaultPort ? '' : `:${serverEndpoint.port}`);
       const hash = head.target.indexOf('#');
-      attrs[ATTR_URL_FULL] = redactUrl(`http://${hostPart}${hash < 0 ? head.target : head.target.slice(0, hash)}`);
+      attrs[ATTR_URL_FULL] = redactUrl(`${scheme}://${hostPart}${hash < 0 ? head.target : head.target.slice(0, hash)}`);
     }
   } else {
-    attrs[ATTR_URL_SCHEME] = 'http';
+    attrs[ATTR_URL_SCHEME] = scheme;
     if (target.path !== undefined) attrs[ATTR_URL_PATH] = target.path;
     if (target.query !== undefined && target.query !== '') attrs[ATTR_URL_QUERY] = redactQuery(target.query);
   }
@@ -220,8 +279,10 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   }
   attrs[ATTR_NETWORK_PROTOCOL_VERSION] = res?.head?.version ?? head.version;
   if (head.userAgent !== undefined) attrs[ATTR_USER_AGENT_ORIGINAL] = head.userAgent;
-  if (req.hasBody || req.bodySize > 0) attrs[ATTR_HTTP_REQUEST_BODY_SIZE] = req.bodySize;
-  if (res !== null && (res.hasBody || res.bodySize > 0)) attrs[ATTR_HTTP_RESPONSE_BODY_SIZE] = res.bodySize;
+  if (grpc === null) {
+    if (req.hasBody || req.bodySize > 0) attrs[ATTR_HTTP_REQUEST_BODY_SIZE] = req.bodySize;
+    if (res !== null && (res.hasBody || res.bodySize > 0)) attrs[ATTR_HTTP_RESPONSE_BODY_SIZE] = res.bodySize;
+  }
   if (req.lostBytes > 0) attrs[ATTR_REQUEST_LOST_BYTES] = req.lostBytes;
   if (res !== null && res.lostBytes > 0) attrs[ATTR_RESPONSE_LOST_BYTES] = res.lostBytes;
   if (c.captureBodies) {
@@ -229,11 +290,57 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     if (res !== null) addBody(attrs, ATTR_RESPONSE_BODY_CONTENT, res);
   }
 
+  const h2 = ex.h2;
+  if (h2 !== null) {
+    attrs[ATTR_H2_STREAM_ID] = h2.streamId;
+    if (h2.unknownHeaders > 0) attrs[ATTR_H2_UNKNOWN_HEADERS] = h2.unknownHeaders;
+    if (h2.unknownFields.length > 0) attrs[ATTR_H2_UNKNOWN_FIELDS] = h2.unknownFields;
+    if (h2.sensitiveHeaders > 0) attrs[ATTR_H2_SENSITIVE_HEADERS] = h2.sensitiveHeaders;
+    if (h2.resetCode !== undefined && h2.resetCode >= 0) {
+      attrs[ATTR_H2_RESET_CODE] = h2.resetCode;
+      attrs[ATTR_H2_RESET_ERROR] = H2_ERRORS[h2.resetCode] ?? 'UNKNOWN';
+    }
+    if (h2.goawayCode !== undefined) attrs[ATTR_H2_GOAWAY_CODE] = h2.goawayCode;
+  }
+
   let statusRec: SpanRecord['status'] = { code: StatusCode.UNSET };
+  const events: SpanRecord['events'] = [];
+  let rpcError: string | null = null;
+  if (grpc !== null) {
+    attrs[ATTR_RPC_SYSTEM_NAME] = 'grpc';
+    attrs[ATTR_RPC_SYSTEM] = 'grpc';
+    if (grpc.service !== '') {
+      name = `${grpc.service}/${grpc.method}`;
+      attrs[ATTR_RPC_METHOD] = name;
+      attrs[ATTR_RPC_SERVICE] = grpc.service;
+    } else {
+      name = head.target !== '' ? head.target : 'grpc';
+      attrs[ATTR_RPC_METHOD] = '_OTHER';
+    }
+    let code = grpc.status;
+    if (code === null && status > 0 && status !== 200) code = grpcStatusFromHttp(status);
+    if (code !== null) {
+      const codeName = GRPC_STATUS_NAMES[code] ?? String(code);
+      attrs[ATTR_RPC_STATUS_CODE] = codeName;
+      attrs[ATTR_RPC_GRPC_STATUS_CODE] = code;
+      if (grpcIsError(code, ex.clientSide)) rpcError = codeName;
+    }
+    rpcCounts(attrs, grpc.request, ATTR_GRPC_REQUEST_MESSAGES, ATTR_GRPC_REQUEST_BYTES, ATTR_GRPC_REQUEST_COMPRESSED, ATTR_GRPC_REQUEST_FRAMING_LOST);
+    rpcCounts(attrs, grpc.response, ATTR_GRPC_RESPONSE_MESSAGES, ATTR_GRPC_RESPONSE_BYTES, ATTR_GRPC_RESPONSE_COMPRESSED, ATTR_GRPC_RESPONSE_FRAMING_LOST);
+    // Requests are SENT by the client and RECEIVED by the server.
+    rpcEvents(events, grpc.request, ex.clientSide ? 'SENT' : 'RECEIVED');
+    rpcEvents(events, grpc.response, ex.clientSide ? 'RECEIVED' : 'SENT');
+    events.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
+  }
   if (ex.incomplete !== null) {
     attrs[ATTR_INCOMPLETE] = ex.incomplete;
     attrs[ATTR_ERROR_TYPE] = ex.incomplete;
     statusRec = { code: StatusCode.ERROR, message: `incomplete exchange: ${INCOMPLETE_TEXT[ex.incomplete]}` };
+  } else if (grpc !== null) {
+    if (rpcError !== null) {
+      attrs[ATTR_ERROR_TYPE] = rpcError;
+      statusRec = { code: StatusCode.ERROR };
+    }
   } else if (status >= 500 || (ex.clientSide && status >= 400)) {
     attrs[ATTR_ERROR_TYPE] = String(status);
     statusRec = { code: StatusCode.ERROR };
@@ -251,7 +358,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     startTimeUnixNano: start,
     endTimeUnixNano: end,
     attributes: attrs,
-    events: [],
+    events,
     status: statusRec,
     resource: c.resource,
   };
@@ -273,4 +380,25 @@ function addBody(attrs: Attributes, key: string, m: HttpMessage): void {
   attrs[key] = text;
   if (base64) attrs[key + BODY_ENCODING_SUFFIX] = 'base64';
   if (m.bodyTruncated || m.bodyCaptured < m.bodySize) attrs[key + BODY_TRUNCATED_SUFFIX] = true;
+}
+
+function rpcCounts(attrs: Attributes, f: GrpcFramer, count: string, bytes: string, compressed: string, lost: string): void {
+  attrs[count] = f.messages;
+  attrs[bytes] = f.bytes;
+  if (f.compressed > 0) attrs[compressed] = f.compressed;
+  if (f.lost) attrs[lost] = true;
+}
+
+function rpcEvents(events: SpanRecord['events'], f: GrpcFramer, type: 'SENT' | 'RECEIVED'): void {
+  f.events.forEach((e, i) => {
+    events.push({
+      name: EVENT_RPC_MESSAGE,
+      timeUnixNano: e.time,
+      attributes: {
+        [ATTR_RPC_MESSAGE_TYPE]: type,
+        [ATTR_RPC_MESSAGE_ID]: i + 1,
+        [e.compressed ? ATTR_RPC_MESSAGE_COMPRESSED_SIZE : ATTR_RPC_MESSAGE_UNCOMPRESSED_SIZE]: e.size,
+      },
+    });
+  });
 }
