@@ -1,39 +1,16 @@
 /* Capturing socket payloads from syscall tracepoints, shared by the receivers' syscall
  * backends (tcp, unix). At sys_enter the buffer arguments are stashed per thread (only for
  * sockets the program captures, of allowed processes); at sys_exit the bytes actually
- * transferred (the return value) are copied into the ring buffer in chunks of up to
- * REC_CHUNK_BYTES. Works on every kernel with syscall tracepoints (no kprobes, no fentry).
+ * transferred (the return value) are captured (capture.h). Works on every kernel with syscall
+ * tracepoints (no kprobes, no fentry).
  *
- * The including program defines, after including this file:
+ * The including program defines, after including this file, the hooks of capture.h and:
  *   struct sock *capture_sock_of_fd(int fd)        the socket behind fd if captured, else 0
- *   void capture_endpoints(struct sock *, struct rec_hdr *)   family, ports, addresses
- *   int capture_allowed(const struct rec_hdr *)    filters, decided at a connection's first sight
- *   void capture_announce(struct sock *, const struct rec_hdr *)  extra records at first sight
  * and then expands CAPTURE_SYSCALL_HOOKS(). */
 #ifndef TCPSNIFF_SYSCALL_CAPTURE_H
 #define TCPSNIFF_SYSCALL_CAPTURE_H
 
-#define SOCK_STREAM_ 1
-#define MSG_PEEK_ 2
-#define MAX_MMSG 32
-#define MAX_STEPS_NO_LOOP_HELPER 48 /* bounded-loop fallback for kernels without bpf_loop */
-#define MAX_STEPS 256               /* with bpf_loop: 1 MiB in 16 KiB chunks plus segment loads */
-
-const volatile __u32 max_message_bytes = 1 << 20;
-const volatile __u32 wakeup_bytes = 256 << 10; /* wake the reader once this much is queued */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20); /* resized by the loader from config */
-} events SEC(".maps");
-
-enum buf_kind {
-	BUF_PLAIN = 0, /* (buf, len): read, write, recvfrom, sendto */
-	BUF_IOVEC,     /* (iov, iovcnt): readv, writev */
-	BUF_MSG,       /* user_msghdr: recvmsg, sendmsg */
-	BUF_MMSG,      /* mmsghdr array: recvmmsg, sendmmsg */
-	BUF_NONE,      /* bytes moved kernel-side (sendfile): counted, not copied */
-};
+#include "capture.h"
 
 struct stash {
 	__u64 sk;
@@ -51,42 +28,10 @@ struct {
 	__type(value, struct stash);
 } stashes SEC(".maps");
 
-struct proc_record {
-	struct rec_hdr h;
-	struct proc_payload p;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct proc_record);
-} proc_scratch SEC(".maps");
-
-/* Processes already described to user space: tgid → start time (a reused pid differs). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} procs_reported SEC(".maps");
-
-/* Connections user space decided not to follow (by conn_id); consumed at the next syscall. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
-	__type(value, __u8);
-} muted_conns SEC(".maps");
-
 #define S_IFMT_ 0170000
 #define S_IFSOCK_ 0140000
 
-/* Provided by the including program (see the top of this file). */
 static __always_inline struct sock *capture_sock_of_fd(int fd);
-static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h);
-static __always_inline int capture_allowed(const struct rec_hdr *h);
-static __always_inline void capture_announce(struct sock *sk, const struct rec_hdr *h);
 
 /* The struct socket behind fd when fd is a socket, else 0. */
 static __always_inline struct socket *socket_of_fd(int fd)
@@ -104,7 +49,6 @@ static __always_inline struct socket *socket_of_fd(int fd)
 		return 0;
 	return BPF_CORE_READ(f, private_data);
 }
-
 static __always_inline int on_enter(int fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -119,172 +63,9 @@ static __always_inline int on_enter(int fd, __u64 ptr, __u64 cnt, __u8 kind, __u
 		count(CNT_STASH_FULL, 1);
 	return 0;
 }
-
-/* ---- copying the transferred bytes: one step per chunk or per segment load ---- */
-
-struct cursor {
-	__u64 msgs;     /* user pointer: mmsghdr array (BUF_MMSG) */
-	__u64 iov;      /* user pointer: iovec array of the current message */
-	__u64 base;     /* user pointer: next byte of the current segment */
-	__u64 seg_left; /* bytes left in the current segment */
-	__u64 msg_left; /* bytes the syscall transferred that are left in the current message */
-	__u64 budget;   /* bytes we may still capture (max_message_bytes) */
-	__u64 captured; /* bytes captured so far (a prefix of the transfer) */
-	__u64 offset;   /* stream offset of the next byte */
-	__u32 iov_idx, iov_cnt, msg_idx, msg_cnt;
-	__u8 kind;
-	__u8 failed;
-};
-
-/* Per-CPU working area. The cursor lives here rather than on the stack on purpose: the
- * verifier does not track values inside map memory, so every iteration of the copy loop
- * looks the same to it and verification converges at once instead of exploring each
- * iteration (which exceeds the 1M-instruction limit). */
-struct scratch {
-	struct cursor c;
-	struct rec_hdr h;
-	__u8 data[REC_CHUNK_BYTES];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch_buf SEC(".maps");
-
-static __always_inline __u64 wakeup_flags(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									     : BPF_RB_NO_WAKEUP;
-}
-
-static __always_inline void emit(struct scratch *s, __u32 len)
-{
-	/* The verifier must see the bound on the register actually passed (NATIVE-NOTES #3). */
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(REC_CHUNK_BYTES));
-	s->h.len = len;
-	if (bpf_ringbuf_output(&events, &s->h, sizeof(s->h) + len, wakeup_flags())) {
-		count(CNT_RINGBUF_FULL_RECORDS, 1);
-		count(CNT_RINGBUF_FULL_BYTES, len);
-	}
-}
-
-static long copy_step(__u32 i, void *unused)
-{
-	__u32 zero = 0;
-	struct scratch *s = bpf_map_lookup_elem(&scratch_buf, &zero);
-	if (!s)
-		return 1;
-	struct cursor *c = &s->c;
-
-	if (c->budget == 0)
-		return 1;
-	if (c->msg_left == 0) { /* next message of an mmsghdr array */
-		if (c->kind != BUF_MMSG || c->msg_idx >= c->msg_cnt || c->msg_idx >= MAX_MMSG)
-			return 1;
-		struct mmsghdr m;
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)(c->msgs + (__u64)c->msg_idx * sizeof(m)))) {
-			c->failed = 1;
-			return 1;
-		}
-		c->msg_idx++;
-		c->iov = (__u64)m.msg_hdr.msg_iov;
-		c->iov_cnt = m.msg_hdr.msg_iovlen;
-		c->iov_idx = 0;
-		c->seg_left = 0;
-		c->msg_left = m.msg_len;
-		return 0;
-	}
-	if (c->seg_left == 0) { /* next iovec */
-		if (c->iov_idx >= c->iov_cnt)
-			return 1;
-		struct iovec v;
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(c->iov + (__u64)c->iov_idx * sizeof(v)))) {
-			c->failed = 1;
-			return 1;
-		}
-		c->iov_idx++;
-		c->base = (__u64)v.iov_base;
-		c->seg_left = v.iov_len < c->msg_left ? v.iov_len : c->msg_left;
-		return 0;
-	}
-
-	__u64 n = c->seg_left;
-	if (n > c->budget)
-		n = c->budget;
-	if (n > REC_CHUNK_BYTES)
-		n = REC_CHUNK_BYTES;
-	__u32 len = n;
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(REC_CHUNK_BYTES));
-	if (bpf_probe_read_user(s->data, len, (void *)c->base)) {
-		c->failed = 1;
-		return 1;
-	}
-	s->h.offset = c->offset;
-	s->h.lost_after = 0;
-	emit(s, len);
-	c->base += len;
-	c->seg_left -= len;
-	c->msg_left -= len;
-	c->budget -= len;
-	c->captured += len;
-	c->offset += len;
-	return 0;
-}
-
-/* Total bytes an mmsg call moved: the sum of msg_len over the messages it reports. */
-static __always_inline __u64 mmsg_total(__u64 msgs, __u32 cnt)
-{
-	__u64 total = 0;
-	for (__u32 i = 0; i < MAX_MMSG; i++) {
-		if (i >= cnt)
-			break;
-		__u32 len = 0;
-		bpf_probe_read_user(&len, sizeof(len),
-				    (void *)(msgs + (__u64)i * sizeof(struct mmsghdr) +
-					     __builtin_offsetof(struct mmsghdr, msg_len)));
-		total += len;
-	}
-	return total;
-}
-
-/* Emits a REC_PROC record for the current process unless already done for this incarnation. */
-static __always_inline void report_process(const struct rec_hdr *tmpl)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 tgid = tmpl->pid, zero = 0;
-	__u64 start = BPF_CORE_READ(task, group_leader, start_time);
-	__u64 *seen = bpf_map_lookup_elem(&procs_reported, &tgid);
-	if (seen && *seen == start)
-		return;
-	bpf_map_update_elem(&procs_reported, &tgid, &start, BPF_ANY);
-	struct proc_record *r = bpf_map_lookup_elem(&proc_scratch, &zero);
-	if (!r)
-		return;
-	__builtin_memcpy(&r->h, tmpl, sizeof(r->h));
-	r->h.kind = REC_PROC;
-	r->h.offset = start;
-	r->h.lost_after = 0;
-	r->p.exe[0] = 0;
-	const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
-	if (name)
-		bpf_probe_read_kernel_str(r->p.exe, sizeof(r->p.exe), name);
-	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
-	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
-	__u32 len = arg_end > arg_start ? arg_end - arg_start : 0;
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(PROC_ARGS_BYTES));
-	if (len && bpf_probe_read_user(r->p.args, len, (void *)arg_start))
-		len = 0;
-	r->h.len = PROC_EXE_BYTES + len;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->h) + PROC_EXE_BYTES + len, wakeup_flags()))
-		count(CNT_RINGBUF_FULL_RECORDS, 1);
-}
-
 static __always_inline int on_exit(long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, zero = 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct stash *st = bpf_map_lookup_elem(&stashes, &tid);
 	if (!st)
 		return 0;
@@ -292,129 +73,7 @@ static __always_inline int on_exit(long ret)
 	bpf_map_delete_elem(&stashes, &tid);
 	if (ret <= 0)
 		return 0;
-
-	struct scratch *s = bpf_map_lookup_elem(&scratch_buf, &zero);
-	if (!s)
-		return 0;
-	struct rec_hdr *h = &s->h;
-	h->version = REC_VERSION;
-	h->kind = REC_DATA;
-	h->direction = a.dir;
-	h->backend = BACKEND_SYSCALLS;
-	h->flags = 0;
-	h->pid = id >> 32;
-	h->tid = tid;
-	h->ts_ns = bpf_ktime_get_ns();
-	h->reserved = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	capture_endpoints((struct sock *)a.sk, h);
-
-	struct conn_state *cs = bpf_map_lookup_elem(&conns, &a.sk);
-	int first_sight = !cs || cs->conn_id == 0;
-	if (first_sight) {
-		struct conn_state fresh = { .role = cs ? cs->role : ROLE_UNKNOWN };
-		fresh.conn_id = next_conn_id();
-		fresh.capture = capture_allowed(h);
-		if (bpf_map_update_elem(&conns, &a.sk, &fresh, BPF_ANY)) {
-			count(CNT_CONN_TABLE_FULL, 1);
-			return 0;
-		}
-		cs = bpf_map_lookup_elem(&conns, &a.sk);
-		if (!cs)
-			return 0;
-	}
-	if (cs->capture && bpf_map_lookup_elem(&muted_conns, &cs->conn_id)) {
-		cs->capture = 0; /* user space decided against this connection */
-		bpf_map_delete_elem(&muted_conns, &cs->conn_id);
-	}
-	if (!cs->capture)
-		return 0;
-	h->conn_id = cs->conn_id;
-	h->role = cs->role;
-	if (first_sight) {
-		report_process(h);
-		capture_announce((struct sock *)a.sk, h);
-	}
-
-	__u8 dir = a.dir & 1;
-	__u64 start = cs->offset[dir];
-	struct cursor *cp = &s->c;
-	__builtin_memset(cp, 0, sizeof(*cp));
-	cp->budget = max_message_bytes;
-	cp->offset = start;
-	cp->kind = a.kind;
-	__u64 total = ret;
-	switch (a.kind) {
-	case BUF_PLAIN:
-		cp->base = a.ptr;
-		cp->seg_left = cp->msg_left = ret;
-		break;
-	case BUF_IOVEC:
-		cp->iov = a.ptr;
-		cp->iov_cnt = a.cnt;
-		cp->msg_left = ret;
-		break;
-	case BUF_MSG: {
-		struct user_msghdr m;
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)a.ptr)) {
-			cp->failed = 1;
-			cp->budget = 0;
-			break;
-		}
-		cp->iov = (__u64)m.msg_iov;
-		cp->iov_cnt = m.msg_iovlen;
-		cp->msg_left = ret;
-		break;
-	}
-	case BUF_MMSG:
-		cp->msgs = a.ptr;
-		cp->msg_cnt = ret; /* number of messages */
-		total = mmsg_total(a.ptr, ret);
-		break;
-	default: /* BUF_NONE */
-		cp->budget = 0;
-		count(CNT_UNCAPTURED_BYTES, total);
-		break;
-	}
-
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
-		bpf_loop(MAX_STEPS, copy_step, 0, 0);
-	} else {
-		for (__u32 i = 0; i < MAX_STEPS_NO_LOOP_HELPER; i++)
-			if (copy_step(i, 0))
-				break;
-	}
-
-	/* Whatever was not captured (over the cap, copy failure, step limit) is reported as a
-	 * zero-length record so the consumer sees exactly where the gap is and how long. */
-	if (cp->captured < total) {
-		if (a.kind != BUF_NONE)
-			count(cp->failed ? CNT_COPY_FAILED : CNT_TRUNCATED_BYTES, cp->failed ? 1 : total - cp->captured);
-		s->h.offset = start + cp->captured;
-		s->h.lost_after = total - cp->captured;
-		emit(s, 0);
-	}
-	/* Not atomic: two threads writing one TCP socket at once is rare, and the kernel's own
-	 * ordering of their bytes is unknowable here anyway. */
-	cs->offset[dir] = start + total;
-	return 0;
-}
-
-/* Emits the REC_CLOSE record of a captured connection. */
-static __always_inline void emit_close(const struct conn_state *cs, __u8 backend)
-{
-	if (!cs->conn_id || !cs->capture)
-		return;
-	struct rec_hdr h = {
-		.version = REC_VERSION,
-		.kind = REC_CLOSE,
-		.role = cs->role,
-		.backend = backend,
-		.conn_id = cs->conn_id,
-		.ts_ns = bpf_ktime_get_ns(),
-	};
-	if (bpf_ringbuf_output(&events, &h, sizeof(h), wakeup_flags()))
-		count(CNT_RINGBUF_FULL_RECORDS, 1);
+	return capture_transfer((struct sock *)a.sk, a.dir, a.kind, a.ptr, a.cnt, 0, ret, BACKEND_SYSCALLS);
 }
 
 /* ---- syscall hooks ---- */

@@ -176,14 +176,17 @@ function exited(child: ChildProcess, ms: number): Promise<number | null> {
 /** Runs a program to completion; rejects with its output when it fails. */
 export function run(cmd: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (err += d));
     p.on('error', reject);
     p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
-    p.stdin.end(input ?? '');
+    if (input !== undefined) {
+      p.stdin!.on('error', () => {}); // a program may exit before reading its input (EPIPE)
+      p.stdin!.end(input);
+    }
   });
 }
 
