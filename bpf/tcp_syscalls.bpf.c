@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "filters.h"
 #include "syscall_capture.h"
+#include "tcp_state.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -50,21 +51,7 @@ static __always_inline void capture_announce(struct sock *sk, const struct rec_h
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
-	__u64 sk = (__u64)ctx->skaddr;
-	int state = ctx->newstate;
-	if (state == TCP_SYN_SENT || state == TCP_SYN_RECV) {
-		struct conn_state fresh = { .role = state == TCP_SYN_SENT ? ROLE_CLIENT : ROLE_SERVER };
-		bpf_map_update_elem(&conns, &sk, &fresh, BPF_ANY);
-	} else if (state == TCP_CLOSE) {
-		struct conn_state *cs = bpf_map_lookup_elem(&conns, &sk);
-		if (!cs)
-			return 0;
-		emit_close(cs, BACKEND_SYSCALLS);
-		bpf_map_delete_elem(&conns, &sk);
-	}
-	return 0;
+	return tcp_state_change(ctx, BACKEND_SYSCALLS);
 }
 
 CAPTURE_SYSCALL_HOOKS()

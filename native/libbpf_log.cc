@@ -14,11 +14,17 @@ constexpr size_t kKeepBytes = 16 * 1024;
 
 int OnLibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  int n = vsnprintf(line, sizeof(line), fmt, args);
+  // One call may carry a whole verifier log, whose end says why a program was rejected.
+  va_list copy;
+  va_copy(copy, args);
+  int n = vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
   if (n <= 0) return 0;
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(&text[0], text.size(), fmt, args);
+  text.resize(static_cast<size_t>(n));
   std::lock_guard<std::mutex> lock(mu);
-  buffer.append(line, n < (int)sizeof(line) ? n : sizeof(line) - 1);
+  buffer.append(text);
   if (buffer.size() > 2 * kKeepBytes) buffer.erase(0, buffer.size() - kKeepBytes);
   return 0;
 }

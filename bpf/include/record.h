@@ -27,6 +27,8 @@ enum rec_role {
 
 enum rec_backend {
 	BACKEND_SYSCALLS = 1, /* syscall tracepoints */
+	BACKEND_FENTRY = 2,   /* fentry/fexit on tcp_sendmsg / tcp_recvmsg */
+	BACKEND_KPROBE = 3,   /* kprobe/kretprobe on the same functions */
 };
 
 struct rec_hdr {

@@ -15,7 +15,7 @@ const AF_UNIX = 1;
 const PROC_EXE_BYTES = 64;
 const AF_INET = 2;
 const ROLES: Role[] = ['unknown', 'client', 'server'];
-const BACKENDS = ['unknown', 'syscalls'];
+const BACKENDS = ['unknown', 'syscalls', 'fentry', 'kprobe'];
 
 export interface DecodeStats {
   records: number;

@@ -47,19 +47,28 @@ export function syscallsBackend(o: SyscallsBackendOptions): BackendCandidate<Pro
       if (missing.length === HOOKED_SYSCALLS.length) throw new Error('no syscall tracepoints (CONFIG_FTRACE_SYSCALLS off?)');
       if (missing.length) o.logger.warn(`no tracepoints for ${missing.join(', ')} on this kernel: those syscalls are not captured`);
       const missingEnter = (o.enterOnly ?? []).filter((s) => !exists(s));
-      return new ProbeSession(
-        o.receiverName,
-        bpfObjectPath(o.object),
-        {
-          rodata: { ...o.rodata, self_tgid: process.pid, max_message_bytes: o.settings.max_message_bytes },
-          mapSizes: { events: o.settings.ring_buffer_bytes },
-          mapEntries: o.mapEntries,
-          skipPrograms: [...missing.flatMap((s) => [`enter_${s}`, `exit_${s}`]), ...missingEnter.map((s) => `enter_${s}`)],
-          flushMs: Math.max(1, Math.round(o.settings.flush_interval)),
-        },
-        o.consumer,
-        o.logger,
-      );
+      return openCaptureSession(o, o.object, [...missing.flatMap((s) => [`enter_${s}`, `exit_${s}`]), ...missingEnter.map((s) => `enter_${s}`)]);
     },
   };
+}
+
+/** Loads a capture object (bpf/include/capture.h) with the receiver's settings and filters. */
+export function openCaptureSession(
+  o: Omit<SyscallsBackendOptions, 'object' | 'enterOnly'>,
+  object: string,
+  skipPrograms: string[],
+): ProbeSession {
+  return new ProbeSession(
+    o.receiverName,
+    bpfObjectPath(object),
+    {
+      rodata: { ...o.rodata, self_tgid: process.pid, max_message_bytes: o.settings.max_message_bytes },
+      mapSizes: { events: o.settings.ring_buffer_bytes },
+      mapEntries: o.mapEntries,
+      skipPrograms,
+      flushMs: Math.max(1, Math.round(o.settings.flush_interval)),
+    },
+    o.consumer,
+    o.logger,
+  );
 }

@@ -5,7 +5,7 @@ import { ConfigError } from '../../core/component';
 import { join, parseSection, type SectionSpec } from '../../config/schema';
 import { parseCidr, parseTarget } from '../addresses';
 
-export const TCP_BACKENDS = ['auto', 'syscalls'] as const;
+export const TCP_BACKENDS = ['auto', 'fentry', 'kprobe', 'syscalls'] as const;
 
 export interface TcpReceiverConfig {
   ports: number[];

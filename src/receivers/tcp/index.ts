@@ -8,6 +8,7 @@ import { missingBpfPrivileges } from '../privileges';
 import type { SectionSpec } from '../../config/schema';
 import { parseTcpReceiverConfig, tcpReceiverSpec, type TcpReceiverConfig } from './config';
 import { syscallsBackend } from '../syscalls-backend';
+import { tcpLayerBackend } from './kernel-backends';
 import { filterMaps } from './filters';
 
 class TcpReceiver implements ReceiverComponent {
@@ -28,18 +29,20 @@ class TcpReceiver implements ReceiverComponent {
   async start(): Promise<void> {
     const missing = missingBpfPrivileges();
     if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
-    // Preference order; TCP-layer backends (fentry, kprobe) will come first once they exist.
     const filters = filterMaps(this.cfg);
+    const common = {
+      receiverName: this.ctx.id,
+      settings: this.cfg,
+      rodata: filters.rodata,
+      mapEntries: filters.mapEntries,
+      consumer: () => this.consumer,
+      logger: this.ctx.logger,
+    };
+    // Preference order: the TCP layer sees io_uring and kernel-side sends too.
     const candidates = [
-      syscallsBackend({
-        receiverName: this.ctx.id,
-        object: 'tcp_syscalls',
-        settings: this.cfg,
-        rodata: filters.rodata,
-        mapEntries: filters.mapEntries,
-        consumer: () => this.consumer,
-        logger: this.ctx.logger,
-      }),
+      tcpLayerBackend('fentry', common),
+      tcpLayerBackend('kprobe', common),
+      syscallsBackend({ ...common, object: 'tcp_syscalls' }),
     ];
     const { name, running } = await startFirstAvailable(this.ctx.id, candidates, this.cfg.backend, this.ctx.logger);
     this.backendName = name;

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tcp receiver, TCP-layer backends: fentry/fexit (preferred) or kprobe/kretprobe on
+ * tcp_sendmsg and tcp_recvmsg. They see TCP where the kernel handles it, not where a program
+ * makes a syscall, so traffic that never passes through read/write-style syscalls (io_uring,
+ * kernel-side sends) is captured too. The loader picks one family of programs (fentry_* /
+ * fexit_* or kprobe_* / kretprobe_*); the records are the same as the syscall backend's.
+ *
+ * Kernel differences, each handled in one place:
+ *   - tcp_recvmsg lost its `nonblock` argument in 5.18 (recv_flags, recv_ret);
+ *   - ITER_UBUF (6.0+) vs ITER_IOVEC, and iov_iter.iov renamed __iov in 6.4 (iter_describe);
+ *   - 5.10's iov_iter has `unsigned int type` (ITER_IOVEC = 4, plus the direction bit);
+ *   - up to 6.4 sendfile/splice reach TCP through tcp_sendpage, not tcp_sendmsg (counted as
+ *     uncaptured bytes, so the stream offsets stay right). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "record.h"
+#include "counters.h"
+#include "conn.h"
+#include "filters.h"
+#include "capture.h"
+#include "tcp_state.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h)
+{
+	read_endpoints(sk, h);
+}
+
+static __always_inline int capture_allowed(const struct rec_hdr *h)
+{
+	return endpoints_allowed(h);
+}
+
+static __always_inline void capture_announce(struct sock *sk, const struct rec_hdr *h)
+{
+}
+
+/* ---- the buffer a kernel iterator describes ---- */
+
+struct iov_iter___v510 {
+	unsigned int type;
+} __attribute__((preserve_access_index));
+
+struct iov_iter___before_6_4 {
+	const struct iovec *iov;
+} __attribute__((preserve_access_index));
+
+struct kstash {
+	__u64 sk;
+	__u64 ptr;
+	__u64 cnt;
+	__u64 skip;
+	__u8 kind;
+	__u8 dir;
+	__u8 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct kstash);
+} kstashes SEC(".maps");
+
+/* User memory (ITER_UBUF, ITER_IOVEC) is captured; kernel memory (kvec, bvec: sendfile,
+ * splice, in-kernel users) is only counted. */
+static __always_inline void iter_describe(struct iov_iter *it, struct kstash *st)
+{
+	int ubuf = 0, iovec = 0;
+	st->skip = BPF_CORE_READ(it, iov_offset);
+	if (bpf_core_field_exists(it->iter_type)) {
+		__u8 t = BPF_CORE_READ(it, iter_type);
+		if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) && t == bpf_core_enum_value(enum iter_type, ITER_UBUF))
+			ubuf = 1;
+		else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC))
+			iovec = 1;
+	} else {
+		unsigned int t = BPF_CORE_READ((struct iov_iter___v510 *)it, type);
+		iovec = (t & ~1u) == 4;
+	}
+	if (ubuf) {
+		st->kind = BUF_PLAIN;
+		st->ptr = (__u64)BPF_CORE_READ(it, ubuf);
+	} else if (iovec) {
+		st->kind = BUF_IOVEC;
+		st->cnt = BPF_CORE_READ(it, nr_segs);
+		if (bpf_core_field_exists(it->__iov))
+			st->ptr = (__u64)BPF_CORE_READ(it, __iov);
+		else
+			st->ptr = (__u64)BPF_CORE_READ((struct iov_iter___before_6_4 *)it, iov);
+	} else {
+		st->kind = BUF_NONE;
+	}
+}
+
+static __always_inline int k_enter(struct sock *sk, struct msghdr *msg, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!pid_allowed(id >> 32) || !sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	struct kstash st = { .sk = (__u64)sk, .dir = dir };
+	iter_describe(__builtin_preserve_access_index(&msg->msg_iter), &st);
+	__u32 tid = (__u32)id;
+	if (bpf_map_update_elem(&kstashes, &tid, &st, BPF_ANY))
+		count(CNT_STASH_FULL, 1);
+	return 0;
+}
+
+static __always_inline int k_exit(long ret, __u8 backend)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct kstash *p = bpf_map_lookup_elem(&kstashes, &tid);
+	if (!p)
+		return 0;
+	struct kstash st = *p;
+	bpf_map_delete_elem(&kstashes, &tid);
+	if (ret <= 0)
+		return 0;
+	return capture_transfer((struct sock *)st.sk, st.dir, st.kind, st.ptr, st.cnt, st.skip, ret, backend);
+}
+
+/* Bytes sent from pages (tcp_sendpage, kernels up to 6.4): counted so offsets stay right. */
+static __always_inline int sendpage_exit(struct sock *sk, long ret, __u8 backend)
+{
+	if (ret <= 0 || !pid_allowed(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return capture_transfer(sk, DIR_EGRESS, BUF_NONE, 0, 0, 0, ret, backend);
+}
+
+/* tcp_recvmsg(sk, msg, len, [nonblock before 5.18,] flags, addr_len) */
+static __always_inline int new_recvmsg_signature(void)
+{
+	return LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 18, 0);
+}
+
+/* Keeps a value in a register: stops clang from turning "read A or B" into one load from a
+ * computed context offset, which the verifier refuses ("modified ctx ptr"). */
+#define IN_REG(x) asm volatile("" : "+r"(x))
+
+/* Both candidate argument slots exist on every kernel: read both, then choose. */
+static __always_inline int recv_flags(__u64 at_new, __u64 at_old)
+{
+	IN_REG(at_new);
+	IN_REG(at_old);
+	return new_recvmsg_signature() ? (int)at_new : (int)at_old;
+}
+
+/* ---- fentry / fexit ---- */
+
+SEC("fentry/tcp_sendmsg")
+int BPF_PROG(fentry_tcp_sendmsg, struct sock *sk, struct msghdr *msg)
+{
+	return k_enter(sk, msg, DIR_EGRESS);
+}
+
+SEC("fexit/tcp_sendmsg")
+int BPF_PROG(fexit_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
+{
+	return k_exit(ret, BACKEND_FENTRY);
+}
+
+SEC("fentry/tcp_recvmsg")
+int fentry_tcp_recvmsg(unsigned long long *ctx)
+{
+	if (recv_flags(ctx[3], ctx[4]) & MSG_PEEK_)
+		return 0;
+	return k_enter((struct sock *)ctx[0], (struct msghdr *)ctx[1], DIR_INGRESS);
+}
+
+SEC("fexit/tcp_recvmsg")
+int fexit_tcp_recvmsg(unsigned long long *ctx)
+{
+	/* The return value follows the arguments: slot 5 from 5.18, slot 6 before. Slot 6 does not
+	 * exist from 5.18, so each branch loads with a fixed offset, and the verifier prunes the
+	 * branch not taken (LINUX_KERNEL_VERSION is a known constant to it). */
+	__u64 ret;
+	if (new_recvmsg_signature())
+		asm volatile("%[r] = *(u64 *)(%[c] + 40)" : [r] "=r"(ret) : [c] "r"(ctx));
+	else
+		asm volatile("%[r] = *(u64 *)(%[c] + 48)" : [r] "=r"(ret) : [c] "r"(ctx));
+	return k_exit((int)ret, BACKEND_FENTRY);
+}
+
+SEC("fexit/tcp_sendpage")
+int BPF_PROG(fexit_tcp_sendpage, struct sock *sk, struct page *page, int offset, size_t size, int flags, int ret)
+{
+	return sendpage_exit(sk, ret, BACKEND_FENTRY);
+}
+
+/* ---- kprobe / kretprobe ---- */
+
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(kprobe_tcp_sendmsg, struct sock *sk, struct msghdr *msg)
+{
+	return k_enter(sk, msg, DIR_EGRESS);
+}
+
+SEC("kretprobe/tcp_sendmsg")
+int BPF_KRETPROBE(kretprobe_tcp_sendmsg, int ret)
+{
+	return k_exit(ret, BACKEND_KPROBE);
+}
+
+SEC("kprobe/tcp_recvmsg")
+int BPF_KPROBE(kprobe_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
+{
+	if (recv_flags(PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx)) & MSG_PEEK_)
+		return 0;
+	return k_enter(sk, msg, DIR_INGRESS);
+}
+
+SEC("kretprobe/tcp_recvmsg")
+int BPF_KRETPROBE(kretprobe_tcp_recvmsg, int ret)
+{
+	return k_exit(ret, BACKEND_KPROBE);
+}
+
+/* tcp_sendpage's socket is needed at return: stash it at entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} sendpage_socks SEC(".maps");
+
+SEC("kprobe/tcp_sendpage")
+int BPF_KPROBE(kprobe_tcp_sendpage, struct sock *sk)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 v = (__u64)sk;
+	bpf_map_update_elem(&sendpage_socks, &tid, &v, BPF_ANY);
+	return 0;
+}
+
+SEC("kretprobe/tcp_sendpage")
+int BPF_KRETPROBE(kretprobe_tcp_sendpage, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *sk = bpf_map_lookup_elem(&sendpage_socks, &tid);
+	if (!sk)
+		return 0;
+	__u64 v = *sk;
+	bpf_map_delete_elem(&sendpage_socks, &tid);
+	return sendpage_exit((struct sock *)v, ret, BACKEND_KPROBE);
+}
+
+/* ---- TCP state changes: role from the handshake, close (as in the syscall backend) ---- */
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return tcp_state_change(ctx, BACKEND_FENTRY);
+}
