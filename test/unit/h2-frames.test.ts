@@ -37,6 +37,7 @@ class Log implements FrameSink {
   onResync(): void {
     this.out.push('resync');
   }
+  onSkipped(): void {}
 }
 
 function sample(): Buffer {

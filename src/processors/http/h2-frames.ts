@@ -71,6 +71,8 @@ export interface FrameSink {
   onSyncLost(reason: 'gap' | 'truncated' | 'malformed'): void;
   /** Frame sync was found again at the start of a chunk. */
   onResync(): void;
+  /** Bytes skipped while waiting for frame sync. */
+  onSkipped(bytes: number): void;
 }
 
 const S_PREFACE = 0;
@@ -130,6 +132,7 @@ export class FrameParser {
     if (this.state === S_SCAN) {
       if (plausibleFrames(data, 0, Math.max(this.maxFrameSize, DEFAULT_MAX_FRAME_SIZE), 'resync') !== 'yes') {
         this.resyncBytes += n;
+        this.sink.onSkipped(n);
         return;
       }
       this.state = S_HEADER;
@@ -417,7 +420,15 @@ export function plausibleFrames(data: Buffer, from: number, maxFrameSize: number
       if (mode === 'resync') return 'yes';
       return complete >= 2 ? 'yes' : 'more';
     }
-    if (n - p < FRAME_HEADER_BYTES) return complete >= 2 ? 'yes' : 'more';
+    if (n - p < FRAME_HEADER_BYTES) {
+      if (complete >= 2) return 'yes';
+      // What is there of the header must already fit: length (from its first bytes) and type.
+      const have = n - p;
+      if (data[p]! > maxFrameSize / 65536) return 'no';
+      if (have >= 3 && ((data[p]! << 16) | (data[p + 1]! << 8) | data[p + 2]!) > maxFrameSize) return 'no';
+      if (have >= 4 && data[p + 3]! > FT_CONTINUATION) return 'no';
+      return 'more';
+    }
     const length = (data[p]! << 16) | (data[p + 1]! << 8) | data[p + 2]!;
     const type = data[p + 3]!;
     const flags = data[p + 4]!;

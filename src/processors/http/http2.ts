@@ -185,6 +185,9 @@ class DirState implements FrameSink {
     this.h.ctx.stats.add('resyncs');
     this.h.ctx.stats.add('h2.resyncs');
   }
+  onSkipped(bytes: number): void {
+    this.h.ctx.stats.add('drops.resync_bytes', bytes);
+  }
 }
 
 export class Http2Handler implements ProtocolHandler {

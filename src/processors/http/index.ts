@@ -10,7 +10,7 @@ export const httpProcessorFactory: ComponentFactory<HttpProcessorConfig, ChunkPr
   type: 'http',
   kind: 'processor',
   stage: 'chunks',
-  description: 'reassembles captured TCP streams and turns HTTP/1.x exchanges into spans',
+  description: 'reassembles captured TCP streams and turns HTTP/1.x, HTTP/2 and gRPC exchanges into spans',
   parseConfig: (raw, path) => parseHttpConfig(raw, path),
   create: (cfg, ctx) => new HttpProcessor(cfg, ctx),
 };
