@@ -88,7 +88,7 @@ static __always_inline void iter_describe(struct iov_iter *it, struct kstash *st
 		st->kind = BUF_PLAIN;
 		st->ptr = (__u64)BPF_CORE_READ(it, ubuf);
 	} else if (iovec) {
-		st->kind = BUF_IOVEC;
+		st->kind = BUF_KIOVEC;
 		st->cnt = BPF_CORE_READ(it, nr_segs);
 		if (bpf_core_field_exists(it->__iov))
 			st->ptr = (__u64)BPF_CORE_READ(it, __iov);

@@ -12,7 +12,7 @@
 #define SOCK_STREAM_ 1
 #define MSG_PEEK_ 2
 #define MAX_MMSG 32
-#define MAX_STEPS_NO_LOOP_HELPER 48 /* bounded-loop fallback for kernels without bpf_loop */
+#define MAX_STEPS_NO_LOOP_HELPER 48 /* the legacy variant (kernels without bpf_loop): ~700 KiB per syscall */
 #define MAX_STEPS 256               /* with bpf_loop: 1 MiB in 16 KiB chunks plus segment loads */
 
 const volatile __u32 max_message_bytes = 1 << 20;
@@ -29,6 +29,7 @@ enum buf_kind {
 	BUF_MSG,       /* user_msghdr: recvmsg, sendmsg */
 	BUF_MMSG,      /* mmsghdr array: recvmmsg, sendmmsg */
 	BUF_NONE,      /* bytes moved kernel-side (sendfile): counted, not copied */
+	BUF_KIOVEC,    /* (iov, nr_segs) with the iovec array in kernel memory: a kernel iov_iter */
 };
 
 
@@ -146,7 +147,9 @@ static long copy_step(__u32 i, void *unused)
 		if (c->iov_idx >= c->iov_cnt)
 			return 1;
 		struct iovec v;
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(c->iov + (__u64)c->iov_idx * sizeof(v)))) {
+		void *at = (void *)(c->iov + (__u64)c->iov_idx * sizeof(v));
+		/* A kernel iterator's iovec array was copied into kernel memory; its bases are user memory. */
+		if (c->kind == BUF_KIOVEC ? bpf_probe_read_kernel(&v, sizeof(v), at) : bpf_probe_read_user(&v, sizeof(v), at)) {
 			c->failed = 1;
 			return 1;
 		}
@@ -300,6 +303,7 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		cp->seg_left = cp->msg_left = ret;
 		break;
 	case BUF_IOVEC:
+	case BUF_KIOVEC:
 		cp->iov = ptr;
 		cp->iov_cnt = cnt;
 		cp->msg_left = ret;
@@ -327,13 +331,15 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		break;
 	}
 
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
-		bpf_loop(MAX_STEPS, copy_step, 0, 0);
-	} else {
-		for (__u32 i = 0; i < MAX_STEPS_NO_LOOP_HELPER; i++)
-			if (copy_step(i, 0))
-				break;
-	}
+#ifdef CAPTURE_NO_BPF_LOOP
+	/* Kernels before 5.17 (no bpf_loop; before 5.13 even a callback's address is refused by
+	 * the loader): a bounded loop the verifier walks, hence fewer steps. */
+	for (__u32 i = 0; i < MAX_STEPS_NO_LOOP_HELPER; i++)
+		if (copy_step(i, 0))
+			break;
+#else
+	bpf_loop(MAX_STEPS, copy_step, 0, 0);
+#endif
 
 	/* Whatever was not captured (over the cap, copy failure, step limit) is reported as a
 	 * zero-length record so the consumer sees exactly where the gap is and how long. */

@@ -1,5 +1,6 @@
 // Loads the N-API addon (native/, built by `npm run setup`).
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { UserError } from '../core/component';
 import { fromRoot } from '../core/paths';
 
@@ -42,8 +43,15 @@ export function loadAddon(): Addon {
   return addon;
 }
 
+/** Kernels before 5.17 lack bpf_loop: they get the legacy build of each program (bpf/Makefile). */
+export function kernelHasBpfLoop(release = os.release()): boolean {
+  const [major = 0, minor = 0] = release.split(/[.-]/).map(Number);
+  return major > 5 || (major === 5 && minor >= 17);
+}
+
 export function bpfObjectPath(name: string): string {
-  const file = fromRoot('dist', 'bpf', `${name}.bpf.o`);
+  const variant = kernelHasBpfLoop() ? name : `${name}.legacy`;
+  const file = fromRoot('dist', 'bpf', `${variant}.bpf.o`);
   if (!fs.existsSync(file)) throw new UserError(`the BPF object ${file} is not built; run 'npm run setup'`);
   return file;
 }
