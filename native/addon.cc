@@ -184,10 +184,23 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   bool closing_ = false;
 };
 
+// tryProgram(objectPath, program, uprobePath, uprobeFunc): "" when it loads and attaches here.
+Napi::Value TryProgramJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  for (int i = 0; i < 4; i++)
+    if (!info[i].IsString()) {
+      Napi::TypeError::New(env, "tryProgram(objectPath, program, uprobePath, uprobeFunc)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  auto str = [&](int i) { return info[i].As<Napi::String>().Utf8Value(); };
+  return Napi::String::New(env, TryProgram(str(0), str(1), str(2), str(3)));
+}
+
 }  // namespace
 }  // namespace tcpsniff
 
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  exports.Set("tryProgram", Napi::Function::New(env, tcpsniff::TryProgramJs));
   exports.Set("Probe", tcpsniff::ProbeWrap::Init(env));
   exports.Set("recordVersion", Napi::Number::New(env, 1));
   return exports;

@@ -261,6 +261,40 @@ std::vector<uint64_t> Probe::Counters() {
   return out;
 }
 
+std::string TryProgram(const std::string& object_path, const std::string& program, const std::string& uprobe_path,
+                       const std::string& uprobe_func) {
+  InstallLibbpfLog();
+  TakeLibbpfLog();
+  bpf_object* obj = bpf_object__open_file(object_path.c_str(), nullptr);
+  if (!obj) return "open: " + Errno(errno);
+  bpf_program* target = nullptr;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, obj) {
+    bool is_target = program == bpf_program__name(prog);
+    bpf_program__set_autoload(prog, is_target);
+    if (is_target) target = prog;
+  }
+  std::string result;
+  if (!target) {
+    result = "no program named " + program;
+  } else if (int e = bpf_object__load(obj)) {
+    result = "load: " + Errno(e);
+  } else {
+    bpf_link* link;
+    if (strncmp(bpf_program__section_name(target), "uprobe", 6) == 0) {
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = uprobe_func.c_str());
+      link = bpf_program__attach_uprobe_opts(target, -1, uprobe_path.c_str(), 0, &opts);
+    } else {
+      link = bpf_program__attach(target);
+    }
+    if (!link) result = "attach: " + Errno(errno);
+    else bpf_link__destroy(link);
+  }
+  bpf_object__close(obj);
+  TakeLibbpfLog();
+  return result;
+}
+
 ProbeStats Probe::Stats() {
   ProbeStats s;
   s.records = records_.load();

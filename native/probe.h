@@ -94,4 +94,10 @@ class Probe {
   std::atomic<uint64_t> records_{0}, bytes_{0}, batches_{0}, waits_{0};
 };
 
+// Loads and attaches one program of an object on its own, then detaches it: "" when the host
+// allows it, else why not ("load: ..." or "attach: ..."). Programs in a plain "uprobe" section
+// attach to `uprobe_func` in `uprobe_path`.
+std::string TryProgram(const std::string& object_path, const std::string& program, const std::string& uprobe_path,
+                       const std::string& uprobe_func);
+
 }  // namespace tcpsniff

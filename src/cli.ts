@@ -1,4 +1,4 @@
-// tcpsniff-collector's command line: run, validate, help, version.
+// tcpsniff-collector's command line: run, validate, doctor, help, version.
 // Errors meant for the user (ConfigError, UserError) are one clear line and a non-zero exit;
 // anything else is a bug and prints its stack.
 
@@ -11,6 +11,7 @@ import { loadConfigFile, type CollectorConfig } from './config/loader';
 import type { Registry } from './config/registry';
 import { parseArgs, type Command } from './cli/args';
 import { componentHelp, generalHelp } from './cli/help';
+import { doctor } from './doctor';
 import { Service } from './service';
 import { formatSummary } from './summary';
 
@@ -97,6 +98,12 @@ export async function main(argv: string[]): Promise<number> {
         }
         out(text);
         return 0;
+      }
+      case 'doctor': {
+        const report = doctor();
+        out(report.lines.join('\n'));
+        if (!report.runnable) err('tcpsniff-collector: no receiver can run on this host (see above)');
+        return report.runnable ? 0 : 1;
       }
       case 'validate':
         configFile = cmd.config ?? DEFAULT_CONFIG;

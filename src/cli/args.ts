@@ -6,24 +6,25 @@ import type { Level } from '../core/logger';
 export type Command =
   | { name: 'run'; config?: string; logLevel?: Level }
   | { name: 'validate'; config?: string; logLevel?: Level }
+  | { name: 'doctor' }
   | { name: 'help'; topic?: string }
   | { name: 'version' };
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
-const SUBCOMMANDS = ['validate', 'help'];
+const SUBCOMMANDS = ['validate', 'doctor', 'help'];
 
 /** Usage errors exit 2, like configuration errors. */
 export const usageError = (msg: string) => new UserError(`${msg} (see tcpsniff-collector --help)`, 2);
 
 export function parseArgs(argv: string[]): Command {
-  let sub: 'run' | 'validate' | 'help' = 'run';
+  let sub: 'run' | 'validate' | 'doctor' | 'help' = 'run';
   let config: string | undefined;
   let logLevel: Level | undefined;
   let topic: string | undefined;
   let i = 0;
   if (argv[0] !== undefined && !argv[0].startsWith('-')) {
     if (!SUBCOMMANDS.includes(argv[0])) throw usageError(`unknown command ${JSON.stringify(argv[0])}; commands: ${SUBCOMMANDS.join(', ')}`);
-    sub = argv[0] as 'validate' | 'help';
+    sub = argv[0] as 'validate' | 'doctor' | 'help';
     i = 1;
   }
   for (; i < argv.length; i++) {
@@ -62,5 +63,6 @@ export function parseArgs(argv: string[]): Command {
     }
   }
   if (sub === 'help') return { name: 'help', topic };
+  if (sub === 'doctor') return { name: 'doctor' };
   return { name: sub, config, logLevel };
 }

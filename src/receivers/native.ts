@@ -30,6 +30,8 @@ export interface ProbeOpenOptions {
 
 interface Addon {
   Probe: new () => NativeProbe;
+  /** Loads and attaches one program alone, then detaches: '' when allowed, else why not. */
+  tryProgram(objectPath: string, program: string, uprobePath: string, uprobeFunc: string): string;
   recordVersion: number;
 }
 

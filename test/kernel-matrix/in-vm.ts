@@ -9,6 +9,7 @@ import { tcpReceiverFactory } from '../../src/receivers/tcp';
 import { httpProcessorFactory } from '../../src/processors/http';
 import { createLogger } from '../../src/core/logger';
 import type { SpanRecord } from '../../src/core/types';
+import { doctor } from '../../src/doctor';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PORT = 8080;
@@ -85,6 +86,7 @@ async function main() {
     if (spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${PORT}/p/1`]).status === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  console.log(`MATRIX-DOCTOR ${JSON.stringify(doctor().backends)}`);
   const only = process.env.MATRIX_BACKENDS ? process.env.MATRIX_BACKENDS.split(',') : undefined;
   for (const b of BACKENDS) {
     if (only && !only.includes(b)) continue;

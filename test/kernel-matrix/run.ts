@@ -28,7 +28,12 @@ function step(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
+/** The tcp backend `doctor` predicted, per kernel label. */
+const predicted = new Map<string, string | undefined>();
+
 function parse(output: string, kernel: string): Row[] {
+  const d = /^MATRIX-DOCTOR (.*)$/m.exec(output);
+  if (d) predicted.set(kernel, (JSON.parse(d[1]!) as { tcp?: string }).tcp);
   const rows = output
     .split('\n')
     .filter((l) => l.startsWith('MATRIX {'))
@@ -83,7 +88,7 @@ async function main() {
     .map((l) => l.split(' ') as [string, string]);
   step('bash', ['scripts/kernel-matrix/build-initramfs.sh']);
 
-  const results: Array<{ row: Row; host: boolean }> = [];
+  const results: Array<{ row: Row; host: boolean; label: string }> = [];
   // The machine's own kernel, directly (as root).
   process.stderr.write(`kernel-matrix: this machine (${os.release()})\n`);
   const uring = path.join(CACHE, 'uring-http');
@@ -93,23 +98,33 @@ async function main() {
     timeout: VM_TIMEOUT_MS,
     env: { ...process.env, URING_HTTP: uring },
   });
-  for (const row of parse(host.stdout ?? '', 'host')) results.push({ row, host: true });
+  for (const row of parse(host.stdout ?? '', 'host')) results.push({ row, host: true, label: 'host' });
   // Debian kernels under qemu, one at a time (2 cores).
   for (const [label, vmlinuz] of kernels) {
     process.stderr.write(`kernel-matrix: booting ${label} (${path.basename(vmlinuz)})\n`);
-    for (const row of await boot(label, vmlinuz)) results.push({ row, host: false });
+    for (const row of await boot(label, vmlinuz)) results.push({ row, host: false, label });
   }
 
   let failed = 0;
   const lines = ['| kernel | backend | result |', '|---|---|---|'];
-  for (const { row, host } of results) {
+  const firstWorking = new Map<string, string>();
+  for (const { row, host, label } of results) {
     const v = verdict(row, host);
     if (!v.ok) failed++;
+    if (row.loaded && v.ok && !firstWorking.has(label)) firstWorking.set(label, row.backend);
     lines.push(`| ${row.kernel}${host ? ' (this machine)' : ''} | ${row.backend} | ${v.ok ? '' : 'FAIL: '}${v.text} |`);
+  }
+  // doctor must name the backend the receiver really picks first on each kernel.
+  for (const [label, tcp] of predicted) {
+    const actual = firstWorking.get(label);
+    const ok = tcp === actual;
+    if (!ok) failed++;
+    lines.push(`| ${label} | doctor | ${ok ? '' : 'FAIL: '}predicts tcp backend ${tcp ?? 'none'}, first working: ${actual ?? 'none'} |`);
   }
   console.log(lines.join('\n'));
   fs.writeFileSync(path.join(CACHE, 'results.json'), JSON.stringify(results.map((r) => r.row), null, 1));
-  console.log(`\n${results.length - failed} passed, ${failed} failed`);
+  const total = results.length + predicted.size;
+  console.log(`\n${total - failed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);
 }
 

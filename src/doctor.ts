@@ -1,0 +1,87 @@
+// `tcpsniff-collector doctor`: what this host allows, and which backend each receiver would use.
+// Loads and attaches one trivial program per hook type (bpf/doctor.bpf.c), each alone, so the
+// answer is measured, not guessed from the kernel version. Takes well under a few seconds.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { bpfObjectPath, loadAddon } from './receivers/native';
+import { effectiveCapabilities, missingBpfPrivileges } from './receivers/privileges';
+import { tracefsRoot } from './receivers/tracefs';
+
+const HOOKS = [
+  ['tracepoint', 'hook_tracepoint'],
+  ['raw tracepoint', 'hook_raw_tracepoint'],
+  ['tp_btf', 'hook_tp_btf'],
+  ['kprobe', 'hook_kprobe'],
+  ['fentry', 'hook_fentry'],
+  ['uprobe', 'hook_uprobe'],
+  ['ring buffer', 'hook_ringbuf'],
+] as const;
+type Hook = (typeof HOOKS)[number][0];
+
+const CAPS: Array<[string, number]> = [
+  ['CAP_SYS_ADMIN', 21], ['CAP_BPF', 39], ['CAP_PERFMON', 38], ['CAP_SYS_RESOURCE', 24],
+  ['CAP_NET_ADMIN', 12], ['CAP_SYS_PTRACE', 19], ['CAP_DAC_READ_SEARCH', 2],
+];
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return fallback;
+  }
+}
+
+/** The libc this process runs on: a stable uprobe target. */
+function libcPath(): string {
+  const m = /\s(\/\S*libc\.so\.6)$/m.exec(readOr('/proc/self/maps', ''));
+  return m?.[1] ?? '/lib/x86_64-linux-gnu/libc.so.6';
+}
+
+export interface DoctorReport {
+  lines: string[];
+  /** The backend each receiver would use, or undefined when it cannot run. */
+  backends: { tcp?: string; unix?: string };
+  /** At least one receiver has a backend that works here. */
+  runnable: boolean;
+}
+
+export function doctor(): DoctorReport {
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`${(k + ':').padEnd(24)} ${v}`);
+  row('kernel', `${os.release()} (${os.arch()})`);
+  row('BTF', fs.existsSync('/sys/kernel/btf/vmlinux') ? 'yes (/sys/kernel/btf/vmlinux)' : 'no: CO-RE programs cannot load');
+  const lockdown = /\[(\w+)\]/.exec(readOr('/sys/kernel/security/lockdown', ''))?.[1];
+  row('lockdown', lockdown ?? 'not reported');
+  const caps = effectiveCapabilities();
+  const held = CAPS.filter(([, bit]) => (caps & (1n << BigInt(bit))) !== 0n).map(([n]) => n);
+  row('capabilities', held.length ? held.join(' ') : 'none of the relevant ones');
+  const tracefs = tracefsRoot();
+  row('tracefs', tracefs ?? 'not mounted (the collector mounts it at /sys/kernel/tracing when it can)');
+
+  const missing = missingBpfPrivileges(caps);
+  const works = new Map<Hook, boolean>();
+  lines.push('hook types:');
+  if (missing) {
+    lines.push(`  (not tried: ${missing})`);
+  } else {
+    const addon = loadAddon();
+    const object = bpfObjectPath('doctor');
+    const libc = libcPath();
+    for (const [hook, program] of HOOKS) {
+      const why = addon.tryProgram(object, program, libc, 'getpid');
+      works.set(hook, why === '');
+      lines.push(`  ${hook.padEnd(16)} ${why === '' ? 'loads and attaches' : `no (${why})`}`);
+    }
+  }
+  const ok = (h: Hook) => works.get(h) === true;
+  const ring = ok('ring buffer');
+  const tcp = !ring ? undefined : ok('fentry') ? 'fentry' : ok('kprobe') ? 'kprobe' : ok('tracepoint') ? 'syscalls' : undefined;
+  const unix = ring && ok('tracepoint') ? 'syscalls' : undefined;
+  lines.push('receivers:');
+  lines.push(`  tcp                backend ${tcp ?? 'none: cannot run here'}`);
+  lines.push(`  unix               backend ${unix ?? 'none: cannot run here'}`);
+  if (tcp === 'syscalls')
+    lines.push('  note: no TCP-layer backend (fentry, kprobe) loads here, so io_uring traffic and kernel-side sends are not visible');
+  if (!missing && !ring) lines.push('  note: BPF ring buffers (Linux 5.8+) are required');
+  return { lines, backends: { tcp, unix }, runnable: tcp !== undefined || unix !== undefined };
+}
