@@ -33,6 +33,10 @@ Usage:
       Check FILE (YAML, environment variables, every component's settings, pipelines)
       without loading anything into the kernel. Prints OK and the pipelines; exit 0 when
       valid, 2 when not.
+  tcpsniff-collector doctor
+      What this host allows: kernel, BTF, lockdown, capabilities, which eBPF hook types
+      load and attach, and the backend each receiver would use. Exit 1 when no receiver can
+      run here. Needs root (or CAP_BPF and CAP_PERFMON) to try the hooks.
   tcpsniff-collector help [COMPONENT-TYPE]
       This text, or every setting of one component type with its default.
   tcpsniff-collector --version

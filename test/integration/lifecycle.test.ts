@@ -48,3 +48,23 @@ test('after SIGKILL nothing stays attached in the kernel', async () => {
   for (let i = 0; i < 50 && loadedPrograms().length; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(loadedPrograms(), []);
 });
+
+test('doctor: what this host allows and the backend each receiver would use; exit 1 when nothing can run', () => {
+  const r = spawnSync(process.execPath, [CLI, 'doctor'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^kernel: +\S+/m);
+  assert.match(r.stdout, /^BTF: +yes/m);
+  assert.match(r.stdout, /^ {2}tracepoint +loads and attaches$/m);
+  assert.match(r.stdout, /^ {2}ring buffer +loads and attaches$/m);
+  // This machine refuses fentry (EPERM) and has no kprobes: the syscall backend, and the caveat.
+  const tcp = /^ {2}tcp +backend (\S+)/m.exec(r.stdout)?.[1];
+  assert.ok(tcp, r.stdout);
+  if (tcp === 'syscalls') assert.match(r.stdout, /io_uring traffic .* not visible/);
+  else assert.doesNotMatch(r.stdout, /io_uring traffic/);
+
+  const denied = spawnSync('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, CLI, 'doctor'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(denied.status, 1, denied.stdout + denied.stderr);
+  assert.match(denied.stdout, /CAP_BPF/);
+  assert.match(denied.stdout, /tcp +backend none/);
+  assert.match(denied.stderr, /no receiver can run/);
+});
