@@ -14,6 +14,7 @@ import { componentHelp, generalHelp } from './cli/help';
 import { doctor } from './doctor';
 import { Service } from './service';
 import { formatSummary } from './summary';
+import { SelfTelemetry } from './telemetry';
 
 /** dist/src/cli.js → the package root. */
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
@@ -67,12 +68,23 @@ async function run(registry: Registry, file: string, logLevel: Level | undefined
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  // A signal during start() still gets a clean shutdown once start() settles.
-  await service.start();
-  await stopped;
-  const summary = await service.shutdown();
-  for (const line of formatSummary(summary)) logger.info(line);
-  return 0;
+  // Self-telemetry listens before the receivers load: a busy port fails fast.
+  const telemetry = new SelfTelemetry(cfg.telemetry, service, logger.child('telemetry'), version());
+  try {
+    await telemetry.start().catch(async (e) => {
+      await service.shutdown(); // releases what the components acquired when created
+      throw e;
+    });
+    // A signal during start() still gets a clean shutdown once start() settles.
+    await service.start();
+    telemetry.markReady();
+    await stopped;
+    const summary = await service.shutdown();
+    for (const line of formatSummary(summary)) logger.info(line);
+    return 0;
+  } finally {
+    await telemetry.stop();
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -25,6 +25,8 @@ interface Running<C extends Component> {
   label: string;
   cfg: ComponentConfig;
   component: C;
+  /** Processors: the pipeline this instance belongs to. */
+  pipeline?: string;
 }
 
 interface BuiltPipeline {
@@ -65,7 +67,7 @@ export class Service {
     for (const p of c.pipelines) {
       const processors = p.processors.map((id) => {
         const label = c.pipelines.length > 1 ? `processor/${id}@${p.id}` : `processor/${id}`;
-        return this.create<ChunkProcessorComponent | SpanProcessorComponent>(c.processors.get(id)!, label);
+        return { ...this.create<ChunkProcessorComponent | SpanProcessorComponent>(c.processors.get(id)!, label), pipeline: p.id };
       });
       const exporters = p.exporters.map((id) => ({ id: `exporter/${id}`, consumer: this.exporters.get(id)!.component as SpanConsumer }));
       const tail: SpanConsumer = exporters.length === 1 ? exporters[0]!.consumer : new SpanFanout(exporters, this.logger.child(`pipeline/${p.id}`));
@@ -170,7 +172,7 @@ export class Service {
     }
   }
 
-  /** Stats of every component, for the summary (and later self-metrics). */
+  /** Stats of every component, for the summary and the self-metrics. */
   componentStats(): ComponentStats[] {
     const all: Array<Running<Component>> = [
       ...this.receivers.values(),
@@ -184,7 +186,17 @@ export class Service {
       } catch (e) {
         this.logger.warn(`${r.label}: stats() failed: ${(e as Error).message}`);
       }
-      return { label: r.label, kind: r.cfg.kind, stage: r.cfg.factory.stage, stats };
+      // A receiver that exposes which kernel backend it runs on (a string `backend`) gets it as a label.
+      const backend = (r.component as { backend?: unknown }).backend;
+      return {
+        label: r.label,
+        kind: r.cfg.kind,
+        stage: r.cfg.factory.stage,
+        id: r.cfg.id,
+        ...(r.pipeline ? { pipeline: r.pipeline } : {}),
+        ...(typeof backend === 'string' && backend ? { backend } : {}),
+        stats,
+      };
     });
   }
 

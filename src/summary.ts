@@ -7,6 +7,12 @@ export interface ComponentStats {
   /** `receiver/tcp`, `processor/http@traces`, `exporter/otlp`. */
   label: string;
   kind: ComponentKind;
+  /** The component ID as configured (`tcp`, `otlp/jaeger`); for self-metrics labels. */
+  id?: string;
+  /** Processors run once per pipeline: which one. */
+  pipeline?: string;
+  /** Receivers: the kernel backend that runs, when the component says. */
+  backend?: string;
   stage?: 'chunks' | 'spans';
   stats: Stats;
 }

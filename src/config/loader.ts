@@ -4,7 +4,9 @@
 //   processors: { ... }
 //   exporters:  { ... }
 //   service:
-//     telemetry: { logs: { level: info } }
+//     telemetry:
+//       logs: { level: info, summary_interval: 0s }   # periodic summary line; 0 = off
+//       metrics: { address: "" }                       # Prometheus endpoint, e.g. 0.0.0.0:8888; "" = off
 //     pipelines:
 //       traces[/<name>]: { receivers: [...], processors: [http, ...], exporters: [...] }
 //
@@ -18,7 +20,7 @@ import { parseDocument, LineCounter, YAMLParseError } from 'yaml';
 import { ConfigError, type ComponentKind } from '../core/component';
 import type { Level } from '../core/logger';
 import { substituteEnv, type Env } from './env';
-import { join, show } from './schema';
+import { join, parseSection, show, type SectionSpec } from './schema';
 import type { AnyFactory, Registry } from './registry';
 
 export interface ComponentConfig {
@@ -49,8 +51,16 @@ export interface CollectorConfig {
   exporters: Map<string, ComponentConfig>;
   pipelines: PipelineConfig[];
   logLevel: Level;
+  telemetry: TelemetryConfig;
   /** Things worth telling the user that do not stop the collector (unused components). */
   warnings: string[];
+}
+
+export interface TelemetryConfig {
+  /** host:port of the Prometheus endpoint (/metrics, /healthz); '' = off. */
+  metricsAddress: string;
+  /** Milliseconds between periodic summary log lines; 0 = off. */
+  summaryIntervalMs: number;
 }
 
 const SECTIONS: Record<'receivers' | 'processors' | 'exporters', ComponentKind> = {
@@ -126,7 +136,7 @@ export function buildConfig(tree: unknown, source: string, registry: Registry): 
     }
   }
 
-  return { source, receivers, processors, exporters, pipelines, logLevel: service.logLevel, warnings };
+  return { source, receivers, processors, exporters, pipelines, logLevel: service.logLevel, telemetry: service.telemetry, warnings };
 }
 
 function usedIn(pipelines: PipelineConfig[], section: 'receivers' | 'processors' | 'exporters', id: string): boolean {
@@ -159,30 +169,39 @@ const exampleId = (kind: ComponentKind) => (kind === 'receiver' ? 'tcp or tcp/eg
 interface ServiceSection {
   pipelines: unknown;
   logLevel: Level;
+  telemetry: TelemetryConfig;
 }
+
+const LOGS_SPEC: SectionSpec = {
+  level: { type: 'string', default: 'info', doc: 'debug, info, warn or error' },
+  summary_interval: { type: 'duration', default: 0, doc: 'log a summary line (deltas, drops, queues, memory) this often; 0 = only at exit' },
+};
+const METRICS_SPEC: SectionSpec = {
+  address: { type: 'string', default: '', doc: 'host:port for the Prometheus endpoint (/metrics) and /healthz; empty = off' },
+};
 
 function parseService(raw: unknown): ServiceSection {
   if (raw === undefined || raw === null) throw new ConfigError('service', 'is required; it lists the pipelines (service::pipelines::traces: {receivers, processors, exporters})');
   if (!isMapping(raw)) throw new ConfigError('service', `expected a mapping with pipelines (and optionally telemetry), got ${show(raw)}`);
   expectKeys(raw, 'service', ['pipelines', 'telemetry'], { extensions: 'extensions are not supported by tcpsniff-collector' });
-  let logLevel: Level = 'info';
   const telemetry = raw['telemetry'];
-  if (telemetry !== undefined && telemetry !== null) {
-    if (!isMapping(telemetry)) throw new ConfigError('service::telemetry', `expected a mapping, got ${show(telemetry)}`);
-    expectKeys(telemetry, 'service::telemetry', ['logs'], { metrics: 'self-metrics are not configurable yet; only logs::level is' });
-    const logs = telemetry['logs'];
-    if (logs !== undefined && logs !== null) {
-      if (!isMapping(logs)) throw new ConfigError('service::telemetry::logs', `expected a mapping, got ${show(logs)}`);
-      expectKeys(logs, 'service::telemetry::logs', ['level']);
-      const level = logs['level'];
-      if (level !== undefined && level !== null) {
-        const l = typeof level === 'string' ? level.toLowerCase() : level;
-        if (!LOG_LEVELS.includes(l as Level)) throw new ConfigError('service::telemetry::logs::level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(level)}`);
-        logLevel = l as Level;
-      }
-    }
-  }
-  return { pipelines: raw['pipelines'], logLevel };
+  if (telemetry !== undefined && telemetry !== null && !isMapping(telemetry)) throw new ConfigError('service::telemetry', `expected a mapping, got ${show(telemetry)}`);
+  const t = (telemetry ?? {}) as Mapping;
+  expectKeys(t, 'service::telemetry', ['logs', 'metrics']);
+  const logs = parseSection<{ level: string; summary_interval: number }>(t['logs'], 'service::telemetry::logs', LOGS_SPEC);
+  const level = logs.level.toLowerCase();
+  if (!LOG_LEVELS.includes(level as Level)) throw new ConfigError('service::telemetry::logs::level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(logs.level)}`);
+  const metrics = parseSection<{ address: string }>(t['metrics'], 'service::telemetry::metrics', METRICS_SPEC);
+  if (metrics.address) parseListenAddress(metrics.address, 'service::telemetry::metrics::address');
+  return { pipelines: raw['pipelines'], logLevel: level as Level, telemetry: { metricsAddress: metrics.address, summaryIntervalMs: logs.summary_interval } };
+}
+
+/** `host:port`, `:port` or `[v6]:port` → where to listen. */
+export function parseListenAddress(address: string, p: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d+)$/.exec(address.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(p, `expected host:port, e.g. 0.0.0.0:8888 or 127.0.0.1:8888, got ${show(address)}`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
 function expectKeys(m: Mapping, p: string, valid: string[], unsupported: Record<string, string> = {}) {
