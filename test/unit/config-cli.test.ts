@@ -165,8 +165,6 @@ test('--version, and usage errors exit 2 with a pointer to --help', () => {
     assert.match(r.stderr, /^tcpsniff-collector: .*\(see tcpsniff-collector --help\)\n$/);
     assertNoStack(r.stderr);
   }
-  // doctor is deliberately not a command (yet).
-  assert.equal(cli(['doctor']).code, 2);
 });
 
 test('bin/tcpsniff-collector is an executable node script that runs the CLI', () => {
