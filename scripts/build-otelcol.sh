@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds a small, real OpenTelemetry Collector (OTLP receiver + file exporter) with the
-# Collector's own builder (ocb), for the tests that check what our otlp_grpc exporter sends.
+# Builds a small, real OpenTelemetry Collector (OTLP receiver; file and OTLP exporters) with the
+# Collector's own builder (ocb): for the tests that check what our otlp_grpc exporter sends (file
+# exporter) and for the sidecar shape tcpsniff-collector → Collector → Jaeger (otlp exporter).
 # Idempotent: a binary built from the same manifest is reused. Prints progress on stderr and
 # the binary's path as the last line of stdout.
 #
@@ -25,12 +26,15 @@ MANIFEST="$OUT/manifest.yaml"
 cat > "$MANIFEST.new" <<YAML
 dist:
   name: otelcol-tcpsniff-test
-  description: OTLP receiver and file exporter, for tcpsniff-collector's exporter tests
+  description: OTLP receiver, file and OTLP exporters, for tcpsniff-collector's tests
   output_path: $OUT/src
 receivers:
   - gomod: go.opentelemetry.io/collector/receiver/otlpreceiver $VERSION
 exporters:
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter $VERSION
+  - gomod: go.opentelemetry.io/collector/exporter/otlpexporter $VERSION
+processors:
+  - gomod: go.opentelemetry.io/collector/processor/batchprocessor $VERSION
 YAML
 
 if [[ -x "$BIN" && -f "$MANIFEST" ]] && cmp -s "$MANIFEST" "$MANIFEST.new"; then
@@ -53,8 +57,11 @@ if [[ ! -x "$OUT/bin/builder" ]]; then
   GOBIN="$OUT/bin" go install "go.opentelemetry.io/collector/cmd/builder@$VERSION"
 fi
 
-log "building the Collector $VERSION (otlp receiver + file exporter); the first build takes a few minutes..."
+log "building the Collector $VERSION (otlp receiver, batch processor, file and otlp exporters); the first build takes a few minutes..."
 start=$(date +%s)
+( while sleep 30; do log "still building ($(( $(date +%s) - start ))s)..."; done ) &
+heartbeat=$!
+trap 'kill $heartbeat 2>/dev/null || true' EXIT
 "$OUT/bin/builder" --config "$MANIFEST" > "$OUT/build.log" 2>&1 || {
   log "build failed; last lines of $OUT/build.log:"
   tail -20 "$OUT/build.log" >&2

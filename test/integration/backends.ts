@@ -174,6 +174,8 @@ export async function startJaeger(bin: string): Promise<RunningJaeger> {
       service.name: jaeger
     metrics:
       level: none
+    traces:
+      level: none
     logs:
       level: info
 extensions:
@@ -182,6 +184,8 @@ extensions:
     http:
       endpoint: 127.0.0.1:${healthPort}
   jaeger_query:
+    # Jaeger would trace its own queries and send them to localhost:4317.
+    enable_tracing: false
     storage:
       traces: memstore
     http:
@@ -268,8 +272,8 @@ export async function jaegerServices(query: string): Promise<string[]> {
 }
 
 export async function jaegerOperations(query: string, service: string): Promise<string[]> {
-  const r = await httpGet(`${query}/api/services/${encodeURIComponent(service)}/operations`);
-  return ((JSON.parse(r.body) as { data: Array<{ name: string }> | null }).data ?? []).map((o) => o.name);
+  const r = await httpGet(`${query}/api/operations?service=${encodeURIComponent(service)}`);
+  return ((JSON.parse(r.body) as { data: Array<{ name: string; spanKind: string }> | null }).data ?? []).map((o) => `${o.spanKind} ${o.name}`);
 }
 
 export async function jaegerTraces(query: string, service: string): Promise<JaegerTrace[]> {
