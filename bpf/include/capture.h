@@ -284,8 +284,9 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	h->conn_id = cs->conn_id;
 	h->role = cs->role;
 	if (first_sight) {
-		report_process(h);
+		/* The connection's own description first: user space may decide on it (unix paths). */
 		capture_announce(sk, h);
+		report_process(h);
 	}
 
 	dir &= 1;

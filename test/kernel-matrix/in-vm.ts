@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tcpReceiverFactory } from '../../src/receivers/tcp';
+import { unixReceiverFactory } from '../../src/receivers/unix';
 import { httpProcessorFactory } from '../../src/processors/http';
 import { createLogger } from '../../src/core/logger';
 import type { SpanRecord } from '../../src/core/types';
@@ -80,6 +81,38 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   return result;
 }
 
+/** The unix receiver: curl --unix-socket against a Node server on a unix socket. */
+async function runUnix(): Promise<Result> {
+  const t0 = Date.now();
+  const result: Result = { kernel: os.release(), backend: 'unix/syscalls', loaded: false, ms: 0 };
+  const sock = path.join(os.tmpdir(), `matrix-${process.pid}.sock`);
+  const server = spawn(process.execPath, ['-e', "require('http').createServer((q, s) => s.end('ok')).listen(process.argv[1])", sock], { stdio: 'ignore' });
+  for (let i = 0; i < 200 && spawnSync('curl', ['-s', '--unix-socket', sock, 'http://localhost/']).status !== 0; i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
+  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock], ring_buffer_bytes: '4MiB' }, 'unix'), { id: 'unix', logger });
+  const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({}, 'http'), { id: 'http', logger });
+  const spans: SpanRecord[] = [];
+  http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
+  receiver.setConsumer(http);
+  await http.start();
+  try {
+    await receiver.start();
+    result.loaded = true;
+    sh('curl', ['-sS', '-o', '/dev/null', '--unix-socket', sock, 'http://localhost/over-unix']);
+    await receiver.shutdown();
+    await http.shutdown();
+    const hits = spans.filter((s) => s.attributes['network.peer.address'] === sock);
+    result.curl = { server: hits.filter((s) => s.kind === 2).length, client: hits.filter((s) => s.kind === 3).length, ok: hits.length === 2 };
+  } catch (e) {
+    result.reason = (e as Error).message.split('\n')[0]!.slice(0, 300);
+  } finally {
+    server.kill('SIGKILL');
+  }
+  result.ms = Date.now() - t0;
+  return result;
+}
+
 async function main() {
   const server = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'node-http-server.js'), String(PORT)], { stdio: 'ignore' });
   for (let i = 0; i < 200; i++) {
@@ -98,6 +131,7 @@ async function main() {
     }
     console.log(`MATRIX ${JSON.stringify(r)}`);
   }
+  if (!only || only.includes('unix')) console.log(`MATRIX ${JSON.stringify(await runUnix())}`);
   server.kill('SIGKILL');
 }
 

@@ -69,14 +69,15 @@ function boot(label: string, vmlinuz: string): Promise<Row[]> {
 function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   if (!r.loaded) {
     // On this machine fentry and kprobes are refused by the kernel: skipped, with the reason.
-    const expectedSkip = host && r.backend !== 'syscalls';
+    const expectedSkip = host && (r.backend === 'fentry' || r.backend === 'kprobe');
     return { ok: expectedSkip, text: `skipped: ${r.reason ?? 'did not load'}` };
   }
   const curl = r.curl?.ok === true;
   const uring = r.io_uring?.ok === true;
-  const needUring = r.backend !== 'syscalls';
+  const needUring = r.backend === 'fentry' || r.backend === 'kprobe';
   const ok = curl && (!needUring || uring) && !r.reason;
-  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}${r.reason ? `, ${r.reason}` : ''}`;
+  const uringText = r.backend.startsWith('unix') ? '' : `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}`;
+  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };
 }
 
@@ -111,7 +112,7 @@ async function main() {
   for (const { row, host, label } of results) {
     const v = verdict(row, host);
     if (!v.ok) failed++;
-    if (row.loaded && v.ok && !firstWorking.has(label)) firstWorking.set(label, row.backend);
+    if (row.loaded && v.ok && !row.backend.startsWith('unix') && !firstWorking.has(label)) firstWorking.set(label, row.backend);
     lines.push(`| ${row.kernel}${host ? ' (this machine)' : ''} | ${row.backend} | ${v.ok ? '' : 'FAIL: '}${v.text} |`);
   }
   // doctor must name the backend the receiver really picks first on each kernel.

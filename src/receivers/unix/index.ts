@@ -86,6 +86,10 @@ class UnixReceiver implements ReceiverComponent {
   private filtered(chunks: CaptureChunk[]): void {
     const kept: CaptureChunk[] = [];
     for (const c of chunks) {
+      if (c.kind === 'process') {
+        kept.push(c); // describes a process, not the connection's traffic
+        continue;
+      }
       const id = c.conn.connId;
       let pass = this.verdicts.get(id);
       if (pass === undefined) {
@@ -98,7 +102,7 @@ class UnixReceiver implements ReceiverComponent {
         }
       }
       if (c.kind === 'close') this.verdicts.delete(id);
-      if (pass || c.kind === 'process') kept.push(c);
+      if (pass) kept.push(c);
       else this.filteredChunks++;
     }
     if (kept.length) this.consumer?.consumeChunks(kept);
