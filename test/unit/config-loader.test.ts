@@ -61,7 +61,7 @@ test('otlp is an alias of otlp_grpc, with Collector defaults', () => {
   assert.equal(o.endpoint, 'localhost:4317');
   assert.equal(o.tls.insecure, true);
   assert.equal(o.compression, 'gzip');
-  assert.deepEqual(o.sending_queue, { enabled: true, num_consumers: 10, queue_size: 1000 });
+  assert.deepEqual(o.sending_queue, { enabled: true, num_consumers: 10, queue_size: 1000, sizer: 'requests' });
   assert.deepEqual(o.retry_on_failure, { enabled: true, initial_interval: 5000, max_interval: 30000, max_elapsed_time: 300000 });
 });
 

@@ -214,7 +214,27 @@ test('shutdown flushes within flush_timeout and reports what it could not send',
 });
 
 /** A grpc-js server for the Export method that answers with scripted statuses. */
-async function scriptedServer(answers: Array<grpc.status | 'ok' | 'partial'>) {
+/** google.rpc.Status{code, details: [Any{RetryInfo{retry_delay}}]}, as grpc-status-details-bin. */
+function retryInfoDetails(code: number, delayMs: number): Buffer {
+  const varint = (n: number) => {
+    const out: number[] = [];
+    while (n > 127) {
+      out.push((n & 0x7f) | 0x80);
+      n = Math.floor(n / 128);
+    }
+    out.push(n);
+    return Buffer.from(out);
+  };
+  const field = (num: number, body: Buffer) => Buffer.concat([varint((num << 3) | 2), varint(body.length), body]);
+  const duration = Buffer.concat([varint(1 << 3), varint(Math.floor(delayMs / 1000)), varint(2 << 3), varint((delayMs % 1000) * 1e6)]);
+  const retryInfo = field(1, duration);
+  const any = Buffer.concat([field(1, Buffer.from('type.googleapis.com/google.rpc.RetryInfo')), field(2, retryInfo)]);
+  return Buffer.concat([varint(1 << 3), varint(code), field(3, any)]);
+}
+
+type Answer = grpc.status | 'ok' | 'partial' | 'stall' | { code: grpc.status; retryDelayMs: number };
+
+async function scriptedServer(answers: Answer[]) {
   const calls: Array<{ metadata: grpc.Metadata; bytes: number }> = [];
   const server = new grpc.Server();
   const raw = (b: Buffer) => b;
@@ -225,6 +245,12 @@ async function scriptedServer(answers: Array<grpc.status | 'ok' | 'partial'>) {
         calls.push({ metadata: call.metadata, bytes: call.request.length });
         const a = answers[Math.min(calls.length - 1, answers.length - 1)]!;
         if (a === 'ok') return cb(null, Buffer.alloc(0));
+        if (a === 'stall') return; // never answers: the client's deadline ends the call
+        if (typeof a === 'object') {
+          const md = new grpc.Metadata();
+          md.set('grpc-status-details-bin', retryInfoDetails(a.code, a.retryDelayMs));
+          return cb({ code: a.code, details: 'scripted throttling', metadata: md });
+        }
         // ExportTraceServiceResponse{partial_success{rejected_spans=2, error_message="bad"}}
         if (a === 'partial') return cb(null, Buffer.from([0x0a, 0x07, 0x08, 0x02, 0x12, 0x03, 0x62, 0x61, 0x64]));
         cb({ code: a, details: `scripted ${grpc.status[a]}` });
@@ -239,7 +265,7 @@ async function scriptedServer(answers: Array<grpc.status | 'ok' | 'partial'>) {
 
 const fastRetry = { initial_interval: '10ms', max_interval: '20ms', max_elapsed_time: '10s' };
 
-for (const code of [grpc.status.INVALID_ARGUMENT, grpc.status.UNIMPLEMENTED, grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED]) {
+for (const code of [grpc.status.INVALID_ARGUMENT, grpc.status.UNIMPLEMENTED, grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.RESOURCE_EXHAUSTED]) {
   test(`${grpc.status[code]} is permanent: not retried, counted as export_failed`, async () => {
     const srv = await scriptedServer([code]);
     try {
@@ -257,7 +283,7 @@ for (const code of [grpc.status.INVALID_ARGUMENT, grpc.status.UNIMPLEMENTED, grp
   });
 }
 
-for (const code of [grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED, grpc.status.ABORTED, grpc.status.DEADLINE_EXCEEDED]) {
+for (const code of [grpc.status.UNAVAILABLE, grpc.status.ABORTED, grpc.status.DEADLINE_EXCEEDED]) {
   test(`${grpc.status[code]} is retryable: retried until it succeeds`, async () => {
     const srv = await scriptedServer([code, code, 'ok']);
     try {
@@ -309,4 +335,222 @@ test('with retries disabled, a retryable failure is dropped at once', async () =
 
 before(() => {
   if (needsCollector) console.log(`# ${needsCollector}`);
+});
+
+// --- Resilience: every span handed over is either delivered or counted as dropped ---
+
+/** received = delivered + every counted drop + what is still queued or in flight. */
+function assertAccounted(exp: OtlpGrpcExporter) {
+  const s = exp.stats();
+  const drops = Object.entries(s).filter(([k]) => k.startsWith('drops.')).reduce((a, [, n]) => a + n, 0);
+  assert.equal(s['spans.received'], s['spans.sent']! + drops + s['queue.spans']! + s['inflight.spans']!, JSON.stringify(s));
+}
+
+test('RESOURCE_EXHAUSTED with RetryInfo is throttling: retried after the delay the server asked for', async () => {
+  const srv = await scriptedServer([{ code: grpc.status.RESOURCE_EXHAUSTED, retryDelayMs: 400 }, 'ok']);
+  try {
+    const { exp } = exporter({ endpoint: `127.0.0.1:${srv.port}`, tls: { insecure: true }, retry_on_failure: fastRetry });
+    await exp.start();
+    const t0 = Date.now();
+    exp.consumeSpans([makeSpan(), makeSpan()]);
+    await waitFor('delivery', () => exp.stats()['spans.sent'] === 2);
+    const took = Date.now() - t0;
+    await exp.shutdown();
+    assert.equal(srv.calls.length, 2);
+    assert.ok(took >= 390, `the retry waited ${took}ms (the server asked for 400ms; our back-off alone is 10ms)`);
+    assertAccounted(exp);
+  } finally {
+    await srv.stop();
+  }
+});
+
+/** An Export server whose behaviour the test switches: answer, or hold every call (a stalled backend). */
+async function switchableServer() {
+  let stalled = false;
+  let received = 0;
+  const held: Array<() => void> = [];
+  const server = new grpc.Server();
+  const raw = (b: Buffer) => b;
+  server.addService(
+    { Export: { path: EXPORT_METHOD, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+    {
+      Export: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        if (stalled) return void held.push(() => cb(null, Buffer.alloc(0)));
+        received++;
+        cb(null, Buffer.alloc(0));
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return {
+    port,
+    received: () => received,
+    stall: (on: boolean) => (stalled = on),
+    stop: () => new Promise<void>((r) => server.tryShutdown(() => r())),
+    forceStop: () => server.forceShutdown(),
+    held,
+  };
+}
+
+test('a stalled backend: calls time out and are retried, the queue holds up to its bound, the rest is counted, all queued is delivered after recovery', { timeout: 30_000 }, async () => {
+  const srv = await switchableServer();
+  srv.stall(true);
+  try {
+    const { exp } = exporter({
+      endpoint: `127.0.0.1:${srv.port}`,
+      tls: { insecure: true },
+      compression: 'none',
+      timeout: '300ms',
+      sending_queue: { queue_size: 5, num_consumers: 2 },
+      retry_on_failure: { initial_interval: '50ms', max_interval: '100ms', max_elapsed_time: '30s' },
+    });
+    await exp.start();
+    // Let the channel connect, so the two first batches are in flight against the stalled server.
+    exp.consumeSpans([makeSpan(), makeSpan()]);
+    exp.consumeSpans([makeSpan(), makeSpan()]);
+    await waitFor('two exports held by the server', () => srv.held.length >= 2);
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 30; i++) exp.consumeSpans([makeSpan(), makeSpan()]);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    assert.ok(ms < 100, `consumeSpans never waits for the backend: 30 calls took ${ms}ms`);
+    let s = exp.stats();
+    assert.equal(s['inflight.spans'], 4);
+    assert.equal(s['queue.batches'], 5);
+    assert.equal(s['queue.spans'], 10);
+    assert.equal(s['drops.exporter_queue_full'], 50, '25 batches beyond the bound of 5');
+    assertAccounted(exp);
+
+    await waitFor('deadline-exceeded retries', () => exp.stats()['retries']! >= 4, 10_000);
+    srv.stall(false);
+    await waitFor('everything queued delivered', () => exp.stats()['spans.sent'] === 14, 15_000);
+    await exp.shutdown();
+    s = exp.stats();
+    assert.equal(s['drops.export_failed'], 0);
+    assert.equal(s['drops.unsent_at_shutdown'], 0);
+    assert.equal(s['spans.received'], 64);
+    assertAccounted(exp);
+  } finally {
+    srv.forceStop();
+  }
+});
+
+test('memory stays within the queue bound while the backend is down (sizer: items)', { timeout: 30_000 }, async () => {
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const port = await freePort(); // nobody listens
+  const { exp } = exporter({
+    endpoint: `127.0.0.1:${port}`,
+    tls: { insecure: true },
+    sending_queue: { queue_size: 1000, sizer: 'items', num_consumers: 1 },
+    retry_on_failure: { initial_interval: '1s', max_interval: '1s', max_elapsed_time: 0 },
+    flush_timeout: '100ms',
+  });
+  await exp.start();
+  const payload = 'p'.repeat(4096);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  // 20 000 spans of ~4 KiB: ~80 MiB if nothing bounded them.
+  for (let i = 0; i < 200; i++) exp.consumeSpans(Array.from({ length: 100 }, () => makeSpan({ attributes: { 'tcpsniff.body': payload + i } })));
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  const s = exp.stats();
+  assert.ok(s['queue.spans']! <= 1000, `queue.spans ${s['queue.spans']}`);
+  assert.ok(s['inflight.spans']! <= 100);
+  assert.equal(s['queue.spans']! + s['inflight.spans']! + s['drops.exporter_queue_full']!, 20_000);
+  assert.ok(grown < 16 * 1024 * 1024, `heap grew by ${(grown / 1048576).toFixed(1)} MiB for at most 1100 held spans`);
+  await exp.shutdown();
+  assertAccounted(exp);
+  assert.equal(exp.stats()['drops.unsent_at_shutdown'], 1100);
+});
+
+test('a batch larger than a gRPC message may be is split until each request fits', { timeout: 30_000 }, async () => {
+  const srv = await scriptedServer(['ok']);
+  try {
+    const { exp } = exporter({ endpoint: `127.0.0.1:${srv.port}`, tls: { insecure: true }, compression: 'none' });
+    await exp.start();
+    const payload = 'q'.repeat(3000);
+    exp.consumeSpans(Array.from({ length: 3000 }, (_, i) => makeSpan({ attributes: { 'tcpsniff.body': payload + i } })));
+    await waitFor('delivery', () => exp.stats()['spans.sent'] === 3000, 20_000);
+    await exp.shutdown();
+    assert.ok(srv.calls.length >= 3, `${srv.calls.length} requests`);
+    for (const c of srv.calls) assert.ok(c.bytes <= 4 * 1024 * 1024, `request of ${c.bytes} bytes`);
+    assert.ok(exp.stats()['batches.split']! >= 1);
+    assert.equal(exp.stats()['drops.export_failed'], 0);
+    assertAccounted(exp);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('shutdown with a healthy backend delivers everything queued', async () => {
+  const srv = await scriptedServer(['ok']);
+  try {
+    const { exp } = exporter({ endpoint: `127.0.0.1:${srv.port}`, tls: { insecure: true }, sending_queue: { num_consumers: 1 } });
+    await exp.start();
+    for (let i = 0; i < 20; i++) exp.consumeSpans([makeSpan(), makeSpan(), makeSpan()]);
+    assert.ok(exp.stats()['queue.batches']! >= 18);
+    await exp.shutdown();
+    const s = exp.stats();
+    assert.equal(s['spans.sent'], 60);
+    assert.equal(s['drops.unsent_at_shutdown'], 0);
+    assert.equal(srv.calls.length, 20);
+    assertAccounted(exp);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a real Collector killed (SIGKILL) and restarted mid-run: nothing is lost, nothing duplicated', { skip: needsCollector, timeout: 90_000 }, async () => {
+  const port = await freePort();
+  const bin = (collector as { bin: string }).bin;
+  let col = await startCollector(bin, port);
+  running.push(col);
+  const first = col;
+  const { exp, logger } = exporter({
+    endpoint: `127.0.0.1:${port}`,
+    tls: { insecure: true },
+    retry_on_failure: { initial_interval: '100ms', max_interval: '500ms', max_elapsed_time: '60s' },
+  });
+  await exp.start();
+  const ids: string[] = [];
+  const sendBatch = () => {
+    const batch = Array.from({ length: 5 }, () => makeSpan({ spanId: hexId(0xd0000 + ids.length, 16) }));
+    for (const s of batch) ids.push(s.spanId);
+    exp.consumeSpans(batch);
+  };
+  for (let i = 0; i < 6; i++) {
+    sendBatch();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // Everything so far is on disk: then the Collector dies without any chance to finish.
+  await waitFor('30 spans written by the first Collector', () => readReceived(first.outFile).length === 30);
+  first.proc.kill('SIGKILL');
+  await first.stop();
+  for (let i = 0; i < 8; i++) {
+    sendBatch();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await waitFor('retries against the dead backend', () => exp.stats()['retries']! >= 3, 10_000);
+  assert.ok(exp.stats()['spans.sent']! <= 30);
+  col = await startCollector(bin, port);
+  running.push(col);
+  for (let i = 0; i < 6; i++) sendBatch();
+  await waitFor('all 100 spans acknowledged', () => exp.stats()['spans.sent'] === 100, 30_000);
+  await exp.shutdown();
+  const got = await waitFor('70 spans written by the second Collector', () => {
+    const r = readReceived(col.outFile);
+    return r.length >= 70 && r;
+  });
+  const all = [...readReceived(first.outFile), ...got].map((r) => r.span['spanId'] as string);
+  assert.equal(all.length, 100, 'no span twice');
+  assert.deepEqual(all.sort(), [...ids].sort());
+  assertAccounted(exp);
+  const s = exp.stats();
+  for (const [k, n] of Object.entries(s)) if (k.startsWith('drops.')) assert.equal(n, 0, k);
+  assert.ok(logger.lines.some((l) => /UNAVAILABLE.*will retry/.test(l)));
+  assert.ok(logger.lines.some((l) => /succeed again/.test(l)));
 });

@@ -186,6 +186,56 @@ export function decodeTraceResponse(buf: Buffer): { rejectedSpans: number; error
   return out;
 }
 
+const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
+
+/**
+ * The server's requested wait, from a gRPC error's `grpc-status-details-bin` (a google.rpc.Status
+ * whose details may hold a google.rpc.RetryInfo{retry_delay: Duration}), in milliseconds;
+ * undefined when there is no RetryInfo. Never throws.
+ */
+export function decodeRetryDelay(statusDetails: Buffer): number | undefined {
+  try {
+    const r = new Reader(statusDetails);
+    while (!r.done()) {
+      const [field, wire] = r.tag();
+      if (field !== 3 || wire !== LEN) {
+        r.skip(wire);
+        continue;
+      }
+      const any = new Reader(r.lengthDelimited());
+      let typeUrl = '';
+      let value: Buffer | undefined;
+      while (!any.done()) {
+        const [f, w] = any.tag();
+        if (f === 1 && w === LEN) typeUrl = any.lengthDelimited().toString('utf8');
+        else if (f === 2 && w === LEN) value = any.lengthDelimited();
+        else any.skip(w);
+      }
+      if (typeUrl !== RETRY_INFO_TYPE || !value) continue;
+      let ms = 0;
+      const info = new Reader(value);
+      while (!info.done()) {
+        const [f, w] = info.tag();
+        if (f !== 1 || w !== LEN) {
+          info.skip(w);
+          continue;
+        }
+        const d = new Reader(info.lengthDelimited());
+        while (!d.done()) {
+          const [df, dw] = d.tag();
+          if (df === 1 && dw === VARINT) ms += Number(BigInt.asIntN(64, d.varint())) * 1000;
+          else if (df === 2 && dw === VARINT) ms += Number(BigInt.asIntN(32, d.varint())) / 1e6;
+          else d.skip(dw);
+        }
+      }
+      return Math.max(0, Math.round(ms));
+    }
+  } catch {
+    // unreadable details: as if there were none
+  }
+  return undefined;
+}
+
 class Reader {
   private pos = 0;
   constructor(private readonly buf: Buffer) {}

@@ -3,14 +3,15 @@
 
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { decodeTraceResponse } from '../otlp/protobuf';
+import { decodeRetryDelay, decodeTraceResponse } from '../otlp/protobuf';
 import { parseEndpoint, type OtlpGrpcConfig } from './config';
 
 export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 export type ExportResult =
   | { ok: true; rejectedSpans: number; errorMessage: string }
-  | { ok: false; code: number; message: string };
+  /** retryDelayMs: the server's RetryInfo, when it sent one (throttling). */
+  | { ok: false; code: number; message: string; retryDelayMs?: number };
 
 const identity = (b: Buffer) => b;
 
@@ -62,7 +63,11 @@ export class OtlpGrpcClient {
           { deadline: Date.now() + timeoutMs },
           (err: grpc.ServiceError | null, response?: Buffer) => {
             this.active.delete(call);
-            if (err) return resolve({ ok: false, code: err.code, message: err.details || err.message });
+            if (err) {
+              const details = err.metadata?.get('grpc-status-details-bin')[0];
+              const retryDelayMs = Buffer.isBuffer(details) ? decodeRetryDelay(details) : undefined;
+              return resolve({ ok: false, code: err.code, message: err.details || err.message, ...(retryDelayMs !== undefined ? { retryDelayMs } : {}) });
+            }
             try {
               const partial = decodeTraceResponse(response ?? Buffer.alloc(0));
               resolve({ ok: true, ...partial });

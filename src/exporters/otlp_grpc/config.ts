@@ -18,7 +18,7 @@ export interface OtlpGrpcConfig {
   headers: Record<string, string>;
   compression: 'gzip' | 'none';
   timeout: number; // ms, per attempt
-  sending_queue: { enabled: boolean; num_consumers: number; queue_size: number };
+  sending_queue: { enabled: boolean; num_consumers: number; queue_size: number; sizer: 'requests' | 'items' };
   retry_on_failure: { enabled: boolean; initial_interval: number; max_interval: number; max_elapsed_time: number };
   flush_timeout: number; // ms
 }
@@ -58,7 +58,13 @@ export const otlpGrpcSpec: SectionSpec = {
         type: 'int',
         default: 1000,
         min: 1,
-        doc: 'batches (not spans) waiting to be sent; a batch is what the previous processor hands over (with batch in front, up to its send_batch_max_size spans); when full, new batches are dropped and counted',
+        doc: 'how much may wait to be sent, in the unit of sizer; when full, new batches are dropped and counted (memory bound: queue_size × span size, plus num_consumers batches in flight)',
+      },
+      sizer: {
+        type: 'string',
+        enum: ['requests', 'items'],
+        default: 'requests',
+        doc: 'unit of queue_size: requests = batches (what the previous processor hands over; with batch in front, up to its send_batch_max_size spans), items = spans',
       },
     },
   },

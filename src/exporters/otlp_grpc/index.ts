@@ -17,6 +17,12 @@ import { Backoff, isRetryable, statusName } from './retry';
 import type { SectionSpec } from '../../config/schema';
 
 const VALID_TRACE_ID = /^[0-9a-f]{32}$/;
+/**
+ * gRPC servers (the Collector, Jaeger) refuse messages over 4 MiB by default; a batch whose
+ * request would be larger is split in halves until each part fits (a single span that alone
+ * is larger is sent as it is, and the backend's answer decides).
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024 - 16 * 1024;
 const VALID_SPAN_ID = /^[0-9a-f]{16}$/;
 
 /** A wait that shutdown can cut short. */
@@ -43,6 +49,7 @@ export class OtlpGrpcExporter implements ExporterComponent {
   private readonly queue: SpanRecord[][] = [];
   private queuedSpans = 0;
   private inFlight = 0;
+  private inFlightSpans = 0;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly sleeper = new Sleeper();
   private readonly failures: FailureLog;
@@ -52,7 +59,9 @@ export class OtlpGrpcExporter implements ExporterComponent {
   private abandoned = false;
   private shutdownPromise: Promise<void> | undefined;
   private readonly counters = {
+    spansReceived: 0,
     spansSent: 0,
+    splits: 0,
     batchesSent: 0,
     retries: 0,
     queueFull: 0,
@@ -79,6 +88,7 @@ export class OtlpGrpcExporter implements ExporterComponent {
 
   consumeSpans(spans: SpanRecord[]): void {
     if (spans.length === 0) return;
+    this.counters.spansReceived += spans.length;
     if (this.closing) {
       this.counters.unsentAtShutdown += spans.length;
       return;
@@ -88,11 +98,16 @@ export class OtlpGrpcExporter implements ExporterComponent {
     this.counters.invalidSpan += spans.length - valid.length;
     if (valid.length === 0) return;
 
-    const capacity = this.cfg.sending_queue.enabled ? this.cfg.sending_queue.queue_size : 0;
-    const senderFree = this.inFlight < this.cfg.sending_queue.num_consumers;
-    if (this.queue.length >= capacity && !(senderFree && this.queue.length === 0)) {
+    const q = this.cfg.sending_queue;
+    const capacity = q.enabled ? q.queue_size : 0;
+    const senderFree = this.inFlight < q.num_consumers;
+    // The bound counts batches (sizer: requests) or spans (sizer: items), as in the Collector.
+    const full = q.sizer === 'items' ? this.queuedSpans + valid.length > capacity : this.queue.length >= capacity;
+    if (full && !(senderFree && this.queue.length === 0)) {
       this.counters.queueFull += valid.length;
-      this.failures.failure(`sending queue full (${this.queue.length} batches): dropping spans; the backend at ${this.client.target} is slower than the traffic`);
+      this.failures.failure(
+        `sending queue full (${this.queue.length} batches, ${this.queuedSpans} spans): dropping spans; the backend at ${this.client.target} is slower than the traffic or down`,
+      );
       return;
     }
     this.queue.push(valid);
@@ -106,8 +121,10 @@ export class OtlpGrpcExporter implements ExporterComponent {
       const batch = this.queue.shift()!;
       this.queuedSpans -= batch.length;
       this.inFlight++;
+      this.inFlightSpans += batch.length;
       void this.send(batch).finally(() => {
         this.inFlight--;
+        this.inFlightSpans -= batch.length;
         this.pump();
         if (this.inFlight === 0 && this.queue.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
       });
@@ -116,6 +133,13 @@ export class OtlpGrpcExporter implements ExporterComponent {
 
   private async send(batch: SpanRecord[]): Promise<void> {
     const request = encodeTraceRequest(batch);
+    if (request.length > MAX_REQUEST_BYTES && batch.length > 1) {
+      this.counters.splits++;
+      const half = batch.length >> 1;
+      await this.send(batch.slice(0, half));
+      await this.send(batch.slice(half));
+      return;
+    }
     const retry = this.cfg.retry_on_failure;
     const backoff = new Backoff(retry.initial_interval, retry.max_interval);
     const firstAttempt = Date.now();
@@ -131,12 +155,14 @@ export class OtlpGrpcExporter implements ExporterComponent {
         return;
       }
       const what = `export of ${batch.length} span(s) to ${this.client.target} failed: ${statusName(result.code)}: ${result.message}`;
-      if (!isRetryable(result.code) || !retry.enabled) {
+      const retryable = isRetryable(result.code, result.retryDelayMs !== undefined);
+      if (!retryable || !retry.enabled) {
         this.counters.exportFailed += batch.length;
-        this.failures.failure(`${what} (${isRetryable(result.code) ? 'retries disabled' : 'permanent error, not retried'}; spans dropped)`);
+        this.failures.failure(`${what} (${retryable ? 'retries disabled' : 'permanent error, not retried'}; spans dropped)`);
         return;
       }
-      const wait = backoff.next();
+      // A throttling server's RetryInfo sets the least wait.
+      const wait = Math.max(backoff.next(), result.retryDelayMs ?? 0);
       const elapsed = Date.now() - firstAttempt;
       if (retry.max_elapsed_time > 0 && elapsed + wait > retry.max_elapsed_time) {
         this.counters.exportFailed += batch.length;
@@ -203,10 +229,14 @@ export class OtlpGrpcExporter implements ExporterComponent {
   stats(): Stats {
     const c = this.counters;
     return {
+      'spans.received': c.spansReceived,
       'spans.sent': c.spansSent,
       'batches.sent': c.batchesSent,
+      'batches.split': c.splits,
       retries: c.retries,
       'queue.batches': this.queue.length,
+      'queue.spans': this.queuedSpans,
+      'inflight.spans': this.inFlightSpans,
       'drops.exporter_queue_full': c.queueFull,
       'drops.export_failed': c.exportFailed,
       'drops.rejected_by_backend': c.rejectedByBackend,

@@ -11,14 +11,18 @@ import { status } from '@grpc/grpc-js';
 const RETRYABLE = new Set<number>([
   status.CANCELLED,
   status.DEADLINE_EXCEEDED,
-  status.RESOURCE_EXHAUSTED,
   status.ABORTED,
   status.OUT_OF_RANGE,
   status.UNAVAILABLE,
   status.DATA_LOSS,
 ]);
 
-export const isRetryable = (code: number) => RETRYABLE.has(code);
+/**
+ * RESOURCE_EXHAUSTED is retried only when the server sent RetryInfo (it is throttling and says
+ * when to come back), as the Collector's otlp exporter does: without it, it usually means the
+ * request is larger than the server accepts, which fails the same way every time.
+ */
+export const isRetryable = (code: number, hasRetryInfo = false) => RETRYABLE.has(code) || (code === status.RESOURCE_EXHAUSTED && hasRetryInfo);
 
 export const statusName = (code: number) => status[code] ?? `code ${code}`;
 
