@@ -1,0 +1,174 @@
+// The arms of a run: what traces the server while the load runs.
+//   baseline   nothing
+//   tcpsniff   the collector: tcp receiver (ports: [server port]) → http → batch → file exporter
+//   tcpdump    tcpdump -i lo -s 0 -w FILE 'tcp port P' (full packets to a file)
+//   bpftrace   a DIY syscall tracer: enter+exit of the same read/write/send/recv syscalls,
+//              filtered on the server's pid, counting calls, bytes and a latency histogram
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fromRoot } from '../../src/core/paths';
+import { bpfProgFdinfo, parseCollectorSummary, parseTcpdumpStats, type CollectorSummary } from './parse';
+import { memKiB, start, statCpuNs, stop, waitFor, type Proc } from './procs';
+
+export type ArmName = 'baseline' | 'tcpsniff' | 'tcpdump' | 'bpftrace';
+export const ALL_ARMS: ArmName[] = ['baseline', 'tcpsniff', 'tcpdump', 'bpftrace'];
+
+export interface ArmContext {
+  port: number;
+  serverPid: number;
+  tmp: string;
+  /** CPUs for the tracer's user-space process. */
+  cpus: string;
+  /** Write a V8 CPU profile of the collector into this directory. */
+  cpuProfDir?: string;
+}
+
+export interface ArmStopResult {
+  summary?: CollectorSummary | null;
+  spansFile?: string;
+  tcpdump?: { captured: number; received: number; dropped: number; fileBytes: number };
+  bpftrace?: { calls: number; bytes: number };
+  stderrTail?: string;
+}
+
+export interface RunningArm {
+  name: ArmName;
+  /** The tracer's user-space process (none for the baseline). */
+  pid?: number;
+  cpuNs(): number;
+  hwmKiB(): number;
+  stop(): Promise<ArmStopResult>;
+}
+
+const SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'read', 'readv', 'recvfrom', 'recvmsg'];
+
+export function bpftraceScript(pid: number): string {
+  const enter = SYSCALLS.map((s) => `tracepoint:syscalls:sys_enter_${s}`).join(',\n');
+  const exit = SYSCALLS.map((s) => `tracepoint:syscalls:sys_exit_${s}`).join(',\n');
+  return `// DIY tracer used as a benchmark arm: same syscalls as the collector's syscall backend.
+${enter}
+/pid == ${pid}/
+{
+  @start[tid] = nsecs;
+}
+${exit}
+/@start[tid]/
+{
+  @calls[probe] = count();
+  if (args->ret > 0) { @bytes[probe] = sum(args->ret); }
+  @latency_ns = hist(nsecs - @start[tid]);
+  delete(@start[tid]);
+}
+END { clear(@start); }
+`;
+}
+
+export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningArm> {
+  if (name === 'baseline') {
+    return { name, cpuNs: () => 0, hwmKiB: () => NaN, stop: async () => ({}) };
+  }
+  let p!: Proc;
+  let after: () => Promise<ArmStopResult>;
+  if (name === 'tcpsniff') {
+    const spansFile = path.join(ctx.tmp, `spans-${Date.now()}.jsonl`);
+    const cfg = path.join(ctx.tmp, 'collector.yaml');
+    fs.writeFileSync(
+      cfg,
+      `# written by bench/: the default pipeline with a file exporter, filtered to the benchmark port
+receivers:
+  tcp:
+    ports: [${ctx.port}]
+processors:
+  http:
+  batch:
+exporters:
+  file:
+    path: ${spansFile}
+service:
+  pipelines:
+    traces:
+      receivers: [tcp]
+      processors: [http, batch]
+      exporters: [file]
+`,
+    );
+    const nodeArgs = ctx.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`] : [];
+    // Loading can fail transiently with EAGAIN while other suites load programs: retry.
+    for (let attempt = 1; ; attempt++) {
+      p = start(process.execPath, [...nodeArgs, fromRoot('bin', 'tcpsniff-collector'), '--config', cfg], { cpus: ctx.cpus });
+      const q = p;
+      await waitFor('the collector to be ready', () => /\bready\b/.test(q.err()) || q.child.exitCode !== null, 30000);
+      if (p.child.exitCode === null) break;
+      if (attempt >= 3 || !/errno 11\b/.test(p.err())) throw new Error(`the collector exited: ${p.err().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 1000 * attempt));
+    }
+    after = async () => ({ summary: parseCollectorSummary(p.err()), spansFile, stderrTail: p.err().slice(-1500) });
+  } else if (name === 'tcpdump') {
+    const file = path.join(ctx.tmp, `capture-${Date.now()}.pcap`);
+    p = start('tcpdump', ['-i', 'lo', '-s', '0', '-B', '65536', '-n', '-w', file, `tcp port ${ctx.port}`], { cpus: ctx.cpus });
+    await waitFor('tcpdump to listen', () => /listening on/.test(p.err()) || p.child.exitCode !== null, 15000);
+    if (p.child.exitCode !== null) throw new Error(`tcpdump exited: ${p.err()}`);
+    after = async () => {
+      let fileBytes = NaN;
+      try {
+        fileBytes = fs.statSync(file).size;
+        fs.rmSync(file);
+      } catch {
+        /* none */
+      }
+      return { tcpdump: { ...parseTcpdumpStats(p.err()), fileBytes } };
+    };
+  } else {
+    const script = path.join(ctx.tmp, 'arm.bt');
+    fs.writeFileSync(script, bpftraceScript(ctx.serverPid));
+    p = start('bpftrace', [script], { cpus: ctx.cpus, env: { ...process.env, BPFTRACE_MAP_KEYS_MAX: '4096' } });
+    await waitFor('bpftrace to attach', () => /Attaching \d+ probe/.test(p.out()) || p.child.exitCode !== null, 60000);
+    if (p.child.exitCode !== null) throw new Error(`bpftrace exited: ${p.err()}`);
+    await new Promise((r) => setTimeout(r, 500)); // "Attaching" is printed before the last attach
+    after = async () => {
+      let calls = 0;
+      let bytes = 0;
+      for (const m of p.out().matchAll(/^@calls\[[^\]]+\]: (\d+)/gm)) calls += Number(m[1]);
+      for (const m of p.out().matchAll(/^@bytes\[[^\]]+\]: (\d+)/gm)) bytes += Number(m[1]);
+      return { bpftrace: { calls, bytes } };
+    };
+  }
+  let hwm = NaN;
+  const arm: RunningArm = {
+    name,
+    pid: p.pid,
+    cpuNs: () => statCpuNs(p.pid),
+    hwmKiB: () => {
+      const m = memKiB(p.pid).hwmKiB;
+      if (Number.isFinite(m)) hwm = m;
+      return hwm;
+    },
+    async stop() {
+      arm.hwmKiB();
+      await stop(p, name === 'tcpsniff' ? 'SIGTERM' : 'SIGINT', 30000);
+      return after();
+    },
+  };
+  return arm;
+}
+
+/** Run time of the BPF programs a process holds (needs kernel.bpf_stats_enabled=1). */
+export function bpfProgStats(pid: number): Map<number, { runTimeNs: number; runCnt: number }> {
+  const out = new Map<number, { runTimeNs: number; runCnt: number }>();
+  let fds: string[] = [];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    try {
+      const s = bpfProgFdinfo(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (s && !out.has(s.id)) out.set(s.id, { runTimeNs: s.runTimeNs, runCnt: s.runCnt });
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return out;
+}

@@ -1,0 +1,153 @@
+// Servers under test (the traced programs) and load generators.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fromRoot } from '../../src/core/paths';
+import { parseH2load, parseH2loadLog, parseWrk, type H2loadResult, type WrkResult } from './parse';
+import { runToEnd, start, stop, waitPort, type Proc } from './procs';
+
+export const SIZES: Record<string, number> = { '0': 0, '1k': 1024, '16k': 16384, '256k': 262144 };
+
+export interface Server {
+  kind: 'nginx' | 'node';
+  pid: number;
+  port: number;
+  /** The path that serves `size` bytes. */
+  pathFor(size: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * nginx as one process (master_process off: the traced process is the one we measure), settings
+ * as Debian ships them where they matter (sendfile on, tcp_nopush on), keep-alive unlimited,
+ * an h2c (prior knowledge) listener on port+1.
+ */
+export async function startNginx(tmp: string, port: number, cpus: string): Promise<Server> {
+  const root = path.join(tmp, 'www');
+  fs.mkdirSync(root, { recursive: true });
+  for (const [name, n] of Object.entries(SIZES)) fs.writeFileSync(path.join(root, name), Buffer.alloc(n, 'x'));
+  const conf = path.join(tmp, 'nginx.conf');
+  fs.writeFileSync(
+    conf,
+    `# written by bench/
+master_process off;
+daemon off;
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid ${tmp}/nginx.pid;
+error_log ${tmp}/nginx-error.log error;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  http2_max_requests 100000000;
+  default_type application/octet-stream;
+  client_body_temp_path ${tmp}/nginx-body;
+  proxy_temp_path ${tmp}/nginx-proxy;
+  fastcgi_temp_path ${tmp}/nginx-fastcgi;
+  uwsgi_temp_path ${tmp}/nginx-uwsgi;
+  scgi_temp_path ${tmp}/nginx-scgi;
+  server { listen 127.0.0.1:${port}; root ${root}; }
+  server { listen 127.0.0.1:${port + 1} http2; root ${root}; }
+}
+`,
+  );
+  const p = start('nginx', ['-c', conf, '-p', tmp], { cpus });
+  await waitPort(port).catch((e) => {
+    throw new Error(`${(e as Error).message}: ${p.err()}`);
+  });
+  return { kind: 'nginx', pid: p.pid, port, pathFor: (s) => `/${s}`, stop: async () => void (await stop(p, 'SIGQUIT', 5000)) };
+}
+
+/** The Node http server of the integration tests (test/fixtures/node-http-server.js): /p/N. */
+export async function startNodeServer(port: number, cpus: string): Promise<Server> {
+  const p: Proc = start(process.execPath, [fromRoot('test', 'fixtures', 'node-http-server.js'), String(port), '127.0.0.1'], { cpus });
+  await waitPort(port);
+  return { kind: 'node', pid: p.pid, port, pathFor: (s) => `/p/${SIZES[s]}`, stop: async () => void (await stop(p, 'SIGTERM', 5000)) };
+}
+
+/**
+ * wrk with a marker per request: "?m=<thread>-<n>" (n counts from 1 per thread), and each
+ * thread's last n printed at the end ("MARK t n"), so every issued request can be looked for
+ * in the spans.
+ */
+export const MARKER_LUA = `-- written by bench/: a unique marker per request
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
+function init(args)
+  n = 0
+  prefix = wrk.path .. "?m=" .. id .. "-"
+end
+function request()
+  n = n + 1
+  return wrk.format(nil, prefix .. n)
+end
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    io.write(string.format("MARK %d %d\\n", t:get("id"), t:get("n")))
+  end
+end
+`;
+
+export interface WrkOptions {
+  port: number;
+  path: string;
+  connections: number;
+  durationS: number;
+  close?: boolean;
+  tmp: string;
+  cpus: string;
+}
+
+export async function runWrk(o: WrkOptions): Promise<WrkResult & { raw: string }> {
+  const lua = path.join(o.tmp, 'markers.lua');
+  fs.writeFileSync(lua, MARKER_LUA);
+  const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', lua];
+  if (o.close) args.push('-H', 'Connection: close');
+  args.push(`http://127.0.0.1:${o.port}${o.path}`);
+  const r = await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
+  const res = parseWrk(r.out);
+  if (!Number.isFinite(res.requests)) throw new Error(`wrk failed (${r.code}): ${r.out}${r.err}`);
+  return { ...res, raw: r.out };
+}
+
+export interface H2loadOptions {
+  port: number;
+  path: string;
+  h1: boolean;
+  clients: number;
+  streams?: number;
+  /** Fixed rate: total requests/s (spread over clients with --rps); closed loop when absent. */
+  rate?: number;
+  requests?: number;
+  durationS?: number;
+  tmp: string;
+  cpus: string;
+}
+
+export async function runH2load(o: H2loadOptions): Promise<H2loadResult & { latenciesUs: number[]; raw: string }> {
+  const log = path.join(o.tmp, `h2load-${Date.now()}.log`);
+  const args = ['-t1', `-c${o.clients}`, `-m${o.streams ?? 1}`, `--log-file=${log}`];
+  if (o.h1) args.push('--h1');
+  if (o.rate) args.push(`--rps=${Math.max(1, Math.round(o.rate / o.clients))}`);
+  if (o.requests) args.push(`-n${o.requests}`);
+  else args.push(`-D${o.durationS ?? 5}`);
+  args.push(`http://127.0.0.1:${o.port}${o.path}`);
+  const r = await runToEnd('h2load', args, { cpus: o.cpus, timeoutMs: 300_000 });
+  const res = parseH2load(r.out);
+  if (!Number.isFinite(res.done)) throw new Error(`h2load failed (${r.code}): ${r.out}${r.err}`);
+  let latenciesUs: number[] = [];
+  try {
+    latenciesUs = parseH2loadLog(fs.readFileSync(log, 'utf8'));
+    fs.rmSync(log);
+  } catch {
+    /* no log */
+  }
+  return { ...res, latenciesUs, raw: r.out };
+}
