@@ -7,6 +7,8 @@ import { tcpReceiverFactory } from './receivers/tcp';
 import { unixReceiverFactory } from './receivers/unix';
 import { httpProcessorFactory } from './processors/http';
 import { batchProcessorFactory } from './processors/batch';
+import { domainFilterProcessorFactory } from './processors/domain_filter';
+import { redactionProcessorFactory } from './processors/redaction';
 import { debugExporterFactory } from './exporters/debug';
 import { fileExporterFactory } from './exporters/file';
 import { otlpGrpcExporterFactory } from './exporters/otlp_grpc';
@@ -21,6 +23,8 @@ export function builtinRegistry(): Registry {
     tcpReceiverFactory,
     unixReceiverFactory,
     httpProcessorFactory,
+    domainFilterProcessorFactory,
+    redactionProcessorFactory,
     batchProcessorFactory,
     debugExporterFactory,
     fileExporterFactory,

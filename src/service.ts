@@ -14,6 +14,7 @@ import type { ChunkConsumer, SpanConsumer } from './core/types';
 import type { CollectorConfig, ComponentConfig } from './config/loader';
 import { ChunkFanout, SpanFanout } from './util/fanout';
 import { summarize, type ComponentStats, type Summary } from './summary';
+import { planPushdown } from './processors/domain_filter/pushdown';
 
 export interface ServiceOptions {
   logger: Logger;
@@ -80,6 +81,11 @@ export class Service {
       }
       const head = processors[0]!.component as ChunkProcessorComponent;
       head.setConsumer(next);
+      // Span processors that read bodies (genai) make the http processor keep them (never exported).
+      for (const proc of processors.slice(1)) {
+        if ((proc.component as SpanProcessorComponent).readsBodies && head.inspectBodies?.(proc.label))
+          this.logger.debug(`${processors[0]!.label} keeps JSON/SSE bodies for ${proc.label}`);
+      }
       for (const r of p.receivers) {
         const list = chunkTargets.get(r) ?? [];
         list.push({ id: processors[0]!.label, consumer: head });
@@ -87,8 +93,13 @@ export class Service {
       }
       this.pipelines.push({ id: p.id, processors });
     }
+    // In-kernel filters derived from the pipelines' filtering processors (domain_filter).
+    const pushed = planPushdown(c, (p) => this.pipelines.find((b) => b.id === p)!.processors.slice(1).map((r) => r.component as SpanProcessorComponent));
     for (const [id, targets] of chunkTargets) {
-      const running = this.create<ReceiverComponent>(c.receivers.get(id)!, `receiver/${id}`);
+      const plan = pushed.get(id);
+      if (plan) this.logger.info(`receiver/${id}: ${plan.note}`);
+      const rcfg = plan ? { ...c.receivers.get(id)!, config: plan.config } : c.receivers.get(id)!;
+      const running = this.create<ReceiverComponent>(rcfg, `receiver/${id}`);
       running.component.setConsumer(new ChunkFanout(targets, this.logger.child(`receiver/${id}`)));
       this.receivers.set(id, running);
     }

@@ -31,11 +31,35 @@ export interface ReceiverComponent extends Component {
 /** Turns captured bytes into spans (the http processor). Always first in a pipeline. */
 export interface ChunkProcessorComponent extends Component, ChunkConsumer {
   setConsumer(next: SpanConsumer): void;
+  /**
+   * A span processor downstream reads request/response bodies (SpanRecord.internal): keep them.
+   * Returns false when the configuration forbids it. Called while the pipeline is built.
+   */
+  inspectBodies?(requestedBy: string): boolean;
+}
+
+/**
+ * What a span processor drops for sure unless a connection matches, in the terms of the tcp
+ * receiver's in-kernel filters (kinds AND, entries OR): the service may push it down into the
+ * receivers that feed only such pipelines.
+ */
+export interface KernelFilter {
+  /** A connection must have one of these ports (local or remote). */
+  ports?: number[];
+  /** A connection must have an endpoint in one of these IPs / CIDRs. */
+  addresses?: string[];
 }
 
 /** Works on spans (genai, redaction, batch, ...). */
 export interface SpanProcessorComponent extends Component, SpanConsumer {
   setConsumer(next: SpanConsumer): void;
+  /** Reads SpanRecord.internal request/response bodies (the http processor then keeps them). */
+  readonly readsBodies?: boolean;
+  /**
+   * A filter every span this processor lets through satisfies, or null when it has none that the
+   * kernel can apply (absent: the processor does not filter).
+   */
+  kernelFilter?(): KernelFilter | null;
 }
 
 export interface ExporterComponent extends Component, SpanConsumer {}

@@ -103,6 +103,38 @@ export interface SpanRecord {
   events: SpanEvent[];
   status: { code: StatusCodeValue; message?: string };
   resource: Resource;
+  /**
+   * Data for span processors only (genai, domain_filter, redaction). NEVER EXPORTED: exporters
+   * serialize the fields above by name and must never serialize this one (test/unit/
+   * span-internal.test.ts proves it for the file, debug and OTLP encoders).
+   */
+  internal?: SpanInternal;
+}
+
+/** What the http processor hands to span processors besides the exported span. */
+export interface SpanInternal {
+  /** The connection's endpoints, as the receiver saw them (domain_filter's IP and port rules). */
+  conn?: { family: 4 | 6 | 0; localAddr: string; localPort: number; remoteAddr: string; remotePort: number };
+  pid?: number;
+  comm?: string;
+  /**
+   * Decoded (de-chunked) bodies kept for inspection (the http processor's `inspect_bodies`), capped
+   * at `max_inspect_bytes`; only for POST requests with a JSON-like body and their responses.
+   */
+  request?: InspectedBody;
+  response?: InspectedBody;
+  /** Attribute keys whose values the http processor already replaced at the source (HPACK never-indexed). */
+  redactedAtSource?: string[];
+}
+
+export interface InspectedBody {
+  /** Body pieces in stream order, with the capture time of each (for time to first chunk). */
+  parts: Buffer[];
+  times: bigint[];
+  /** Cut at the cap or by a gap. */
+  truncated: boolean;
+  contentType?: string;
+  contentEncoding?: string;
 }
 
 export interface SpanConsumer {

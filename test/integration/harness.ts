@@ -86,6 +86,12 @@ export interface CollectorOptions {
   /** Use the unix receiver with these settings instead of the tcp receiver. */
   unix?: Record<string, unknown>;
   http?: Record<string, unknown>;
+  /** Span processors after http, in order: [id, section]. */
+  processors?: Array<[string, unknown]>;
+  /** More exporters besides the file exporter (e.g. debug, whose stdout lands in `stderr`). */
+  exporters?: Record<string, unknown>;
+  /** Called with the pipeline file's text before the collector starts. */
+  onConfig?: (yaml: string) => void;
 }
 
 /** A TCP port nobody listens on right now. */
@@ -109,21 +115,24 @@ export async function withCollector(opts: CollectorOptions, traffic: () => Promi
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-it-'));
   const out = path.join(dir, 'spans.jsonl');
   const config = path.join(dir, 'pipeline.yaml');
-  fs.writeFileSync(
-    config,
-    [
-      'receivers:',
-      opts.unix ? `  unix: ${yamlOf(opts.unix)}` : `  tcp: ${yamlOf({ ports: opts.ports ?? [], ...opts.tcp })}`,
-      'processors:',
-      `  http: ${yamlOf(opts.http ?? {})}`,
-      'exporters:',
-      `  file: ${yamlOf({ path: out })}`,
-      'service:',
-      '  pipelines:',
-      `    traces: { receivers: [${opts.unix ? 'unix' : 'tcp'}], processors: [http], exporters: [file] }`,
-      '',
-    ].join('\n'),
-  );
+  const extraProcs = opts.processors ?? [];
+  const extraExps = Object.entries(opts.exporters ?? {});
+  const yaml = [
+    'receivers:',
+    opts.unix ? `  unix: ${yamlOf(opts.unix)}` : `  tcp: ${yamlOf({ ports: opts.ports ?? [], ...opts.tcp })}`,
+    'processors:',
+    `  http: ${yamlOf(opts.http ?? {})}`,
+    ...extraProcs.map(([id, section]) => `  ${id}: ${yamlOf(section ?? {})}`),
+    'exporters:',
+    `  file: ${yamlOf({ path: out })}`,
+    ...extraExps.map(([id, section]) => `  ${id}: ${yamlOf(section ?? {})}`),
+    'service:',
+    '  pipelines:',
+    `    traces: { receivers: [${opts.unix ? 'unix' : 'tcp'}], processors: [${['http', ...extraProcs.map(([id]) => id)].join(', ')}], exporters: [${['file', ...extraExps.map(([id]) => id)].join(', ')}] }`,
+    '',
+  ].join('\n');
+  opts.onConfig?.(yaml);
+  fs.writeFileSync(config, yaml);
   const child = spawn(process.execPath, [CLI, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));

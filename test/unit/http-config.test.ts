@@ -22,6 +22,9 @@ test('config: defaults for an empty or missing section', () => {
     max_connections: 10000,
     max_pending_requests: 64,
     idle_timeout: 120000,
+    inspect_bodies: 'auto',
+    max_inspect_bytes: 1048576,
+    capture_headers: [],
     service_names: {},
   };
   assert.deepEqual(httpProcessorFactory.parseConfig(undefined, P), expected);

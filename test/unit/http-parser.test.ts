@@ -35,7 +35,7 @@ function newHandler(maxBodyBytes = 1 << 20) {
   const stats = new Counters();
   const ctx: HandlerContext = {
     meta: SERVER_META,
-    limits: { captureBodies: true, maxBodyBytes, maxHeaderBytes: 64 * 1024, maxPendingRequests: 64 },
+    limits: { captureBodies: true, maxBodyBytes, maxHeaderBytes: 64 * 1024, maxPendingRequests: 64, inspectBodies: false, maxInspectBytes: 0, captureHeaders: new Set() },
     stats,
     pid: 1,
     comm: 'x',

@@ -15,6 +15,16 @@ export interface HttpProcessorConfig {
   max_pending_requests: number;
   /** Connections without traffic for this long (ms) are flushed and forgotten (default 2 minutes). */
   idle_timeout: number;
+  /**
+   * Keep the bodies of JSON/SSE POST exchanges for span processors (span.internal, never
+   * exported): `auto` (default) when a processor downstream in the pipeline reads bodies (genai),
+   * `always`, or `never`.
+   */
+  inspect_bodies: 'auto' | 'always' | 'never';
+  /** Bytes kept per inspected body (default 1 MiB). */
+  max_inspect_bytes: number;
+  /** Header names (case-insensitive) put on spans as http.request.header.<name> / http.response.header.<name>. */
+  capture_headers: string[];
   /** Executable (or comm) name → service.name. Unlisted processes use their executable name. */
   service_names: Record<string, string>;
 }
@@ -26,9 +36,14 @@ export const HTTP_CONFIG_SPEC: SectionSpec = {
   max_connections: { type: 'int', default: 10_000, min: 1, max: 10_000_000, doc: 'connections tracked at once' },
   max_pending_requests: { type: 'int', default: 64, min: 1, max: 100_000, doc: 'requests waiting per connection' },
   idle_timeout: { type: 'duration', default: 120_000, min: 10, doc: 'idle connections are flushed after this' },
+  inspect_bodies: { type: 'string', default: 'auto', enum: ['auto', 'always', 'never'], doc: 'keep JSON/SSE POST bodies for span processors (never exported): auto = when one downstream reads them (genai)' },
+  max_inspect_bytes: { type: 'bytes', default: 1024 * 1024, min: 0, max: 64 * 1024 * 1024, doc: 'bytes kept per inspected body' },
+  capture_headers: { type: 'list', of: { type: 'string' }, default: [], doc: 'header names to put on spans as http.request.header.<name> / http.response.header.<name> (redact them with the redaction processor)' },
   service_names: { type: 'stringmap', default: {}, doc: 'executable/comm name → service.name' },
 };
 
 export function parseHttpConfig(raw: unknown, path: string): HttpProcessorConfig {
-  return parseSection<HttpProcessorConfig>(raw, path, HTTP_CONFIG_SPEC);
+  const cfg = parseSection<HttpProcessorConfig>(raw, path, HTTP_CONFIG_SPEC);
+  cfg.capture_headers = cfg.capture_headers.map((h) => h.trim().toLowerCase()).filter((h) => h !== '');
+  return cfg;
 }

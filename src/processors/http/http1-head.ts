@@ -171,7 +171,8 @@ const valueOf = (text: string, colon: number, le: number): string => text.slice(
  * Parses a complete header block (start line, header lines, final empty line) of a request
  * (`isRequest`) or response. Returns the head, or the reason it is unusable.
  */
-export function parseHead(block: Buffer, isRequest: boolean): HttpHead | 'malformed' | 'too_large' {
+export function parseHead(block: Buffer, isRequest: boolean, capture?: ReadonlySet<string>): HttpHead | 'malformed' | 'too_large' {
+  const capturing = capture !== undefined && capture.size > 0;
   const text = block.toString('latin1');
   const lf = text.indexOf('\n');
   if (lf < 0) return 'malformed';
@@ -223,6 +224,13 @@ export function parseHead(block: Buffer, isRequest: boolean): HttpHead | 'malfor
             head.traceparent = head.traceparentCount === 1 ? valueOf(text, colon, le) : undefined;
           }
           break;
+        case 12:
+          if (head.contentType === undefined && nameIs(text, p, 'content-type')) head.contentType = valueOf(text, colon, le);
+          break;
+        case 16:
+          if (head.contentEncoding === undefined && nameIs(text, p, 'content-encoding'))
+            head.contentEncoding = valueOf(text, colon, le).toLowerCase();
+          break;
         case 14:
           if (head.contentLength !== -2 && nameIs(text, p, 'content-length'))
             head.contentLength = parseContentLength(valueOf(text, colon, le), head.contentLength);
@@ -235,6 +243,10 @@ export function parseHead(block: Buffer, isRequest: boolean): HttpHead | 'malfor
             head.chunked = (lastComma < 0 ? v : v.slice(lastComma + 1)).trim() === 'chunked';
           }
           break;
+      }
+      if (capturing) {
+        const name = text.slice(p, colon).toLowerCase();
+        if (capture.has(name)) (head.captured ??= []).push([name, valueOf(text, colon, le)]);
       }
     }
     p = e + 1;

@@ -27,7 +27,7 @@ import {
   plausibleStatusLine,
   type Plausible,
 } from './http1-head';
-import { HttpMessage, appendGrow, type Counters, type IncompleteReason } from './protocol';
+import { HttpMessage, appendGrow, keepBody, type Counters, type HandlerLimits, type IncompleteReason } from './protocol';
 
 export interface Http1Sink {
   /** A request head was parsed (msg.head set). */
@@ -46,11 +46,7 @@ export interface Http1Sink {
   onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void;
 }
 
-export interface Http1ParserOptions {
-  maxHeaderBytes: number;
-  captureBodies: boolean;
-  maxBodyBytes: number;
-}
+export type Http1ParserOptions = HandlerLimits;
 
 const S_IDLE = 0;
 const S_HEAD = 1;
@@ -502,7 +498,7 @@ export class Http1Parser {
 
   private onHeadBlock(block: Buffer, time: bigint): void {
     const m = this.cur!;
-    const head = parseHead(block, this.isRequest);
+    const head = parseHead(block, this.isRequest, this.opts.captureHeaders);
     if (typeof head === 'string') {
       const sl = parseStartLine(firstLine(block.toString('latin1', 0, Math.min(block.length, 65536))) ?? '');
       if (sl !== null && (sl.kind === 'request') === this.isRequest) {
@@ -585,22 +581,14 @@ export class Http1Parser {
     m.bodySize += len;
     m.endTime = time;
     // Bodies of messages that belong to no exchange (unpaired responses) are not kept.
-    if (!this.opts.captureBodies || m.bodyTruncated || m.exchange === null) return;
-    const room = this.opts.maxBodyBytes - m.bodyCaptured;
-    const take = Math.min(room, len);
-    if (take > 0) {
-      // Copied: a small slice must not pin the whole chunk buffer.
-      (m.body ??= []).push(Buffer.from(data.subarray(from, from + take)));
-      m.bodyCaptured += take;
-    }
-    if (take < len) m.bodyTruncated = true;
+    keepBody(m, data, from, to, time, this.opts);
   }
 
   /** A bridged gap inside a body: counted as body bytes that were not captured. */
   private lose(m: HttpMessage, bytes: number, time: bigint): void {
     m.bodySize += bytes;
     m.lostBytes += bytes;
-    if (this.opts.captureBodies) m.bodyTruncated = true;
+    m.bodyTruncated = true;
     m.endTime = time;
     this.stats.add('gaps.bridged');
   }

@@ -77,11 +77,7 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
     /** The direction carrying requests (egress: this process is the client). */
     readonly reqDir: Direction,
   ) {
-    const opts = {
-      maxHeaderBytes: ctx.limits.maxHeaderBytes,
-      captureBodies: ctx.limits.captureBodies,
-      maxBodyBytes: ctx.limits.maxBodyBytes,
-    };
+    const opts = ctx.limits;
     this.req = new Http1Parser(true, this, opts, ctx.stats);
     this.res = new Http1Parser(false, this, opts, ctx.stats);
   }

@@ -41,10 +41,12 @@ import {
 } from './h2-frames';
 import { GrpcFramer, isGrpcContentType, parseGrpcPath } from './grpc';
 import { HpackDecoder, type HeaderField } from './hpack';
+import { REDACTED } from './url-redaction';
 import {
   HttpExchange,
   HttpMessage,
   appendGrow,
+  keepBody,
   type DetectResult,
   type HandlerContext,
   type HttpHead,
@@ -428,7 +430,7 @@ export class Http2Handler implements ProtocolHandler {
       m.bodySize += bytes;
       m.lostBytes += bytes;
       m.endTime = time;
-      if (this.ctx.limits.captureBodies) m.bodyTruncated = true;
+      m.bodyTruncated = true;
       side.grpc?.skip(bytes);
       this.ctx.stats.add('gaps.bridged');
       return;
@@ -539,7 +541,7 @@ export class Http2Handler implements ProtocolHandler {
       if (isReq) {
         const m = new HttpMessage(true, b.startTime);
         m.endTime = time;
-        m.head = headOf(fields, true);
+        m.head = headOf(fields, true, this.ctx.limits.captureHeaders);
         side.msg = m;
         side.headers = true;
         const nex = new HttpExchange(m, s.reqDir === 'egress', this.ctx.pid, this.ctx.comm);
@@ -550,7 +552,7 @@ export class Http2Handler implements ProtocolHandler {
         this.maybeGrpc(s, m.head);
       } else {
         if (ex === null) return;
-        const head = headOf(fields, false);
+        const head = headOf(fields, false, this.ctx.limits.captureHeaders);
         if (head.status >= 100 && head.status < 200) {
           st.add('responses.interim');
           this.noteFields(ex, fields, r.unknown);
@@ -588,7 +590,7 @@ export class Http2Handler implements ProtocolHandler {
     this.ctx.stats.add('h2.pushed');
     const m = new HttpMessage(true, b.startTime);
     m.endTime = time;
-    m.head = headOf(fields, true);
+    m.head = headOf(fields, true, this.ctx.limits.captureHeaders);
     m.state = 'complete';
     s.req.msg = m;
     s.req.headers = true;
@@ -770,7 +772,7 @@ export class Http2Handler implements ProtocolHandler {
 }
 
 /** The head of an HTTP/2 request or response from its (known) header fields. */
-export function headOf(fields: HeaderField[], isRequest: boolean): HttpHead {
+export function headOf(fields: HeaderField[], isRequest: boolean, capture?: ReadonlySet<string>): HttpHead {
   const head: HttpHead = {
     method: '',
     target: '',
@@ -787,6 +789,11 @@ export function headOf(fields: HeaderField[], isRequest: boolean): HttpHead {
     if (f.unknown) continue;
     const n = f.name;
     const v = f.value;
+    if (capture !== undefined && capture.size > 0 && capture.has(n)) {
+      // A never-indexed value is a secret: its presence is recorded, its value never leaves here.
+      (head.captured ??= []).push([n, f.sensitive ? REDACTED : v]);
+      if (f.sensitive) (head.capturedSensitive ??= []).push(n);
+    }
     if (n.charCodeAt(0) === 0x3a /* : */) {
       if (isRequest) {
         if (n === ':method') head.method = v;
@@ -818,6 +825,9 @@ export function headOf(fields: HeaderField[], isRequest: boolean): HttpHead {
       case 'content-type':
         head.contentType ??= v;
         break;
+      case 'content-encoding':
+        head.contentEncoding ??= v.trim().toLowerCase();
+        break;
       case 'content-length': {
         const t = v.trim();
         head.contentLength = /^\d{1,15}$/.test(t) ? Number(t) : -2;
@@ -835,12 +845,5 @@ function captureBody(m: HttpMessage, data: Buffer, from: number, to: number, tim
   if (len <= 0) return;
   m.bodySize += len;
   m.endTime = time;
-  const lim = ctx.limits;
-  if (!lim.captureBodies || m.bodyTruncated || m.exchange === null) return;
-  const take = Math.min(lim.maxBodyBytes - m.bodyCaptured, len);
-  if (take > 0) {
-    (m.body ??= []).push(Buffer.from(data.subarray(from, from + take)));
-    m.bodyCaptured += take;
-  }
-  if (take < len) m.bodyTruncated = true;
+  keepBody(m, data, from, to, time, ctx.limits);
 }

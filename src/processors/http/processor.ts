@@ -261,6 +261,9 @@ export class HttpProcessor implements ChunkProcessorComponent {
       maxBodyBytes: cfg.max_body_bytes,
       maxHeaderBytes: cfg.max_header_bytes,
       maxPendingRequests: cfg.max_pending_requests,
+      inspectBodies: cfg.inspect_bodies === 'always',
+      maxInspectBytes: cfg.max_inspect_bytes,
+      captureHeaders: new Set(cfg.capture_headers),
     };
     this.detectors = opts.detectors ?? [new Http2Detector(), new Http1Detector(cfg.max_header_bytes)];
     this.resources = new ResourceCache(cfg.service_names, opts.procRoot);
@@ -268,6 +271,19 @@ export class HttpProcessor implements ChunkProcessorComponent {
 
   setConsumer(next: SpanConsumer): void {
     this.consumer = next;
+  }
+
+  /**
+   * A span processor downstream reads bodies (span.internal): with inspect_bodies `auto`, keep
+   * JSON/SSE POST bodies from now on. Called by the service while it builds the pipeline.
+   */
+  inspectBodies(requestedBy: string): boolean {
+    if (this.cfg.inspect_bodies === 'never') {
+      this.log.warn(`${requestedBy} reads request/response bodies, but inspect_bodies is never: it will see none`);
+      return false;
+    }
+    this.limits.inspectBodies = true;
+    return true;
   }
 
   async start(): Promise<void> {
@@ -346,7 +362,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
 
   emitExchange(ex: HttpExchange, conn: Conn): void {
     const resource = this.resources.get(ex.pid, ex.comm);
-    this.out.push(buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies }));
+    this.out.push(buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies, maxBodyBytes: this.limits.maxBodyBytes }));
     this.nExchanges++;
     if (ex.incomplete !== null) {
       this.counters.add('exchanges.incomplete');

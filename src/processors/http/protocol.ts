@@ -69,8 +69,14 @@ export interface HttpHead {
   upgradeTo?: string;
   /** HTTP/2: the :scheme pseudo-header. (The :authority goes to `host`.) */
   scheme?: string;
-  /** HTTP/2: content-type (gRPC recognition). */
+  /** content-type (gRPC recognition; which bodies are kept for inspection). */
   contentType?: string;
+  /** content-encoding (bodies kept for inspection are decoded by their reader). */
+  contentEncoding?: string;
+  /** Fields named in the http processor's capture_headers: [lower-case name, value], in order. */
+  captured?: Array<[string, string]>;
+  /** Names of captured fields that were HPACK never-indexed (their values were replaced). */
+  capturedSensitive?: string[];
 }
 
 /** What an HTTP/2 stream adds to an exchange (spans.ts turns it into tcpsniff.h2.* attributes). */
@@ -113,9 +119,18 @@ export class HttpMessage {
   hasBody = false;
   /** Body bytes that were not captured but whose extent was known (framing survived). */
   lostBytes = 0;
-  /** Captured (decoded) body bytes, at most max_body_bytes, only when capture_bodies is on. */
+  /**
+   * Captured (decoded) body bytes: at most max_body_bytes when capture_bodies is on, at most
+   * max_inspect_bytes when the body is kept for inspection (see bodyCapFor).
+   */
   body: Buffer[] | null = null;
+  /** Capture time of each piece of `body` (kept only for inspected bodies). */
+  bodyTimes: bigint[] | null = null;
   bodyCaptured = 0;
+  /** Bytes of the body to keep; -1 until the first body byte (decided by bodyCapFor). */
+  bodyCap = -1;
+  /** The body is kept for inspection (span.internal), not only for export. */
+  inspect = false;
   bodyTruncated = false;
   state: MessageState = 'open';
   failReason: IncompleteReason | null = null;
@@ -192,6 +207,11 @@ export class Counters {
 export interface HandlerLimits {
   captureBodies: boolean;
   maxBodyBytes: number;
+  /** Keep JSON/SSE bodies of POST exchanges for span processors (span.internal), up to maxInspectBytes. */
+  inspectBodies: boolean;
+  maxInspectBytes: number;
+  /** Lower-case header names to capture as http.request.header.* / http.response.header.* (empty: none). */
+  captureHeaders: ReadonlySet<string>;
   maxHeaderBytes: number;
   maxPendingRequests: number;
 }
@@ -237,4 +257,40 @@ export interface ProtocolDetector {
   detect(dir: Direction, data: Buffer): DetectResult;
   /** Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`). */
   create(ctx: HandlerContext, dir: Direction, data: Buffer): ProtocolHandler;
+}
+
+/** Content types whose bodies are worth inspecting (JSON, SSE, NDJSON); absent counts as yes. */
+export function inspectableType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return true;
+  const t = contentType.toLowerCase();
+  return t.includes('json') || t.includes('event-stream') || t.startsWith('text/plain');
+}
+
+/**
+ * How many bytes of a message's body to keep, decided at its first body byte (head and exchange
+ * known): max_body_bytes when bodies are exported; max_inspect_bytes (at least) when the body is
+ * kept for inspection: a POST request with a JSON-like (or no) content type, and the response to
+ * such a request when its own content type is JSON, SSE or NDJSON.
+ */
+export function bodyCapFor(lim: HandlerLimits, m: HttpMessage): number {
+  const exportCap = lim.captureBodies ? lim.maxBodyBytes : 0;
+  if (lim.inspectBodies && m.head !== null && m.exchange !== null) {
+    if (m.isRequest) m.inspect = m.head.method === 'POST' && inspectableType(m.head.contentType);
+    else m.inspect = m.exchange.req.inspect && inspectableType(m.head.contentType);
+  }
+  return m.inspect ? Math.max(exportCap, lim.maxInspectBytes) : exportCap;
+}
+
+/** Body accounting and capture shared by HTTP/1 and HTTP/2. */
+export function keepBody(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, lim: HandlerLimits): void {
+  if (m.exchange === null || m.bodyTruncated) return;
+  if (m.bodyCap < 0) m.bodyCap = bodyCapFor(lim, m);
+  const take = Math.min(m.bodyCap - m.bodyCaptured, to - from);
+  if (take > 0) {
+    // Copied: a small slice must not pin the whole chunk buffer.
+    (m.body ??= []).push(Buffer.from(data.subarray(from, from + take)));
+    if (m.inspect) (m.bodyTimes ??= []).push(time);
+    m.bodyCaptured += take;
+  }
+  if (take < to - from) m.bodyTruncated = true;
 }

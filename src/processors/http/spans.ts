@@ -24,11 +24,12 @@ import {
   StatusCode,
   type Attributes,
   type ConnectionMeta,
+  type InspectedBody,
   type Resource,
   type SpanRecord,
 } from '../../core/types';
 import { GRPC_STATUS_NAMES, grpcIsError, grpcStatusFromHttp, type GrpcFramer } from './grpc';
-import type { HttpExchange, HttpMessage, IncompleteReason } from './protocol';
+import type { HttpExchange, HttpHead, HttpMessage, IncompleteReason } from './protocol';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
 import { redactQuery, redactUrl } from './url-redaction';
 
@@ -207,7 +208,13 @@ export interface SpanContext {
   resource: Resource;
   ids: IdGenerator;
   captureBodies: boolean;
+  /** Bodies longer than this are cut on export (they may have been kept longer for inspection). */
+  maxBodyBytes?: number;
 }
+
+/** Captured header attributes (capture_headers), per the HTTP conventions: string arrays. */
+export const ATTR_REQUEST_HEADER_PREFIX = 'http.request.header.';
+export const ATTR_RESPONSE_HEADER_PREFIX = 'http.response.header.';
 
 export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const req = ex.req;
@@ -286,9 +293,13 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   if (req.lostBytes > 0) attrs[ATTR_REQUEST_LOST_BYTES] = req.lostBytes;
   if (res !== null && res.lostBytes > 0) attrs[ATTR_RESPONSE_LOST_BYTES] = res.lostBytes;
   if (c.captureBodies) {
-    addBody(attrs, ATTR_REQUEST_BODY_CONTENT, req);
-    if (res !== null) addBody(attrs, ATTR_RESPONSE_BODY_CONTENT, res);
+    const cap = c.maxBodyBytes ?? Infinity;
+    addBody(attrs, ATTR_REQUEST_BODY_CONTENT, req, cap);
+    if (res !== null) addBody(attrs, ATTR_RESPONSE_BODY_CONTENT, res, cap);
   }
+  const sensitive: string[] = [];
+  addHeaders(attrs, ATTR_REQUEST_HEADER_PREFIX, head, sensitive);
+  if (res?.head) addHeaders(attrs, ATTR_RESPONSE_HEADER_PREFIX, res.head, sensitive);
 
   const h2 = ex.h2;
   if (h2 !== null) {
@@ -361,7 +372,16 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     events,
     status: statusRec,
     resource: c.resource,
+    internal: {
+      conn: { family: meta.family, localAddr: meta.localAddr, localPort: meta.localPort, remoteAddr: meta.remoteAddr, remotePort: meta.remotePort },
+      pid: ex.pid,
+      comm: ex.comm,
+    },
   };
+  const internal = span.internal!;
+  if (req.inspect && req.body !== null) internal.request = inspected(req);
+  if (res !== null && res.inspect && res.body !== null) internal.response = inspected(res);
+  if (sensitive.length > 0) internal.redactedAtSource = sensitive;
   const tp = parseTraceparent(head.traceparentCount === 1 ? head.traceparent : undefined);
   if (tp !== null) {
     span.traceId = tp.traceId;
@@ -374,12 +394,36 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   return span;
 }
 
-function addBody(attrs: Attributes, key: string, m: HttpMessage): void {
+function addBody(attrs: Attributes, key: string, m: HttpMessage, cap: number): void {
   if (m.bodySize === 0) return;
-  const { text, base64 } = bodyText(m.body, m.bodyTruncated);
+  let parts = m.body;
+  let cut = m.bodyTruncated;
+  if (parts !== null && m.bodyCaptured > cap) {
+    // Kept longer for inspection: export only max_body_bytes.
+    parts = [Buffer.concat(parts).subarray(0, cap)];
+    cut = true;
+  }
+  const { text, base64 } = bodyText(parts, cut);
   attrs[key] = text;
   if (base64) attrs[key + BODY_ENCODING_SUFFIX] = 'base64';
-  if (m.bodyTruncated || m.bodyCaptured < m.bodySize) attrs[key + BODY_TRUNCATED_SUFFIX] = true;
+  if (cut || m.bodyCaptured < m.bodySize) attrs[key + BODY_TRUNCATED_SUFFIX] = true;
+}
+
+function addHeaders(attrs: Attributes, prefix: string, head: HttpHead, sensitive: string[]): void {
+  if (head.captured === undefined) return;
+  for (const [name, value] of head.captured) {
+    const key = prefix + name;
+    const prev = attrs[key];
+    attrs[key] = Array.isArray(prev) ? [...(prev as string[]), value] : [value];
+  }
+  for (const name of head.capturedSensitive ?? []) if (!sensitive.includes(prefix + name)) sensitive.push(prefix + name);
+}
+
+function inspected(m: HttpMessage): InspectedBody {
+  const out: InspectedBody = { parts: m.body!, times: m.bodyTimes ?? [], truncated: m.bodyTruncated || m.bodyCaptured < m.bodySize };
+  if (m.head?.contentType !== undefined) out.contentType = m.head.contentType;
+  if (m.head?.contentEncoding !== undefined) out.contentEncoding = m.head.contentEncoding;
+  return out;
 }
 
 function rpcCounts(attrs: Attributes, f: GrpcFramer, count: string, bytes: string, compressed: string, lost: string): void {

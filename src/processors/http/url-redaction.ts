@@ -15,23 +15,30 @@ const SENSITIVE_PARAMS = new Set(
   ],
 );
 
-function isSensitive(name: string): boolean {
+/** A parameter name as the application sees it (percent-decoded, lower case). */
+export function paramName(name: string): string {
   let n = name;
   try {
     n = decodeURIComponent(name.replace(/\+/g, ' '));
   } catch {
     // keep the raw name
   }
-  return SENSITIVE_PARAMS.has(n.toLowerCase());
+  return n.toLowerCase();
 }
 
-/** "a=1&api_key=xyz" → "a=1&api_key=REDACTED". Order and separators are kept. */
-export function redactQuery(query: string): string {
+/** The built-in list of credential parameter names. */
+export const isSensitiveParam = (name: string): boolean => SENSITIVE_PARAMS.has(paramName(name));
+
+/**
+ * "a=1&api_key=xyz" → "a=1&api_key=REDACTED". Order and separators are kept. `sensitive` decides
+ * which (raw) names are credentials (default: the built-in list).
+ */
+export function redactQuery(query: string, sensitive: (name: string) => boolean = isSensitiveParam): string {
   if (query === '') return query;
   let changed = false;
   const parts = query.split('&').map((pair) => {
     const eq = pair.indexOf('=');
-    if (eq < 0 || !isSensitive(pair.slice(0, eq))) return pair;
+    if (eq < 0 || !sensitive(pair.slice(0, eq))) return pair;
     changed = true;
     return `${pair.slice(0, eq + 1)}${REDACTED}`;
   });
@@ -39,7 +46,7 @@ export function redactQuery(query: string): string {
 }
 
 /** Redacts userinfo and sensitive query values of an absolute URL. */
-export function redactUrl(url: string): string {
+export function redactUrl(url: string, sensitive: (name: string) => boolean = isSensitiveParam): string {
   let out = url;
   const scheme = out.indexOf('://');
   if (scheme > 0) {
@@ -52,5 +59,5 @@ export function redactUrl(url: string): string {
   if (q < 0) return out;
   const hash = out.indexOf('#', q);
   const query = hash < 0 ? out.slice(q + 1) : out.slice(q + 1, hash);
-  return out.slice(0, q + 1) + redactQuery(query) + (hash < 0 ? '' : out.slice(hash));
+  return out.slice(0, q + 1) + redactQuery(query, sensitive) + (hash < 0 ? '' : out.slice(hash));
 }

@@ -1,0 +1,202 @@
+// The `redaction` processor: removes or masks secrets before any exporter sees a span. See
+// README.md in this folder. Runs on attributes only (SpanRecord.internal is never exported).
+
+import type { ComponentFactory, CreateContext, SpanProcessorComponent, Stats } from '../../core/component';
+import type { Resource, SpanConsumer, SpanRecord } from '../../core/types';
+import { ConfigError } from '../../core/component';
+import { join, parseSection, type SectionSpec } from '../../config/schema';
+import { redactQuery, redactUrl } from '../http/url-redaction';
+import { REDACTED, makePolicy, namePattern, redactCommandLine, redactText, type PolicyConfig, type RedactionPolicy } from './rules';
+
+export interface RedactionConfig extends PolicyConfig {
+  header_action: 'mask' | 'remove';
+  /** Attribute keys (globs) removed outright. */
+  remove_attributes: string[];
+  /** Attribute keys (globs) whose text is scrubbed like a body. */
+  body_attributes: string[];
+  command_line: boolean;
+  summary: boolean;
+}
+
+const names = (doc: string) => ({ type: 'list' as const, of: { type: 'string' as const }, default: [], doc });
+
+export const redactionSpec: SectionSpec = {
+  headers: names('header names (globs or /regexp/) redacted besides the defaults (authorization, cookie, set-cookie, *api-key, *token*, ...)'),
+  allow_headers: names('header names never redacted (override the defaults)'),
+  header_action: { type: 'string', default: 'mask', enum: ['mask', 'remove'], doc: 'mask: the value becomes REDACTED; remove: the attribute goes' },
+  body_keys: names('JSON / form field names (globs or /regexp/) redacted in bodies besides the defaults (password, secret, token, api_key, ...)'),
+  allow_body_keys: names('JSON / form field names never redacted'),
+  query_params: names('query parameter names redacted in url.full / url.query besides the built-in list'),
+  allow_query_params: names('query parameter names never redacted'),
+  body_attributes: names('more attribute keys (globs) scrubbed like bodies (the body and gen_ai message attributes always are)'),
+  remove_attributes: names('attribute keys (globs) removed from every span'),
+  command_line: { type: 'bool', default: true, doc: 'scrub --api-key=..., --token ..., *_KEY=... in process.command_line' },
+  summary: { type: 'bool', default: true, doc: 'tcpsniff.redacted (what) and tcpsniff.redacted.count on spans where something was redacted' },
+};
+
+/** Attributes scrubbed as body text. */
+const BODY_ATTRIBUTES = [
+  'http.request.body.content', 'http.response.body.content',
+  'gen_ai.input.messages', 'gen_ai.output.messages', 'gen_ai.system_instructions',
+];
+const HEADER_PREFIXES = ['http.request.header.', 'http.response.header.'];
+export const ATTR_REDACTED = 'tcpsniff.redacted';
+export const ATTR_REDACTED_COUNT = 'tcpsniff.redacted.count';
+
+function parseRedactionConfig(raw: unknown, path: string): RedactionConfig {
+  const cfg = parseSection<RedactionConfig>(raw, path, redactionSpec);
+  for (const key of ['headers', 'allow_headers', 'body_keys', 'allow_body_keys', 'query_params', 'allow_query_params', 'body_attributes', 'remove_attributes'] as const) {
+    cfg[key].forEach((p, i) => {
+      try {
+        namePattern(p);
+      } catch (e) {
+        throw new ConfigError(join(join(path, key), i), `invalid pattern ${JSON.stringify(p)}: ${(e as Error).message}`);
+      }
+    });
+  }
+  return cfg;
+}
+
+export class RedactionProcessor implements SpanProcessorComponent {
+  private next: SpanConsumer | undefined;
+  private readonly policy: RedactionPolicy;
+  private readonly bodyAttr: (k: string) => boolean;
+  private readonly removeAttr: (k: string) => boolean;
+  private readonly resources = new WeakMap<Resource, Resource>();
+  private readonly n = { spans: 0, redactedSpans: 0, values: 0, headers: 0, bodyFields: 0, urls: 0, removed: 0, source: 0, commandLines: 0 };
+
+  constructor(
+    private readonly cfg: RedactionConfig,
+    _ctx: CreateContext,
+  ) {
+    this.policy = makePolicy(cfg);
+    const extraBody = cfg.body_attributes.map(namePattern);
+    this.bodyAttr = (k) => BODY_ATTRIBUTES.includes(k) || extraBody.some((m) => m(k));
+    const remove = cfg.remove_attributes.map(namePattern);
+    this.removeAttr = (k) => remove.some((m) => m(k));
+  }
+
+  setConsumer(next: SpanConsumer): void {
+    this.next = next;
+  }
+  async start(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+
+  consumeSpans(spans: SpanRecord[]): void {
+    for (const s of spans) this.redact(s);
+    this.next?.consumeSpans(spans);
+  }
+
+  /** Redacts one span in place. */
+  redact(span: SpanRecord): void {
+    this.n.spans++;
+    const what: string[] = [];
+    let count = 0;
+    const a = span.attributes;
+    for (const key of Object.keys(a)) {
+      const v = a[key]!;
+      if (this.removeAttr(key)) {
+        delete a[key];
+        this.n.removed++;
+        what.push(key);
+        count++;
+        continue;
+      }
+      const prefix = HEADER_PREFIXES.find((p) => key.startsWith(p));
+      if (prefix !== undefined) {
+        if (!this.policy.header(key.slice(prefix.length))) continue;
+        this.n.headers++;
+        what.push(key);
+        count += Array.isArray(v) ? v.length : 1;
+        if (this.cfg.header_action === 'remove') delete a[key];
+        else a[key] = Array.isArray(v) ? (v as unknown[]).map(() => REDACTED) : REDACTED;
+        continue;
+      }
+      if (typeof v !== 'string') continue;
+      if (key === 'url.full' || key === 'url.query') {
+        const out = key === 'url.full' ? redactUrl(v, this.policy.queryParam) : redactQuery(v, this.policy.queryParam);
+        // Already redacted by the http processor (the same built-in list) or here: both are reported.
+        const hits = countRedacted(out);
+        if (out !== v) a[key] = out;
+        if (hits > 0) {
+          this.n.urls++;
+          what.push(key);
+          count += hits;
+        }
+        continue;
+      }
+      if (this.bodyAttr(key) && a[`${key}.encoding`] !== 'base64') {
+        const r = redactText(v, this.policy);
+        if (r.fields.length > 0) {
+          a[key] = r.text;
+          this.n.bodyFields += r.fields.length;
+          for (const f of new Set(r.fields)) what.push(`${key}#${f}`);
+          count += r.fields.length;
+        }
+      }
+    }
+    for (const key of span.internal?.redactedAtSource ?? []) {
+      // HPACK never-indexed values, replaced by the http processor before they reached a span.
+      if (!what.includes(key)) what.push(key);
+      this.n.source++;
+      count++;
+    }
+    if (this.cfg.command_line) span.resource = this.resourceOf(span.resource);
+    if (count > 0) {
+      this.n.redactedSpans++;
+      this.n.values += count;
+      if (this.cfg.summary) {
+        a[ATTR_REDACTED] = what;
+        a[ATTR_REDACTED_COUNT] = count;
+      }
+    }
+  }
+
+  private resourceOf(r: Resource): Resource {
+    const cached = this.resources.get(r);
+    if (cached !== undefined) return cached;
+    let out = r;
+    const cmd = r.attributes['process.command_line'];
+    if (typeof cmd === 'string') {
+      const clean = redactCommandLine(cmd);
+      if (clean !== cmd) {
+        this.n.commandLines++;
+        out = { attributes: { ...r.attributes, 'process.command_line': clean } };
+      }
+    }
+    this.resources.set(r, out);
+    this.resources.set(out, out);
+    return out;
+  }
+
+  stats(): Stats {
+    return {
+      'spans.in': this.n.spans,
+      'spans.redacted': this.n.redactedSpans,
+      'values.redacted': this.n.values,
+      'values.headers': this.n.headers,
+      'values.body_fields': this.n.bodyFields,
+      'values.urls': this.n.urls,
+      'values.removed_attributes': this.n.removed,
+      'values.never_indexed': this.n.source,
+      'resources.command_lines': this.n.commandLines,
+    };
+  }
+}
+
+function countRedacted(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf(REDACTED); i >= 0; i = s.indexOf(REDACTED, i + 1)) n++;
+  return s.includes(`${REDACTED}:${REDACTED}@`) ? n - 1 : n;
+}
+
+export const redactionProcessorFactory: ComponentFactory<RedactionConfig, RedactionProcessor> & { spec: SectionSpec } = {
+  type: 'redaction',
+  kind: 'processor',
+  stage: 'spans',
+  description: 'removes or masks secrets (auth/cookie/API-key headers, URL credentials, secret body fields, never-indexed HPACK fields) and says what on the span',
+  spec: redactionSpec,
+  parseConfig: (raw, path) => parseRedactionConfig(raw, path),
+  create: (cfg, ctx) => new RedactionProcessor(cfg, ctx),
+};
+
