@@ -205,7 +205,7 @@ export function writeReport(r: Results, file: string): void {
     '```sh',
     'sudo npm run bench               # full: every workload, 3 rounds of 10 s per arm (≈1 h)',
     'sudo npm run bench -- --quick    # nginx 1 KiB closed loop + fixed 20k req/s, 3 rounds of 5 s (a few minutes)',
-    '# options: --rounds N --duration S --only nginx-1k,node-1k --arms baseline,tcpsniff --no-micro --no-profile --no-bpf-stats --no-install',
+    '# options: --rounds N --duration S --only nginx-1k,node-1k --arms baseline,tcpsniff --no-micro --no-profile --no-bpf-stats --no-install --out /tmp/x.md',
     '```',
     '',
     'It builds the project (`scripts/setup.sh`), installs what is missing with apt-get (wrk, nghttp2-client, tcpdump, bpftrace, bpftool), starts the servers on free ports, and kills every server, collector and tracer it started on any exit (error, Ctrl-C).',
@@ -255,7 +255,7 @@ export function writeReport(r: Results, file: string): void {
   } else L.push('Not measured (`--no-bpf-stats`, or the sysctl could not be set).', '');
   L.push('## Collector profile (node --cpu-prof during one run of the first workload)', '');
   if (r.profile) {
-    L.push(`Top functions by self time (profile kept as ${r.profile.file}; open it in Chrome DevTools):`, '', '| function | where | self ms | % |', '|---|---|---|---|');
+    L.push(`Top functions by self time (profile written to ${r.profile.file} on the machine of the run, not committed; open it in Chrome DevTools):`, '', '| function | where | self ms | % |', '|---|---|---|---|');
     for (const p of r.profile.top.slice(0, 15)) L.push(`| ${p.name} | ${p.where} | ${fmt(p.selfMs)} | ${fmt(p.pct)} |`);
     L.push('');
   } else L.push('Not run (`--no-profile`) or failed.', '');

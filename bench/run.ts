@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --rounds N --duration S --only ID,ID --arms a,b --no-micro --no-install]
+// npm run bench [-- --quick] [-- --rounds N --duration S --only ID,ID --arms a,b --no-micro --no-install --out FILE.md]
 //
 // Benchmarks of tcpsniff-collector side by side with a baseline (no tracer) and the tools users
 // would pick instead (tcpdump -w, a bpftrace syscall tracer), on loopback loads, interleaved
@@ -46,6 +46,7 @@ export function workloads(quick: boolean): Workload[] {
     { id: 'nginx-1k-close', title: 'nginx, 1 KiB, Connection: close, closed loop', server: 'nginx', size: '1k', load: 'wrk', connections: 32, close: true },
     { id: 'node-1k', title: 'Node http server, 1 KiB, HTTP/1.1 keep-alive, closed loop', server: 'node', size: '1k', load: 'wrk', connections: 32 },
     { id: 'node-16k', title: 'Node http server, 16 KiB, HTTP/1.1 keep-alive, closed loop', server: 'node', size: '16k', load: 'wrk', connections: 32 },
+    { id: 'nginx-1k-c10k', title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, 10,000 open connections, closed loop (wrk -c10000)', server: 'nginx', size: '1k', load: 'wrk', connections: 10000 },
     { id: 'nginx-h2-1k', title: 'nginx h2c, 1 KiB, HTTP/2 closed loop (h2load -c8 -m16)', server: 'nginx', size: '1k', load: 'h2', connections: 8 },
   ];
 }
@@ -87,6 +88,8 @@ interface Options {
   install: boolean;
   profile: boolean;
   bpfStats: boolean;
+  /** Report file (default BENCHMARKS.md); the JSON goes next to it as <name>.json when not the default. */
+  out?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -105,6 +108,7 @@ function parseArgs(argv: string[]): Options {
     install: !argv.includes('--no-install'),
     profile: !argv.includes('--no-profile'),
     bpfStats: !argv.includes('--no-bpf-stats'),
+    out: val('--out'),
   };
 }
 
@@ -319,9 +323,9 @@ async function profileRun(w: Workload, server: Server, tmp: string, durationS: n
   if (!files.length) return null;
   const file = path.join(dir, files[0]!);
   const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const keep = fromRoot('bench', 'results', 'collector.cpuprofile');
+  const keep = path.join(tmp, '..', `tcpsniff-collector-${Date.now()}.cpuprofile`);
   fs.copyFileSync(file, keep);
-  return { top: topSelfTime(prof, fromRoot() + '/').slice(0, 20), file: path.relative(fromRoot(), keep) };
+  return { top: topSelfTime(prof, fromRoot() + '/').slice(0, 20), file: keep };
 }
 
 async function main(): Promise<void> {
@@ -406,9 +410,11 @@ async function main(): Promise<void> {
     profile,
     micro,
   };
-  fs.writeFileSync(fromRoot('bench', 'results', 'latest.json'), JSON.stringify(results, null, 1));
-  writeReport(results, fromRoot('BENCHMARKS.md'));
-  log('wrote BENCHMARKS.md and bench/results/latest.json');
+  const md = opts.out ? path.resolve(opts.out) : fromRoot('BENCHMARKS.md');
+  const json = opts.out ? md.replace(/\.md$/, '') + '.json' : fromRoot('bench', 'results', 'latest.json');
+  fs.writeFileSync(json, JSON.stringify(results, null, 1));
+  writeReport(results, md);
+  log(`wrote ${md} and ${json}`);
 }
 
 function toolVersions(): Record<string, string> {

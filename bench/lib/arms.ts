@@ -93,16 +93,19 @@ service:
       exporters: [file]
 `,
     );
-    const nodeArgs = ctx.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`] : [];
+    // Profiling starts only after attach (see cpuprof-preload.ts).
+    const nodeArgs = ctx.cpuProfDir ? ['--require', path.join(__dirname, 'cpuprof-preload.js')] : [];
+    const env = ctx.cpuProfDir ? { ...process.env, TCPSNIFF_BENCH_CPUPROF: path.join(ctx.cpuProfDir, 'collector.cpuprofile') } : process.env;
     // Loading can fail transiently with EAGAIN while other suites load programs: retry.
     for (let attempt = 1; ; attempt++) {
-      p = start(process.execPath, [...nodeArgs, fromRoot('bin', 'tcpsniff-collector'), '--config', cfg], { cpus: ctx.cpus });
+      p = start(process.execPath, [...nodeArgs, fromRoot('bin', 'tcpsniff-collector'), '--config', cfg], { cpus: ctx.cpus, env });
       const q = p;
       await waitFor('the collector to be ready', () => /\bready\b/.test(q.err()) || q.child.exitCode !== null, 30000);
       if (p.child.exitCode === null) break;
       if (attempt >= 3 || !/errno 11\b/.test(p.err())) throw new Error(`the collector exited: ${p.err().slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 1000 * attempt));
     }
+    if (ctx.cpuProfDir) process.kill(p.pid, 'SIGUSR2');
     after = async () => ({ summary: parseCollectorSummary(p.err()), spansFile, stderrTail: p.err().slice(-1500) });
   } else if (name === 'tcpdump') {
     const file = path.join(ctx.tmp, `capture-${Date.now()}.pcap`);

@@ -111,7 +111,10 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult & { raw: string }
   const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', lua];
   if (o.close) args.push('-H', 'Connection: close');
   args.push(`http://127.0.0.1:${o.port}${o.path}`);
-  const r = await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
+  // Thousands of connections need more descriptors than the default soft limit.
+  const r = o.connections > 512
+    ? await runToEnd('prlimit', ['--nofile=65536:65536', 'taskset', '-c', o.cpus, 'wrk', ...args], { timeoutMs: (o.durationS + 60) * 1000 })
+    : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
   const res = parseWrk(r.out);
   if (!Number.isFinite(res.requests)) throw new Error(`wrk failed (${r.code}): ${r.out}${r.err}`);
   return { ...res, raw: r.out };
