@@ -7,6 +7,7 @@ import { tcpReceiverFactory } from './receivers/tcp';
 import { unixReceiverFactory } from './receivers/unix';
 import { httpProcessorFactory } from './processors/http';
 import { batchProcessorFactory } from './processors/batch';
+import { genaiProcessorFactory } from './processors/genai';
 import { domainFilterProcessorFactory } from './processors/domain_filter';
 import { redactionProcessorFactory } from './processors/redaction';
 import { debugExporterFactory } from './exporters/debug';
@@ -23,6 +24,7 @@ export function builtinRegistry(): Registry {
     tcpReceiverFactory,
     unixReceiverFactory,
     httpProcessorFactory,
+    genaiProcessorFactory,
     domainFilterProcessorFactory,
     redactionProcessorFactory,
     batchProcessorFactory,
