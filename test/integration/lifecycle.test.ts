@@ -3,18 +3,33 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from './harness';
 
 const CLI = path.join(ROOT, 'bin', 'tcpsniff-collector');
 const DEFAULT = path.join(ROOT, 'config', 'default.yaml');
 
-/** Our programs currently loaded in the kernel (bpftool, as root). */
-function loadedPrograms(): string[] {
+/** Ids of the BPF programs loaded in the kernel (bpftool, as root). */
+function loadedProgramIds(): number[] {
   const r = spawnSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const progs = JSON.parse(r.stdout) as Array<{ name?: string }>;
-  return progs.map((p) => p.name ?? '').filter((n) => /^(enter|exit)_(write|read|sendto|recvfrom|recvmmsg)$/.test(n));
+  return (JSON.parse(r.stdout) as Array<{ id: number }>).map((p) => p.id);
+}
+
+/** Ids of the BPF programs a process holds file descriptors to (from /proc/PID/fdinfo). */
+function programsHeldBy(pid: number): number[] {
+  const dir = `/proc/${pid}/fdinfo`;
+  const ids: number[] = [];
+  for (const fd of fs.readdirSync(dir)) {
+    try {
+      const m = /^prog_id:\s+(\d+)$/m.exec(fs.readFileSync(`${dir}/${fd}`, 'utf8'));
+      if (m) ids.push(Number(m[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ids;
 }
 
 test('without the privileges to load BPF: a clear message naming them, non-zero exit, no stack trace', () => {
@@ -31,22 +46,29 @@ test('without the privileges to load BPF: a clear message naming them, non-zero 
 });
 
 test('after SIGKILL nothing stays attached in the kernel', async () => {
-  assert.deepEqual(loadedPrograms(), [], 'no leftover programs before the test');
   const child = spawn(process.execPath, [CLI, '--config', DEFAULT], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
-  const t0 = Date.now();
-  while (!/\bready\b/.test(err)) {
-    assert.ok(Date.now() - t0 < 30_000 && child.exitCode === null, `collector not ready:\n${err}`);
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    const t0 = Date.now();
+    while (!/\bready\b/.test(err)) {
+      assert.ok(Date.now() - t0 < 30_000 && child.exitCode === null, `collector not ready:\n${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Other processes on the machine may have programs of their own: follow this collector's.
+    const ours = programsHeldBy(child.pid!);
+    assert.ok(ours.length >= 5, 'programs are loaded while it runs');
+    assert.ok(ours.every((id) => loadedProgramIds().includes(id)));
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+    // The kernel releases programs when the last file descriptor closes; allow it a moment.
+    const left = () => loadedProgramIds().filter((id) => ours.includes(id));
+    for (let i = 0; i < 50 && left().length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(left(), []);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
-  assert.ok(loadedPrograms().length >= 5, 'programs are loaded while it runs');
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await gone;
-  // The kernel releases programs when the last file descriptor closes; allow it a moment.
-  for (let i = 0; i < 50 && loadedPrograms().length; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(loadedPrograms(), []);
 });
 
 test('doctor: what this host allows and the backend each receiver would use; exit 1 when nothing can run', () => {
