@@ -6,9 +6,8 @@
  * fexit_* or kprobe_* / kretprobe_*); the records are the same as the syscall backend's.
  *
  * Kernel differences, each handled in one place:
- *   - tcp_recvmsg lost its `nonblock` argument in 5.18 (recv_flags, recv_ret);
- *   - ITER_UBUF (6.0+) vs ITER_IOVEC, and iov_iter.iov renamed __iov in 6.4 (iter_describe);
- *   - 5.10's iov_iter has `unsigned int type` (ITER_IOVEC = 4, plus the direction bit);
+ *   - tcp_recvmsg lost its `nonblock` argument in 5.18 (recv_flags, fexit_tcp_recvmsg);
+ *   - iov_iter layouts (kernel_capture.h);
  *   - up to 6.4 sendfile/splice reach TCP through tcp_sendpage, not tcp_sendmsg (counted as
  *     uncaptured bytes, so the stream offsets stay right). */
 #include "vmlinux.h"
@@ -21,6 +20,7 @@
 #include "conn.h"
 #include "filters.h"
 #include "capture.h"
+#include "kernel_capture.h"
 #include "tcp_state.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -41,91 +41,13 @@ static __always_inline void capture_announce(struct sock *sk, const struct rec_h
 {
 }
 
-/* ---- the buffer a kernel iterator describes ---- */
-
-struct iov_iter___v510 {
-	unsigned int type;
-} __attribute__((preserve_access_index));
-
-struct iov_iter___before_6_4 {
-	const struct iovec *iov;
-} __attribute__((preserve_access_index));
-
-struct kstash {
-	__u64 sk;
-	__u64 ptr;
-	__u64 cnt;
-	__u64 skip;
-	__u8 kind;
-	__u8 dir;
-	__u8 pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct kstash);
-} kstashes SEC(".maps");
-
-/* User memory (ITER_UBUF, ITER_IOVEC) is captured; kernel memory (kvec, bvec: sendfile,
- * splice, in-kernel users) is only counted. */
-static __always_inline void iter_describe(struct iov_iter *it, struct kstash *st)
+/* Only TCP over IPv4 and IPv6. */
+static __always_inline int tcp_enter(struct sock *sk, struct msghdr *msg, __u8 dir)
 {
-	int ubuf = 0, iovec = 0;
-	st->skip = BPF_CORE_READ(it, iov_offset);
-	if (bpf_core_field_exists(it->iter_type)) {
-		__u8 t = BPF_CORE_READ(it, iter_type);
-		if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) && t == bpf_core_enum_value(enum iter_type, ITER_UBUF))
-			ubuf = 1;
-		else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC))
-			iovec = 1;
-	} else {
-		unsigned int t = BPF_CORE_READ((struct iov_iter___v510 *)it, type);
-		iovec = (t & ~1u) == 4;
-	}
-	if (ubuf) {
-		st->kind = BUF_PLAIN;
-		st->ptr = (__u64)BPF_CORE_READ(it, ubuf);
-	} else if (iovec) {
-		st->kind = BUF_KIOVEC;
-		st->cnt = BPF_CORE_READ(it, nr_segs);
-		if (bpf_core_field_exists(it->__iov))
-			st->ptr = (__u64)BPF_CORE_READ(it, __iov);
-		else
-			st->ptr = (__u64)BPF_CORE_READ((struct iov_iter___before_6_4 *)it, iov);
-	} else {
-		st->kind = BUF_NONE;
-	}
-}
-
-static __always_inline int k_enter(struct sock *sk, struct msghdr *msg, __u8 dir)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!pid_allowed(id >> 32) || !sk)
-		return 0;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;
-	struct kstash st = { .sk = (__u64)sk, .dir = dir };
-	iter_describe(__builtin_preserve_access_index(&msg->msg_iter), &st);
-	__u32 tid = (__u32)id;
-	if (bpf_map_update_elem(&kstashes, &tid, &st, BPF_ANY))
-		count(CNT_STASH_FULL, 1);
-	return 0;
-}
-
-static __always_inline int k_exit(long ret, __u8 backend)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct kstash *p = bpf_map_lookup_elem(&kstashes, &tid);
-	if (!p)
-		return 0;
-	struct kstash st = *p;
-	bpf_map_delete_elem(&kstashes, &tid);
-	if (ret <= 0)
-		return 0;
-	return capture_transfer((struct sock *)st.sk, st.dir, st.kind, st.ptr, st.cnt, st.skip, ret, backend);
+	return k_enter(sk, msg, dir);
 }
 
 /* Bytes sent from pages (tcp_sendpage, kernels up to 6.4): counted so offsets stay right. */
@@ -159,7 +81,7 @@ static __always_inline int recv_flags(__u64 at_new, __u64 at_old)
 SEC("fentry/tcp_sendmsg")
 int BPF_PROG(fentry_tcp_sendmsg, struct sock *sk, struct msghdr *msg)
 {
-	return k_enter(sk, msg, DIR_EGRESS);
+	return tcp_enter(sk, msg, DIR_EGRESS);
 }
 
 SEC("fexit/tcp_sendmsg")
@@ -173,7 +95,7 @@ int fentry_tcp_recvmsg(unsigned long long *ctx)
 {
 	if (recv_flags(ctx[3], ctx[4]) & MSG_PEEK_)
 		return 0;
-	return k_enter((struct sock *)ctx[0], (struct msghdr *)ctx[1], DIR_INGRESS);
+	return tcp_enter((struct sock *)ctx[0], (struct msghdr *)ctx[1], DIR_INGRESS);
 }
 
 SEC("fexit/tcp_recvmsg")
@@ -201,7 +123,7 @@ int BPF_PROG(fexit_tcp_sendpage, struct sock *sk, struct page *page, int offset,
 SEC("kprobe/tcp_sendmsg")
 int BPF_KPROBE(kprobe_tcp_sendmsg, struct sock *sk, struct msghdr *msg)
 {
-	return k_enter(sk, msg, DIR_EGRESS);
+	return tcp_enter(sk, msg, DIR_EGRESS);
 }
 
 SEC("kretprobe/tcp_sendmsg")
@@ -215,7 +137,7 @@ int BPF_KPROBE(kprobe_tcp_recvmsg, struct sock *sk, struct msghdr *msg)
 {
 	if (recv_flags(PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx)) & MSG_PEEK_)
 		return 0;
-	return k_enter(sk, msg, DIR_INGRESS);
+	return tcp_enter(sk, msg, DIR_INGRESS);
 }
 
 SEC("kretprobe/tcp_recvmsg")

@@ -61,6 +61,25 @@ struct {
 	__type(value, __u8);
 } muted_conns SEC(".maps");
 
+#define S_IFMT_ 0170000
+#define S_IFSOCK_ 0140000
+
+/* The struct socket behind fd when fd is a socket, else 0. */
+static __always_inline struct socket *socket_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return 0;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
+		return 0;
+	return BPF_CORE_READ(f, private_data);
+}
 /* Provided by the including program (see the top of this file). */
 static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h);
 static __always_inline int capture_allowed(const struct rec_hdr *h);
@@ -100,10 +119,13 @@ struct {
 	__type(value, struct scratch);
 } scratch_buf SEC(".maps");
 
-static __always_inline __u64 wakeup_flags(void)
+/* Wake the reader only when this record makes the queued bytes cross wakeup_bytes. Waking on
+ * every record above the threshold (as when the reader lags) would cost each traced syscall a
+ * wake-up; the reader also drains on a short timer, so nothing waits longer than that. */
+static __always_inline __u64 wakeup_flags(__u64 size)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									     : BPF_RB_NO_WAKEUP;
+	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	return queued < wakeup_bytes && queued + size >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void emit(struct scratch *s, __u32 len)
@@ -111,7 +133,7 @@ static __always_inline void emit(struct scratch *s, __u32 len)
 	/* The verifier must see the bound on the register actually passed (NATIVE-NOTES #3). */
 	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(len) : [max] "i"(REC_CHUNK_BYTES));
 	s->h.len = len;
-	if (bpf_ringbuf_output(&events, &s->h, sizeof(s->h) + len, wakeup_flags())) {
+	if (bpf_ringbuf_output(&events, &s->h, sizeof(s->h) + len, wakeup_flags(sizeof(s->h) + len))) {
 		count(CNT_RINGBUF_FULL_RECORDS, 1);
 		count(CNT_RINGBUF_FULL_BYTES, len);
 	}
@@ -233,7 +255,7 @@ static __always_inline void report_process(const struct rec_hdr *tmpl)
 	if (len && bpf_probe_read_user(r->p.args, len, (void *)arg_start))
 		len = 0;
 	r->h.len = PROC_EXE_BYTES + len;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->h) + PROC_EXE_BYTES + len, wakeup_flags()))
+	if (bpf_ringbuf_output(&events, r, sizeof(r->h) + PROC_EXE_BYTES + len, wakeup_flags(sizeof(r->h) + PROC_EXE_BYTES + len)))
 		count(CNT_RINGBUF_FULL_RECORDS, 1);
 }
 
@@ -370,7 +392,7 @@ static __always_inline void emit_close(const struct conn_state *cs, __u8 backend
 		.conn_id = cs->conn_id,
 		.ts_ns = bpf_ktime_get_ns(),
 	};
-	if (bpf_ringbuf_output(&events, &h, sizeof(h), wakeup_flags()))
+	if (bpf_ringbuf_output(&events, &h, sizeof(h), wakeup_flags(sizeof(h))))
 		count(CNT_RINGBUF_FULL_RECORDS, 1);
 }
 

@@ -28,27 +28,8 @@ struct {
 	__type(value, struct stash);
 } stashes SEC(".maps");
 
-#define S_IFMT_ 0170000
-#define S_IFSOCK_ 0140000
-
 static __always_inline struct sock *capture_sock_of_fd(int fd);
 
-/* The struct socket behind fd when fd is a socket, else 0. */
-static __always_inline struct socket *socket_of_fd(int fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return 0;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
-		return 0;
-	return BPF_CORE_READ(f, private_data);
-}
 static __always_inline int on_enter(int fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();

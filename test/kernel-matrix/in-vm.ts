@@ -3,6 +3,7 @@
 // real HTTP exchanges (curl and an io_uring client against a Node server) through the http
 // processor, and print one result line per backend: `MATRIX {json}`.
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tcpReceiverFactory } from '../../src/receivers/tcp';
@@ -82,15 +83,16 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
 }
 
 /** The unix receiver: curl --unix-socket against a Node server on a unix socket. */
-async function runUnix(): Promise<Result> {
+async function runUnix(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
-  const result: Result = { kernel: os.release(), backend: 'unix/syscalls', loaded: false, ms: 0 };
-  const sock = path.join(os.tmpdir(), `matrix-${process.pid}.sock`);
+  const result: Result = { kernel: os.release(), backend: `unix/${backend}`, loaded: false, ms: 0 };
+  const sock = path.join(os.tmpdir(), `matrix-${backend}.sock`);
+  fs.rmSync(sock, { force: true });
   const server = spawn(process.execPath, ['-e', "require('http').createServer((q, s) => s.end('ok')).listen(process.argv[1])", sock], { stdio: 'ignore' });
   for (let i = 0; i < 200 && spawnSync('curl', ['-s', '--unix-socket', sock, 'http://localhost/']).status !== 0; i++)
     await new Promise((r) => setTimeout(r, 100));
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
-  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock], ring_buffer_bytes: '4MiB' }, 'unix'), { id: 'unix', logger });
+  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock], ring_buffer_bytes: '4MiB', backend }, 'unix'), { id: 'unix', logger });
   const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({}, 'http'), { id: 'http', logger });
   const spans: SpanRecord[] = [];
   http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
@@ -131,7 +133,7 @@ async function main() {
     }
     console.log(`MATRIX ${JSON.stringify(r)}`);
   }
-  if (!only || only.includes('unix')) console.log(`MATRIX ${JSON.stringify(await runUnix())}`);
+  for (const b of BACKENDS) if (!only || only.includes(`unix/${b}`)) console.log(`MATRIX ${JSON.stringify(await runUnix(b))}`);
   server.kill('SIGKILL');
 }
 

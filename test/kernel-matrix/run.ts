@@ -69,7 +69,8 @@ function boot(label: string, vmlinuz: string): Promise<Row[]> {
 function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   if (!r.loaded) {
     // On this machine fentry and kprobes are refused by the kernel: skipped, with the reason.
-    const expectedSkip = host && (r.backend === 'fentry' || r.backend === 'kprobe');
+    const base = r.backend.replace(/^unix\//, '');
+    const expectedSkip = host && (base === 'fentry' || base === 'kprobe');
     return { ok: expectedSkip, text: `skipped: ${r.reason ?? 'did not load'}` };
   }
   const curl = r.curl?.ok === true;

@@ -8,8 +8,15 @@ import { missingBpfPrivileges } from '../privileges';
 import type { SectionSpec } from '../../config/schema';
 import { parseTcpReceiverConfig, tcpReceiverSpec, type TcpReceiverConfig } from './config';
 import { syscallsBackend } from '../syscalls-backend';
-import { tcpLayerBackend } from './kernel-backends';
+import { kernelLayerBackend, type KernelLayerObject } from '../kernel-backends';
 import { filterMaps } from './filters';
+
+/** bpf/tcp_kernel.bpf.c; sendfile/splice reach TCP through tcp_sendpage only up to 6.4. */
+const TCP_LAYER: KernelLayerObject = {
+  object: 'tcp_kernel',
+  functions: ['tcp_sendmsg', 'tcp_recvmsg'],
+  optionalFunctions: ['tcp_sendpage'],
+};
 
 class TcpReceiver implements ReceiverComponent {
   private consumer?: ChunkConsumer;
@@ -40,8 +47,8 @@ class TcpReceiver implements ReceiverComponent {
     };
     // Preference order: the TCP layer sees io_uring and kernel-side sends too.
     const candidates = [
-      tcpLayerBackend('fentry', common),
-      tcpLayerBackend('kprobe', common),
+      kernelLayerBackend('fentry', TCP_LAYER, common),
+      kernelLayerBackend('kprobe', TCP_LAYER, common),
       syscallsBackend({ ...common, object: 'tcp_syscalls' }),
     ];
     const { name, running } = await startFirstAvailable(this.ctx.id, candidates, this.cfg.backend, this.ctx.logger);

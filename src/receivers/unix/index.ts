@@ -8,6 +8,7 @@ import { startFirstAvailable } from '../backends';
 import type { ProbeSession } from '../probe-session';
 import { missingBpfPrivileges } from '../privileges';
 import { syscallsBackend } from '../syscalls-backend';
+import { kernelLayerBackend, type KernelLayerObject } from '../kernel-backends';
 import { MAX_MESSAGE_BYTES_LIMIT } from '../tcp/config';
 import { pidFilter } from '../tcp/filters';
 import { PathFilter } from './path-filter';
@@ -19,7 +20,7 @@ export interface UnixReceiverConfig {
   max_message_bytes: number;
   ring_buffer_bytes: number;
   flush_interval: number;
-  backend: 'auto' | 'syscalls';
+  backend: 'auto' | 'fentry' | 'kprobe' | 'syscalls';
 }
 
 export const unixReceiverSpec: SectionSpec = {
@@ -29,7 +30,7 @@ export const unixReceiverSpec: SectionSpec = {
   max_message_bytes: { type: 'bytes', default: 1 << 20, min: 1, max: MAX_MESSAGE_BYTES_LIMIT, doc: 'bytes captured per syscall; the rest is counted and marked as cut' },
   ring_buffer_bytes: { type: 'bytes', default: 16 << 20, min: 1 << 20, max: 1 << 30, doc: 'kernel ring buffer size (rounded up to a power of two)' },
   flush_interval: { type: 'duration', default: 50, min: 1, doc: 'longest time captured bytes wait in a partly filled batch' },
-  backend: { type: 'string', default: 'auto', enum: ['auto', 'syscalls'], doc: 'force a kernel backend instead of the first that loads' },
+  backend: { type: 'string', default: 'auto', enum: ['auto', 'fentry', 'kprobe', 'syscalls'], doc: 'force a kernel backend instead of the first that loads' },
 };
 
 function parseUnixReceiverConfig(raw: unknown, path: string): UnixReceiverConfig {
@@ -37,6 +38,9 @@ function parseUnixReceiverConfig(raw: unknown, path: string): UnixReceiverConfig
   cfg.ring_buffer_bytes = 2 ** Math.ceil(Math.log2(cfg.ring_buffer_bytes));
   return cfg;
 }
+
+/** bpf/unix_kernel.bpf.c */
+const UNIX_LAYER: KernelLayerObject = { object: 'unix_kernel', functions: ['unix_stream_sendmsg', 'unix_stream_recvmsg'] };
 
 /** Bounds the per-connection verdict table (entries leave on close). */
 const MAX_VERDICTS = 65536;
@@ -66,17 +70,19 @@ class UnixReceiver implements ReceiverComponent {
     if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
     const pids = pidFilter(this.cfg.pids);
     const downstream: ChunkConsumer = this.filter.active ? { consumeChunks: (c) => this.filtered(c) } : { consumeChunks: (c) => this.consumer?.consumeChunks(c) };
+    const common = {
+      receiverName: this.ctx.id,
+      settings: this.cfg,
+      rodata: pids.rodata,
+      mapEntries: pids.mapEntries,
+      consumer: () => downstream,
+      logger: this.ctx.logger,
+    };
+    // Preference order, as for the tcp receiver: the socket layer sees io_uring too.
     const candidates = [
-      syscallsBackend({
-        receiverName: this.ctx.id,
-        object: 'unix_syscalls',
-        settings: this.cfg,
-        rodata: pids.rodata,
-        mapEntries: pids.mapEntries,
-        enterOnly: ['close'],
-        consumer: () => downstream,
-        logger: this.ctx.logger,
-      }),
+      kernelLayerBackend('fentry', UNIX_LAYER, common),
+      kernelLayerBackend('kprobe', UNIX_LAYER, common),
+      syscallsBackend({ ...common, object: 'unix_syscalls', enterOnly: ['close'] }),
     ];
     const { running } = await startFirstAvailable(this.ctx.id, candidates, this.cfg.backend, this.ctx.logger);
     this.session = running;

@@ -1,0 +1,96 @@
+/* TCP-layer / socket-layer backends (fentry/fexit, kprobe/kretprobe on a protocol's send and
+ * receive functions): what a kernel iov_iter describes, stashed at entry, captured at exit
+ * through capture.h. Kernel differences of iov_iter are handled here, once:
+ *   - ITER_UBUF (6.0+) vs ITER_IOVEC, and iov_iter.iov renamed __iov in 6.4;
+ *   - 5.10's iov_iter has `unsigned int type` (ITER_IOVEC = 4, plus the direction bit);
+ *   - the iovec array of a kernel iterator is a kernel copy (its bases are user memory). */
+#ifndef TCPSNIFF_KERNEL_CAPTURE_H
+#define TCPSNIFF_KERNEL_CAPTURE_H
+
+struct iov_iter___v510 {
+	unsigned int type;
+} __attribute__((preserve_access_index));
+
+struct iov_iter___before_6_4 {
+	const struct iovec *iov;
+} __attribute__((preserve_access_index));
+
+struct kstash {
+	__u64 sk;
+	__u64 ptr;
+	__u64 cnt;
+	__u64 skip;
+	__u8 kind;
+	__u8 dir;
+	__u8 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct kstash);
+} kstashes SEC(".maps");
+
+/* User memory (ITER_UBUF, ITER_IOVEC) is captured; kernel memory (kvec, bvec: sendfile,
+ * splice, in-kernel users) is only counted. */
+static __always_inline void iter_describe(struct iov_iter *it, struct kstash *st)
+{
+	int ubuf = 0, iovec = 0;
+	st->skip = BPF_CORE_READ(it, iov_offset);
+	if (bpf_core_field_exists(it->iter_type)) {
+		__u8 t = BPF_CORE_READ(it, iter_type);
+		if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) && t == bpf_core_enum_value(enum iter_type, ITER_UBUF))
+			ubuf = 1;
+		else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC))
+			iovec = 1;
+	} else {
+		unsigned int t = BPF_CORE_READ((struct iov_iter___v510 *)it, type);
+		iovec = (t & ~1u) == 4;
+	}
+	if (ubuf) {
+		st->kind = BUF_PLAIN;
+		st->ptr = (__u64)BPF_CORE_READ(it, ubuf);
+	} else if (iovec) {
+		st->kind = BUF_KIOVEC;
+		st->cnt = BPF_CORE_READ(it, nr_segs);
+		if (bpf_core_field_exists(it->__iov))
+			st->ptr = (__u64)BPF_CORE_READ(it, __iov);
+		else
+			st->ptr = (__u64)BPF_CORE_READ((struct iov_iter___before_6_4 *)it, iov);
+	} else {
+		st->kind = BUF_NONE;
+	}
+}
+
+/* At a send/receive function's entry: stash what its iterator describes (on receive the kernel
+ * advances the iterator while copying, so it must be read before). The caller has checked that
+ * sk is a socket it captures. */
+static __always_inline int k_enter(struct sock *sk, struct msghdr *msg, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!pid_allowed(id >> 32) || !sk)
+		return 0;
+	struct kstash st = { .sk = (__u64)sk, .dir = dir };
+	iter_describe(__builtin_preserve_access_index(&msg->msg_iter), &st);
+	__u32 tid = (__u32)id;
+	if (bpf_map_update_elem(&kstashes, &tid, &st, BPF_ANY))
+		count(CNT_STASH_FULL, 1);
+	return 0;
+}
+
+/* At its exit: capture the `ret` bytes it moved. */
+static __always_inline int k_exit(long ret, __u8 backend)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct kstash *p = bpf_map_lookup_elem(&kstashes, &tid);
+	if (!p)
+		return 0;
+	struct kstash st = *p;
+	bpf_map_delete_elem(&kstashes, &tid);
+	if (ret <= 0)
+		return 0;
+	return capture_transfer((struct sock *)st.sk, st.dir, st.kind, st.ptr, st.cnt, st.skip, ret, backend);
+}
+
+#endif
