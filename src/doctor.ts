@@ -75,8 +75,9 @@ export function doctor(): DoctorReport {
   }
   const ok = (h: Hook) => works.get(h) === true;
   const ring = ok('ring buffer');
+  // Both receivers prefer the socket layer (fentry, then kprobes), then syscall tracepoints.
   const tcp = !ring ? undefined : ok('fentry') ? 'fentry' : ok('kprobe') ? 'kprobe' : ok('tracepoint') ? 'syscalls' : undefined;
-  const unix = ring && ok('tracepoint') ? 'syscalls' : undefined;
+  const unix = tcp;
   lines.push('receivers:');
   lines.push(`  tcp                backend ${tcp ?? 'none: cannot run here'}`);
   lines.push(`  unix               backend ${unix ?? 'none: cannot run here'}`);

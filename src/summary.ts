@@ -67,12 +67,15 @@ export function summarize(components: ComponentStats[]): Summary {
 
 export function formatSummary(s: Summary): string[] {
   const reasons = Object.keys(s.drops).sort();
-  const total = reasons.reduce((sum, r) => sum + s.drops[r]!, 0);
+  // Byte counters (`..._bytes`) are not added to the count of dropped items.
+  const isBytes = (r: string) => r.endsWith('bytes');
+  const total = reasons.filter((r) => !isBytes(r)).reduce((sum, r) => sum + s.drops[r]!, 0);
+  const bytes = reasons.filter(isBytes).reduce((sum, r) => sum + s.drops[r]!, 0);
   const dropList = reasons.length ? reasons.map((r) => `${r}=${s.drops[r]}`).join(' ') : '(no component reports drops)';
   const by = Object.entries(s.exportedBy);
   const perExporter = by.length > 1 ? ` (${by.map(([id, n]) => `${id}=${n}`).join(' ')})` : '';
   const lines = [
-    `summary: records=${s.records} bytes=${s.bytes} exchanges=${s.exchanges} spans_exported=${s.spansExported}${perExporter} drops_total=${total}`,
+    `summary: records=${s.records} bytes=${s.bytes} exchanges=${s.exchanges} spans_exported=${s.spansExported}${perExporter} drops_total=${total}${bytes ? ` dropped_bytes=${bytes}` : ''}`,
     `summary: drops by reason: ${dropList}`,
   ];
   const detail = Object.entries(s.dropsByComponent).map(([label, d]) => `${label}: ${Object.entries(d).map(([r, n]) => `${r}=${n}`).join(' ')}`);
