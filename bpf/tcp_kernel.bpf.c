@@ -32,6 +32,12 @@ static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h
 	read_endpoints(sk, h);
 }
 
+/* TCP_CLOSE (tcp_state.h) always removes a socket's entry: no identity check needed. */
+static __always_inline __u64 capture_ident(struct sock *sk)
+{
+	return 0;
+}
+
 static __always_inline int capture_allowed(const struct rec_hdr *h)
 {
 	return endpoints_allowed(h);

@@ -4,6 +4,7 @@
  *
  * The including program defines, after including this file:
  *   void capture_endpoints(struct sock *, struct rec_hdr *)   family, ports, addresses
+ *   __u64 capture_ident(struct sock *)   tells sockets apart that reuse one address (0: no need)
  *   int capture_allowed(const struct rec_hdr *)    filters, decided at a connection's first sight
  *   void capture_announce(struct sock *, const struct rec_hdr *)  extra records at first sight */
 #ifndef TCPSNIFF_CAPTURE_H
@@ -82,6 +83,7 @@ static __always_inline struct socket *socket_of_fd(int fd)
 }
 /* Provided by the including program (see the top of this file). */
 static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h);
+static __always_inline __u64 capture_ident(struct sock *sk);
 static __always_inline int capture_allowed(const struct rec_hdr *h);
 static __always_inline void capture_announce(struct sock *sk, const struct rec_hdr *h);
 
@@ -284,9 +286,12 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	capture_endpoints(sk, h);
 
 	struct conn_state *cs = bpf_map_lookup_elem(&conns, &skey);
-	int first_sight = !cs || cs->conn_id == 0;
+	__u64 ident = capture_ident(sk);
+	int first_sight = !cs || cs->conn_id == 0 || cs->ident != ident;
 	if (first_sight) {
-		struct conn_state fresh = { .role = cs ? cs->role : ROLE_UNKNOWN };
+		/* The role was learned at the handshake, for this same socket only. */
+		struct conn_state fresh = { .role = cs && cs->conn_id == 0 && cs->ident == ident ? cs->role : ROLE_UNKNOWN };
+		fresh.ident = ident;
 		fresh.conn_id = next_conn_id();
 		fresh.capture = capture_allowed(h);
 		if (bpf_map_update_elem(&conns, &skey, &fresh, BPF_ANY)) {

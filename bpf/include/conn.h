@@ -14,6 +14,8 @@
 struct conn_state {
 	__u64 conn_id;   /* 0 until the first captured syscall */
 	__u64 offset[2]; /* indexed by enum rec_direction */
+	__u64 ident;     /* which socket lives at this address (capture_ident): a freed socket's
+			  * entry must not be inherited by the next one allocated there */
 	__u8 role;       /* enum rec_role, learned from the handshake */
 	__u8 capture;    /* endpoint filters passed (decided at first capture) */
 	__u8 pad[6];

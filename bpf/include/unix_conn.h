@@ -25,6 +25,13 @@ static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h
 	__builtin_memcpy(h->raddr, &other, sizeof(other));
 }
 
+/* A unix socket can be freed without the close(2) this receiver sees (process exit): its inode
+ * number tells a new socket at the same address from the old one. */
+static __always_inline __u64 capture_ident(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+}
+
 /* Path filters are applied in user space, which mutes what it does not want (muted_conns). */
 static __always_inline int capture_allowed(const struct rec_hdr *h)
 {
