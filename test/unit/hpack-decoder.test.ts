@@ -129,9 +129,12 @@ test('mid-stream attach: entries from before the attach are unknown (marked, nev
   const r4 = dec.decode(enc.encode([['x-tenant', 'globex']]));
   assert.ok(r4.ok);
   assert.deepEqual(r4.fields.map((f) => [f.name, f.value, f.unknown]), [['', 'globex', true]]);
+  // Its marker names the wire index, never the value (which may be a secret).
+  assert.equal(r4.fields[0]!.marker, unknownMarker(65, 'attach'));
   const r5 = dec.decode(enc.encode([['x-tenant', 'globex'], ['x-new', 'n']]));
   assert.ok(r5.ok);
   assert.deepEqual(r5.fields.map((f) => [f.name, f.value, f.unknown]), [['', 'globex', true], ['x-new', 'n', false]]);
+  assert.equal(r5.fields[0]!.marker, unknownMarker(62, 'attach')); // the learned globex entry, newest
 });
 
 test('mid-stream attach: a size update to 0 proves the table known; learned entries that fill it do too', () => {

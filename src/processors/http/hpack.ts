@@ -48,6 +48,11 @@ export interface HeaderField {
   sensitive: boolean;
   /** Name and/or value refer to a dynamic-table entry the decoder never saw (see unknownMarker). */
   unknown: boolean;
+  /**
+   * With `unknown`: the marker to report. When only the name is unknown, `value` is the real value
+   * (a secret, perhaps): it must not be reported in place of the marker.
+   */
+  marker?: string;
 }
 
 export interface HpackOk {
@@ -250,6 +255,7 @@ export class HpackDecoder {
   ): { field: HeaderField; end: number } {
     let name: string;
     let unknown = false;
+    let marker: string | undefined;
     if (index === 0) {
       const [s, np] = readString(buf, p, to);
       name = s;
@@ -258,9 +264,10 @@ export class HpackDecoder {
       const f = this.lookup(index, false);
       name = f.name;
       unknown = f.unknown;
+      marker = f.marker;
     }
     const [value, end] = readString(buf, p, to);
-    return { field: { name, value, sensitive, unknown }, end };
+    return { field: unknown ? { name, value, sensitive, unknown, marker } : { name, value, sensitive, unknown }, end };
   }
 
   /** Entry at HPACK index (1-based, static then dynamic). */
@@ -273,18 +280,17 @@ export class HpackDecoder {
     if (d < this.count) {
       const r = (this.head - d + this.cap) % this.cap;
       const known = this.nameKnown[r]!;
-      return {
-        name: known ? this.names[r]! : '',
-        value: withValue ? this.values[r]! : '',
-        sensitive: false,
-        unknown: !known,
-      };
+      const f: HeaderField = { name: known ? this.names[r]! : '', value: withValue ? this.values[r]! : '', sensitive: false, unknown: !known };
+      // A learned entry whose name came from an unknown one: the wire index names it in the marker.
+      if (!known) f.marker = unknownMarker(index, this.cause);
+      return f;
     }
     const capped = this.maxSize > HARD_MAX_TABLE_SIZE;
     if (!this.unknownPrefix && !capped) throw new DecodeError(`index ${index} beyond the dynamic table (${this.count} entries)`);
     if (d >= Math.max(this.maxSize, HARD_MAX_TABLE_SIZE) / ENTRY_OVERHEAD) throw new DecodeError(`index ${index} beyond any table`);
     const cause = this.unknownPrefix ? this.cause : 'cap';
-    return { name: '', value: unknownMarker(index, cause), sensitive: false, unknown: true };
+    const marker = unknownMarker(index, cause);
+    return { name: '', value: marker, sensitive: false, unknown: true, marker };
   }
 
   private insert(name: string, value: string, nameKnown: boolean): void {

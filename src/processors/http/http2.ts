@@ -646,7 +646,7 @@ export class Http2Handler implements ProtocolHandler {
     for (const f of fields) {
       if (f.sensitive) h2.sensitiveHeaders++;
       if (f.unknown && h2.unknownFields.length < MAX_UNKNOWN_MARKERS) {
-        h2.unknownFields.push(f.name === '' ? f.value : `${f.name}: <unknown name>`);
+        h2.unknownFields.push(f.marker ?? (f.name === '' ? '<unknown>' : `${f.name}: <unknown name>`));
       }
     }
   }
