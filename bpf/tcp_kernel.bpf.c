@@ -22,30 +22,11 @@
 #include "capture.h"
 #include "kernel_capture.h"
 #include "tcp_state.h"
+#include "tcp_hooks.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 extern int LINUX_KERNEL_VERSION __kconfig;
-
-static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h)
-{
-	read_endpoints(sk, h);
-}
-
-/* TCP_CLOSE (tcp_state.h) always removes a socket's entry: no identity check needed. */
-static __always_inline __u64 capture_ident(struct sock *sk)
-{
-	return 0;
-}
-
-static __always_inline int capture_allowed(const struct rec_hdr *h)
-{
-	return endpoints_allowed(h);
-}
-
-static __always_inline void capture_announce(struct sock *sk, const struct rec_hdr *h)
-{
-}
 
 /* Only TCP over IPv4 and IPv6. */
 static __always_inline int tcp_enter(struct sock *sk, struct msghdr *msg, __u8 dir)

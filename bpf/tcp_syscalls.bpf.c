@@ -12,6 +12,7 @@
 #include "filters.h"
 #include "syscall_capture.h"
 #include "tcp_state.h"
+#include "tcp_hooks.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -30,26 +31,6 @@ static __always_inline struct sock *capture_sock_of_fd(int fd)
 	if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM_ || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	return sk;
-}
-
-static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h)
-{
-	read_endpoints(sk, h);
-}
-
-/* TCP_CLOSE (tcp_state.h) always removes a socket's entry: no identity check needed. */
-static __always_inline __u64 capture_ident(struct sock *sk)
-{
-	return 0;
-}
-
-static __always_inline int capture_allowed(const struct rec_hdr *h)
-{
-	return endpoints_allowed(h);
-}
-
-static __always_inline void capture_announce(struct sock *sk, const struct rec_hdr *h)
-{
 }
 
 /* ---- TCP state changes: role from the handshake, close ---- */

@@ -81,6 +81,25 @@ static __always_inline struct socket *socket_of_fd(int fd)
 		return 0;
 	return BPF_CORE_READ(f, private_data);
 }
+/* What a send or receive call is moving, stashed per thread at its entry and captured at its
+ * exit (enum buf_kind; skip: bytes into the first segment, for kernel iterators). */
+struct stash {
+	__u64 sk;
+	__u64 ptr;
+	__u64 cnt;
+	__u64 skip;
+	__u8 kind;
+	__u8 dir;
+	__u8 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct stash);
+} stashes SEC(".maps");
+
 /* Provided by the including program (see the top of this file). */
 static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h);
 static __always_inline __u64 capture_ident(struct sock *sk);

@@ -15,26 +15,10 @@ struct iov_iter___before_6_4 {
 	const struct iovec *iov;
 } __attribute__((preserve_access_index));
 
-struct kstash {
-	__u64 sk;
-	__u64 ptr;
-	__u64 cnt;
-	__u64 skip;
-	__u8 kind;
-	__u8 dir;
-	__u8 pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct kstash);
-} kstashes SEC(".maps");
 
 /* User memory (ITER_UBUF, ITER_IOVEC) is captured; kernel memory (kvec, bvec: sendfile,
  * splice, in-kernel users) is only counted. */
-static __always_inline void iter_describe(struct iov_iter *it, struct kstash *st)
+static __always_inline void iter_describe(struct iov_iter *it, struct stash *st)
 {
 	int ubuf = 0, iovec = 0;
 	st->skip = BPF_CORE_READ(it, iov_offset);
@@ -71,10 +55,10 @@ static __always_inline int k_enter(struct sock *sk, struct msghdr *msg, __u8 dir
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!pid_allowed(id >> 32) || !sk)
 		return 0;
-	struct kstash st = { .sk = (__u64)sk, .dir = dir };
+	struct stash st = { .sk = (__u64)sk, .dir = dir };
 	iter_describe(__builtin_preserve_access_index(&msg->msg_iter), &st);
 	__u32 tid = (__u32)id;
-	if (bpf_map_update_elem(&kstashes, &tid, &st, BPF_ANY))
+	if (bpf_map_update_elem(&stashes, &tid, &st, BPF_ANY))
 		count(CNT_STASH_FULL, 1);
 	return 0;
 }
@@ -83,11 +67,11 @@ static __always_inline int k_enter(struct sock *sk, struct msghdr *msg, __u8 dir
 static __always_inline int k_exit(long ret, __u8 backend)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct kstash *p = bpf_map_lookup_elem(&kstashes, &tid);
+	struct stash *p = bpf_map_lookup_elem(&stashes, &tid);
 	if (!p)
 		return 0;
-	struct kstash st = *p;
-	bpf_map_delete_elem(&kstashes, &tid);
+	struct stash st = *p;
+	bpf_map_delete_elem(&stashes, &tid);
 	if (ret <= 0)
 		return 0;
 	return capture_transfer((struct sock *)st.sk, st.dir, st.kind, st.ptr, st.cnt, st.skip, ret, backend);

@@ -12,21 +12,6 @@
 
 #include "capture.h"
 
-struct stash {
-	__u64 sk;
-	__u64 ptr;
-	__u64 cnt;
-	__u8 kind;
-	__u8 dir;
-	__u8 pad[6];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct stash);
-} stashes SEC(".maps");
 
 static __always_inline struct sock *capture_sock_of_fd(int fd);
 
