@@ -31,6 +31,7 @@ enum buf_kind {
 	BUF_MMSG,      /* mmsghdr array: recvmmsg, sendmmsg */
 	BUF_NONE,      /* bytes moved kernel-side (sendfile): counted, not copied */
 	BUF_KIOVEC,    /* (iov, nr_segs) with the iovec array in kernel memory: a kernel iov_iter */
+	BUF_FILE,      /* (in_fd, file offset): sendfile from a file, described by a REC_FILE record */
 };
 
 
@@ -66,7 +67,7 @@ struct {
 #define S_IFSOCK_ 0140000
 
 /* The struct socket behind fd when fd is a socket, else 0. */
-static __always_inline struct socket *socket_of_fd(int fd)
+static __always_inline struct file *file_of_fd(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -75,12 +76,79 @@ static __always_inline struct socket *socket_of_fd(int fd)
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	if (!f)
-		return 0;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
+	return f;
+}
+
+/* The struct socket behind fd when fd is a socket, else 0. */
+static __always_inline struct socket *socket_of_fd(int fd)
+{
+	struct file *f = file_of_fd(fd);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
 		return 0;
 	return BPF_CORE_READ(f, private_data);
 }
+
+static __always_inline __u64 wakeup_flags(__u64 size);
+
+struct file_record {
+	struct rec_hdr h;
+	struct file_payload p;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_record);
+} file_scratch SEC(".maps");
+
+/* Emits REC_FILE for `len` bytes sent from in_fd at file_offset, at stream offset `at`. The path
+ * is walked up through dentries and across mounts (what d_path does), at most FILE_COMPONENTS. */
+static __always_inline void emit_file(const struct rec_hdr *tmpl, __u64 at, __u64 len, int in_fd, __u64 file_offset)
+{
+	__u32 zero = 0;
+	struct file_record *r = bpf_map_lookup_elem(&file_scratch, &zero);
+	if (!r)
+		return;
+	__builtin_memcpy(&r->h, tmpl, sizeof(r->h));
+	r->h.kind = REC_FILE;
+	r->h.offset = at;
+	r->h.lost_after = len;
+	r->h.len = sizeof(r->p);
+	r->p.file_offset = file_offset;
+	r->p.in_fd = in_fd;
+	r->p.components = 0;
+	struct file *f = file_of_fd(in_fd);
+	if (f) {
+		struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+		struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
+		struct mount *m = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+		__u32 n = 0;
+		for (int i = 0; i < FILE_COMPONENTS + 8 && n < FILE_COMPONENTS; i++) {
+			if (d == BPF_CORE_READ(m, mnt.mnt_root)) { /* at the root of a mount: step to where it is mounted */
+				struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+				if (parent == m)
+					break; /* the namespace's root */
+				d = BPF_CORE_READ(m, mnt_mountpoint);
+				m = parent;
+				continue;
+			}
+			struct dentry *up = BPF_CORE_READ(d, d_parent);
+			if (up == d)
+				break;
+			const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+			__u32 slot = n & (FILE_COMPONENTS - 1);
+			if (bpf_probe_read_kernel_str(r->p.comp[slot], FILE_COMPONENT_BYTES, name) < 0)
+				break;
+			n++;
+			d = up;
+		}
+		r->p.components = n;
+	}
+	if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags(sizeof(*r))))
+		count(CNT_RINGBUF_FULL_RECORDS, 1);
+}
+
 /* What a send or receive call is moving, stashed per thread at its entry and captured at its
  * exit (enum buf_kind; skip: bytes into the first segment, for kernel iterators). */
 struct stash {
@@ -372,6 +440,9 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		cp->msg_cnt = ret; /* number of messages */
 		total = mmsg_total(ptr, ret);
 		break;
+	case BUF_FILE:
+		cp->budget = 0; /* described below, read again by user space */
+		break;
 	default: /* BUF_NONE */
 		cp->budget = 0;
 		count(CNT_UNCAPTURED_BYTES, total);
@@ -390,7 +461,9 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 
 	/* Whatever was not captured (over the cap, copy failure, step limit) is reported as a
 	 * zero-length record so the consumer sees exactly where the gap is and how long. */
-	if (cp->captured < total) {
+	if (kind == BUF_FILE) {
+		emit_file(&s->h, start, total, ptr, cnt);
+	} else if (cp->captured < total) {
 		if (kind != BUF_NONE)
 			count(cp->failed ? CNT_COPY_FAILED : CNT_TRUNCATED_BYTES, cp->failed ? 1 : total - cp->captured);
 		s->h.offset = start + cp->captured;

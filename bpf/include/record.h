@@ -12,6 +12,8 @@ enum rec_kind {
 	REC_CLOSE = 2, /* the socket closed (TCP_CLOSE); no payload */
 	REC_PROC = 3,  /* the process behind a new connection: struct proc_payload, offset = its start time */
 	REC_CONN = 4,  /* more about a new connection: struct conn_payload (unix sockets: the path) */
+	REC_FILE = 5,  /* bytes sent from a file (sendfile): struct file_payload; offset = stream
+	                  offset, lost_after = bytes sent; user space re-reads the range */
 };
 
 enum rec_direction {
@@ -70,6 +72,18 @@ struct proc_payload {
 struct conn_payload {
 	__u8 from_peer; /* 1 when the path is the peer's address */
 	char path[UNIX_PATH_BYTES]; /* only as many bytes as the header's len says (minus 1) */
+};
+
+/* Payload of REC_FILE: where the bytes came from. The path is given as its components from the
+ * file up to the root of the mount namespace (component 0 is the file's name); a component
+ * longer than FILE_COMPONENT_BYTES - 1 is cut, and user space then fails to open it (a gap). */
+#define FILE_COMPONENTS 16
+#define FILE_COMPONENT_BYTES 128
+struct file_payload {
+	__u64 file_offset;
+	__u32 in_fd;
+	__u32 components; /* how many of comp[] are set */
+	char comp[FILE_COMPONENTS][FILE_COMPONENT_BYTES];
 };
 
 /* Kernel-side counters (per-CPU array "counters"), summed by the addon. */

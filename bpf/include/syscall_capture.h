@@ -59,6 +59,26 @@ static __always_inline int on_exit(long ret)
 			return 0;                                                            \
 		return on_enter(ctx->args[0], ctx->args[ptr_arg], ctx->args[cnt_arg], kind, DIR_INGRESS); \
 	}
+/* sendfile(out_fd, in_fd, loff_t *offset, count): stash in_fd and where in the file the bytes
+ * start (*offset, or the file's position when offset is NULL). */
+static __always_inline int on_enter_sendfile(int out_fd, int in_fd, __u64 offp)
+{
+	__s64 off = 0;
+	if (offp) {
+		bpf_probe_read_user(&off, sizeof(off), (void *)offp);
+	} else {
+		struct file *f = file_of_fd(in_fd);
+		if (f)
+			off = BPF_CORE_READ(f, f_pos);
+	}
+	return on_enter(out_fd, in_fd, off, BUF_FILE, DIR_EGRESS);
+}
+#define ENTER_SENDFILE()                                                            \
+	SEC("tracepoint/syscalls/sys_enter_sendfile64")                             \
+	int enter_sendfile64(struct trace_event_raw_sys_enter *ctx)                 \
+	{                                                                           \
+		return on_enter_sendfile(ctx->args[0], ctx->args[1], ctx->args[2]); \
+	}
 #define EXIT(name)                                          \
 	SEC("tracepoint/syscalls/sys_exit_" #name)          \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx) \
@@ -73,7 +93,7 @@ static __always_inline int on_exit(long ret)
 	ENTER(writev, BUF_IOVEC, DIR_EGRESS, 1, 2) \
 	ENTER(sendmsg, BUF_MSG, DIR_EGRESS, 1, 2) \
 	ENTER(sendmmsg, BUF_MMSG, DIR_EGRESS, 1, 2) \
-	ENTER(sendfile64, BUF_NONE, DIR_EGRESS, 1, 3) \
+	ENTER_SENDFILE() \
 	ENTER(read, BUF_PLAIN, DIR_INGRESS, 1, 2) \
 	ENTER(readv, BUF_IOVEC, DIR_INGRESS, 1, 2) \
 	ENTER_RECV(recvfrom, BUF_PLAIN, 1, 2, 3) \

@@ -76,6 +76,8 @@ export class ProbeSession {
       bytes: this.decoder.stats.payloadBytes,
       'connections.open': this.decoder.openConnections,
       'drops.malformed_records': this.decoder.stats.malformed,
+      'sendfile.reread_bytes': this.decoder.stats.fileReread,
+      'drops.sendfile_unread_bytes': this.decoder.stats.fileUnread,
       'errors.processing': this.consumerErrors,
       'errors.mute_failed': this.muteFailures,
     };

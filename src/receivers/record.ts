@@ -2,6 +2,7 @@
 // A batch is a sequence of [u32 length][u32 reserved][record][padding to 8 bytes]. The batch
 // Buffer is only valid during the call: payloads are copied out.
 
+import * as fs from 'node:fs';
 import type { CaptureChunk, ConnectionMeta, ProcessInfo, Role } from '../core/types';
 import { formatAddress, isMapped } from './addresses';
 
@@ -11,13 +12,43 @@ const REC_DATA = 1;
 const REC_CLOSE = 2;
 const REC_PROC = 3;
 const REC_CONN = 4;
+const REC_FILE = 5;
+const FILE_COMPONENTS = 16;
+const FILE_COMPONENT_BYTES = 128;
+/** A sendfile range is read again from the file up to this many bytes (the rest is a gap). */
+export const MAX_FILE_REREAD_BYTES = 16 << 20;
 const AF_UNIX = 1;
 const PROC_EXE_BYTES = 64;
 const AF_INET = 2;
 const ROLES: Role[] = ['unknown', 'client', 'server'];
 const BACKENDS = ['unknown', 'syscalls', 'fentry', 'kprobe'];
 
+/** Reads `length` bytes of a file at `offset`; null when it cannot (gone, renamed, no access). */
+export type FileRangeReader = (path: string, offset: number, length: number) => Buffer | null;
+
+export function readFileRange(path: string, offset: number, length: number): Buffer | null {
+  let fd = -1;
+  try {
+    fd = fs.openSync(path, 'r');
+    const buf = Buffer.allocUnsafe(Math.min(length, MAX_FILE_REREAD_BYTES));
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } catch {
+    return null;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
 export interface DecodeStats {
+  /** sendfile bytes read again from their file / that could not be (left as gaps). */
+  fileReread: number;
+  fileUnread: number;
   records: number;
   payloadBytes: number;
   lostBytes: number; // bytes the kernel reported as not captured (lost_after)
@@ -35,12 +66,13 @@ interface LiveConn {
 /** Decodes records, keeping one ConnectionMeta object per live connection. */
 export class RecordDecoder {
   private readonly conns = new Map<number, LiveConn>();
-  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0 };
+  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, fileReread: 0, fileUnread: 0 };
 
   constructor(
     private readonly receiverName: string,
     private readonly clockOffsetNs: bigint,
     private readonly maxConnections = 65536,
+    private readonly readFile: FileRangeReader = readFileRange,
   ) {}
 
   get openConnections(): number {
@@ -93,7 +125,7 @@ export class RecordDecoder {
       (live ?? this.track(b, at, connKey)).meta.path = unixPath(b, at + REC_HEADER_BYTES, len);
       return null;
     }
-    if (kind !== REC_DATA && kind !== REC_PROC) {
+    if (kind !== REC_DATA && kind !== REC_PROC && kind !== REC_FILE) {
       this.stats.malformed++;
       return null;
     }
@@ -103,6 +135,7 @@ export class RecordDecoder {
     const offset = b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32);
     const pid = b.readUInt32LE(at + 8);
     if (kind === REC_PROC) return this.processChunk(b, at, len, conn, pid, offset);
+    if (kind === REC_FILE) return this.fileChunk(b, at, len, live, offset, lostAfter);
     live.pid = pid;
     live.tid = b.readUInt32LE(at + 12);
     live.comm = readCString(b, at + 88, 16);
@@ -121,6 +154,42 @@ export class RecordDecoder {
       tid: live.tid,
       comm: live.comm,
       source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}`,
+    };
+  }
+
+  /**
+   * Bytes sent with sendfile never pass through user memory: the kernel says which file range
+   * they came from, and the range is read again here (the source says so). What cannot be read
+   * stays a gap of the exact length, so the stream stays in step.
+   */
+  private fileChunk(b: Buffer, at: number, len: number, live: LiveConn, offset: number, sent: number): CaptureChunk | null {
+    const payload = at + REC_HEADER_BYTES;
+    if (len < 16 + FILE_COMPONENTS * FILE_COMPONENT_BYTES) {
+      this.stats.malformed++;
+      return null;
+    }
+    const fileOffset = b.readUInt32LE(payload + 4) * 0x1_0000_0000 + b.readUInt32LE(payload);
+    const count = Math.min(b.readUInt32LE(payload + 12), FILE_COMPONENTS);
+    const parts: string[] = [];
+    for (let i = count - 1; i >= 0; i--) parts.push(readCString(b, payload + 16 + i * FILE_COMPONENT_BYTES, FILE_COMPONENT_BYTES));
+    const data = count > 0 ? (this.readFile('/' + parts.join('/'), fileOffset, sent) ?? EMPTY) : EMPTY;
+    this.stats.fileReread += data.length;
+    this.stats.fileUnread += sent - data.length;
+    live.pid = b.readUInt32LE(at + 8);
+    live.tid = b.readUInt32LE(at + 12);
+    live.comm = readCString(b, at + 88, 16);
+    return {
+      kind: 'data',
+      conn: live.meta,
+      direction: 'egress',
+      offset,
+      data,
+      lostAfter: sent - data.length,
+      timeUnixNano: b.readBigUInt64LE(at + 24) + this.clockOffsetNs,
+      pid: live.pid,
+      tid: live.tid,
+      comm: live.comm,
+      source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}+file`,
     };
   }
 

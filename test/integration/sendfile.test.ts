@@ -1,0 +1,94 @@
+// Bodies sent with sendfile(2) never pass through user memory: the kernel describes the file
+// range (REC_FILE) and the receiver reads it again. nginx with `sendfile on` and Python's
+// socket.sendfile, over keep-alive connections; the captured bodies must equal the files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun } from './harness';
+
+const FILES: Array<[string, number]> = [
+  ['a1k.txt', 1024],
+  ['b100k.txt', 100 * 1024],
+  ['c5m.txt', 5 * 1024 * 1024],
+];
+
+/** Text files (so the span's body attribute is the bytes themselves), deterministic content. */
+function makeFiles(dir: string): Map<string, string> {
+  const digests = new Map<string, string>();
+  let x = 7;
+  for (const [name, size] of FILES) {
+    const buf = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      buf[i] = 97 + (x % 26);
+    }
+    fs.writeFileSync(path.join(dir, name), buf);
+    digests.set(`/${name}`, crypto.createHash('sha256').update(buf).digest('hex'));
+  }
+  return digests;
+}
+
+function assertBodies(r: CollectorRun, digests: Map<string, string>, server: string) {
+  assert.equal(r.exitCode, 0, r.stderr);
+  for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
+  const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
+  assert.deepEqual(servers.map((s) => s.attributes['url.path']), [...digests.keys()], `${server} SERVER spans`);
+  for (const s of servers) {
+    const p = String(s.attributes['url.path']);
+    assert.equal(s.attributes['http.response.status_code'], 200);
+    assert.equal(s.attributes['http.response.body.size'], FILES.find(([n]) => `/${n}` === p)![1]);
+    assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
+    const body = String(s.attributes['http.response.body.content'] ?? '');
+    assert.equal(crypto.createHash('sha256').update(body, 'latin1').digest('hex'), digests.get(p), `${server} body of ${p}`);
+  }
+  // One keep-alive connection: the stream stayed in step across the sendfile bodies.
+  assert.equal(new Set(servers.map((s) => s.attributes['network.peer.port'])).size, 1);
+  assert.equal(spansOf(r.spans, CLIENT).length, FILES.length);
+}
+
+const COLLECT = { http: { capture_bodies: true, max_body_bytes: '8MiB' } };
+
+test('nginx with sendfile on: complete bodies over keep-alive (1 KiB, 100 KiB, 5 MiB)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-nginx-'));
+  fs.chmodSync(dir, 0o755); // nginx's workers run as www-data
+  const digests = makeFiles(dir);
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+     events { worker_connections 64; }
+     http { access_log off; sendfile on; server { listen 127.0.0.1:${port}; root ${dir}; } }`,
+  );
+  const nginx = await startServer('nginx', ['-c', path.join(dir, 'nginx.conf')], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port], ...COLLECT }, async () => {
+      const urls = [...digests.keys()].map((p) => `http://127.0.0.1:${port}${p}`);
+      const out = await run('curl', ['-sS', ...urls.flatMap((u) => ['-o', '/dev/null', u]), '-w', '%{http_code} ']);
+      assert.equal(out.trim(), '200 200 200');
+    });
+    assertBodies(r, digests, 'nginx');
+  } finally {
+    await stop(nginx);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Python's socket.sendfile: complete bodies over keep-alive", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-pysendfile-'));
+  const digests = makeFiles(dir);
+  const port = await freePort();
+  const server = await startServer('python3', [path.join(ROOT, 'test', 'fixtures', 'sendfile-server.py'), String(port), dir], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port], ...COLLECT }, async () => {
+      const urls = [...digests.keys()].map((p) => `http://127.0.0.1:${port}${p}`);
+      await run('curl', ['-sS', ...urls.flatMap((u) => ['-o', '/dev/null', u])]);
+    });
+    assertBodies(r, digests, 'python');
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
