@@ -88,9 +88,27 @@ static __always_inline struct socket *socket_of_fd(int fd)
 	return BPF_CORE_READ(f, private_data);
 }
 
+/* Where in in_fd's file a sendfile starts: *offp, or the file's position when offp is NULL. */
+static __always_inline __s64 sendfile_offset(int in_fd, __u64 offp)
+{
+	__s64 off = 0;
+	if (offp) {
+		bpf_probe_read_user(&off, sizeof(off), (void *)offp);
+	} else {
+		struct file *f = file_of_fd(in_fd);
+		if (f)
+			off = BPF_CORE_READ(f, f_pos);
+	}
+	return off;
+}
+
 static __always_inline __u64 wakeup_flags(__u64 size);
 
+/* The walk's state lives in the map value, not on the stack, for the same reason as the copy
+ * cursor: values the verifier does not track make every iteration look alike to it. */
 struct file_record {
+	__u64 walk_dentry;
+	__u64 walk_mount;
 	struct rec_hdr h;
 	struct file_payload p;
 };
@@ -120,32 +138,38 @@ static __always_inline void emit_file(const struct rec_hdr *tmpl, __u64 at, __u6
 	r->p.components = 0;
 	struct file *f = file_of_fd(in_fd);
 	if (f) {
-		struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
 		struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
-		struct mount *m = (struct mount *)((void *)vm - bpf_core_field_offset(struct mount, mnt));
-		__u32 n = 0;
-		for (int i = 0; i < FILE_COMPONENTS + 8 && n < FILE_COMPONENTS; i++) {
-			if (d == BPF_CORE_READ(m, mnt.mnt_root)) { /* at the root of a mount: step to where it is mounted */
+		r->walk_dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+		r->walk_mount = (__u64)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+		for (int i = 0; i < FILE_COMPONENTS + 8; i++) {
+			struct dentry *d = (struct dentry *)r->walk_dentry;
+			struct mount *m = (struct mount *)r->walk_mount;
+			__u32 n = r->p.components;
+			if (n >= FILE_COMPONENTS)
+				break;
+			if (d == BPF_CORE_READ(m, mnt.mnt_root)) { /* a mount's root: continue where it is mounted */
 				struct mount *parent = BPF_CORE_READ(m, mnt_parent);
 				if (parent == m)
 					break; /* the namespace's root */
-				d = BPF_CORE_READ(m, mnt_mountpoint);
-				m = parent;
+				r->walk_dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+				r->walk_mount = (__u64)parent;
 				continue;
 			}
 			struct dentry *up = BPF_CORE_READ(d, d_parent);
 			if (up == d)
 				break;
 			const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-			__u32 slot = n & (FILE_COMPONENTS - 1);
+			/* Mask in asm: clang drops a C mask it can prove redundant, and the verifier then
+			 * sees an unbounded index reloaded from the stack (6.1). */
+			__u64 slot = n;
+			asm volatile("%[s] &= %[m]" : [s] "+r"(slot) : [m] "i"(FILE_COMPONENTS - 1));
 			if (bpf_probe_read_kernel_str(r->p.comp[slot], FILE_COMPONENT_BYTES, name) < 0)
 				break;
-			n++;
-			d = up;
+			r->p.components = n + 1;
+			r->walk_dentry = (__u64)up;
 		}
-		r->p.components = n;
 	}
-	if (bpf_ringbuf_output(&events, r, sizeof(*r), wakeup_flags(sizeof(*r))))
+	if (bpf_ringbuf_output(&events, &r->h, sizeof(r->h) + sizeof(r->p), wakeup_flags(sizeof(r->h) + sizeof(r->p))))
 		count(CNT_RINGBUF_FULL_RECORDS, 1);
 }
 

@@ -63,15 +63,7 @@ static __always_inline int on_exit(long ret)
  * start (*offset, or the file's position when offset is NULL). */
 static __always_inline int on_enter_sendfile(int out_fd, int in_fd, __u64 offp)
 {
-	__s64 off = 0;
-	if (offp) {
-		bpf_probe_read_user(&off, sizeof(off), (void *)offp);
-	} else {
-		struct file *f = file_of_fd(in_fd);
-		if (f)
-			off = BPF_CORE_READ(f, f_pos);
-	}
-	return on_enter(out_fd, in_fd, off, BUF_FILE, DIR_EGRESS);
+	return on_enter(out_fd, in_fd, sendfile_offset(in_fd, offp), BUF_FILE, DIR_EGRESS);
 }
 #define ENTER_SENDFILE()                                                            \
 	SEC("tracepoint/syscalls/sys_enter_sendfile64")                             \

@@ -42,6 +42,7 @@ cp -r dist package.json node_modules "$ROOTFS/opt/tcpsniff/"
 mkdir -p "$ROOTFS/opt/tcpsniff/test"
 cp -r test/fixtures "$ROOTFS/opt/tcpsniff/test/"
 cc -O2 -static -o "$ROOTFS/opt/tcpsniff/uring-http" test/fixtures/uring-http.c -luring
+cc -O2 -static -o "$ROOTFS/opt/tcpsniff/sendfile-http" test/fixtures/sendfile-http.c
 
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOTFS/etc/hosts"
 echo 'root:x:0:0:root:/:/bin/sh' > "$ROOTFS/etc/passwd"

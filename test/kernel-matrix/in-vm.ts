@@ -15,6 +15,8 @@ import { doctor } from '../../src/doctor';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PORT = 8080;
+const SENDFILE_PORT = 8081;
+const SENDFILE_BODY = 'sendfile body line\n'.repeat(10_000); // ~190 KiB, text
 const BACKENDS = ['fentry', 'kprobe', 'syscalls'] as const;
 
 interface Result {
@@ -24,6 +26,7 @@ interface Result {
   reason?: string;
   curl?: { server: number; client: number; ok: boolean };
   io_uring?: { client: number; ok: boolean };
+  sendfile?: { spans: number; ok: boolean };
   records?: number;
   ms: number;
 }
@@ -38,8 +41,8 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
   const result: Result = { kernel: os.release(), backend, loaded: false, ms: 0 };
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
-  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
-  const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({}, 'http'), { id: 'http', logger });
+  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
+  const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), { id: 'http', logger });
   const spans: SpanRecord[] = [];
   http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
   const debug = process.env.MATRIX_DEBUG === '1';
@@ -66,6 +69,9 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     sh('curl', ['-sS', '-o', '/dev/null', `http://127.0.0.1:${PORT}/chunked/3`]);
     const status = sh(process.env.URING_HTTP ?? path.join(ROOT, 'uring-http'), ['127.0.0.1', String(PORT), '/p/7']).trim();
     if (status !== 'HTTP/1.1 200 OK') throw new Error(`io_uring client: ${status}`);
+    // Two bodies sent with sendfile(2) on one keep-alive connection.
+    const got = sh('curl', ['-sS', `http://127.0.0.1:${SENDFILE_PORT}/a`, `http://127.0.0.1:${SENDFILE_PORT}/b`]);
+    if (got !== SENDFILE_BODY + SENDFILE_BODY) throw new Error('sendfile server answered something else');
   } finally {
     await receiver.shutdown();
     await http.shutdown();
@@ -73,10 +79,13 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const exe = (s: SpanRecord) => String(s.resource.attributes['process.executable.name']);
   const curlPaths = new Set(['/p/100', '/chunked/3']);
   const curlServer = spans.filter((s) => s.kind === 2 && curlPaths.has(String(s.attributes['url.path'])));
-  const curlClient = spans.filter((s) => s.kind === 3 && exe(s) === 'curl');
+  const curlClient = spans.filter((s) => s.kind === 3 && exe(s) === 'curl' && s.attributes['server.port'] === PORT);
   const uring = spans.filter((s) => s.kind === 3 && exe(s) === 'uring-http' && s.attributes['http.response.status_code'] === 200);
   result.curl = { server: curlServer.length, client: curlClient.length, ok: curlServer.length === 2 && curlClient.length === 2 };
   result.io_uring = { client: uring.length, ok: uring.length === 1 };
+  const sendfile = spans.filter((s) => s.kind === 2 && exe(s) === 'sendfile-http');
+  const whole = sendfile.filter((s) => s.attributes['http.response.body.content'] === SENDFILE_BODY);
+  result.sendfile = { spans: sendfile.length, ok: sendfile.length === 2 && whole.length === 2 };
   result.records = Number(receiver.stats()['records'] ?? 0);
   result.ms = Date.now() - t0;
   return result;
@@ -117,8 +126,12 @@ async function runUnix(backend: (typeof BACKENDS)[number]): Promise<Result> {
 
 async function main() {
   const server = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'node-http-server.js'), String(PORT)], { stdio: 'ignore' });
+  const bodyFile = path.join(os.tmpdir(), 'sendfile-body.txt');
+  fs.writeFileSync(bodyFile, SENDFILE_BODY);
+  const sendfileServer = spawn(process.env.SENDFILE_HTTP ?? path.join(ROOT, 'sendfile-http'), [String(SENDFILE_PORT), bodyFile], { stdio: 'ignore' });
   for (let i = 0; i < 200; i++) {
-    if (spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${PORT}/p/1`]).status === 0) break;
+    const up = (port: number, p: string) => spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}${p}`]).status === 0;
+    if (up(PORT, '/p/1') && up(SENDFILE_PORT, '/')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   console.log(`MATRIX-DOCTOR ${JSON.stringify(doctor().backends)}`);
@@ -135,6 +148,7 @@ async function main() {
   }
   for (const b of BACKENDS) if (!only || only.includes(`unix/${b}`)) console.log(`MATRIX ${JSON.stringify(await runUnix(b))}`);
   server.kill('SIGKILL');
+  sendfileServer.kill('SIGKILL');
 }
 
 main().then(

@@ -19,6 +19,7 @@ interface Row {
   reason?: string;
   curl?: { ok: boolean };
   io_uring?: { ok: boolean };
+  sendfile?: { ok: boolean };
   ms: number;
 }
 
@@ -76,9 +77,12 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const curl = r.curl?.ok === true;
   const uring = r.io_uring?.ok === true;
   const needUring = r.backend === 'fentry' || r.backend === 'kprobe';
-  const ok = curl && (!needUring || uring) && !r.reason;
-  const uringText = r.backend.startsWith('unix') ? '' : `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}`;
-  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${r.reason ? `, ${r.reason}` : ''}`;
+  const tcp = !r.backend.startsWith('unix');
+  const sendfile = !tcp || r.sendfile?.ok === true;
+  const ok = curl && (!needUring || uring) && sendfile && !r.reason;
+  const uringText = tcp ? `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}` : '';
+  const sendfileText = tcp ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}` : '';
+  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };
 }
 
@@ -95,10 +99,12 @@ async function main() {
   process.stderr.write(`kernel-matrix: this machine (${os.release()})\n`);
   const uring = path.join(CACHE, 'uring-http');
   step('cc', ['-O2', '-static', '-o', uring, path.join(ROOT, 'test', 'fixtures', 'uring-http.c'), '-luring']);
+  const sendfileHttp = path.join(CACHE, 'sendfile-http');
+  step('cc', ['-O2', '-static', '-o', sendfileHttp, path.join(ROOT, 'test', 'fixtures', 'sendfile-http.c')]);
   const host = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'test', 'kernel-matrix', 'in-vm.js')], {
     encoding: 'utf8',
     timeout: VM_TIMEOUT_MS,
-    env: { ...process.env, URING_HTTP: uring },
+    env: { ...process.env, URING_HTTP: uring, SENDFILE_HTTP: sendfileHttp },
   });
   for (const row of parse(host.stdout ?? '', 'host')) results.push({ row, host: true, label: 'host' });
   // Debian kernels under qemu, one at a time (2 cores).
