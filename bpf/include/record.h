@@ -94,7 +94,7 @@ enum counter_index {
 	CNT_COPY_FAILED,              /* bpf_probe_read_user failed */
 	CNT_STASH_FULL,               /* per-thread syscall stash map full: syscall not captured */
 	CNT_CONN_TABLE_FULL,          /* connection table full: syscall not captured */
-	CNT_UNCAPTURED_BYTES,         /* bytes moved by syscalls not captured (e.g. sendfile) */
+	CNT_UNCAPTURED_BYTES,         /* bytes moved kernel-side and not captured (splice...): a gap */
 	CNT__MAX,
 };
 

@@ -71,6 +71,21 @@ static __always_inline int on_enter_sendfile(int out_fd, int in_fd, __u64 offp)
 	{                                                                           \
 		return on_enter_sendfile(ctx->args[0], ctx->args[1], ctx->args[2]); \
 	}
+/* splice(fd_in, off_in, fd_out, off_out, len, flags) moves bytes kernel-side, into a socket
+ * (egress) or out of one (ingress): they cannot be copied here, but are reported as a gap of the
+ * exact length so the stream stays in step. */
+static __always_inline int on_enter_splice(int fd_in, int fd_out)
+{
+	if (capture_sock_of_fd(fd_out))
+		return on_enter(fd_out, 0, 0, BUF_NONE, DIR_EGRESS);
+	return on_enter(fd_in, 0, 0, BUF_NONE, DIR_INGRESS);
+}
+#define ENTER_SPLICE()                                                  \
+	SEC("tracepoint/syscalls/sys_enter_splice")                     \
+	int enter_splice(struct trace_event_raw_sys_enter *ctx)         \
+	{                                                               \
+		return on_enter_splice(ctx->args[0], ctx->args[2]);     \
+	}
 #define EXIT(name)                                          \
 	SEC("tracepoint/syscalls/sys_exit_" #name)          \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx) \
@@ -86,6 +101,7 @@ static __always_inline int on_enter_sendfile(int out_fd, int in_fd, __u64 offp)
 	ENTER(sendmsg, BUF_MSG, DIR_EGRESS, 1, 2) \
 	ENTER(sendmmsg, BUF_MMSG, DIR_EGRESS, 1, 2) \
 	ENTER_SENDFILE() \
+	ENTER_SPLICE() \
 	ENTER(read, BUF_PLAIN, DIR_INGRESS, 1, 2) \
 	ENTER(readv, BUF_IOVEC, DIR_INGRESS, 1, 2) \
 	ENTER_RECV(recvfrom, BUF_PLAIN, 1, 2, 3) \
@@ -97,6 +113,7 @@ static __always_inline int on_enter_sendfile(int out_fd, int in_fd, __u64 offp)
 	EXIT(sendmsg) \
 	EXIT(sendmmsg) \
 	EXIT(sendfile64) \
+	EXIT(splice) \
 	EXIT(read) \
 	EXIT(readv) \
 	EXIT(recvfrom) \

@@ -14,7 +14,7 @@ const KERNEL_COUNTERS = [
   'drops.copy_failed',
   'drops.syscall_stash_full',
   'drops.connection_table_full',
-  'drops.uncaptured_sendfile_bytes', // moved kernel-side (sendfile): not captured by this backend
+  'drops.uncaptured_kernel_side_bytes', // moved kernel-side (splice; page sends outside sendfile): a gap
 ] as const;
 
 export class ProbeSession {

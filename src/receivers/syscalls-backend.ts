@@ -9,7 +9,7 @@ import type { BackendCandidate } from './backends';
 
 /** Syscalls hooked at enter and exit. Program names are enter_<name> / exit_<name>. */
 export const HOOKED_SYSCALLS = [
-  'write', 'sendto', 'writev', 'sendmsg', 'sendmmsg', 'sendfile64',
+  'write', 'sendto', 'writev', 'sendmsg', 'sendmmsg', 'sendfile64', 'splice',
   'read', 'readv', 'recvfrom', 'recvmsg', 'recvmmsg',
 ] as const;
 

@@ -1,6 +1,7 @@
 // Bodies sent with sendfile(2) never pass through user memory: the kernel describes the file
 // range (REC_FILE) and the receiver reads it again. nginx with `sendfile on` and Python's
 // socket.sendfile, over keep-alive connections; the captured bodies must equal the files.
+// splice(2) bodies (from a pipe) cannot be read again: they must be exact, counted gaps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
@@ -87,6 +88,39 @@ test("Python's socket.sendfile: complete bodies over keep-alive", async () => {
       await run('curl', ['-sS', ...urls.flatMap((u) => ['-o', '/dev/null', u])]);
     });
     assertBodies(r, digests, 'python');
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('splice(2) bodies are exact gaps: sizes right, lost bytes counted, keep-alive in step', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-splice-'));
+  const file = path.join(dir, 'body.txt');
+  fs.writeFileSync(file, 'spliced line\n'.repeat(8000)); // 104,000 bytes
+  const size = fs.statSync(file).size;
+  const port = await freePort();
+  const server = await startServer('python3', [path.join(ROOT, 'test', 'fixtures', 'splice-server.py'), String(port), file], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port], ...COLLECT }, async () => {
+      const out = await run('curl', ['-sS', `http://127.0.0.1:${port}/one`, `http://127.0.0.1:${port}/two`]);
+      assert.equal(out.length, 2 * size);
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.equal(r.drops['uncaptured_kernel_side_bytes'], 2 * size, r.stderr);
+    const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
+    assert.deepEqual(servers.map((s) => s.attributes['url.path']), ['/one', '/two']);
+    for (const s of servers) {
+      assert.equal(s.attributes['http.response.status_code'], 200);
+      assert.equal(s.attributes['http.response.body.size'], size);
+      assert.equal(s.attributes['tcpsniff.response.lost_bytes'], size);
+      assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
+    }
+    assert.equal(new Set(servers.map((s) => s.attributes['network.peer.port'])).size, 1);
+    // The client read the bodies with read(2): captured whole there.
+    const clients = spansOf(r.spans, CLIENT);
+    assert.equal(clients.length, 2);
+    for (const c of clients) assert.equal(String(c.attributes['http.response.body.content']).length, size);
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -110,7 +110,15 @@ async function main() {
   // Debian kernels under qemu, one at a time (2 cores).
   for (const [label, vmlinuz] of kernels) {
     process.stderr.write(`kernel-matrix: booting ${label} (${path.basename(vmlinuz)})\n`);
-    for (const row of await boot(label, vmlinuz)) results.push({ row, host: false, label });
+    let rows = await boot(label, vmlinuz);
+    // A VM that died before reporting (seen once: a guest oops while tracepoints were being
+    // patched in under software emulation) is booted once more; its log is kept.
+    if (rows.length === 1 && rows[0]!.backend === '-') {
+      fs.renameSync(path.join(CACHE, `${label}.log`), path.join(CACHE, `${label}.first-attempt.log`));
+      process.stderr.write(`kernel-matrix: ${label} gave no result; booting it again\n`);
+      rows = await boot(label, vmlinuz);
+    }
+    for (const row of rows) results.push({ row, host: false, label });
   }
 
   let failed = 0;
