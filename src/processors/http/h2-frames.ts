@@ -10,6 +10,24 @@
 // starts with a plausible sequence of frames (resynchronisation at chunk boundaries only; never a
 // guess inside a chunk).
 
+/** HTTP/2 error codes (RFC 9113 §7), by value: RST_STREAM and GOAWAY carry them. */
+export const H2_ERROR_NAMES: readonly string[] = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
 export const FRAME_HEADER_BYTES = 9;
 export const DEFAULT_MAX_FRAME_SIZE = 16_384;
 export const MAX_FRAME_SIZE_LIMIT = 16_777_215;

@@ -66,23 +66,6 @@ const MAX_HEADER_FIELDS = 256;
 
 const other = (d: Direction): Direction => (d === 'egress' ? 'ingress' : 'egress');
 
-export const H2_ERROR_NAMES = [
-  'NO_ERROR',
-  'PROTOCOL_ERROR',
-  'INTERNAL_ERROR',
-  'FLOW_CONTROL_ERROR',
-  'SETTINGS_TIMEOUT',
-  'STREAM_CLOSED',
-  'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM',
-  'CANCEL',
-  'COMPRESSION_ERROR',
-  'CONNECT_ERROR',
-  'ENHANCE_YOUR_CALM',
-  'INADEQUATE_SECURITY',
-  'HTTP_1_1_REQUIRED',
-];
-
 export class Http2Detector implements ProtocolDetector {
   readonly protocol = 'http/2';
 

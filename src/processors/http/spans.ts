@@ -32,6 +32,7 @@ import { GRPC_STATUS_NAMES, grpcIsError, grpcStatusFromHttp, type GrpcFramer } f
 import type { HttpExchange, HttpHead, HttpMessage, IncompleteReason } from './protocol';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
 import { redactQuery, redactUrl } from './url-redaction';
+import { H2_ERROR_NAMES } from './h2-frames';
 
 // Incubating (not yet stable) semantic-convention attributes, copied as the package recommends.
 export const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
@@ -96,23 +97,6 @@ const INCOMPLETE_TEXT: Record<IncompleteReason, string> = {
   reset: 'the stream was reset (RST_STREAM) before the response completed',
   goaway: 'the connection was shut down (GOAWAY) before the stream was processed',
 };
-
-const H2_ERRORS = [
-  'NO_ERROR',
-  'PROTOCOL_ERROR',
-  'INTERNAL_ERROR',
-  'FLOW_CONTROL_ERROR',
-  'SETTINGS_TIMEOUT',
-  'STREAM_CLOSED',
-  'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM',
-  'CANCEL',
-  'COMPRESSION_ERROR',
-  'CONNECT_ERROR',
-  'ENHANCE_YOUR_CALM',
-  'INADEQUATE_SECURITY',
-  'HTTP_1_1_REQUIRED',
-];
 
 interface Target {
   path?: string;
@@ -309,7 +293,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     if (h2.sensitiveHeaders > 0) attrs[ATTR_H2_SENSITIVE_HEADERS] = h2.sensitiveHeaders;
     if (h2.resetCode !== undefined && h2.resetCode >= 0) {
       attrs[ATTR_H2_RESET_CODE] = h2.resetCode;
-      attrs[ATTR_H2_RESET_ERROR] = H2_ERRORS[h2.resetCode] ?? 'UNKNOWN';
+      attrs[ATTR_H2_RESET_ERROR] = H2_ERROR_NAMES[h2.resetCode] ?? 'UNKNOWN';
     }
     if (h2.goawayCode !== undefined) attrs[ATTR_H2_GOAWAY_CODE] = h2.goawayCode;
   }
