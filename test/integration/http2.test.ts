@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { CLIENT, ROOT, SERVER, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
+import { assertGrpcEchoCalls, assertNoDrops, byStream, dump } from './h2-expect';
+import { CLIENT, ROOT, SERVER, freePort, run, spansOf, startServer, stop, withCollector } from './harness';
 
 const FIX = path.join(ROOT, 'test', 'fixtures');
 const H2_SERVER = path.join(FIX, 'h2-server.js');
@@ -11,15 +12,6 @@ const H2_CLIENT = path.join(FIX, 'h2-client.js');
 const GRPC_SERVER = path.join(FIX, 'grpc-server.js');
 const GRPC_CLIENT = path.join(FIX, 'grpc-client.js');
 const H2C_UPGRADE_SERVER = path.join(FIX, 'h2c-upgrade-server.py');
-
-function assertNoDrops(r: CollectorRun) {
-  assert.ok(Object.keys(r.drops).length > 0, `the exit summary reports drops by reason:\n${r.stderr}`);
-  for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
-  assert.equal(r.exitCode, 0, r.stderr);
-}
-
-const dump = (spans: FlatSpan[]) => JSON.stringify(spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 1);
-const byStream = (a: FlatSpan, b: FlatSpan) => Number(a.attributes['tcpsniff.h2.stream_id']) - Number(b.attributes['tcpsniff.h2.stream_id']);
 
 test('Node http2 server and client (h2c prior knowledge): concurrent streams, POST bodies, trailers', async () => {
   const port = await freePort();
@@ -112,55 +104,7 @@ test('gRPC (grpc-js server and client in separate processes): unary, client/serv
     const r = await withCollector({ ports: [port] }, async () => {
       out = JSON.parse(await run(process.execPath, [GRPC_CLIENT, String(port)]));
     });
-    assertNoDrops(r);
-    assert.deepEqual(out, {
-      unary: { code: 0, value: 'hello' },
-      collect: { code: 0, value: '3' },
-      expand: { code: 0, value: 4 },
-      chat: { code: 0, value: 2 },
-      missing: { code: 5 },
-    });
-    const servers = spansOf(r.spans, SERVER).sort(byStream);
-    const clients = spansOf(r.spans, CLIENT).sort(byStream);
-    assert.equal(servers.length, 5, dump(r.spans));
-    assert.equal(clients.length, 5, dump(r.spans));
-    assert.ok(servers.every((s) => s.resource['process.pid'] === server.pid));
-    assert.ok(clients.every((s) => s.resource['process.pid'] !== server.pid));
-    const names = ['Unary', 'Collect', 'Expand', 'Chat', 'Missing'];
-    const reqCounts = [1, 3, 1, 2, 1];
-    const resCounts = [1, 1, 4, 2, 0];
-    const reqBytes = [5, 6, 1, 6, 1];
-    const resBytes = [5, 1, 4 * 'item-0'.length, 6, 0];
-    for (const [kind, spans] of [
-      ['server', servers],
-      ['client', clients],
-    ] as const) {
-      assert.deepEqual(spans.map((s) => s.name), names.map((n) => `tcpsniff.test.Echo/${n}`), kind);
-      spans.forEach((s, i) => {
-        const where = `${kind} ${s.name}`;
-        assert.equal(s.attributes['rpc.system.name'], 'grpc', where);
-        assert.equal(s.attributes['rpc.system'], 'grpc', where);
-        assert.equal(s.attributes['rpc.service'], 'tcpsniff.test.Echo', where);
-        assert.equal(s.attributes['rpc.method'], `tcpsniff.test.Echo/${names[i]}`, where);
-        const code = names[i] === 'Missing' ? 5 : 0;
-        assert.equal(s.attributes['rpc.grpc.status_code'], code, where);
-        assert.equal(s.attributes['rpc.status_code'], code === 5 ? 'NOT_FOUND' : 'OK', where);
-        assert.equal(s.attributes['rpc.grpc.request.message_count'], reqCounts[i], where);
-        assert.equal(s.attributes['rpc.grpc.response.message_count'], resCounts[i], where);
-        assert.equal(s.attributes['rpc.grpc.request.message_bytes'], reqBytes[i], where);
-        assert.equal(s.attributes['rpc.grpc.response.message_bytes'], resBytes[i], where);
-        assert.equal(s.attributes['network.protocol.version'], '2', where);
-        assert.equal(s.attributes['server.port'], port, where);
-        assert.equal(s.attributes['tcpsniff.incomplete'], undefined, where);
-        assert.equal(s.attributes['http.request.method'], undefined, where);
-      });
-    }
-    // NOT_FOUND: an error for the CLIENT span, not for the SERVER span (OpenTelemetry gRPC conventions).
-    assert.equal(clients[4]!.status.code, 2);
-    assert.equal(clients[4]!.attributes['error.type'], 'NOT_FOUND');
-    assert.equal(servers[4]!.status.code ?? 0, 0);
-    assert.equal(servers[4]!.attributes['error.type'], undefined);
-    for (const s of [...servers.slice(0, 4), ...clients.slice(0, 4)]) assert.equal(s.status.code ?? 0, 0, s.name);
+    assertGrpcEchoCalls(r, out, server.pid, (s, where) => assert.equal(s.attributes['server.port'], port, where));
   } finally {
     await stop(server);
   }
