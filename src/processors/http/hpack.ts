@@ -161,14 +161,7 @@ export class HpackDecoder {
 
   /** Bytes were lost (or the context is corrupt): forget everything learned. */
   resetUnknown(cause: UnknownCause = 'gap'): void {
-    this.names = [];
-    this.values = [];
-    this.sizes = [];
-    this.nameKnown = [];
-    this.head = 0;
-    this.count = 0;
-    this.cap = 0;
-    this.size = 0;
+    this.clearEntries();
     this.unknownPrefix = true;
     this.maxSizeKnown = false;
     this.cause = cause;
