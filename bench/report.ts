@@ -29,7 +29,7 @@ export interface Results {
 
 const ARM_TEXT: Record<ArmName, string> = {
   baseline: 'no tracer',
-  tcpsniff: 'tcpsniff-collector: tcp receiver (`ports: [P]`, syscalls backend) → http → batch → file exporter (OTLP/JSON lines)',
+  tcpsniff: 'tcpsniff-collector: tcp receiver (`ports: [P]`, syscalls backend) → the default pipeline’s processors (http → genai → redaction → batch) → file exporter (OTLP/JSON lines, instead of the console)',
   tcpdump: '`tcpdump -i lo -s 0 -B 65536 -w FILE "tcp port P"`: whole packets to a file',
   bpftrace: 'bpftrace on sys_enter/sys_exit of write, writev, sendto, sendmsg, read, readv, recvfrom, recvmsg, filtered on the server pid: per-syscall call count, byte sum and a latency histogram in maps (no payload copied, nothing printed per event)',
 };
@@ -85,7 +85,7 @@ function workloadSection(w: Workload, cells: Cell[], arms: ArmName[]): string[] 
   const wc = cells.filter((c) => c.workload === w.id);
   L.push(`### ${w.id}: ${w.title}`, '');
   const base = (pick: (c: Cell) => number) => fmtSpread(armFigures(wc, 'baseline', pick, false));
-  const fixed = w.load === 'h1-fixed';
+  const fixed = w.rate !== undefined;
   L.push(
     `Baseline: ${base((c) => c.rps)} req/s, server CPU ${base((c) => c.serverCpuUsPerReq)} µs/request` +
       (Number.isFinite(wc[0]?.p99Us ?? NaN) ? `, p50 ${base((c) => c.p50Us)} µs, p99 ${base((c) => c.p99Us)} µs` : '') +

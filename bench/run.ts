@@ -14,7 +14,7 @@ import { fromRoot } from '../src/core/paths';
 import { ALL_ARMS, bpfProgStats, startArm, type ArmName, type ArmStopResult } from './lib/arms';
 import { missingMarkers, newMarkerScan, parseLoadavg, percentile, scanMarkers, topSelfTime, type MarkerScan, type ProfileEntry } from './lib/parse';
 import { cleanupAll, cpuNs, freePort, have, installExitHandlers, runToEnd, sleep, statCpuNs } from './lib/procs';
-import { runH2load, runWrk, startNginx, startNodeServer, type Server } from './lib/servers';
+import { SIZES, runGhz, runH2load, runWrk, startGrpcServer, startNginx, startNodeServer, type Server } from './lib/servers';
 import { writeReport } from './report';
 
 // ---- placement: 2 cores. The traced server alone on CPU 1; load generator and tracer on CPU 0.
@@ -23,12 +23,14 @@ export const PLACEMENT = { server: '1', load: '0', tracer: '0' };
 export interface Workload {
   id: string;
   title: string;
-  server: 'nginx' | 'node';
+  server: 'nginx' | 'node' | 'grpc';
   size: string;
-  /** wrk closed loop (HTTP/1.1), h2load fixed rate (HTTP/1.1), h2load closed loop (HTTP/2 h2c). */
-  load: 'wrk' | 'h1-fixed' | 'h2';
+  /** wrk closed loop (HTTP/1.1), h2load fixed rate (HTTP/1.1), h2load closed loop (HTTP/2 h2c), ghz (gRPC unary). */
+  load: 'wrk' | 'h1-fixed' | 'h2' | 'ghz';
   close?: boolean;
   connections: number;
+  /** ghz: calls in flight over all connections. */
+  concurrency?: number;
   rate?: number;
 }
 
@@ -48,6 +50,8 @@ export function workloads(quick: boolean): Workload[] {
     { id: 'node-16k', title: 'Node http server, 16 KiB, HTTP/1.1 keep-alive, closed loop', server: 'node', size: '16k', load: 'wrk', connections: 32 },
     { id: 'nginx-1k-c10k', title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, 10,000 open connections, closed loop (wrk -c10000)', server: 'nginx', size: '1k', load: 'wrk', connections: 10000 },
     { id: 'nginx-h2-1k', title: 'nginx h2c, 1 KiB, HTTP/2 closed loop (h2load -c8 -m16)', server: 'nginx', size: '1k', load: 'h2', connections: 8 },
+    { id: 'grpc-1k', title: 'grpc-js server, 1 KiB unary calls, closed loop (ghz, 4 connections, 32 in flight)', server: 'grpc', size: '1k', load: 'ghz', connections: 4, concurrency: 32 },
+    { id: 'grpc-1k-3k', title: 'grpc-js server, 1 KiB unary calls, fixed 3,000 calls/s (ghz --rps, 4 connections)', server: 'grpc', size: '1k', load: 'ghz', connections: 4, concurrency: 32, rate: 3000 },
   ];
 }
 
@@ -135,7 +139,18 @@ function ensureTools(install: boolean): void {
 
 async function startServer(w: Workload, tmp: string): Promise<Server> {
   const port = await freePort();
+  if (w.server === 'grpc') return startGrpcServer(port, PLACEMENT.server);
   return w.server === 'nginx' ? startNginx(tmp, port, PLACEMENT.server) : startNodeServer(port, PLACEMENT.server);
+}
+
+/** ghz, built from the Go module proxy on first use (scripts/build-ghz.sh). */
+let ghzPath: string | undefined;
+function ghz(): string {
+  if (ghzPath) return ghzPath;
+  const r = spawnSync('bash', [fromRoot('scripts', 'build-ghz.sh')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const bin = r.stdout.toString().trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !fs.existsSync(bin)) throw new Error('cannot build ghz (scripts/build-ghz.sh): the gRPC workloads need it');
+  return (ghzPath = bin);
 }
 
 async function scanSpans(file: string): Promise<MarkerScan> {
@@ -189,6 +204,14 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     issued = r.issued;
     expected = [...r.issued.values()].reduce((a, b) => a + b, 0);
     allowance = w.connections;
+  } else if (w.load === 'ghz') {
+    const r = await runGhz({ ghz: ghz(), port: server.port, bytes: SIZES[w.size] ?? 0, concurrency: w.concurrency ?? 32, connections: w.connections, rate: w.rate, durationS: o.durationS, cpus: PLACEMENT.load });
+    requests = r.ok;
+    rps = r.rps;
+    p50 = r.latencyUs['p50'] ?? NaN;
+    p99 = r.latencyUs['p99'] ?? NaN;
+    expected = r.ok;
+    allowance = w.concurrency ?? 32; // -z cancels the calls in flight at the end
   } else {
     const r = await runH2load({
       port: w.load === 'h2' ? server.port + 1 : server.port,
@@ -339,6 +362,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(fromRoot('bench', 'results'), { recursive: true });
   const started = new Date();
   const all = workloads(opts.quick).filter((w) => !opts.only || opts.only.includes(w.id));
+  if (all.some((w) => w.load === 'ghz')) log(`ghz: ${ghz()}`);
   log(`${all.length} workload(s) × ${opts.arms.length} arms × ${opts.rounds} rounds of ${opts.durationS}s (+ warm-up); placement: server CPU ${PLACEMENT.server}, load generator CPU ${PLACEMENT.load}, tracer CPU ${PLACEMENT.tracer}`);
   const cells: Cell[] = [];
   const bpfRows: BpfStatRow[] = [];

@@ -1,6 +1,7 @@
 // The arms of a run: what traces the server while the load runs.
 //   baseline   nothing
-//   tcpsniff   the collector: tcp receiver (ports: [server port]) → http → batch → file exporter
+//   tcpsniff   the collector: the default pipeline's processors (http → genai → redaction → batch),
+//              the tcp receiver filtered to the server's port, a file exporter (for completeness checks)
 //   tcpdump    tcpdump -i lo -s 0 -w FILE 'tcp port P' (full packets to a file)
 //   bpftrace   a DIY syscall tracer: enter+exit of the same read/write/send/recv syscalls,
 //              filtered on the server's pid, counting calls, bytes and a latency histogram
@@ -75,13 +76,16 @@ export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningA
     const cfg = path.join(ctx.tmp, 'collector.yaml');
     fs.writeFileSync(
       cfg,
-      `# written by bench/: the default pipeline with a file exporter, filtered to the benchmark port
+      `# written by bench/: the default pipeline's processors, a file exporter, filtered to the benchmark port
 receivers:
   tcp:
     ports: [${ctx.port}]
 processors:
   http:
+  genai:
+  redaction:
   batch:
+    timeout: 200ms
 exporters:
   file:
     path: ${spansFile}
@@ -89,7 +93,7 @@ service:
   pipelines:
     traces:
       receivers: [tcp]
-      processors: [http, batch]
+      processors: [http, genai, redaction, batch]
       exporters: [file]
 `,
     );

@@ -115,6 +115,31 @@ export function parseH2loadLog(text: string): number[] {
   return out;
 }
 
+export interface GhzResult {
+  /** Calls that ended OK (each one a complete gRPC exchange on the wire). */
+  ok: number;
+  /** Every call ghz counted, whatever its status (in-flight calls cancelled at the end included). */
+  count: number;
+  rps: number;
+  /** From ghz's latency distribution: percentile → µs. */
+  latencyUs: Record<string, number>;
+  statuses: Record<string, number>;
+}
+
+/** ghz -O json output → counts and latencies (ghz reports nanoseconds). */
+export function parseGhz(out: string): GhzResult {
+  let j: { count?: number; rps?: number; statusCodeDistribution?: Record<string, number>; latencyDistribution?: { percentage: number; latency: number }[] | null };
+  try {
+    j = JSON.parse(out.slice(out.indexOf('{')));
+  } catch {
+    return { ok: NaN, count: NaN, rps: NaN, latencyUs: {}, statuses: {} };
+  }
+  const latencyUs: Record<string, number> = {};
+  for (const d of j.latencyDistribution ?? []) latencyUs[`p${d.percentage}`] = d.latency / 1000;
+  const statuses = j.statusCodeDistribution ?? {};
+  return { ok: statuses['OK'] ?? 0, count: j.count ?? NaN, rps: j.rps ?? NaN, latencyUs, statuses };
+}
+
 export interface CollectorSummary {
   records: number;
   bytes: number;

@@ -3,13 +3,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromRoot } from '../../src/core/paths';
-import { parseH2load, parseH2loadLog, parseWrk, type H2loadResult, type WrkResult } from './parse';
+import { parseGhz, parseH2load, parseH2loadLog, parseWrk, type GhzResult, type H2loadResult, type WrkResult } from './parse';
 import { runToEnd, start, stop, waitPort, type Proc } from './procs';
 
 export const SIZES: Record<string, number> = { '0': 0, '1k': 1024, '16k': 16384, '256k': 262144 };
 
 export interface Server {
-  kind: 'nginx' | 'node';
+  kind: 'nginx' | 'node' | 'grpc';
   pid: number;
   port: number;
   /** The path that serves `size` bytes. */
@@ -67,6 +67,13 @@ export async function startNodeServer(port: number, cpus: string): Promise<Serve
   const p: Proc = start(process.execPath, [fromRoot('test', 'fixtures', 'node-http-server.js'), String(port), '127.0.0.1'], { cpus });
   await waitPort(port);
   return { kind: 'node', pid: p.pid, port, pathFor: (s) => `/p/${SIZES[s]}`, stop: async () => void (await stop(p, 'SIGTERM', 5000)) };
+}
+
+/** The grpc-js server of the integration tests (test/fixtures/grpc-server.js): Echo/Unary echoes. */
+export async function startGrpcServer(port: number, cpus: string): Promise<Server> {
+  const p: Proc = start(process.execPath, [fromRoot('test', 'fixtures', 'grpc-server.js'), String(port)], { cpus });
+  await waitPort(port);
+  return { kind: 'grpc', pid: p.pid, port, pathFor: () => '/tcpsniff.test.Echo/Unary', stop: async () => void (await stop(p, 'SIGTERM', 5000)) };
 }
 
 /**
@@ -153,4 +160,31 @@ export async function runH2load(o: H2loadOptions): Promise<H2loadResult & { late
     /* no log */
   }
   return { ...res, latenciesUs, raw: r.out };
+}
+
+export interface GhzOptions {
+  ghz: string;
+  port: number;
+  /** Request message size in bytes (the server echoes it back). */
+  bytes: number;
+  /** Calls in flight, spread over `connections` HTTP/2 connections. */
+  concurrency: number;
+  connections: number;
+  /** Fixed rate (calls/s over all workers); closed loop when absent. */
+  rate?: number;
+  durationS: number;
+  cpus: string;
+}
+
+/** ghz (unary calls of Echo/Unary, bench/fixtures/echo.proto) → counts and latencies. */
+export async function runGhz(o: GhzOptions): Promise<GhzResult & { raw: string }> {
+  const data = JSON.stringify({ text: 'x'.repeat(Math.max(0, o.bytes - 3)) });
+  const args = ['--insecure', '--proto', fromRoot('bench', 'fixtures', 'echo.proto'), '--call', 'tcpsniff.test.Echo.Unary', '-d', data,
+    '-c', String(o.concurrency), '--connections', String(o.connections), '-z', `${o.durationS}s`, '-O', 'json'];
+  if (o.rate) args.push('--rps', String(o.rate));
+  args.push(`127.0.0.1:${o.port}`);
+  const r = await runToEnd(o.ghz, args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
+  const res = parseGhz(r.out);
+  if (!Number.isFinite(res.ok)) throw new Error(`ghz failed (${r.code}): ${r.out.slice(0, 500)}${r.err.slice(0, 500)}`);
+  return { ...res, raw: r.out };
 }

@@ -8,6 +8,7 @@ import {
   missingMarkers,
   newMarkerScan,
   parseCollectorSummary,
+  parseGhz,
   parseH2load,
   parseH2loadLog,
   parseTcpdumpStats,
@@ -55,6 +56,17 @@ requests: 100000 total, 100000 started, 99998 done, 99990 succeeded, 10 failed, 
   assert.equal(r.durationS, 5);
   assert.deepEqual([r.total, r.started, r.done, r.succeeded, r.failed, r.errored, r.timeout], [100000, 100000, 99998, 99990, 10, 2, 0]);
   assert.deepEqual(parseH2loadLog('1795334497451954\t200\t141\n1795334497452954\t200\t590\n\n'), [141, 590]);
+});
+
+test('bench: ghz JSON report (latencies in ns, cancelled calls apart from OK ones)', () => {
+  const out = '{"count":25791,"total":3011719740,"rps":8563.5,"errorDistribution":{"rpc error: code = Unavailable desc = transport is closing":16},' +
+    '"statusCodeDistribution":{"OK":25775,"Unavailable":16},"latencyDistribution":[{"percentage":50,"latency":1337592},{"percentage":99,"latency":9136726}]}';
+  const r = parseGhz(out);
+  assert.equal(r.ok, 25775);
+  assert.equal(r.count, 25791);
+  assert.equal(r.rps, 8563.5);
+  assert.deepEqual(r.latencyUs, { p50: 1337.592, p99: 9136.726 });
+  assert.ok(Number.isNaN(parseGhz('ghz: connection refused').ok));
 });
 
 test('bench: collector exit summary', () => {
