@@ -4,6 +4,8 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include <algorithm>
@@ -59,6 +61,20 @@ std::string SetRodata(bpf_object* obj, const std::map<std::string, uint64_t>& va
   return "";
 }
 
+// The verifier gives up with EAGAIN when a signal is pending, and a profiler's SIGPROF (node
+// --cpu-prof samples the main thread every millisecond) is pending almost always during a long
+// verification. Blocked signals do not count as pending there, so SIGPROF is held back for the
+// duration of the load and delivered right after.
+int LoadHoldingProfilerSignal(bpf_object* obj) {
+  sigset_t prof, old;
+  sigemptyset(&prof);
+  sigaddset(&prof, SIGPROF);
+  pthread_sigmask(SIG_BLOCK, &prof, &old);
+  int e = bpf_object__load(obj);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return e;
+}
+
 }  // namespace
 
 Probe::~Probe() {
@@ -91,7 +107,7 @@ std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* atta
     if (std::find(opts.skip_programs.begin(), opts.skip_programs.end(), name) != opts.skip_programs.end())
       bpf_program__set_autoload(prog, false);
   }
-  int e = bpf_object__load(obj_);
+  int e = LoadHoldingProfilerSignal(obj_);
   if (e) return "cannot load BPF programs: " + Errno(e) + "\n" + TakeLibbpfLog();
 
   for (auto& kv : opts.map_entries) {
@@ -277,7 +293,7 @@ std::string TryProgram(const std::string& object_path, const std::string& progra
   std::string result;
   if (!target) {
     result = "no program named " + program;
-  } else if (int e = bpf_object__load(obj)) {
+  } else if (int e = LoadHoldingProfilerSignal(obj)) {
     result = "load: " + Errno(e);
   } else {
     bpf_link* link;

@@ -1,7 +1,8 @@
 // Preloaded into the collector by the harness (node --require): starts the V8 CPU profiler on
 // SIGUSR2 (sent once the collector is `ready`) and writes the profile on exit to
-// $TCPSNIFF_BENCH_CPUPROF. Not `node --cpu-prof`: its SIGPROF sampling interrupts the BPF
-// verifier, whose program loads then fail with EAGAIN (errno 11) and the collector cannot start.
+// $TCPSNIFF_BENCH_CPUPROF. The profile then holds the steady state only, not the start-up (BPF
+// loading and attaching). `node --cpu-prof` works too since the loader holds SIGPROF back while
+// the verifier runs (native/probe.cc); before that, its sampling made every load fail with EAGAIN.
 import * as fs from 'node:fs';
 import * as inspector from 'node:inspector';
 
