@@ -90,3 +90,25 @@ test('doctor: what this host allows and the backend each receiver would use; exi
   assert.match(denied.stdout, /tcp +backend none/);
   assert.match(denied.stderr, /no receiver can run/);
 });
+
+test('starts under a sampling profiler (node --cpu-prof): its SIGPROF does not make the verifier give up', async () => {
+  const dir = fs.mkdtempSync('/tmp/tcpsniff-cpuprof-');
+  const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, CLI, '--config', DEFAULT], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  try {
+    const t0 = Date.now();
+    while (!/\bready\b/.test(err)) {
+      assert.ok(Date.now() - t0 < 30_000 && child.exitCode === null, `collector not ready under --cpu-prof:\n${err}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.doesNotMatch(err, /errno 11/);
+    const code = new Promise((r) => child.once('exit', r));
+    child.kill('SIGINT');
+    assert.equal(await code, 0, err);
+    assert.ok(fs.readdirSync(dir).some((f) => f.endsWith('.cpuprofile')), 'the profile was written');
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
