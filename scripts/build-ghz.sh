@@ -12,25 +12,16 @@ VERSION="${GHZ_VERSION:-v0.93.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/.cache/ghz/$VERSION"
 BIN="$OUT/ghz"
-log() { echo "build-ghz: $*" >&2; }
+TOOL=ghz
+source "$ROOT/scripts/lib/go-build.sh"
 
 if [[ -x "$BIN" ]]; then
   echo "$BIN"
   exit 0
 fi
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed; cannot build ghz"
-  exit 3
-fi
-export GOSUMDB="${GOSUMDB:-off}"
-export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
+go_build_prelude
 mkdir -p "$OUT"
 log "building github.com/bojand/ghz/cmd/ghz@$VERSION from the module proxy (first time: a minute or two)..."
-start=$(date +%s)
-GOBIN="$OUT" go install -trimpath -ldflags="-s -w" "github.com/bojand/ghz/cmd/ghz@$VERSION" > "$OUT/build.log" 2>&1 || {
-  log "build failed; last lines of $OUT/build.log:"
-  tail -20 "$OUT/build.log" >&2
-  exit 1
-}
-log "built $BIN in $(( $(date +%s) - start ))s"
+export GOFLAGS="$GOFLAGS -mod=mod" GOBIN="$OUT"
+go_build_run "$OUT/build.log" go install -trimpath -ldflags="-s -w" "github.com/bojand/ghz/cmd/ghz@$VERSION"
 echo "$BIN"

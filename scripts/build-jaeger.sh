@@ -16,22 +16,17 @@ VERSION="${JAEGER_VERSION:-v1.76.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${TCPSNIFF_JAEGER_DIR:-$ROOT/.cache/jaeger}/$VERSION"
 BIN="$OUT/jaeger"
-log() { echo "build-jaeger: $*" >&2; }
+TOOL=jaeger
+source "$ROOT/scripts/lib/go-build.sh"
 
 if [[ -x "$BIN" ]]; then
   log "up to date: $BIN"
   echo "$BIN"
   exit 0
 fi
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed; cannot build Jaeger"
-  exit 3
-fi
-
-export GOSUMDB="${GOSUMDB:-off}"
-export GOFLAGS="${GOFLAGS:--buildvcs=false} -mod=mod"
+go_build_prelude
+export GOFLAGS="$GOFLAGS -mod=mod"
 mkdir -p "$OUT"
-start=$(date +%s)
 
 log "downloading github.com/jaegertracing/jaeger@$VERSION from the module proxy..."
 DIR=$(go mod download -json "github.com/jaegertracing/jaeger@$VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -44,19 +39,7 @@ cp -r "$DIR" "$OUT/src"
 chmod -R u+w "$OUT/src"
 
 log "building Jaeger $VERSION (cmd/jaeger); the first build downloads ~300 modules and compiles for several minutes..."
-(
-  cd "$OUT/src"
-  # Print a heartbeat while go works, so a CI log shows progress.
-  ( while sleep 30; do echo "build-jaeger: still building ($(( $(date +%s) - start ))s)..." >&2; done ) &
-  hb=$!
-  trap 'kill $hb 2>/dev/null || true' EXIT
-  go build -trimpath -ldflags="-s -w" -o "$BIN.new" ./cmd/jaeger > "$OUT/build.log" 2>&1
-) || {
-  log "build failed; last lines of $OUT/build.log:"
-  tail -20 "$OUT/build.log" >&2
-  exit 1
-}
+go_build_run "$OUT/build.log" go -C "$OUT/src" build -trimpath -ldflags="-s -w" -o "$BIN.new" ./cmd/jaeger
 mv "$BIN.new" "$BIN"
 rm -rf "$OUT/src"
-log "built $BIN in $(( $(date +%s) - start ))s"
 echo "$BIN"

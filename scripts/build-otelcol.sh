@@ -14,12 +14,9 @@ VERSION="${OTELCOL_VERSION:-v0.130.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${TCPSNIFF_OTELCOL_DIR:-$ROOT/.cache/otelcol}/$VERSION"
 BIN="$OUT/otelcol-tcpsniff-test"
-log() { echo "build-otelcol: $*" >&2; }
-
-if ! command -v go >/dev/null 2>&1; then
-  log "go is not installed; cannot build the Collector"
-  exit 3
-fi
+TOOL=otelcol
+source "$ROOT/scripts/lib/go-build.sh"
+go_build_prelude
 
 mkdir -p "$OUT"
 MANIFEST="$OUT/manifest.yaml"
@@ -46,27 +43,12 @@ fi
 mv "$MANIFEST.new" "$MANIFEST"
 rm -f "$BIN"
 
-# Modules come from the module proxy; where the checksum database cannot be reached, go would
-# refuse them, so verification against it is off unless the caller set GOSUMDB (go.sum still
-# records every module's hash).
-export GOSUMDB="${GOSUMDB:-off}"
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-
 if [[ ! -x "$OUT/bin/builder" ]]; then
   log "installing the Collector builder (ocb) $VERSION..."
   GOBIN="$OUT/bin" go install "go.opentelemetry.io/collector/cmd/builder@$VERSION"
 fi
 
 log "building the Collector $VERSION (otlp receiver, batch processor, file and otlp exporters); the first build takes a few minutes..."
-start=$(date +%s)
-( while sleep 30; do log "still building ($(( $(date +%s) - start ))s)..."; done ) &
-heartbeat=$!
-trap 'kill $heartbeat 2>/dev/null || true' EXIT
-"$OUT/bin/builder" --config "$MANIFEST" > "$OUT/build.log" 2>&1 || {
-  log "build failed; last lines of $OUT/build.log:"
-  tail -20 "$OUT/build.log" >&2
-  exit 1
-}
+go_build_run "$OUT/build.log" "$OUT/bin/builder" --config "$MANIFEST"
 mv "$OUT/src/otelcol-tcpsniff-test" "$BIN"
-log "built $BIN in $(( $(date +%s) - start ))s"
 echo "$BIN"
