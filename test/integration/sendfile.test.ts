@@ -8,7 +8,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun } from './harness';
+import { ROOT, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
 
 const FILES: Array<[string, number]> = [
   ['a1k.txt', 1024],
@@ -32,7 +32,15 @@ function makeFiles(dir: string): Map<string, string> {
   return digests;
 }
 
-function assertBodies(r: CollectorRun, digests: Map<string, string>, server: string) {
+/** The span says which file the body was sent from, and that the collector read it again. */
+function assertFileAttributes(s: FlatSpan, file: string, size: number, server: string) {
+  const attrs = Object.fromEntries(Object.entries(s.attributes).filter(([k]) => k.startsWith('tcpsniff.sendfile.')));
+  const RES = 'tcpsniff.sendfile.response.';
+  const want = { [RES + 'path']: fs.realpathSync(file), [RES + 'offset']: 0, [RES + 'bytes']: size, [RES + 'capture']: 'reread' };
+  assert.deepEqual(attrs, want, `${server} sendfile attributes of ${file}`);
+}
+
+function assertBodies(r: CollectorRun, digests: Map<string, string>, server: string, dir: string) {
   assert.equal(r.exitCode, 0, r.stderr);
   for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
   const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
@@ -44,10 +52,14 @@ function assertBodies(r: CollectorRun, digests: Map<string, string>, server: str
     assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
     const body = String(s.attributes['http.response.body.content'] ?? '');
     assert.equal(crypto.createHash('sha256').update(body, 'latin1').digest('hex'), digests.get(p), `${server} body of ${p}`);
+    assertFileAttributes(s, path.join(dir, p), FILES.find(([n]) => `/${n}` === p)![1], server);
   }
   // One keep-alive connection: the stream stayed in step across the sendfile bodies.
   assert.equal(new Set(servers.map((s) => s.attributes['network.peer.port'])).size, 1);
-  assert.equal(spansOf(r.spans, CLIENT).length, FILES.length);
+  // curl received the bodies with recv(2): nothing about files on its side.
+  const clients = spansOf(r.spans, CLIENT);
+  assert.equal(clients.length, FILES.length);
+  for (const c of clients) assert.ok(!Object.keys(c.attributes).some((k) => k.startsWith('tcpsniff.sendfile.')), `${server} CLIENT span`);
 }
 
 const COLLECT = { http: { capture_bodies: true, max_body_bytes: '8MiB' } };
@@ -70,7 +82,7 @@ test('nginx with sendfile on: complete bodies over keep-alive (1 KiB, 100 KiB, 5
       const out = await run('curl', ['-sS', ...urls.flatMap((u) => ['-o', '/dev/null', u]), '-w', '%{http_code} ']);
       assert.equal(out.trim(), '200 200 200');
     });
-    assertBodies(r, digests, 'nginx');
+    assertBodies(r, digests, 'nginx', dir);
   } finally {
     await stop(nginx);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -87,7 +99,7 @@ test("Python's socket.sendfile: complete bodies over keep-alive", async () => {
       const urls = [...digests.keys()].map((p) => `http://127.0.0.1:${port}${p}`);
       await run('curl', ['-sS', ...urls.flatMap((u) => ['-o', '/dev/null', u])]);
     });
-    assertBodies(r, digests, 'python');
+    assertBodies(r, digests, 'python', dir);
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });

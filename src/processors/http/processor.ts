@@ -8,13 +8,14 @@
 
 import type { ChunkProcessorComponent, CreateContext, Stats } from '../../core/component';
 import type { Logger } from '../../core/logger';
-import type { CaptureChunk, ConnectionMeta, Direction, SpanConsumer, SpanRecord } from '../../core/types';
+import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, SpanConsumer, SpanRecord } from '../../core/types';
 import type { HttpProcessorConfig } from './config';
 import { Http1Detector } from './http1';
 import { Http2Detector } from './http2';
 import {
   Counters,
   appendGrow,
+  type FileSource,
   type HandlerContext,
   type HandlerLimits,
   type HttpExchange,
@@ -68,6 +69,7 @@ class Conn implements StreamSink, HandlerContext {
   comm: string;
   lastActive = 0; // monotonic ms
   epoch = -1; // batch in which it was last moved to the LRU tail
+  fileSource: FileSource | null = null;
   /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
   private held: [Hold, Hold] = [emptyHold(), emptyHold()];
   private detectAttempts = 0;
@@ -113,7 +115,25 @@ class Conn implements StreamSink, HandlerContext {
 
   // ---- StreamSink ----
 
-  data(dir: Direction, data: Buffer, time: bigint): void {
+  data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
+    if (file === undefined) return this.take(dir, data, time);
+    // The parsers ask for it while they account the bytes (synchronously, inside take).
+    this.fileSource = { path: file.path, offset: file.offset, end: file.offset + data.length };
+    this.take(dir, data, time);
+    this.fileSource = null;
+  }
+
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', file?: FileOrigin): void {
+    if (this.status !== 'active') {
+      if (this.status === 'detecting') this.held[dir === 'egress' ? 0 : 1] = emptyHold();
+      return;
+    }
+    if (file !== undefined) this.fileSource = { path: file.path, offset: file.offset, end: file.offset + bytes };
+    this.handler!.onGap(dir, bytes, time, reason);
+    this.fileSource = null;
+  }
+
+  private take(dir: Direction, data: Buffer, time: bigint): void {
     if (this.status === 'active') {
       this.handler!.onData(dir, data, time);
       if (this.handler!.done) this.stopTracking();
@@ -124,11 +144,6 @@ class Conn implements StreamSink, HandlerContext {
       return;
     }
     this.detect(dir, data, time);
-  }
-
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
-    if (this.status === 'active') this.handler!.onGap(dir, bytes, time, reason);
-    else if (this.status === 'detecting') this.held[dir === 'egress' ? 0 : 1] = emptyHold();
   }
 
   // ---- detection ----
