@@ -4,6 +4,7 @@
 // splice(2) bodies (from a pipe) cannot be read again: they must be exact, counted gaps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -64,10 +65,9 @@ function assertBodies(r: CollectorRun, digests: Map<string, string>, server: str
 
 const COLLECT = { http: { capture_bodies: true, max_body_bytes: '8MiB' } };
 
-test('nginx with sendfile on: complete bodies over keep-alive (1 KiB, 100 KiB, 5 MiB)', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-nginx-'));
+/** nginx with `sendfile on` serving `dir` on a free port. */
+async function startNginx(dir: string): Promise<{ nginx: ChildProcess; port: number }> {
   fs.chmodSync(dir, 0o755); // nginx's workers run as www-data
-  const digests = makeFiles(dir);
   const port = await freePort();
   fs.writeFileSync(
     path.join(dir, 'nginx.conf'),
@@ -75,7 +75,13 @@ test('nginx with sendfile on: complete bodies over keep-alive (1 KiB, 100 KiB, 5
      events { worker_connections 64; }
      http { access_log off; sendfile on; server { listen 127.0.0.1:${port}; root ${dir}; } }`,
   );
-  const nginx = await startServer('nginx', ['-c', path.join(dir, 'nginx.conf')], '127.0.0.1', port);
+  return { nginx: await startServer('nginx', ['-c', path.join(dir, 'nginx.conf')], '127.0.0.1', port), port };
+}
+
+test('nginx with sendfile on: complete bodies over keep-alive (1 KiB, 100 KiB, 5 MiB)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-nginx-'));
+  const digests = makeFiles(dir);
+  const { nginx, port } = await startNginx(dir);
   try {
     const r = await withCollector({ ports: [port], ...COLLECT }, async () => {
       const urls = [...digests.keys()].map((p) => `http://127.0.0.1:${port}${p}`);
@@ -135,6 +141,74 @@ test('splice(2) bodies are exact gaps: sizes right, lost bytes counted, keep-ali
     for (const c of clients) assert.equal(String(c.attributes['http.response.body.content']).length, size);
   } finally {
     await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * haproxy (HTTP mode, `option splice-response`) between curl and nginx: it reads response heads
+ * with recv(2) and moves bodies socket → pipe → socket with splice(2). Those bytes never reach
+ * user memory on the proxy; they are exact gaps on both of its sockets, counted as
+ * uncaptured_kernel_side_bytes, and the proxy's spans still have the right status and sizes.
+ * The bodies themselves are on nginx's SERVER spans and curl's CLIENT spans.
+ */
+test('haproxy splicing between curl and nginx: proxy spans in step, spliced bytes exact gaps, bodies whole at both ends', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-haproxy-'));
+  const digests = makeFiles(dir);
+  const { nginx, port: backendPort } = await startNginx(dir);
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'haproxy.cfg'),
+    `global\n  nbthread 1\ndefaults\n  mode http\n  option splice-response\n  option splice-request\n` +
+      `  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n` +
+      `frontend fe\n  bind 127.0.0.1:${port}\n  default_backend be\nbackend be\n  server nginx 127.0.0.1:${backendPort}\n`,
+  );
+  const haproxy = await startServer('haproxy', ['-db', '-f', path.join(dir, 'haproxy.cfg')], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port, backendPort], ...COLLECT }, async () => {
+      const urls = [...digests.keys()].map((p) => `http://127.0.0.1:${port}${p}`);
+      const out = await run('curl', ['-sS', ...urls.flatMap((u) => ['-o', '/dev/null', u]), '-w', '%{http_code} ']);
+      assert.equal(out.trim(), '200 200 200');
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const spliced = r.drops['uncaptured_kernel_side_bytes'] ?? 0;
+    for (const [reason, n] of Object.entries(r.drops)) if (reason !== 'uncaptured_kernel_side_bytes') assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
+    // splice really happened (the 5 MiB body at least, on both of the proxy's sockets).
+    assert.ok(spliced >= 2 * 4 * 1024 * 1024, `spliced ${spliced}\n${r.stderr}`);
+    // SERVER spans have url.path, CLIENT spans url.full.
+    const pathOf = (s: FlatSpan) => String(s.attributes['url.path'] ?? new URL(String(s.attributes['url.full'])).pathname);
+    const sizeOf = (s: FlatSpan) => FILES.find(([n]) => `/${n}` === pathOf(s))![1];
+    let lost = 0;
+    for (const kind of [SERVER, CLIENT]) {
+      const proxy = spansOf(r.spans, kind, 'haproxy').sort((a, b) => Number(a.start - b.start));
+      assert.deepEqual(proxy.map(pathOf), [...digests.keys()], `haproxy ${kind === SERVER ? 'SERVER' : 'CLIENT'} spans`);
+      for (const s of proxy) {
+        assert.equal(s.attributes['http.response.status_code'], 200);
+        assert.equal(s.attributes['http.response.body.size'], sizeOf(s));
+        assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
+        const gap = Number(s.attributes['tcpsniff.response.lost_bytes'] ?? 0);
+        const kept = String(s.attributes['http.response.body.content'] ?? '').length;
+        assert.equal(kept + gap, sizeOf(s), 'every body byte is either captured or an exact gap');
+        lost += gap;
+      }
+      // One keep-alive connection on each side of the proxy.
+      assert.equal(new Set(proxy.map((s) => s.attributes['network.peer.port'])).size, 1);
+    }
+    assert.equal(lost, spliced, 'the gaps on the proxy spans are exactly the spliced bytes');
+    t.diagnostic(`spliced by haproxy: ${spliced} bytes (both sockets), all on its spans as lost_bytes`);
+    // Both ends saw the bodies whole: nginx sent them with sendfile (read again), curl received them.
+    const nginxSpans = spansOf(r.spans, SERVER, 'nginx');
+    const curlSpans = spansOf(r.spans, CLIENT, 'curl');
+    for (const s of [...nginxSpans, ...curlSpans]) {
+      const p = pathOf(s);
+      const body = String(s.attributes['http.response.body.content'] ?? '');
+      assert.equal(crypto.createHash('sha256').update(body, 'latin1').digest('hex'), digests.get(p), `${s.resource['process.executable.name']} body of ${p}`);
+    }
+    assert.equal(nginxSpans.length, FILES.length);
+    assert.equal(curlSpans.length, FILES.length);
+  } finally {
+    await stop(haproxy);
+    await stop(nginx);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
