@@ -75,6 +75,8 @@ export interface CaptureChunk {
   process?: ProcessInfo;
   /** Only on data sent from a file (sendfile): data is the range read again, lostAfter what was not. */
   file?: FileOrigin;
+  /** lostAfter counts bytes moved kernel-side (splice, vmsplice/tee): out of reach by design. */
+  kernelSide?: boolean;
 }
 
 /** Receivers, and processors in front of the http processor, consume chunks. */

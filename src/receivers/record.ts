@@ -13,6 +13,7 @@ const REC_CLOSE = 2;
 const REC_PROC = 3;
 const REC_CONN = 4;
 const REC_FILE = 5;
+const REC_FLAG_KERNEL_SIDE = 1;
 const FILE_COMPONENTS = 16;
 const FILE_COMPONENT_BYTES = 128;
 /** A sendfile range is read again from the file up to this many bytes (the rest is a gap). */
@@ -154,6 +155,7 @@ export class RecordDecoder {
       tid: live.tid,
       comm: live.comm,
       source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}`,
+      kernelSide: (b.readUInt16LE(at + 6) & REC_FLAG_KERNEL_SIDE) !== 0,
     };
   }
 

@@ -158,6 +158,7 @@ async function assertKernelSideBodies(mode: 'splice' | 'vmsplice') {
       assert.equal(s.attributes['http.response.status_code'], 200);
       assert.equal(s.attributes['http.response.body.size'], size);
       assert.equal(s.attributes['tcpsniff.response.lost_bytes'], size);
+      assert.equal(s.attributes['tcpsniff.response.kernel_side_bytes'], size, 'lost by design, not by the collector');
       assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
     }
     assert.equal(new Set(servers.map((s) => s.attributes['network.peer.port'])).size, 1);
@@ -256,6 +257,7 @@ test('haproxy (HTTP mode) splicing between curl and nginx: proxy spans in step, 
       const gap = Number(s.attributes['tcpsniff.response.lost_bytes'] ?? 0);
       const kept = String(s.attributes['http.response.body.content'] ?? '').length;
       assert.equal(kept + gap, sizeOf(s), 'every body byte is either captured or an exact gap');
+      assert.equal(Number(s.attributes['tcpsniff.response.kernel_side_bytes'] ?? 0), gap, 'the gap is the spliced bytes');
       lost += gap;
     }
     // One keep-alive connection on each side of the proxy.

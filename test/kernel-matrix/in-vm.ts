@@ -33,7 +33,7 @@ interface Result {
   curl?: { server: number; client: number; ok: boolean };
   io_uring?: { client: number; ok: boolean };
   sendfile?: { spans: number; ok: boolean };
-  splice_read?: { lost: number; size: unknown; incomplete: unknown; after: number; ok: boolean };
+  splice_read?: { lost: number; kernelSide: number; size: unknown; incomplete: unknown; after: number; ok: boolean };
   nginx?: { spans: number; ok: boolean };
   records?: number;
   ms: number;
@@ -103,10 +103,18 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   // The spliced body is an exact gap (its size known, not an error), and the GET after it parses.
   const [upload] = served('/upload');
   const lost = Number(upload?.attributes['tcpsniff.request.lost_bytes'] ?? 0);
+  const kernelSide = Number(upload?.attributes['tcpsniff.request.kernel_side_bytes'] ?? 0);
   const size = upload?.attributes['http.request.body.size'];
   const incomplete = upload?.attributes['tcpsniff.incomplete'];
   const after = whole(served('/c'));
-  result.splice_read = { lost, size, incomplete, after, ok: size === UPLOAD_BYTES && incomplete === undefined && lost > 0 && after === 1 };
+  result.splice_read = {
+    lost,
+    kernelSide,
+    size,
+    incomplete,
+    after,
+    ok: size === UPLOAD_BYTES && incomplete === undefined && lost > 0 && kernelSide === lost && after === 1,
+  };
   // nginx's own sendfile path (its chunking, headers written with writev): bodies whole, the file named.
   const nginx = spans.filter((s) => s.kind === 2 && exe(s) === 'nginx');
   const fromFile = nginx.filter((s) => s.attributes['tcpsniff.sendfile.response.path'] === path.join(NGINX_ROOT, String(s.attributes['url.path'])));

@@ -74,6 +74,7 @@ test('fields of a data record, then close with the last user of the connection',
   assert.equal(c.tid, 43);
   assert.equal(c.comm, 'curl');
   assert.equal(c.source, 'tcp/syscalls');
+  assert.equal(c.kernelSide, false);
   assert.deepEqual(c.conn, { connId: 'tcp:7', family: 4, localAddr: '127.0.0.1', localPort: 40000, remoteAddr: '127.0.0.2', remotePort: 8080, role: 'client' });
   const [closed] = decode(d, batch(record({ kind: 2, pid: 0 })));
   assert.equal(closed?.kind, 'close');
@@ -182,4 +183,13 @@ test('file records: the range is read again from the walked path; the chunk says
   assert.equal(gone?.lostAfter, 4);
   assert.equal(d.stats.fileReread, 7);
   assert.equal(d.stats.fileUnread, 7);
+});
+
+test('a lost-bytes record flagged kernel-side (splice) says so', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  const rec = record({ offset: 5, lost: 4096 });
+  rec.writeUInt16LE(1, 6); // REC_FLAG_KERNEL_SIDE
+  const [c] = decode(d, batch(rec));
+  assert.equal(c?.kernelSide, true);
+  assert.equal(c?.lostAfter, 4096);
 });

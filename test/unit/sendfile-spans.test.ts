@@ -118,3 +118,23 @@ test('sendfile: an HTTP/2 DATA payload sent from a file lands on its stream', ()
   });
   assert.equal(byPath.get('/file')!.attributes['http.response.body.content'], '01234567');
 });
+
+test('splice: a gap the kernel marks as moved kernel-side is counted apart from other lost bytes', () => {
+  const { proc, spans } = makeProcessor();
+  const c = new Conn(SERVER_META);
+  proc.consumeChunks([
+    c.data('ingress', 'GET /spliced HTTP/1.1\r\n\r\n', 1n),
+    c.data('egress', 'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n', 2n),
+    { ...c.data('egress', '', 3n, 600), kernelSide: true },
+    c.data('egress', '', 4n, 400), // lost for another reason (e.g. truncated): not kernel-side
+    c.data('ingress', 'GET /next HTTP/1.1\r\n\r\n', 5n),
+    c.data('egress', 'HTTP/1.1 204 No Content\r\n\r\n', 6n),
+  ]);
+  const [spliced, next] = spans();
+  assert.equal(spliced!.attributes['http.response.body.size'], 1000);
+  assert.equal(spliced!.attributes['tcpsniff.response.lost_bytes'], 1000);
+  assert.equal(spliced!.attributes['tcpsniff.response.kernel_side_bytes'], 600);
+  assert.equal(spliced!.attributes['tcpsniff.incomplete'], undefined);
+  assert.equal(next!.attributes['http.response.status_code'], 204);
+  assert.equal(next!.attributes['tcpsniff.response.kernel_side_bytes'], undefined);
+});

@@ -31,7 +31,7 @@ import {
   HttpMessage,
   appendGrow,
   fileBodyData,
-  fileBodyLost,
+  bypassedBodyLost,
   keepBody,
   type Counters,
   type FileSource,
@@ -56,6 +56,8 @@ export interface Http1Sink {
   onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void;
   /** The file the bytes being pushed were sent from (sendfile), else null. */
   readonly fileSource: FileSource | null;
+  /** The gap being reported was moved kernel-side (splice). */
+  readonly kernelSideGap: boolean;
 }
 
 export type Http1ParserOptions = HandlerLimits;
@@ -604,8 +606,7 @@ export class Http1Parser {
     m.lostBytes += bytes;
     m.bodyTruncated = true;
     m.endTime = time;
-    const file = this.sink.fileSource;
-    if (file !== null) fileBodyLost(m, file, bytes);
+    bypassedBodyLost(m, this.sink, bytes);
     this.stats.add('gaps.bridged');
   }
 

@@ -128,6 +128,10 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
     return this.ctx.fileSource;
   }
 
+  get kernelSideGap(): boolean {
+    return this.ctx.kernelSideGap;
+  }
+
   onRequestHead(msg: HttpMessage): void {
     const ex = new HttpExchange(msg, this.reqDir === 'egress', this.ctx.pid, this.ctx.comm);
     msg.exchange = ex;

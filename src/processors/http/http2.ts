@@ -47,7 +47,7 @@ import {
   HttpMessage,
   appendGrow,
   fileBodyData,
-  fileBodyLost,
+  bypassedBodyLost,
   keepBody,
   type DetectResult,
   type HandlerContext,
@@ -416,7 +416,7 @@ export class Http2Handler implements ProtocolHandler {
       m.lostBytes += bytes;
       m.endTime = time;
       m.bodyTruncated = true;
-      if (this.ctx.fileSource !== null) fileBodyLost(m, this.ctx.fileSource, bytes);
+      bypassedBodyLost(m, this.ctx, bytes);
       side.grpc?.skip(bytes);
       this.ctx.stats.add('gaps.bridged');
       return;

@@ -23,7 +23,7 @@ import {
   type ProtocolDetector,
   type ProtocolHandler,
 } from './protocol';
-import { DirStream, type StreamSink } from './reassembly';
+import { DirStream, KERNEL_SIDE, type GapOrigin, type StreamSink } from './reassembly';
 import { ResourceCache } from './resource';
 import { buildSpan } from './spans';
 import { IdGenerator } from './trace-context';
@@ -70,6 +70,7 @@ class Conn implements StreamSink, HandlerContext {
   lastActive = 0; // monotonic ms
   epoch = -1; // batch in which it was last moved to the LRU tail
   fileSource: FileSource | null = null;
+  kernelSideGap = false;
   /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
   private held: [Hold, Hold] = [emptyHold(), emptyHold()];
   private detectAttempts = 0;
@@ -123,14 +124,16 @@ class Conn implements StreamSink, HandlerContext {
     this.fileSource = null;
   }
 
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', file?: FileOrigin): void {
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void {
     if (this.status !== 'active') {
       if (this.status === 'detecting') this.held[dir === 'egress' ? 0 : 1] = emptyHold();
       return;
     }
-    if (file !== undefined) this.fileSource = { path: file.path, offset: file.offset, end: file.offset + bytes };
+    if (origin === KERNEL_SIDE) this.kernelSideGap = true;
+    else if (origin !== undefined) this.fileSource = { path: origin.path, offset: origin.offset, end: origin.offset + bytes };
     this.handler!.onGap(dir, bytes, time, reason);
     this.fileSource = null;
+    this.kernelSideGap = false;
   }
 
   private take(dir: Direction, data: Buffer, time: bigint): void {

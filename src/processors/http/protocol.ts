@@ -119,6 +119,8 @@ export class HttpMessage {
   hasBody = false;
   /** Body bytes that were not captured but whose extent was known (framing survived). */
   lostBytes = 0;
+  /** Of lostBytes, those moved kernel-side (splice, vmsplice/tee): out of reach by design. */
+  kernelSideBytes = 0;
   /**
    * Captured (decoded) body bytes: at most max_body_bytes when capture_bodies is on, at most
    * max_inspect_bytes when the body is kept for inspection (see bodyCapFor).
@@ -230,6 +232,14 @@ export interface HandlerContext {
   emit(ex: HttpExchange): void;
   /** While data or a gap is handed to the handler: the file those bytes were sent from, else null. */
   readonly fileSource: FileSource | null;
+  /** While a gap is handed to the handler: its bytes were moved kernel-side (splice), not lost. */
+  readonly kernelSideGap: boolean;
+}
+
+/** Why the bytes being handed over bypassed user memory (a HandlerContext's view of it). */
+export interface BypassView {
+  readonly fileSource: FileSource | null;
+  readonly kernelSideGap: boolean;
 }
 
 /**
@@ -262,9 +272,10 @@ export function fileBodyData(m: HttpMessage, src: FileSource, data: Buffer, from
   noteFileBody(m, src.path, src.end - (data.length - from), to - from, 0);
 }
 
-/** `bytes` body bytes sent from `src` were not captured (the first bytes of the gap). */
-export function fileBodyLost(m: HttpMessage, src: FileSource, bytes: number): void {
-  noteFileBody(m, src.path, src.offset, bytes, bytes);
+/** `bytes` body bytes of a gap were bridged: note what bypassed user memory, and how. */
+export function bypassedBodyLost(m: HttpMessage, why: BypassView, bytes: number): void {
+  if (why.fileSource !== null) noteFileBody(m, why.fileSource.path, why.fileSource.offset, bytes, bytes);
+  if (why.kernelSideGap) m.kernelSideBytes += bytes;
 }
 
 function noteFileBody(m: HttpMessage, path: string, offset: number, bytes: number, unread: number): void {

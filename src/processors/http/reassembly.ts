@@ -13,11 +13,16 @@ import type { Counters } from './protocol';
 export const REORDER_MAX_CHUNKS = 32;
 export const REORDER_MAX_BYTES = 256 * 1024;
 
+/** A gap of bytes moved kernel-side (splice, vmsplice/tee): out of reach by design. */
+export const KERNEL_SIDE = 'kernel_side';
+/** Why a gap's bytes are missing, when known: sent from a file (not read again), or moved kernel-side. */
+export type GapOrigin = FileOrigin | typeof KERNEL_SIDE;
+
 export interface StreamSink {
   /** `file`: the bytes were sent from this file, data[0] from file.offset (sendfile). */
   data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void;
-  /** `file`: the missing bytes were sent from this file, the first from file.offset. */
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', file?: FileOrigin): void;
+  /** `origin`: the missing bytes were sent from a file (the first from its offset), or moved kernel-side. */
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void;
 }
 
 export class DirStream {
@@ -120,12 +125,12 @@ export class DirStream {
     }
     if (c.lostAfter > 0 && lostEnd > this.next) {
       const bytes = lostEnd - this.next;
-      const file = fileFrom(c, this.next - c.offset);
+      const origin = c.kernelSide === true ? KERNEL_SIDE : fileFrom(c, this.next - c.offset);
       this.stats.add('gaps');
       this.stats.add('gaps.bytes', bytes);
       this.lastTime = c.timeUnixNano;
       this.next = lostEnd;
-      sink.gap(this.dir, bytes, c.timeUnixNano, 'truncated', file);
+      sink.gap(this.dir, bytes, c.timeUnixNano, 'truncated', origin);
     }
   }
 }
