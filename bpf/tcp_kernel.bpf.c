@@ -206,33 +206,24 @@ static __always_inline __u64 take_entry_sock(void)
 	return v;
 }
 
-SEC("kprobe/tcp_sendpage")
-int BPF_KPROBE(kprobe_tcp_sendpage, struct sock *sk)
-{
-	remember_entry_sock(sk);
-	return 0;
-}
+/* kprobe + kretprobe on fn(sock, ...) returning ret_type: the socket is remembered at entry and
+ * handed with the return value to exit_fn. */
+#define KPROBE_WITH_SOCK_AT_RETURN(fn, sock_type, ret_type, exit_fn)               \
+	SEC("kprobe/" #fn)                                                         \
+	int BPF_KPROBE(kprobe_##fn, sock_type *sock)                               \
+	{                                                                          \
+		remember_entry_sock(sock);                                         \
+		return 0;                                                          \
+	}                                                                          \
+	SEC("kretprobe/" #fn)                                                      \
+	int BPF_KRETPROBE(kretprobe_##fn, ret_type ret)                            \
+	{                                                                          \
+		__u64 sock = take_entry_sock();                                    \
+		return sock ? exit_fn((sock_type *)sock, ret, BACKEND_KPROBE) : 0; \
+	}
 
-SEC("kretprobe/tcp_sendpage")
-int BPF_KRETPROBE(kretprobe_tcp_sendpage, int ret)
-{
-	__u64 sk = take_entry_sock();
-	return sk ? sendpage_exit((struct sock *)sk, ret, BACKEND_KPROBE) : 0;
-}
-
-SEC("kprobe/tcp_splice_read")
-int BPF_KPROBE(kprobe_tcp_splice_read, struct socket *sock)
-{
-	remember_entry_sock(sock);
-	return 0;
-}
-
-SEC("kretprobe/tcp_splice_read")
-int BPF_KRETPROBE(kretprobe_tcp_splice_read, long ret)
-{
-	__u64 sock = take_entry_sock();
-	return sock ? splice_read_exit((struct socket *)sock, ret, BACKEND_KPROBE) : 0;
-}
+KPROBE_WITH_SOCK_AT_RETURN(tcp_sendpage, struct sock, int, sendpage_exit)
+KPROBE_WITH_SOCK_AT_RETURN(tcp_splice_read, struct socket, long, splice_read_exit)
 
 /* ---- TCP state changes: role from the handshake, close (as in the syscall backend) ---- */
 
