@@ -9,7 +9,8 @@
  *   - tcp_recvmsg lost its `nonblock` argument in 5.18 (recv_flags, fexit_tcp_recvmsg);
  *   - iov_iter layouts (kernel_capture.h);
  *   - up to 6.4 sendfile/splice reach TCP through tcp_sendpage, not tcp_sendmsg (counted as
- *     uncaptured bytes, so the stream offsets stay right). */
+ *     uncaptured bytes, so the stream offsets stay right);
+ *   - splice(2) out of a socket goes through tcp_splice_read on every kernel (an exact gap). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -46,6 +47,18 @@ static __always_inline int sendpage_exit(struct sock *sk, long ret, __u8 backend
 	__u64 ptr = 0, cnt = 0;
 	k_kernel_pages(&kind, &ptr, &cnt, ret);
 	return capture_transfer(sk, DIR_EGRESS, kind, ptr, cnt, 0, ret, backend);
+}
+
+/* Bytes a receiver moved out of the socket into a pipe (splice(2), tcp_splice_read): they never
+ * pass through tcp_recvmsg, so without this the ingress stream would shift silently. They are
+ * reported as an exact gap (counted as uncaptured), like every other kernel-side transfer. */
+static __always_inline int splice_read_exit(struct socket *sock, long ret, __u8 backend)
+{
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : 0;
+	__u16 family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+	if (ret <= 0 || (family != AF_INET && family != AF_INET6) || !pid_allowed(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	return capture_transfer(sk, DIR_INGRESS, BUF_NONE, 0, 0, 0, ret, backend);
 }
 
 /* sendfile(out_fd, in_fd, offset, count): which file the socket layer's page sends come from. */
@@ -130,6 +143,13 @@ int BPF_PROG(fexit_tcp_sendpage, struct sock *sk, struct page *page, int offset,
 	return sendpage_exit(sk, ret, BACKEND_FENTRY);
 }
 
+SEC("fexit/tcp_splice_read")
+int BPF_PROG(fexit_tcp_splice_read, struct socket *sock, loff_t *ppos, struct pipe_inode_info *pipe, size_t len,
+	     unsigned int flags, long ret)
+{
+	return splice_read_exit(sock, ret, BACKEND_FENTRY);
+}
+
 /* ---- kprobe / kretprobe ---- */
 
 SEC("kprobe/tcp_sendmsg")
@@ -158,34 +178,52 @@ int BPF_KRETPROBE(kretprobe_tcp_recvmsg, int ret)
 	return k_exit(ret, BACKEND_KPROBE);
 }
 
-/* tcp_sendpage's socket is needed at return: stash it at entry. */
+/* The socket argument of a kprobe'd function is needed at its return (kretprobes see only the
+ * return value): stashed per thread at entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u64);
-} sendpage_socks SEC(".maps");
+} entry_socks SEC(".maps");
 
-SEC("kprobe/tcp_sendpage")
-int BPF_KPROBE(kprobe_tcp_sendpage, struct sock *sk)
+static __always_inline void remember_entry_sock(void *sock)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 v = (__u64)sk;
-	bpf_map_update_elem(&sendpage_socks, &tid, &v, BPF_ANY);
-	return 0;
+	__u64 v = (__u64)sock;
+	bpf_map_update_elem(&entry_socks, &tid, &v, BPF_ANY);
 }
 
-SEC("kretprobe/tcp_sendpage")
-int BPF_KRETPROBE(kretprobe_tcp_sendpage, int ret)
+/* The socket remembered at entry (0 when none), forgotten. */
+static __always_inline __u64 take_entry_sock(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *sk = bpf_map_lookup_elem(&sendpage_socks, &tid);
-	if (!sk)
+	__u64 *p = bpf_map_lookup_elem(&entry_socks, &tid);
+	if (!p)
 		return 0;
-	__u64 v = *sk;
-	bpf_map_delete_elem(&sendpage_socks, &tid);
-	return sendpage_exit((struct sock *)v, ret, BACKEND_KPROBE);
+	__u64 v = *p;
+	bpf_map_delete_elem(&entry_socks, &tid);
+	return v;
 }
+
+/* kprobe + kretprobe on fn(sock, ...) returning ret_type: the socket is remembered at entry and
+ * handed with the return value to exit_fn. */
+#define KPROBE_WITH_SOCK_AT_RETURN(fn, sock_type, ret_type, exit_fn)               \
+	SEC("kprobe/" #fn)                                                         \
+	int BPF_KPROBE(kprobe_##fn, sock_type *sock)                               \
+	{                                                                          \
+		remember_entry_sock(sock);                                         \
+		return 0;                                                          \
+	}                                                                          \
+	SEC("kretprobe/" #fn)                                                      \
+	int BPF_KRETPROBE(kretprobe_##fn, ret_type ret)                            \
+	{                                                                          \
+		__u64 sock = take_entry_sock();                                    \
+		return sock ? exit_fn((sock_type *)sock, ret, BACKEND_KPROBE) : 0; \
+	}
+
+KPROBE_WITH_SOCK_AT_RETURN(tcp_sendpage, struct sock, int, sendpage_exit)
+KPROBE_WITH_SOCK_AT_RETURN(tcp_splice_read, struct socket, long, splice_read_exit)
 
 /* ---- TCP state changes: role from the handshake, close (as in the syscall backend) ---- */
 

@@ -136,6 +136,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     o.Set("bytes", double(s.bytes));
     o.Set("batches", double(s.batches));
     o.Set("waitsForConsumer", double(s.waits_for_consumer));
+    o.Set("unreadAtCloseRecords", double(s.unread_at_close_records));
+    o.Set("unreadAtCloseBytes", double(s.unread_at_close_bytes));
     return o;
   }
 

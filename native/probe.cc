@@ -143,6 +143,11 @@ std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* atta
 
 int Probe::OnSample(void* ctx, void* data, size_t size) {
   auto* self = static_cast<Probe*>(ctx);
+  if (self->discarding_) {
+    self->unread_records_.fetch_add(1, std::memory_order_relaxed);
+    self->unread_bytes_.fetch_add(size, std::memory_order_relaxed);
+    return 0;
+  }
   Batch* b = self->cur_;
   size_t need = kRecordPrefix + Align8(size);
   if (b->len + need > b->data.size()) return -1;  // cannot happen: we stop before it is full
@@ -162,11 +167,13 @@ int Probe::OnSample(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-Batch* Probe::Acquire(int timeout_ms) {
+// A free batch, waiting up to timeout_ms for JS to hand one back (or, with wake_on_stop, until a
+// stop is requested); nullptr when none came.
+Batch* Probe::Acquire(int timeout_ms, bool wake_on_stop) {
   std::unique_lock<std::mutex> lock(mu_);
   if (free_.empty()) {
     waits_.fetch_add(1, std::memory_order_relaxed);
-    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return !free_.empty() || stop_.load(); });
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !free_.empty() || (wake_on_stop && stop_.load()); });
     if (free_.empty()) return nullptr;
   }
   Batch* b = free_.back();
@@ -194,12 +201,16 @@ void Probe::Start(std::function<void(Batch*)> deliver) {
   thread_ = std::thread([this] { Run(); });
 }
 
+// How long a closing probe waits for JS to hand batches back while it drains the ring.
+constexpr int kCloseDrainMs = 10000;
+
 // Drains the ring into batches. Records are queued without waking us (BPF_RB_NO_WAKEUP) until
 // a byte threshold, so we also consume on a short timer rather than relying on epoll alone.
 void Probe::Run() {
   using Clock = std::chrono::steady_clock;
   const int poll_ms = std::max<int>(1, std::min<int>(opts_.flush_ms, 20));
-  Clock::time_point first_record;
+  Clock::time_point first_record, drain_deadline;
+  bool drain_started = false;
   auto deliver = [&] {
     batches_.fetch_add(1, std::memory_order_relaxed);
     deliver_(cur_);
@@ -208,10 +219,19 @@ void Probe::Run() {
   };
   for (;;) {
     bool stopping = stop_.load();
+    if (stopping && !drain_started) {
+      drain_started = true;
+      drain_deadline = Clock::now() + std::chrono::milliseconds(kCloseDrainMs);
+    }
     if (!cur_) {
-      cur_ = Acquire(100);
+      // Closing: JS is still working through the batches it holds (it may have been busy for a
+      // while); wait for it, but not forever.
+      cur_ = Acquire(100, !stopping);
       if (!cur_) {
-        if (stopping) break;  // JS is gone or stuck: leave the rest in the ring
+        if (stopping && Clock::now() >= drain_deadline) {
+          CountUnread();  // JS is gone or stuck: what is left is counted, not delivered
+          break;
+        }
         continue;
       }
     }
@@ -227,6 +247,11 @@ void Probe::Run() {
     if (stopping) break;
   }
   if (cur_) Release(cur_), cur_ = nullptr;
+}
+
+void Probe::CountUnread() {
+  discarding_ = true;
+  ring_buffer__consume(rb_);
 }
 
 void Probe::RequestStop() {
@@ -317,6 +342,8 @@ ProbeStats Probe::Stats() {
   s.bytes = bytes_.load();
   s.batches = batches_.load();
   s.waits_for_consumer = waits_.load();
+  s.unread_at_close_records = unread_records_.load();
+  s.unread_at_close_bytes = unread_bytes_.load();
   return s;
 }
 

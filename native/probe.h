@@ -47,6 +47,9 @@ struct ProbeStats {
   uint64_t bytes = 0;
   uint64_t batches = 0;
   uint64_t waits_for_consumer = 0;  // times the thread stopped draining because JS held every batch
+  // Left in the ring at close because JS did not hand a batch back within kCloseDrainMs.
+  uint64_t unread_at_close_records = 0;
+  uint64_t unread_at_close_bytes = 0;
 };
 
 class Probe {
@@ -73,7 +76,8 @@ class Probe {
  private:
   static int OnSample(void* ctx, void* data, size_t size);
   void Run();
-  Batch* Acquire(int timeout_ms);
+  Batch* Acquire(int timeout_ms, bool wake_on_stop);
+  void CountUnread();
 
   bpf_object* obj_ = nullptr;
   std::vector<bpf_link*> links_;
@@ -89,9 +93,10 @@ class Probe {
   std::condition_variable cv_;
   Batch* cur_ = nullptr;
   bool cur_full_ = false;
+  bool discarding_ = false;  // OnSample only counts: the drain gave up at close
   std::vector<uint64_t> final_counters_;
 
-  std::atomic<uint64_t> records_{0}, bytes_{0}, batches_{0}, waits_{0};
+  std::atomic<uint64_t> records_{0}, bytes_{0}, batches_{0}, waits_{0}, unread_records_{0}, unread_bytes_{0};
 };
 
 // Loads and attaches one program of an object on its own, then detaches it: "" when the host

@@ -13,9 +13,10 @@ newer() { # newer TARGET SOURCES...: true when TARGET is missing or older than a
 }
 
 # 1. Debian packages needed to build (and, for the tests, real clients and servers).
-# qemu-system-x86, busybox-static, cpio and liburing-dev serve the kernel matrix (npm run test:kernels).
+# qemu-system-x86, busybox-static, cpio and liburing-dev serve the kernel matrix (npm run test:kernels);
+# haproxy (splicing proxy) and caddy (Go file server) serve the sendfile/splice tests.
 PKGS=(clang llvm libelf-dev zlib1g-dev pkg-config make g++ dpkg-dev python3 curl bpftool
-      qemu-system-x86 busybox-static cpio liburing-dev file nginx-light nghttp2-client)
+      qemu-system-x86 busybox-static cpio liburing-dev file nginx-light nghttp2-client haproxy caddy)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -490,6 +490,8 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	} else if (cp->captured < total) {
 		if (kind != BUF_NONE)
 			count(cp->failed ? CNT_COPY_FAILED : CNT_TRUNCATED_BYTES, cp->failed ? 1 : total - cp->captured);
+		else
+			s->h.flags = REC_FLAG_KERNEL_SIDE;
 		s->h.offset = start + cp->captured;
 		s->h.lost_after = total - cp->captured;
 		emit(s, 0);

@@ -33,6 +33,12 @@ enum rec_backend {
 	BACKEND_KPROBE = 3,   /* kprobe/kretprobe on the same functions */
 };
 
+enum rec_flags {
+	/* lost_after counts bytes moved kernel-side (splice, vmsplice/tee through a pipe): by design
+	 * out of reach, not a capture failure. */
+	REC_FLAG_KERNEL_SIDE = 1,
+};
+
 struct rec_hdr {
 	__u8 version;
 	__u8 kind;       /* enum rec_kind */
@@ -40,7 +46,7 @@ struct rec_hdr {
 	__u8 role;       /* enum rec_role */
 	__u8 family;     /* AF_INET / AF_INET6 */
 	__u8 backend;    /* enum rec_backend */
-	__u16 flags;     /* reserved */
+	__u16 flags;     /* enum rec_flags */
 	__u32 pid;       /* tgid */
 	__u32 tid;
 	__u64 conn_id;   /* stable identity of the socket for as long as it lives */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the kernel-matrix VM's root file system as an initramfs: busybox, node, curl (with
+# Builds the kernel-matrix VM's root file system as an initramfs: busybox, node, curl, nginx (with
 # their shared libraries), the built project (dist/, the addon, node_modules) and an io_uring
 # HTTP client. Output: .cache/kernel-matrix/initramfs.cpio.gz (rebuilt when an input changed).
 set -euo pipefail
@@ -36,6 +36,8 @@ copy_with_libs() {
 }
 copy_with_libs "$(command -v node)" /usr/bin/node
 copy_with_libs "$(command -v curl)" /usr/bin/curl
+copy_with_libs "$(command -v nginx)" /usr/bin/nginx
+mkdir -p "$ROOTFS"/var/lib/nginx "$ROOTFS"/var/log/nginx # its compiled-in temp and log directories
 copy_with_libs build/Release/tcpsniff.node /opt/tcpsniff/build/Release/tcpsniff.node
 
 cp -r dist package.json node_modules "$ROOTFS/opt/tcpsniff/"
@@ -46,6 +48,7 @@ cc -O2 -static -o "$ROOTFS/opt/tcpsniff/sendfile-http" test/fixtures/sendfile-ht
 
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOTFS/etc/hosts"
 echo 'root:x:0:0:root:/:/bin/sh' > "$ROOTFS/etc/passwd"
+echo 'root:x:0:' > "$ROOTFS/etc/group"
 cat > "$ROOTFS/init" <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc

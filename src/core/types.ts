@@ -37,6 +37,18 @@ export interface ProcessInfo {
   args: string[];
 }
 
+/**
+ * Where the bytes of a chunk were sent from when they never passed through user memory
+ * (sendfile): the file, and the file offset of the chunk's first byte. The chunk's data is the
+ * range read again from the file afterwards; what could not be read is its lostAfter.
+ */
+export interface FileOrigin {
+  /** Path walked by the kernel ('' when it could not walk it). */
+  path: string;
+  /** File offset of the chunk's first byte. */
+  offset: number;
+}
+
 /** One contiguous piece of one direction's byte stream of one connection. */
 export interface CaptureChunk {
   kind: ChunkKind;
@@ -61,6 +73,10 @@ export interface CaptureChunk {
   source: string;
   /** Only on kind 'process'. */
   process?: ProcessInfo;
+  /** Only on data sent from a file (sendfile): data is the range read again, lostAfter what was not. */
+  file?: FileOrigin;
+  /** lostAfter counts bytes moved kernel-side (splice, vmsplice/tee): out of reach by design. */
+  kernelSide?: boolean;
 }
 
 /** Receivers, and processors in front of the http processor, consume chunks. */

@@ -13,7 +13,7 @@ export interface NativeProbe {
   updateMap(map: string, key: Buffer, value: Buffer): void;
   /** Kernel counters (bpf/include/record.h enum counter_index), summed over CPUs. */
   counters(): number[];
-  stats(): { records: number; bytes: number; batches: number; waitsForConsumer: number };
+  stats(): { records: number; bytes: number; batches: number; waitsForConsumer: number; unreadAtCloseRecords: number; unreadAtCloseBytes: number };
   /** Delivers what the ring still holds, stops the thread, detaches everything. */
   close(): Promise<void>;
 }

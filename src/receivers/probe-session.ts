@@ -83,7 +83,11 @@ export class ProbeSession {
     };
     const counters = this.probe.counters();
     KERNEL_COUNTERS.forEach((name, i) => (s[name] = counters[i] ?? 0));
-    s['addon.waits_for_consumer'] = this.probe.stats().waitsForConsumer;
+    const addon = this.probe.stats();
+    s['addon.waits_for_consumer'] = addon.waitsForConsumer;
+    // Left in the ring when the consumer did not keep up with the drain at close.
+    s['drops.unread_at_close'] = addon.unreadAtCloseRecords;
+    s['drops.unread_at_close_bytes'] = addon.unreadAtCloseBytes;
     return s;
   }
 }

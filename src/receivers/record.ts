@@ -13,6 +13,7 @@ const REC_CLOSE = 2;
 const REC_PROC = 3;
 const REC_CONN = 4;
 const REC_FILE = 5;
+const REC_FLAG_KERNEL_SIDE = 1;
 const FILE_COMPONENTS = 16;
 const FILE_COMPONENT_BYTES = 128;
 /** A sendfile range is read again from the file up to this many bytes (the rest is a gap). */
@@ -154,6 +155,7 @@ export class RecordDecoder {
       tid: live.tid,
       comm: live.comm,
       source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}`,
+      kernelSide: (b.readUInt16LE(at + 6) & REC_FLAG_KERNEL_SIDE) !== 0,
     };
   }
 
@@ -172,7 +174,8 @@ export class RecordDecoder {
     const count = Math.min(b.readUInt32LE(payload + 12), FILE_COMPONENTS);
     const parts: string[] = [];
     for (let i = count - 1; i >= 0; i--) parts.push(readCString(b, payload + 16 + i * FILE_COMPONENT_BYTES, FILE_COMPONENT_BYTES));
-    const data = count > 0 ? (this.readFile('/' + parts.join('/'), fileOffset, sent) ?? EMPTY) : EMPTY;
+    const path = count > 0 ? '/' + parts.join('/') : '';
+    const data = count > 0 ? (this.readFile(path, fileOffset, sent) ?? EMPTY) : EMPTY;
     this.stats.fileReread += data.length;
     this.stats.fileUnread += sent - data.length;
     live.pid = b.readUInt32LE(at + 8);
@@ -190,6 +193,7 @@ export class RecordDecoder {
       tid: live.tid,
       comm: live.comm,
       source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}+file`,
+      file: { path, offset: fileOffset },
     };
   }
 

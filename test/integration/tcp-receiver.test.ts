@@ -2,6 +2,7 @@
 // fields, byte offsets, large messages, truncation, in-kernel filters and self-exclusion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -175,6 +176,29 @@ test('the collector never captures its own process', async () => {
     });
     assert.ok(chunks.some((c) => c.pid === server.pid && c.kind === 'data'), 'the server side is captured');
     assert.equal(chunks.filter((c) => c.pid === process.pid).length, 0, 'nothing from our own pid');
+  } finally {
+    await stop(server);
+  }
+});
+
+test('shutdown delivers what waits in the ring even when the pipeline held every batch until then', async () => {
+  const port = await freePort();
+  const server = await startServer(process.execPath, [fixture('node-http-server.js'), String(port)], '127.0.0.1', port);
+  const requests = 300;
+  try {
+    const { chunks, stats } = await capture({ ports: [port], flush_interval: 1 }, async () => {
+      // The event loop is blocked while curl runs: the addon hands over a batch every
+      // millisecond until all of them wait for JS, and the rest stays in the ring. Shutdown
+      // follows at once, while JS still works through the batches it holds.
+      const url = `http://127.0.0.1:${port}/p/10`;
+      const r = spawnSync('curl', ['-sS', ...Array.from({ length: requests }, () => ['-o', '/dev/null', url]).flat()]);
+      assert.equal(r.status, 0, String(r.stderr));
+    });
+    const curl = chunks.filter((c) => c.kind === 'data' && c.comm === 'curl' && c.direction === 'egress');
+    const sent = Buffer.concat(curl.sort((a, b) => a.offset - b.offset).map((c) => c.data)).toString('latin1');
+    assert.equal(sent.split('GET /p/10 ').length - 1, requests, 'every request reached the consumer');
+    assert.ok(Number(stats['addon.waits_for_consumer']) > 0, 'the pipeline really held every batch');
+    assert.equal(stats['drops.unread_at_close'], 0);
   } finally {
     await stop(server);
   }

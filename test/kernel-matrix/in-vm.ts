@@ -16,7 +16,13 @@ import { doctor } from '../../src/doctor';
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PORT = 8080;
 const SENDFILE_PORT = 8081;
+const NGINX_PORT = 8082;
+/** nginx (Debian's, copied into the VM with its libraries) serves SENDFILE_BODY from here with sendfile on. */
+const NGINX_ROOT = path.join(os.tmpdir(), 'matrix-www');
 const SENDFILE_BODY = 'sendfile body line\n'.repeat(10_000); // ~190 KiB, text
+/** A request body the sendfile server reads with splice(2), socket → pipe (as proxies do). */
+const UPLOAD_BYTES = 150_000;
+const UPLOAD_FILE = path.join(os.tmpdir(), 'splice-upload.bin');
 const BACKENDS = ['fentry', 'kprobe', 'syscalls'] as const;
 
 interface Result {
@@ -27,6 +33,8 @@ interface Result {
   curl?: { server: number; client: number; ok: boolean };
   io_uring?: { client: number; ok: boolean };
   sendfile?: { spans: number; ok: boolean };
+  splice_read?: { lost: number; kernelSide: number; size: unknown; incomplete: unknown; after: number; ok: boolean };
+  nginx?: { spans: number; ok: boolean };
   records?: number;
   ms: number;
 }
@@ -41,7 +49,7 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
   const result: Result = { kernel: os.release(), backend, loaded: false, ms: 0 };
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
-  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
+  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT, NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
   const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), { id: 'http', logger });
   const spans: SpanRecord[] = [];
   http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
@@ -72,6 +80,11 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     // Two bodies sent with sendfile(2) on one keep-alive connection.
     const got = sh('curl', ['-sS', `http://127.0.0.1:${SENDFILE_PORT}/a`, `http://127.0.0.1:${SENDFILE_PORT}/b`]);
     if (got !== SENDFILE_BODY + SENDFILE_BODY) throw new Error('sendfile server answered something else');
+    // A body the server splices out of the socket, then a GET on the same connection.
+    const spliced = sh('curl', ['-sS', '-H', 'Expect:', '--data-binary', `@${UPLOAD_FILE}`, `http://127.0.0.1:${SENDFILE_PORT}/upload`, '--next', `http://127.0.0.1:${SENDFILE_PORT}/c`]);
+    if (spliced !== 'ok' + SENDFILE_BODY) throw new Error('sendfile server answered the upload with something else');
+    const fromNginx = sh('curl', ['-sS', `http://127.0.0.1:${NGINX_PORT}/a.txt`, `http://127.0.0.1:${NGINX_PORT}/b.txt`]);
+    if (fromNginx !== SENDFILE_BODY + SENDFILE_BODY) throw new Error('nginx answered something else');
   } finally {
     await receiver.shutdown();
     await http.shutdown();
@@ -83,9 +96,29 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const uring = spans.filter((s) => s.kind === 3 && exe(s) === 'uring-http' && s.attributes['http.response.status_code'] === 200);
   result.curl = { server: curlServer.length, client: curlClient.length, ok: curlServer.length === 2 && curlClient.length === 2 };
   result.io_uring = { client: uring.length, ok: uring.length === 1 };
-  const sendfile = spans.filter((s) => s.kind === 2 && exe(s) === 'sendfile-http');
-  const whole = sendfile.filter((s) => s.attributes['http.response.body.content'] === SENDFILE_BODY);
-  result.sendfile = { spans: sendfile.length, ok: sendfile.length === 2 && whole.length === 2 };
+  const served = (p: string) => spans.filter((s) => s.kind === 2 && exe(s) === 'sendfile-http' && s.attributes['url.path'] === p);
+  const sendfile = [...served('/a'), ...served('/b')];
+  const whole = (list: SpanRecord[]) => list.filter((s) => s.attributes['http.response.body.content'] === SENDFILE_BODY).length;
+  result.sendfile = { spans: sendfile.length, ok: sendfile.length === 2 && whole(sendfile) === 2 };
+  // The spliced body is an exact gap (its size known, not an error), and the GET after it parses.
+  const [upload] = served('/upload');
+  const lost = Number(upload?.attributes['tcpsniff.request.lost_bytes'] ?? 0);
+  const kernelSide = Number(upload?.attributes['tcpsniff.request.kernel_side_bytes'] ?? 0);
+  const size = upload?.attributes['http.request.body.size'];
+  const incomplete = upload?.attributes['tcpsniff.incomplete'];
+  const after = whole(served('/c'));
+  result.splice_read = {
+    lost,
+    kernelSide,
+    size,
+    incomplete,
+    after,
+    ok: size === UPLOAD_BYTES && incomplete === undefined && lost > 0 && kernelSide === lost && after === 1,
+  };
+  // nginx's own sendfile path (its chunking, headers written with writev): bodies whole, the file named.
+  const nginx = spans.filter((s) => s.kind === 2 && exe(s) === 'nginx');
+  const fromFile = nginx.filter((s) => s.attributes['tcpsniff.sendfile.response.path'] === path.join(NGINX_ROOT, String(s.attributes['url.path'])));
+  result.nginx = { spans: nginx.length, ok: nginx.length === 2 && whole(nginx) === 2 && fromFile.length === 2 };
   result.records = Number(receiver.stats()['records'] ?? 0);
   result.ms = Date.now() - t0;
   return result;
@@ -128,10 +161,12 @@ async function main() {
   const server = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'node-http-server.js'), String(PORT)], { stdio: 'ignore' });
   const bodyFile = path.join(os.tmpdir(), 'sendfile-body.txt');
   fs.writeFileSync(bodyFile, SENDFILE_BODY);
+  fs.writeFileSync(UPLOAD_FILE, 'u'.repeat(UPLOAD_BYTES));
   const sendfileServer = spawn(process.env.SENDFILE_HTTP ?? path.join(ROOT, 'sendfile-http'), [String(SENDFILE_PORT), bodyFile], { stdio: 'ignore' });
+  const nginx = startNginx();
   for (let i = 0; i < 200; i++) {
     const up = (port: number, p: string) => spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}${p}`]).status === 0;
-    if (up(PORT, '/p/1') && up(SENDFILE_PORT, '/')) break;
+    if (up(PORT, '/p/1') && up(SENDFILE_PORT, '/') && up(NGINX_PORT, '/')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   console.log(`MATRIX-DOCTOR ${JSON.stringify(doctor().backends)}`);
@@ -149,6 +184,21 @@ async function main() {
   for (const b of BACKENDS) if (!only || only.includes(`unix/${b}`)) console.log(`MATRIX ${JSON.stringify(await runUnix(b))}`);
   server.kill('SIGKILL');
   sendfileServer.kill('SIGKILL');
+  nginx.kill('SIGKILL');
+}
+
+/** nginx with sendfile on, master and one worker as root (the VM has no other user). */
+function startNginx() {
+  fs.mkdirSync(NGINX_ROOT, { recursive: true });
+  for (const name of ['a.txt', 'b.txt']) fs.writeFileSync(path.join(NGINX_ROOT, name), SENDFILE_BODY);
+  const conf = path.join(os.tmpdir(), 'matrix-nginx.conf');
+  fs.writeFileSync(
+    conf,
+    `user root; worker_processes 1; daemon off; pid ${os.tmpdir()}/matrix-nginx.pid; error_log ${os.tmpdir()}/matrix-nginx.log;
+     events { worker_connections 64; }
+     http { access_log off; sendfile on; server { listen 127.0.0.1:${NGINX_PORT}; root ${NGINX_ROOT}; } }`,
+  );
+  return spawn('nginx', ['-c', conf], { stdio: 'ignore' });
 }
 
 main().then(

@@ -20,6 +20,8 @@ interface Row {
   curl?: { ok: boolean };
   io_uring?: { ok: boolean };
   sendfile?: { ok: boolean };
+  splice_read?: { ok: boolean };
+  nginx?: { ok: boolean };
   ms: number;
 }
 
@@ -79,9 +81,13 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const needUring = r.backend === 'fentry' || r.backend === 'kprobe';
   const tcp = !r.backend.startsWith('unix');
   const sendfile = !tcp || r.sendfile?.ok === true;
-  const ok = curl && (!needUring || uring) && sendfile && !r.reason;
+  const spliceRead = !tcp || r.splice_read?.ok === true;
+  const nginx = !tcp || r.nginx?.ok === true;
+  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && !r.reason;
   const uringText = tcp ? `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}` : '';
-  const sendfileText = tcp ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}` : '';
+  const sendfileText = tcp
+    ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'}, spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}`
+    : '';
   const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };
 }

@@ -74,6 +74,7 @@ test('fields of a data record, then close with the last user of the connection',
   assert.equal(c.tid, 43);
   assert.equal(c.comm, 'curl');
   assert.equal(c.source, 'tcp/syscalls');
+  assert.equal(c.kernelSide, false);
   assert.deepEqual(c.conn, { connId: 'tcp:7', family: 4, localAddr: '127.0.0.1', localPort: 40000, remoteAddr: '127.0.0.2', remotePort: 8080, role: 'client' });
   const [closed] = decode(d, batch(record({ kind: 2, pid: 0 })));
   assert.equal(closed?.kind, 'close');
@@ -142,4 +143,53 @@ test('unix sockets: family 0, the path from REC_CONN (abstract names as @name)',
   assert.equal(out[0]?.conn.localAddr, '');
   assert.equal(out[0]?.conn.connId, 'unix:1');
   assert.equal(out[1]?.conn.path, '@containerd-shim');
+});
+
+/** A REC_FILE payload: file offset, in_fd, and the path's components from the file upwards. */
+function filePayload(fileOffset: number, components: string[]): Buffer {
+  const p = Buffer.alloc(16 + 16 * 128);
+  p.writeBigUInt64LE(BigInt(fileOffset), 0);
+  p.writeUInt32LE(5, 8);
+  p.writeUInt32LE(components.length, 12);
+  components.forEach((name, i) => p.write(name, 16 + i * 128, 'latin1'));
+  return p;
+}
+
+test('file records: the range is read again from the walked path; the chunk says which file and offset, the unread rest is lostAfter', () => {
+  const reads: Array<[string, number, number]> = [];
+  const reader = (path: string, offset: number, length: number) => {
+    reads.push([path, offset, length]);
+    return path.endsWith('gone.bin') ? null : Buffer.from('x'.repeat(length - 3));
+  };
+  const d = new RecordDecoder('tcp', 0n, 16, reader);
+  const [c, gone] = decode(
+    d,
+    batch(
+      record({ kind: 5, offset: 100, lost: 10, payload: filePayload(1 << 20, ['big.bin', 'www', 'srv']) }),
+      record({ kind: 5, offset: 110, lost: 4, payload: filePayload(0, ['gone.bin', 'tmp']) }),
+    ),
+  );
+  assert.deepEqual(reads, [
+    ['/srv/www/big.bin', 1 << 20, 10],
+    ['/tmp/gone.bin', 0, 4],
+  ]);
+  assert.equal(c?.source, 'tcp/syscalls+file');
+  assert.deepEqual(c?.file, { path: '/srv/www/big.bin', offset: 1 << 20 });
+  assert.equal(c?.offset, 100);
+  assert.equal(c?.data.length, 7);
+  assert.equal(c?.lostAfter, 3);
+  assert.deepEqual(gone?.file, { path: '/tmp/gone.bin', offset: 0 });
+  assert.equal(gone?.data.length, 0);
+  assert.equal(gone?.lostAfter, 4);
+  assert.equal(d.stats.fileReread, 7);
+  assert.equal(d.stats.fileUnread, 7);
+});
+
+test('a lost-bytes record flagged kernel-side (splice) says so', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  const rec = record({ offset: 5, lost: 4096 });
+  rec.writeUInt16LE(1, 6); // REC_FLAG_KERNEL_SIDE
+  const [c] = decode(d, batch(rec));
+  assert.equal(c?.kernelSide, true);
+  assert.equal(c?.lostAfter, 4096);
 });

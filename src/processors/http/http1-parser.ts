@@ -27,7 +27,17 @@ import {
   plausibleStatusLine,
   type Plausible,
 } from './http1-head';
-import { HttpMessage, appendGrow, keepBody, type Counters, type HandlerLimits, type IncompleteReason } from './protocol';
+import {
+  HttpMessage,
+  appendGrow,
+  fileBodyData,
+  bypassedBodyLost,
+  keepBody,
+  type Counters,
+  type FileSource,
+  type HandlerLimits,
+  type IncompleteReason,
+} from './protocol';
 
 export interface Http1Sink {
   /** A request head was parsed (msg.head set). */
@@ -44,6 +54,10 @@ export interface Http1Sink {
   onTunnel(): void;
   /** Bytes that followed the switch in the same push (the new protocol's first bytes). */
   onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void;
+  /** The file the bytes being pushed were sent from (sendfile), else null. */
+  readonly fileSource: FileSource | null;
+  /** The gap being reported was moved kernel-side (splice). */
+  readonly kernelSideGap: boolean;
 }
 
 export type Http1ParserOptions = HandlerLimits;
@@ -580,6 +594,8 @@ export class Http1Parser {
     if (len <= 0) return;
     m.bodySize += len;
     m.endTime = time;
+    const file = this.sink.fileSource;
+    if (file !== null) fileBodyData(m, file, data, from, to);
     // Bodies of messages that belong to no exchange (unpaired responses) are not kept.
     keepBody(m, data, from, to, time, this.opts);
   }
@@ -590,6 +606,7 @@ export class Http1Parser {
     m.lostBytes += bytes;
     m.bodyTruncated = true;
     m.endTime = time;
+    bypassedBodyLost(m, this.sink, bytes);
     this.stats.add('gaps.bridged');
   }
 

@@ -17,6 +17,7 @@ import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } 
 import {
   HttpExchange,
   type DetectResult,
+  type FileSource,
   type HandlerContext,
   type HttpMessage,
   type IncompleteReason,
@@ -122,6 +123,14 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   }
 
   // ---- Http1Sink ----
+
+  get fileSource(): FileSource | null {
+    return this.ctx.fileSource;
+  }
+
+  get kernelSideGap(): boolean {
+    return this.ctx.kernelSideGap;
+  }
 
   onRequestHead(msg: HttpMessage): void {
     const ex = new HttpExchange(msg, this.reqDir === 'egress', this.ctx.pid, this.ctx.comm);

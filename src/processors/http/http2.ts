@@ -46,6 +46,8 @@ import {
   HttpExchange,
   HttpMessage,
   appendGrow,
+  fileBodyData,
+  bypassedBodyLost,
   keepBody,
   type DetectResult,
   type HandlerContext,
@@ -414,6 +416,7 @@ export class Http2Handler implements ProtocolHandler {
       m.lostBytes += bytes;
       m.endTime = time;
       m.bodyTruncated = true;
+      bypassedBodyLost(m, this.ctx, bytes);
       side.grpc?.skip(bytes);
       this.ctx.stats.add('gaps.bridged');
       return;
@@ -828,5 +831,6 @@ function captureBody(m: HttpMessage, data: Buffer, from: number, to: number, tim
   if (len <= 0) return;
   m.bodySize += len;
   m.endTime = time;
+  if (ctx.fileSource !== null) fileBodyData(m, ctx.fileSource, data, from, to);
   keepBody(m, data, from, to, time, ctx.limits);
 }

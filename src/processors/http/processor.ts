@@ -8,13 +8,14 @@
 
 import type { ChunkProcessorComponent, CreateContext, Stats } from '../../core/component';
 import type { Logger } from '../../core/logger';
-import type { CaptureChunk, ConnectionMeta, Direction, SpanConsumer, SpanRecord } from '../../core/types';
+import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, SpanConsumer, SpanRecord } from '../../core/types';
 import type { HttpProcessorConfig } from './config';
 import { Http1Detector } from './http1';
 import { Http2Detector } from './http2';
 import {
   Counters,
   appendGrow,
+  type FileSource,
   type HandlerContext,
   type HandlerLimits,
   type HttpExchange,
@@ -22,7 +23,7 @@ import {
   type ProtocolDetector,
   type ProtocolHandler,
 } from './protocol';
-import { DirStream, type StreamSink } from './reassembly';
+import { DirStream, KERNEL_SIDE, type GapOrigin, type StreamSink } from './reassembly';
 import { ResourceCache } from './resource';
 import { buildSpan } from './spans';
 import { IdGenerator } from './trace-context';
@@ -68,6 +69,8 @@ class Conn implements StreamSink, HandlerContext {
   comm: string;
   lastActive = 0; // monotonic ms
   epoch = -1; // batch in which it was last moved to the LRU tail
+  fileSource: FileSource | null = null;
+  kernelSideGap = false;
   /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
   private held: [Hold, Hold] = [emptyHold(), emptyHold()];
   private detectAttempts = 0;
@@ -113,7 +116,27 @@ class Conn implements StreamSink, HandlerContext {
 
   // ---- StreamSink ----
 
-  data(dir: Direction, data: Buffer, time: bigint): void {
+  data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
+    if (file === undefined) return this.take(dir, data, time);
+    // The parsers ask for it while they account the bytes (synchronously, inside take).
+    this.fileSource = { path: file.path, offset: file.offset, end: file.offset + data.length };
+    this.take(dir, data, time);
+    this.fileSource = null;
+  }
+
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void {
+    if (this.status !== 'active') {
+      if (this.status === 'detecting') this.held[dir === 'egress' ? 0 : 1] = emptyHold();
+      return;
+    }
+    if (origin === KERNEL_SIDE) this.kernelSideGap = true;
+    else if (origin !== undefined) this.fileSource = { path: origin.path, offset: origin.offset, end: origin.offset + bytes };
+    this.handler!.onGap(dir, bytes, time, reason);
+    this.fileSource = null;
+    this.kernelSideGap = false;
+  }
+
+  private take(dir: Direction, data: Buffer, time: bigint): void {
     if (this.status === 'active') {
       this.handler!.onData(dir, data, time);
       if (this.handler!.done) this.stopTracking();
@@ -124,11 +147,6 @@ class Conn implements StreamSink, HandlerContext {
       return;
     }
     this.detect(dir, data, time);
-  }
-
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
-    if (this.status === 'active') this.handler!.onGap(dir, bytes, time, reason);
-    else if (this.status === 'detecting') this.held[dir === 'egress' ? 0 : 1] = emptyHold();
   }
 
   // ---- detection ----

@@ -119,6 +119,8 @@ export class HttpMessage {
   hasBody = false;
   /** Body bytes that were not captured but whose extent was known (framing survived). */
   lostBytes = 0;
+  /** Of lostBytes, those moved kernel-side (splice, vmsplice/tee): out of reach by design. */
+  kernelSideBytes = 0;
   /**
    * Captured (decoded) body bytes: at most max_body_bytes when capture_bodies is on, at most
    * max_inspect_bytes when the body is kept for inspection (see bodyCapFor).
@@ -132,6 +134,8 @@ export class HttpMessage {
   /** The body is kept for inspection (span.internal), not only for export. */
   inspect = false;
   bodyTruncated = false;
+  /** What of the body was sent from files (sendfile); null when none was. */
+  file: FileBody | null = null;
   state: MessageState = 'open';
   failReason: IncompleteReason | null = null;
   exchange: HttpExchange | null = null;
@@ -226,6 +230,65 @@ export interface HandlerContext {
   readonly comm: string;
   /** A settled exchange; called at most once per exchange. */
   emit(ex: HttpExchange): void;
+  /** While data or a gap is handed to the handler: the file those bytes were sent from, else null. */
+  readonly fileSource: FileSource | null;
+  /** While a gap is handed to the handler: its bytes were moved kernel-side (splice), not lost. */
+  readonly kernelSideGap: boolean;
+}
+
+/** Why the bytes being handed over bypassed user memory (a HandlerContext's view of it). */
+export interface BypassView {
+  readonly fileSource: FileSource | null;
+  readonly kernelSideGap: boolean;
+}
+
+/**
+ * The file the bytes being handed over were sent from: `offset` is the file offset of the first
+ * byte, `end` of the byte after the last (parsers that prepend held bytes count from the end).
+ */
+export interface FileSource {
+  path: string;
+  offset: number;
+  end: number;
+}
+
+/** What of a message's body was sent from files (sendfile): the tcpsniff.sendfile.* attributes. */
+export interface FileBody {
+  /** The file of the first body byte sent from a file, and that byte's file offset. */
+  path: string;
+  offset: number;
+  /** Body bytes sent from files, and of those the ones that could not be read again (a gap). */
+  bytes: number;
+  unreadBytes: number;
+  /** Contiguous file ranges (a body sent in several calls that continue each other is one). */
+  ranges: number;
+  /** Where the latest range ends, to tell a continuation from a new range. */
+  lastPath: string;
+  lastEnd: number;
+}
+
+/** Body bytes data[from..to) came from `src` (the caller checks src is not null). */
+export function fileBodyData(m: HttpMessage, src: FileSource, data: Buffer, from: number, to: number): void {
+  noteFileBody(m, src.path, src.end - (data.length - from), to - from, 0);
+}
+
+/** `bytes` body bytes of a gap were bridged: note what bypassed user memory, and how. */
+export function bypassedBodyLost(m: HttpMessage, why: BypassView, bytes: number): void {
+  if (why.fileSource !== null) noteFileBody(m, why.fileSource.path, why.fileSource.offset, bytes, bytes);
+  if (why.kernelSideGap) m.kernelSideBytes += bytes;
+}
+
+function noteFileBody(m: HttpMessage, path: string, offset: number, bytes: number, unread: number): void {
+  const f = m.file;
+  if (f === null) {
+    m.file = { path, offset, bytes, unreadBytes: unread, ranges: 1, lastPath: path, lastEnd: offset + bytes };
+    return;
+  }
+  if (f.lastPath !== path || f.lastEnd !== offset) f.ranges++;
+  f.bytes += bytes;
+  f.unreadBytes += unread;
+  f.lastPath = path;
+  f.lastEnd = offset + bytes;
 }
 
 /** Parses one connection's traffic in one protocol. Never throws on bad input. */

@@ -7,15 +7,22 @@
 // chunks entirely before the expected offset (duplicates, or stragglers after their hole was
 // declared a gap) are dropped and counted. chunk.lostAfter is a gap right away ('truncated').
 
-import type { CaptureChunk, Direction } from '../../core/types';
+import type { CaptureChunk, Direction, FileOrigin } from '../../core/types';
 import type { Counters } from './protocol';
 
 export const REORDER_MAX_CHUNKS = 32;
 export const REORDER_MAX_BYTES = 256 * 1024;
 
+/** A gap of bytes moved kernel-side (splice, vmsplice/tee): out of reach by design. */
+export const KERNEL_SIDE = 'kernel_side';
+/** Why a gap's bytes are missing, when known: sent from a file (not read again), or moved kernel-side. */
+export type GapOrigin = FileOrigin | typeof KERNEL_SIDE;
+
 export interface StreamSink {
-  data(dir: Direction, data: Buffer, time: bigint): void;
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void;
+  /** `file`: the bytes were sent from this file, data[0] from file.offset (sendfile). */
+  data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void;
+  /** `origin`: the missing bytes were sent from a file (the first from its offset), or moved kernel-side. */
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void;
 }
 
 export class DirStream {
@@ -114,15 +121,22 @@ export class DirStream {
       this.lastTime = c.timeUnixNano;
       this.next = end;
       this.delivered = true;
-      sink.data(this.dir, skip > 0 ? c.data.subarray(skip) : c.data, c.timeUnixNano);
+      sink.data(this.dir, skip > 0 ? c.data.subarray(skip) : c.data, c.timeUnixNano, fileFrom(c, skip));
     }
     if (c.lostAfter > 0 && lostEnd > this.next) {
       const bytes = lostEnd - this.next;
+      const origin = c.kernelSide === true ? KERNEL_SIDE : fileFrom(c, this.next - c.offset);
       this.stats.add('gaps');
       this.stats.add('gaps.bytes', bytes);
       this.lastTime = c.timeUnixNano;
       this.next = lostEnd;
-      sink.gap(this.dir, bytes, c.timeUnixNano, 'truncated');
+      sink.gap(this.dir, bytes, c.timeUnixNano, 'truncated', origin);
     }
   }
+}
+
+/** The file origin of a chunk's bytes from `skip` on (trimmed overlaps move it). */
+function fileFrom(c: CaptureChunk, skip: number): FileOrigin | undefined {
+  const f = c.file;
+  return f === undefined || skip === 0 ? f : { path: f.path, offset: f.offset + skip };
 }

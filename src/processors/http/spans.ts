@@ -29,7 +29,7 @@ import {
   type SpanRecord,
 } from '../../core/types';
 import { GRPC_STATUS_NAMES, grpcIsError, grpcStatusFromHttp, type GrpcFramer } from './grpc';
-import type { HttpExchange, HttpHead, HttpMessage, IncompleteReason } from './protocol';
+import type { FileBody, HttpExchange, HttpHead, HttpMessage, IncompleteReason } from './protocol';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
 import { redactQuery, redactUrl } from './url-redaction';
 import { H2_ERROR_NAMES } from './h2-frames';
@@ -44,7 +44,12 @@ export const ATTR_RESPONSE_BODY_CONTENT = 'http.response.body.content';
 export const ATTR_INCOMPLETE = 'tcpsniff.incomplete';
 export const ATTR_REQUEST_LOST_BYTES = 'tcpsniff.request.lost_bytes';
 export const ATTR_RESPONSE_LOST_BYTES = 'tcpsniff.response.lost_bytes';
+export const ATTR_REQUEST_KERNEL_SIDE_BYTES = 'tcpsniff.request.kernel_side_bytes';
+export const ATTR_RESPONSE_KERNEL_SIDE_BYTES = 'tcpsniff.response.kernel_side_bytes';
 // HTTP/2 (documented in README.md).
+/** Prefixes of the attributes describing a body sent from files (sendfile): see addFileBody. */
+export const ATTR_SENDFILE_REQUEST_PREFIX = 'tcpsniff.sendfile.request.';
+export const ATTR_SENDFILE_RESPONSE_PREFIX = 'tcpsniff.sendfile.response.';
 export const ATTR_H2_STREAM_ID = 'tcpsniff.h2.stream_id';
 export const ATTR_H2_UNKNOWN_HEADERS = 'tcpsniff.h2.unknown_headers';
 export const ATTR_H2_UNKNOWN_FIELDS = 'tcpsniff.h2.unknown_fields';
@@ -276,6 +281,10 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   }
   if (req.lostBytes > 0) attrs[ATTR_REQUEST_LOST_BYTES] = req.lostBytes;
   if (res !== null && res.lostBytes > 0) attrs[ATTR_RESPONSE_LOST_BYTES] = res.lostBytes;
+  if (req.kernelSideBytes > 0) attrs[ATTR_REQUEST_KERNEL_SIDE_BYTES] = req.kernelSideBytes;
+  if (res !== null && res.kernelSideBytes > 0) attrs[ATTR_RESPONSE_KERNEL_SIDE_BYTES] = res.kernelSideBytes;
+  if (req.file !== null) addFileBody(attrs, ATTR_SENDFILE_REQUEST_PREFIX, req.file);
+  if (res?.file != null) addFileBody(attrs, ATTR_SENDFILE_RESPONSE_PREFIX, res.file);
   if (c.captureBodies) {
     const cap = c.maxBodyBytes ?? Infinity;
     addBody(attrs, ATTR_REQUEST_BODY_CONTENT, req, cap);
@@ -391,6 +400,19 @@ function addBody(attrs: Attributes, key: string, m: HttpMessage, cap: number): v
   attrs[key] = text;
   if (base64) attrs[key + BODY_ENCODING_SUFFIX] = 'base64';
   if (cut || m.bodyCaptured < m.bodySize) attrs[key + BODY_TRUNCATED_SUFFIX] = true;
+}
+
+/**
+ * The body (or part of it) never passed through user memory: which file it was sent from, and
+ * whether the span's view of those bytes was read again from the file or is a gap.
+ */
+function addFileBody(attrs: Attributes, prefix: string, f: FileBody): void {
+  attrs[prefix + 'path'] = f.path;
+  attrs[prefix + 'offset'] = f.offset;
+  attrs[prefix + 'bytes'] = f.bytes;
+  if (f.ranges > 1) attrs[prefix + 'ranges'] = f.ranges;
+  if (f.unreadBytes > 0) attrs[prefix + 'unread_bytes'] = f.unreadBytes;
+  attrs[prefix + 'capture'] = f.unreadBytes === 0 ? 'reread' : f.unreadBytes === f.bytes ? 'gap' : 'partial';
 }
 
 function addHeaders(attrs: Attributes, prefix: string, head: HttpHead, sensitive: string[]): void {

@@ -11,10 +11,13 @@ import { syscallsBackend } from '../syscalls-backend';
 import { kernelLayerBackend, type KernelLayerObject } from '../kernel-backends';
 import { filterMaps } from './filters';
 
-/** bpf/tcp_kernel.bpf.c; sendfile/splice reach TCP through tcp_sendpage only up to 6.4. */
+/**
+ * bpf/tcp_kernel.bpf.c; sendfile/splice reach TCP through tcp_sendpage only up to 6.4; splice(2)
+ * out of a socket through tcp_splice_read (never tcp_recvmsg).
+ */
 const TCP_LAYER: KernelLayerObject = {
   object: 'tcp_kernel',
-  functions: ['tcp_sendmsg', 'tcp_recvmsg'],
+  functions: ['tcp_sendmsg', 'tcp_recvmsg', 'tcp_splice_read'],
   optionalFunctions: ['tcp_sendpage'],
 };
 
