@@ -29,6 +29,13 @@ export const fileExporterSpec: SectionSpec = {
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 /** A write starts before flush_interval once this much waits: memory stays low at high span rates. */
 const WRITE_EARLY_BYTES = 4 * 1024 * 1024;
+/**
+ * Past this much, the asynchronous write is not getting its turns of the event loop (under load
+ * the receiver's batches can keep it busy for over a second) or the disk is slow: the lines are
+ * written synchronously, milliseconds of pause instead of dropped spans. (A disk that hangs
+ * rather than fails then holds up the pipeline; one that fails is counted as before.)
+ */
+const WRITE_NOW_BYTES = 16 * 1024 * 1024;
 
 export class FileExporter implements ExporterComponent {
   private readonly pending = new Utf8Chunks();
@@ -73,7 +80,8 @@ export class FileExporter implements ExporterComponent {
     writeTraceRequestJson(spans, this.pending);
     this.pending.append('\n');
     this.pendingSpans += spans.length;
-    if (this.cfg.flush_interval === 0 || (this.pending.byteLength >= WRITE_EARLY_BYTES && !this.writing)) void this.flush();
+    if (this.pending.byteLength >= WRITE_NOW_BYTES) this.writePendingNow();
+    else if (this.cfg.flush_interval === 0 || (this.pending.byteLength >= WRITE_EARLY_BYTES && !this.writing)) void this.flush();
   }
 
   /** Resolves once everything buffered so far is written (or failed). */
@@ -86,21 +94,46 @@ export class FileExporter implements ExporterComponent {
 
   /** One append of all buffered lines; only one runs at a time, so lines never interleave. */
   private async writePending(): Promise<void> {
-    const data = this.pending.take();
-    const spans = this.pendingSpans;
-    this.pendingSpans = 0;
+    const { data, spans } = this.takePending();
     try {
       await appendAll(this.cfg.path, data);
-      this.counters.sent += spans;
-      this.counters.bytes += data.reduce((n, b) => n + b.length, 0);
-      this.failures.success(`writing to ${this.cfg.path} works again`);
+      this.written(data, spans);
     } catch (e) {
-      this.counters.writeFailed += spans;
-      this.failures.failure(`cannot write ${spans} span(s) to ${this.cfg.path}: ${(e as Error).message}`);
+      this.failed(spans, e as Error);
     } finally {
       this.pending.giveBack(data);
       this.writing = undefined;
     }
+  }
+
+  /** The same, synchronously (see WRITE_NOW_BYTES): lines stay whole, though one may land before those of a write in flight. */
+  private writePendingNow(): void {
+    const { data, spans } = this.takePending();
+    try {
+      appendAllSync(this.cfg.path, data);
+      this.written(data, spans);
+    } catch (e) {
+      this.failed(spans, e as Error);
+    } finally {
+      this.pending.giveBack(data);
+    }
+  }
+
+  private takePending(): { data: Buffer[]; spans: number } {
+    const spans = this.pendingSpans;
+    this.pendingSpans = 0;
+    return { data: this.pending.take(), spans };
+  }
+
+  private written(data: Buffer[], spans: number): void {
+    this.counters.sent += spans;
+    this.counters.bytes += data.reduce((n, b) => n + b.length, 0);
+    this.failures.success(`writing to ${this.cfg.path} works again`);
+  }
+
+  private failed(spans: number, e: Error): void {
+    this.counters.writeFailed += spans;
+    this.failures.failure(`cannot write ${spans} span(s) to ${this.cfg.path}: ${e.message}`);
   }
 
   async shutdown(): Promise<void> {
@@ -132,13 +165,25 @@ async function appendAll(file: string, data: Buffer[]): Promise<void> {
     return fs.promises.open(file, 'a');
   });
   try {
-    let rest = data;
-    while (rest.length > 0) {
-      const { bytesWritten } = await fh.writev(rest);
-      rest = afterBytes(rest, bytesWritten);
-    }
+    for (let rest = data; rest.length > 0; ) rest = afterBytes(rest, (await fh.writev(rest)).bytesWritten);
   } finally {
     fh.close().catch(() => {}); // nothing left to lose: write errors were reported above
+  }
+}
+
+function appendAllSync(file: string, data: Buffer[]): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'a');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fd = fs.openSync(file, 'a');
+  }
+  try {
+    for (let rest = data; rest.length > 0; ) rest = afterBytes(rest, fs.writevSync(fd, rest));
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
