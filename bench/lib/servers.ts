@@ -1,5 +1,6 @@
 // Servers under test (the traced programs) and load generators.
 
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromRoot } from '../../src/core/paths';
@@ -118,13 +119,22 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult & { raw: string }
   const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', lua];
   if (o.close) args.push('-H', 'Connection: close');
   args.push(`http://127.0.0.1:${o.port}${o.path}`);
-  // Thousands of connections need more descriptors than the default soft limit.
+  // Thousands of connections need more descriptors than the default soft limit (up to the
+  // hard limit: raising that needs CAP_SYS_RESOURCE, which containers often lack).
+  const nofile = Math.min(65536, hardNofileLimit());
   const r = o.connections > 512
-    ? await runToEnd('prlimit', ['--nofile=65536:65536', 'taskset', '-c', o.cpus, 'wrk', ...args], { timeoutMs: (o.durationS + 60) * 1000 })
+    ? await runToEnd('prlimit', [`--nofile=${nofile}:${nofile}`, 'taskset', '-c', o.cpus, 'wrk', ...args], { timeoutMs: (o.durationS + 60) * 1000 })
     : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
   const res = parseWrk(r.out);
   if (!Number.isFinite(res.requests)) throw new Error(`wrk failed (${r.code}): ${r.out}${r.err}`);
   return { ...res, raw: r.out };
+}
+
+/** This process's hard limit on open files (what a child may raise its soft limit to). */
+function hardNofileLimit(): number {
+  const r = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' });
+  const n = Number(r.stdout.trim());
+  return Number.isFinite(n) && n > 0 ? n : 65536; // "unlimited"
 }
 
 export interface H2loadOptions {

@@ -67,6 +67,8 @@ interface LiveConn {
 /** Decodes records, keeping one ConnectionMeta object per live connection. */
 export class RecordDecoder {
   private readonly conns = new Map<number, LiveConn>();
+  /** `receiver/backend` per backend number: the same string on every chunk. */
+  private readonly sources: string[];
   readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, fileReread: 0, fileUnread: 0 };
 
   constructor(
@@ -74,7 +76,9 @@ export class RecordDecoder {
     private readonly clockOffsetNs: bigint,
     private readonly maxConnections = 65536,
     private readonly readFile: FileRangeReader = readFileRange,
-  ) {}
+  ) {
+    this.sources = BACKENDS.map((b) => `${receiverName}/${b}`);
+  }
 
   get openConnections(): number {
     return this.conns.size;
@@ -139,7 +143,7 @@ export class RecordDecoder {
     if (kind === REC_FILE) return this.fileChunk(b, at, len, live, offset, lostAfter);
     live.pid = pid;
     live.tid = b.readUInt32LE(at + 12);
-    live.comm = readCString(b, at + 88, 16);
+    if (!cStringIs(b, at + 88, 16, live.comm)) live.comm = readCString(b, at + 88, 16);
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
     const ts = b.readBigUInt64LE(at + 24);
@@ -148,13 +152,13 @@ export class RecordDecoder {
       conn,
       direction: b[at + 2] === 0 ? 'egress' : 'ingress',
       offset,
-      data: len ? Buffer.from(b.subarray(at + REC_HEADER_BYTES, at + REC_HEADER_BYTES + len)) : EMPTY,
+      data: len ? copyOut(b, at + REC_HEADER_BYTES, len) : EMPTY,
       lostAfter,
       timeUnixNano: ts + this.clockOffsetNs,
       pid,
       tid: live.tid,
       comm: live.comm,
-      source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}`,
+      source: this.sources[b[at + 5]!] ?? this.sources[0]!,
       kernelSide: (b.readUInt16LE(at + 6) & REC_FLAG_KERNEL_SIDE) !== 0,
     };
   }
@@ -270,6 +274,20 @@ function unixPath(b: Buffer, at: number, len: number): string {
   return b.toString('utf8', start, nul >= 0 && nul < end ? nul : end);
 }
 const CLOSE_TEMPLATE = { kind: 'close', direction: 'egress', offset: 0, data: EMPTY, lostAfter: 0 } as const;
+
+/** A copy of b[at..at+len) (from Node's pool when small), without a view made first. */
+function copyOut(b: Buffer, at: number, len: number): Buffer {
+  const out = Buffer.allocUnsafe(len);
+  b.copy(out, 0, at, at + len);
+  return out;
+}
+
+/** The NUL-terminated latin1 text at b[at..at+max) equals `s` (no string made: comm rarely changes). */
+function cStringIs(b: Buffer, at: number, max: number, s: string): boolean {
+  if (s.length > max) return false;
+  for (let i = 0; i < s.length; i++) if (b[at + i] !== s.charCodeAt(i)) return false;
+  return s.length === max || b[at + s.length] === 0;
+}
 
 function readCString(b: Buffer, at: number, max: number): string {
   let end = at;

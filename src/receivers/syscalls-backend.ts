@@ -52,6 +52,15 @@ export function syscallsBackend(o: SyscallsBackendOptions): BackendCandidate<Pro
   };
 }
 
+/**
+ * The addon's batches between its drain thread and JS (pre-faulted, reused): 32 × 1 MiB. They
+ * hold what the thread drained while JS was busy (JIT warm-up, GC, a burst): unlike the kernel
+ * ring (mapped twice) each byte counts once in RSS, so most of the buffering is here. 1 MiB is
+ * still hundreds of exchanges per call into JS.
+ */
+const BATCH_BYTES = 1 << 20;
+const BATCH_COUNT = 32;
+
 /** Loads a capture object (bpf/include/capture.h) with the receiver's settings and filters. */
 export function openCaptureSession(
   o: Omit<SyscallsBackendOptions, 'object' | 'enterOnly'>,
@@ -67,6 +76,8 @@ export function openCaptureSession(
       mapEntries: o.mapEntries,
       skipPrograms,
       flushMs: Math.max(1, Math.round(o.settings.flush_interval)),
+      batchBytes: BATCH_BYTES,
+      batchCount: BATCH_COUNT,
     },
     o.consumer,
     o.logger,

@@ -56,3 +56,12 @@ test('a stdout that does not keep up drops and counts instead of buffering', () 
   assert.equal(written.length, 0);
   assert.deepEqual(exp.stats(), { 'spans.sent': 0, 'drops.output_backpressure': 3 });
 });
+
+test('start times: milliseconds right across second boundaries and out of order (the second is cached)', async () => {
+  const { formatSpan } = await import('../../src/exporters/debug/format');
+  const times = [0n, 999_999n, 1_000_000n, 1_700_000_000_999_999_999n, 1_700_000_001_000_000_000n, 1_700_000_001_005_000_000n, 1_700_000_000_050_000_000n, 253_402_300_799_999_000_000n];
+  for (const t of times) {
+    const line = formatSpan(makeSpan({ startTimeUnixNano: t, endTimeUnixNano: t }), 'basic');
+    assert.equal(line.split(' ')[0], new Date(Number(t / 1_000_000n)).toISOString(), String(t));
+  }
+});

@@ -10,6 +10,9 @@ test('sensitive query parameter values are redacted, others kept in order', () =
   assert.equal(redactQuery('q=key&page=2'), 'q=key&page=2', 'values are not names');
   assert.equal(redactQuery('flag&token'), 'flag&token', 'no value, nothing to hide');
   assert.equal(redactQuery('%zz=1'), '%zz=1', 'malformed encoding does not throw');
+  assert.equal(redactQuery('flag&&token=a=b&x=1&'), 'flag&&token=REDACTED&x=1&', 'empty pairs, = inside a value, trailing &');
+  assert.equal(redactQuery('Token=1&a+b=2&TOKEN=3'), 'Token=REDACTED&a+b=2&TOKEN=REDACTED', 'case, + in a name');
+  assert.equal(redactQuery('=x&token'), '=x&token');
 });
 
 test('userinfo and query secrets in full URLs are redacted', () => {

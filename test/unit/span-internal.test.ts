@@ -34,7 +34,7 @@ async function everyEncoding(span: SpanRecord): Promise<string[]> {
   await exp.start();
   exp.consumeSpans([span]);
   await exp.shutdown();
-  const out = [fs.readFileSync(file, 'utf8'), formatSpan(span, 'detailed'), JSON.stringify(traceRequestJson([span])), encodeTraceRequest([span]).toString('latin1')];
+  const out = [fs.readFileSync(file, 'utf8'), formatSpan(span, 'detailed'), traceRequestJson([span]), encodeTraceRequest([span]).toString('latin1')];
   fs.rmSync(dir, { recursive: true, force: true });
   return out;
 }

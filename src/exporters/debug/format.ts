@@ -2,6 +2,7 @@
 // (method, URL or path, status, peer) from the semantic conventions the http processor emits.
 
 import type { AttributeValue, Attributes, SpanRecord } from '../../core/types';
+import { jsonString } from '../otlp/json';
 
 export type Verbosity = 'basic' | 'normal' | 'detailed';
 
@@ -36,28 +37,41 @@ function formatValue(v: AttributeValue): string {
   return String(v);
 }
 
+// Spans of a batch mostly start within the same second: its ISO text ("…T08:00:00.") is made
+// once, and only the milliseconds per span.
+let isoSecond = NaN;
+let isoSecondText = '';
+
 function isoTime(ns: bigint): string {
-  return new Date(Number(ns / 1_000_000n)).toISOString();
+  const ms = Number(ns / 1_000_000n);
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecondText = new Date(second * 1000).toISOString().slice(0, -4); // without "sssZ"
+    isoSecond = second;
+  }
+  const milli = ms - second * 1000;
+  return `${isoSecondText}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
 }
 
+/** Kind column, padded: one string per kind. */
+const KIND_COLUMN: Record<number, string> = Object.fromEntries(Object.entries(KIND_NAMES).map(([k, name]) => [k, name.padEnd(6)]));
+
 export function formatSpan(s: SpanRecord, verbosity: Verbosity): string {
+  // One string built in place (this runs for every span of the default pipeline).
   const status = STATUS_NAMES[s.status.code] ?? String(s.status.code);
-  const parts = [
-    isoTime(s.startTimeUnixNano),
-    (KIND_NAMES[s.kind] ?? String(s.kind)).padEnd(6),
-    serviceName(s.resource.attributes),
-    JSON.stringify(s.name),
-    s.status.message ? `${status}(${s.status.message})` : status,
-  ];
+  let line = `${isoTime(s.startTimeUnixNano)} ${KIND_COLUMN[s.kind] ?? String(s.kind).padEnd(6)} ${serviceName(s.resource.attributes)} ${jsonString(s.name)} ${s.status.message ? `${status}(${s.status.message})` : status}`;
   if (verbosity !== 'basic') {
     for (const [label, keys] of KEY_ATTRIBUTES) {
-      const key = keys.find((k) => s.attributes[k] !== undefined);
-      if (key) parts.push(`${label}=${formatValue(s.attributes[key]!)}`);
+      for (const key of keys) {
+        const v = s.attributes[key];
+        if (v === undefined) continue;
+        line += ` ${label}=${formatValue(v)}`;
+        break;
+      }
     }
   }
-  parts.push(`dur=${formatDuration(s.endTimeUnixNano - s.startTimeUnixNano)}`);
-  if (verbosity !== 'basic') parts.push(`trace=${s.traceId.slice(0, 8)}`, `span=${s.spanId.slice(0, 8)}`);
-  let line = parts.join(' ');
+  line += ` dur=${formatDuration(s.endTimeUnixNano - s.startTimeUnixNano)}`;
+  if (verbosity !== 'basic') line += ` trace=${s.traceId.slice(0, 8)} span=${s.spanId.slice(0, 8)}`;
   if (verbosity === 'detailed') {
     // Everything, on indented lines under the span's line, so the one-line view stays scannable.
     line += `\n    ids: trace=${s.traceId} span=${s.spanId}${s.parentSpanId ? ` parent=${s.parentSpanId}` : ''}`;

@@ -2,55 +2,98 @@
 // exporter writes it (protobuf JSON mapping with OTLP's exceptions): trace and span IDs as
 // hex strings, 64-bit integers (timestamps, intValue) as decimal strings, enums as integers,
 // lowerCamelCase field names.
+//
+// Written straight into strings: building the protobuf-JSON object tree (one {key, value:
+// {stringValue}} object per attribute) only to hand it to JSON.stringify cost more CPU than the
+// rest of the pipeline and most of its garbage. The output is byte for byte what
+// JSON.stringify of that tree gave (test/unit/otlp-json.test.ts compares the two).
 
-import { SCOPE, type AttributeValue, type Attributes, type SpanRecord } from '../../core/types';
+import { SCOPE, type AttributeValue, type Attributes, type SpanEvent, type SpanRecord } from '../../core/types';
 import { groupByResource } from './group';
 
-export type JsonAnyValue =
-  | { stringValue: string }
-  | { intValue: string }
-  | { doubleValue: number }
-  | { boolValue: boolean }
-  | { arrayValue: { values: JsonAnyValue[] } };
+/** Characters JSON.stringify escapes: controls, quote, backslash, and (lone) surrogates. */
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
-export interface JsonKeyValue {
-  key: string;
-  value: JsonAnyValue;
+/** A JSON string literal; JSON.stringify only when something must be escaped (rare). */
+export function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
-export function anyValueJson(v: AttributeValue): JsonAnyValue {
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (typeof v === 'number') return Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v };
-  return { arrayValue: { values: (v as AttributeValue[]).map((item) => anyValueJson(item)) } };
+/** A double as JSON.stringify writes it (non-finite numbers become null). */
+const jsonDouble = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
+
+export function anyValueJson(v: AttributeValue): string {
+  if (typeof v === 'string') return `{"stringValue":${jsonString(v)}}`;
+  if (typeof v === 'boolean') return v ? '{"boolValue":true}' : '{"boolValue":false}';
+  if (typeof v === 'number') return Number.isInteger(v) ? `{"intValue":"${v}"}` : `{"doubleValue":${jsonDouble(v)}}`;
+  let values = '';
+  for (const item of v as AttributeValue[]) values += (values === '' ? '' : ',') + anyValueJson(item);
+  return `{"arrayValue":{"values":[${values}]}}`;
 }
 
-export function attributesJson(attrs: Attributes): JsonKeyValue[] {
-  return Object.entries(attrs).map(([key, value]) => ({ key, value: anyValueJson(value) }));
+// Attribute keys are a small set of names (conventions, captured headers): their escaped form
+// is kept. Bounded, in case some processor makes keys from data.
+const KEY_PREFIXES = new Map<string, string>();
+const KEY_PREFIXES_MAX = 4096;
+
+/** `{"key":"<key>","value":` */
+function keyPrefix(key: string): string {
+  let prefix = KEY_PREFIXES.get(key);
+  if (prefix === undefined) {
+    prefix = `{"key":${jsonString(key)},"value":`;
+    if (KEY_PREFIXES.size < KEY_PREFIXES_MAX) KEY_PREFIXES.set(key, prefix);
+  }
+  return prefix;
 }
 
-function spanJson(s: SpanRecord) {
-  return {
-    traceId: s.traceId,
-    spanId: s.spanId,
-    ...(s.traceState ? { traceState: s.traceState } : {}),
-    ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
-    name: s.name,
-    kind: s.kind,
-    startTimeUnixNano: s.startTimeUnixNano.toString(),
-    endTimeUnixNano: s.endTimeUnixNano.toString(),
-    attributes: attributesJson(s.attributes),
-    events: s.events.map((e) => ({ timeUnixNano: e.timeUnixNano.toString(), name: e.name, attributes: attributesJson(e.attributes) })),
-    status: { code: s.status.code, ...(s.status.message ? { message: s.status.message } : {}) },
-  };
+/** A JSON array of KeyValue. */
+export function attributesJson(attrs: Attributes): string {
+  let out = '';
+  for (const key of Object.keys(attrs)) out += (out === '' ? '' : ',') + keyPrefix(key) + anyValueJson(attrs[key]!) + '}';
+  return `[${out}]`;
 }
 
-/** One ExportTraceServiceRequest object for `spans`. */
-export function traceRequestJson(spans: readonly SpanRecord[]) {
-  return {
-    resourceSpans: groupByResource(spans).map((g) => ({
-      resource: { attributes: attributesJson(g.resource.attributes) },
-      scopeSpans: [{ scope: { name: SCOPE.name, version: SCOPE.version }, spans: g.spans.map(spanJson) }],
-    })),
-  };
+function eventJson(e: SpanEvent): string {
+  return `{"timeUnixNano":"${e.timeUnixNano}","name":${jsonString(e.name)},"attributes":${attributesJson(e.attributes)}}`;
+}
+
+function spanJson(s: SpanRecord): string {
+  let out = `{"traceId":${jsonString(s.traceId)},"spanId":${jsonString(s.spanId)}`;
+  if (s.traceState) out += `,"traceState":${jsonString(s.traceState)}`;
+  if (s.parentSpanId) out += `,"parentSpanId":${jsonString(s.parentSpanId)}`;
+  out += `,"name":${jsonString(s.name)},"kind":${s.kind},"startTimeUnixNano":"${s.startTimeUnixNano}","endTimeUnixNano":"${s.endTimeUnixNano}","attributes":${attributesJson(s.attributes)},"events":[`;
+  for (let i = 0; i < s.events.length; i++) out += (i === 0 ? '' : ',') + eventJson(s.events[i]!);
+  out += `],"status":{"code":${s.status.code}`;
+  if (s.status.message) out += `,"message":${jsonString(s.status.message)}`;
+  return out + '}}';
+}
+
+const SCOPE_JSON = JSON.stringify({ name: SCOPE.name, version: SCOPE.version });
+
+/** Where encoded text goes, piece by piece (a string, or UTF-8 chunks waiting for the disk). */
+export interface TextSink {
+  append(text: string): void;
+}
+
+/**
+ * One ExportTraceServiceRequest for `spans`, as one line of JSON text (no line ending), handed
+ * to `sink` one span at a time: each span's pieces are short-lived strings.
+ */
+export function writeTraceRequestJson(spans: readonly SpanRecord[], sink: TextSink): void {
+  sink.append('{"resourceSpans":[');
+  let first = true;
+  for (const g of groupByResource(spans)) {
+    sink.append(`${first ? '' : ','}{"resource":{"attributes":${attributesJson(g.resource.attributes)}},"scopeSpans":[{"scope":${SCOPE_JSON},"spans":[`);
+    first = false;
+    for (let i = 0; i < g.spans.length; i++) sink.append(i === 0 ? spanJson(g.spans[i]!) : ',' + spanJson(g.spans[i]!));
+    sink.append(']}]}');
+  }
+  sink.append(']}');
+}
+
+/** The same, as one string. */
+export function traceRequestJson(spans: readonly SpanRecord[]): string {
+  let out = '';
+  writeTraceRequestJson(spans, { append: (text) => void (out += text) });
+  return out;
 }

@@ -12,95 +12,152 @@ const FIXED64 = 1;
 const LEN = 2;
 const FIXED32 = 5;
 
-/** Accumulates one message's fields; nested messages are encoded first and copied in. */
+/**
+ * Accumulates one message's fields in one growing Buffer; nested messages are encoded first
+ * and copied in (their length comes first on the wire). Varints are written from numbers:
+ * BigInt only for fixed64 and negative int64.
+ */
 class MessageWriter {
-  private readonly parts: Buffer[] = [];
-  private size = 0;
+  private buf = Buffer.allocUnsafe(64);
+  private len = 0;
 
-  private push(b: Buffer) {
-    this.parts.push(b);
-    this.size += b.length;
+  private room(n: number) {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
   }
 
   private tag(field: number, wire: number) {
-    this.varint(BigInt((field << 3) | wire));
+    this.varint((field << 3) | wire);
   }
 
-  private varint(n: bigint) {
-    const bytes: number[] = [];
-    let v = BigInt.asUintN(64, n);
-    while (v >= 0x80n) {
-      bytes.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
+  private varint(n: number | bigint) {
+    this.room(10);
+    if (typeof n === 'bigint' || n < 0 || n > Number.MAX_SAFE_INTEGER) {
+      // Negative int64: ten bytes of two's complement.
+      let v = BigInt.asUintN(64, BigInt(n));
+      while (v >= 0x80n) {
+        this.buf[this.len++] = Number(v & 0x7fn) | 0x80;
+        v >>= 7n;
+      }
+      this.buf[this.len++] = Number(v);
+      return;
     }
-    bytes.push(Number(v));
-    this.push(Buffer.from(bytes));
+    while (n >= 0x80) {
+      this.buf[this.len++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.len++] = n;
   }
 
   uint(field: number, n: number | bigint) {
     if (n === 0 || n === 0n) return this; // proto3: default values are not written
     this.tag(field, VARINT);
-    this.varint(BigInt(n));
+    this.varint(n);
     return this;
   }
 
   /** Written even when zero: a oneof member (AnyValue.int_value) must be present to be set. */
   int64Always(field: number, n: number | bigint) {
     this.tag(field, VARINT);
-    this.varint(BigInt(n));
+    this.varint(n);
     return this;
   }
 
   boolAlways(field: number, b: boolean) {
     this.tag(field, VARINT);
-    this.varint(b ? 1n : 0n);
+    this.varint(b ? 1 : 0);
     return this;
   }
 
   fixed64(field: number, n: bigint) {
     if (n === 0n) return this;
     this.tag(field, FIXED64);
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt.asUintN(64, n));
-    this.push(b);
+    this.room(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, n), this.len);
+    this.len += 8;
     return this;
   }
 
   doubleAlways(field: number, x: number) {
     this.tag(field, FIXED64);
-    const b = Buffer.alloc(8);
-    b.writeDoubleLE(x);
-    this.push(b);
+    this.room(8);
+    this.buf.writeDoubleLE(x, this.len);
+    this.len += 8;
     return this;
   }
 
-  bytes(field: number, b: Buffer, always = false) {
-    if (b.length === 0 && !always) return this;
+  bytes(field: number, b: Uint8Array, always = false, end = b.length) {
+    if (end === 0 && !always) return this;
     this.tag(field, LEN);
-    this.varint(BigInt(b.length));
-    this.push(b);
+    this.varint(end);
+    this.room(end);
+    this.buf.set(b.subarray(0, end), this.len);
+    this.len += end;
     return this;
   }
 
-  string(field: number, s: string | undefined, always = false) {
-    if (s === undefined) return this;
-    return this.bytes(field, Buffer.from(s, 'utf8'), always);
+  string(field: number, s: string | undefined, always = false, n = s === undefined ? 0 : Buffer.byteLength(s, 'utf8')) {
+    if (s === undefined || (n === 0 && !always)) return this;
+    this.tag(field, LEN);
+    this.varint(n);
+    this.room(n);
+    this.len += this.buf.write(s, this.len, 'utf8');
+    return this;
+  }
+
+  /**
+   * KeyValue { string key = 1; AnyValue value = 2 }. Scalar values (nearly all) are written in
+   * place: their sizes are known before writing, so no nested writers are made and copied.
+   */
+  keyValue(field: number, key: string, value: AttributeValue) {
+    if (typeof value === 'object') return this.message(field, new MessageWriter().string(1, key, true).message(2, anyValue(value)));
+    const keyBytes = Buffer.byteLength(key, 'utf8');
+    let valueBytes = 0;
+    let anyBytes: number;
+    if (typeof value === 'string') {
+      valueBytes = Buffer.byteLength(value, 'utf8');
+      anyBytes = 1 + varintSize(valueBytes) + valueBytes;
+    } else if (typeof value === 'boolean') anyBytes = 2;
+    else anyBytes = Number.isSafeInteger(value) ? 1 + varintSize(value) : 9;
+    this.tag(field, LEN);
+    this.varint(1 + varintSize(keyBytes) + keyBytes + 1 + varintSize(anyBytes) + anyBytes);
+    this.string(1, key, true, keyBytes);
+    this.tag(2, LEN);
+    this.varint(anyBytes);
+    return writeAnyValue(this, value, valueBytes);
   }
 
   message(field: number, m: MessageWriter) {
     // Empty sub-messages are still written: presence matters (e.g. an empty Resource).
-    return this.bytes(field, m.finish(), true);
+    return this.bytes(field, m.buf, true, m.len);
   }
 
   finish(): Buffer {
-    return this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    return this.buf.subarray(0, this.len);
   }
+}
+
+/** Bytes of a varint: ten for negative int64 (two's complement). */
+function varintSize(n: number): number {
+  if (n < 0) return 10;
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
 }
 
 // common.proto: AnyValue { string_value=1; bool_value=2; int_value=3; double_value=4; array_value=5 }
 function anyValue(v: AttributeValue): MessageWriter {
-  const w = new MessageWriter();
-  if (typeof v === 'string') w.string(1, v, true);
+  return writeAnyValue(new MessageWriter(), v);
+}
+
+/** AnyValue's fields into `w`; `stringBytes` is the UTF-8 length of a string value when known. */
+function writeAnyValue(w: MessageWriter, v: AttributeValue, stringBytes?: number): MessageWriter {
+  if (typeof v === 'string') w.string(1, v, true, stringBytes);
   else if (typeof v === 'boolean') w.boolAlways(2, v);
   else if (typeof v === 'number') {
     if (Number.isSafeInteger(v)) w.int64Always(3, v);
@@ -114,11 +171,8 @@ function anyValue(v: AttributeValue): MessageWriter {
   return w;
 }
 
-// KeyValue { string key = 1; AnyValue value = 2 }
 function addAttributes(w: MessageWriter, field: number, attrs: Attributes) {
-  for (const [key, value] of Object.entries(attrs)) {
-    w.message(field, new MessageWriter().string(1, key, true).message(2, anyValue(value)));
-  }
+  for (const key of Object.keys(attrs)) w.keyValue(field, key, attrs[key]!);
 }
 
 // Span.Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3 }

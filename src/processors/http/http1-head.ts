@@ -75,6 +75,9 @@ export type StartLine =
   | { kind: 'request'; method: string; target: string; version: string }
   | { kind: 'response'; status: number; version: string };
 
+/** "1.0" … "1.9" by minor digit: one string each, not one per message. */
+const HTTP1_VERSIONS = Array.from({ length: 10 }, (_, d) => `1.${d}`);
+
 /** Validates a complete start line (without its line ending). */
 export function parseStartLine(line: string): StartLine | null {
   if (line.startsWith('HTTP/')) {
@@ -90,7 +93,7 @@ export function parseStartLine(line: string): StartLine | null {
     }
     if (line.length > 12 && line.charCodeAt(12) !== 0x20) return null;
     if (status < 100) return null;
-    return { kind: 'response', status, version: `1.${line[7]}` };
+    return { kind: 'response', status, version: HTTP1_VERSIONS[v - 48]! };
   }
   const sp1 = line.indexOf(' ');
   const sp2 = line.lastIndexOf(' ');
@@ -102,7 +105,7 @@ export function parseStartLine(line: string): StartLine | null {
   if (v < 48 || v > 57) return null;
   const target = line.slice(sp1 + 1, sp2);
   if (target.length === 0 || target.includes(' ')) return null;
-  return { kind: 'request', method: line.slice(0, sp1), target, version: `1.${version[7]}` };
+  return { kind: 'request', method: line.slice(0, sp1), target, version: HTTP1_VERSIONS[v - 48]! };
 }
 
 /** The first line of `text` (without CR LF), or null when it has no line ending yet. */

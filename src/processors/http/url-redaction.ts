@@ -17,6 +17,7 @@ const SENSITIVE_PARAMS = new Set(
 
 /** A parameter name as the application sees it (percent-decoded, lower case). */
 export function paramName(name: string): string {
+  if (!name.includes('%') && !name.includes('+')) return name.toLowerCase(); // the usual case: nothing to decode
   let n = name;
   try {
     n = decodeURIComponent(name.replace(/\+/g, ' '));
@@ -34,15 +35,23 @@ export const isSensitiveParam = (name: string): boolean => SENSITIVE_PARAMS.has(
  * which (raw) names are credentials (default: the built-in list).
  */
 export function redactQuery(query: string, sensitive: (name: string) => boolean = isSensitiveParam): string {
-  if (query === '') return query;
-  let changed = false;
-  const parts = query.split('&').map((pair) => {
-    const eq = pair.indexOf('=');
-    if (eq < 0 || !sensitive(pair.slice(0, eq))) return pair;
-    changed = true;
-    return `${pair.slice(0, eq + 1)}${REDACTED}`;
-  });
-  return changed ? parts.join('&') : query;
+  // One pass over the pairs without splitting: most queries carry no credential and are
+  // returned as they are.
+  let out = '';
+  let copied = 0; // query[0..copied) is in `out`
+  let eq = -1;
+  for (let start = 0; start <= query.length; ) {
+    let end = query.indexOf('&', start);
+    if (end < 0) end = query.length;
+    if (eq < start) eq = query.indexOf('=', start);
+    if (eq < 0) break; // no value in the rest: nothing to hide
+    if (eq < end && sensitive(query.slice(start, eq))) {
+      out += query.slice(copied, eq + 1) + REDACTED;
+      copied = end;
+    }
+    start = end + 1;
+  }
+  return copied === 0 ? query : out + query.slice(copied);
 }
 
 /** Redacts userinfo and sensitive query values of an absolute URL. */
