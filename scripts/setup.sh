@@ -54,7 +54,7 @@ if newer "$ADDON" native binding.gyp .cache/libbpf/out/libbpf.a; then
 fi
 
 # 6. TypeScript.
-if newer dist/.tsbuild-stamp src test tsconfig.json package-lock.json; then
+if newer dist/.tsbuild-stamp src test bench tsconfig.json package-lock.json; then
   say "compiling TypeScript"
   npx --no-install tsc -p tsconfig.json
   touch dist/.tsbuild-stamp
