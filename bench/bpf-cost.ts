@@ -10,7 +10,7 @@
 // tcpsniff arm (bench/lib/arms.ts: tcp receiver filtered to the port → http → file exporter),
 // so both nginx's and h2load's side of every connection are captured. With --uncaptured the
 // collector filters on a port nobody uses: every syscall then takes the reject path.
-// --compare DIR alternates rounds with the collector of another package root (a copy of another
+// --compare DIR alternates runs (ABBA) with the collector of another package root (a copy of another
 // build: bin/, dist/, build/, node_modules), so both see the same background load.
 //
 // The programs are system-wide: syscalls of every other process on the host count too (they take
@@ -55,7 +55,8 @@ async function main(): Promise<void> {
     const results = new Map<string, Round[]>(collectors.map((c) => [c.label, []]));
     await withBpfStats(async () => {
       for (let round = 1; round <= rounds; round++) {
-        for (const c of collectors) {
+        // ABBA order: neither collector always runs first (the first run of a round tends to cost less).
+        for (const c of round % 2 ? collectors : [...collectors].reverse()) {
           const filterPort = uncaptured ? await freePort() : server.port;
           const tracer = await startArm('tcpsniff', { port: filterPort, serverPid: server.pid, tmp, cpus: PLACEMENT.tracer, collectorRoot: c.root });
           try {

@@ -391,11 +391,10 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	h->flags = 0;
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
-	h->ts_ns = bpf_ktime_get_ns();
 	h->reserved = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	capture_endpoints(sk, h);
 
+	/* Whether the connection is captured is decided first, so connections that are not (filtered,
+	 * muted) cost no more than this lookup. The socket is read only at first sight. */
 	struct conn_state *cs = bpf_map_lookup_elem(&conns, &skey);
 	__u64 ident = capture_ident(sk);
 	int first_sight = !cs || cs->conn_id == 0 || cs->ident != ident;
@@ -404,7 +403,13 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		struct conn_state fresh = { .role = cs && cs->conn_id == 0 && cs->ident == ident ? cs->role : ROLE_UNKNOWN };
 		fresh.ident = ident;
 		fresh.conn_id = next_conn_id();
+		capture_endpoints(sk, h);
 		fresh.capture = capture_allowed(h);
+		fresh.ep.family = h->family;
+		fresh.ep.lport = h->lport;
+		fresh.ep.rport = h->rport;
+		__builtin_memcpy(fresh.ep.laddr, h->laddr, sizeof(fresh.ep.laddr));
+		__builtin_memcpy(fresh.ep.raddr, h->raddr, sizeof(fresh.ep.raddr));
 		if (bpf_map_update_elem(&conns, &skey, &fresh, BPF_ANY)) {
 			count(CNT_CONN_TABLE_FULL, 1);
 			return 0;
@@ -419,6 +424,15 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	}
 	if (!cs->capture)
 		return 0;
+	if (!first_sight) {
+		h->family = cs->ep.family;
+		h->lport = cs->ep.lport;
+		h->rport = cs->ep.rport;
+		__builtin_memcpy(h->laddr, cs->ep.laddr, sizeof(h->laddr));
+		__builtin_memcpy(h->raddr, cs->ep.raddr, sizeof(h->raddr));
+	}
+	h->ts_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
 	h->conn_id = cs->conn_id;
 	h->role = cs->role;
 	if (first_sight) {
