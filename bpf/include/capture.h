@@ -182,15 +182,69 @@ struct stash {
 	__u64 skip;
 	__u8 kind;
 	__u8 dir;
-	__u8 pad[6];
+	__u8 set; /* a call's entry stashed it and its exit has not taken it yet */
+	__u8 pad[5];
 };
 
+#ifdef CAPTURE_NO_BPF_LOOP
+/* Kernels before 5.17 (the legacy build): a hash map keyed by tid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32); /* tid */
 	__type(value, struct stash);
 } stashes SEC(".maps");
+
+static __always_inline void stash_put(struct stash *st)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	st->set = 1;
+	if (bpf_map_update_elem(&stashes, &tid, st, BPF_ANY))
+		count(CNT_STASH_FULL, 1);
+}
+
+/* Takes this thread's stash into *st: 0 when there is none. */
+static __always_inline int stash_take(struct stash *st)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *p = bpf_map_lookup_elem(&stashes, &tid);
+	if (!p)
+		return 0;
+	*st = *p;
+	bpf_map_delete_elem(&stashes, &tid);
+	return 1;
+}
+#else
+/* Task-local storage: a slot in the thread itself, found without hashing or locking and never
+ * deleted (only marked empty), where a hash map costs an insert, a lookup and a delete per call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stash);
+} stashes SEC(".maps");
+
+static __always_inline void stash_put(struct stash *st)
+{
+	struct stash *p = bpf_task_storage_get(&stashes, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p) {
+		count(CNT_STASH_FULL, 1);
+		return;
+	}
+	*p = *st;
+	p->set = 1;
+}
+
+static __always_inline int stash_take(struct stash *st)
+{
+	struct stash *p = bpf_task_storage_get(&stashes, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->set)
+		return 0;
+	*st = *p;
+	p->set = 0;
+	return 1;
+}
+#endif
 
 /* Provided by the including program (see the top of this file). */
 static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h);
