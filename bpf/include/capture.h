@@ -109,6 +109,7 @@ static __always_inline __u64 wakeup_flags(__u64 size);
 struct file_record {
 	__u64 walk_dentry;
 	__u64 walk_mount;
+	__u64 walk_root; /* the root dentry of walk_mount, read once per mount */
 	struct rec_hdr h;
 	struct file_payload p;
 };
@@ -119,6 +120,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct file_record);
 } file_scratch SEC(".maps");
+
+/* d's parent, and its name in *name: one read where d_name follows d_parent, as in every kernel
+ * so far (the walk's cost is its reads). */
+static __always_inline struct dentry *dentry_up(struct dentry *d, const unsigned char **name)
+{
+	struct {
+		struct dentry *parent;
+		struct qstr name;
+	} up = {};
+	if (bpf_core_field_offset(struct dentry, d_name) == bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *)) {
+		bpf_core_read(&up, sizeof(up), &d->d_parent);
+	} else {
+		up.parent = BPF_CORE_READ(d, d_parent);
+		up.name.name = BPF_CORE_READ(d, d_name.name);
+	}
+	*name = up.name.name;
+	return up.parent;
+}
 
 /* Emits REC_FILE for `len` bytes sent from in_fd at file_offset, at stream offset `at`. The path
  * is walked up through dentries and across mounts (what d_path does), at most FILE_COMPONENTS. */
@@ -137,27 +156,31 @@ static __always_inline void emit_file(const struct rec_hdr *tmpl, __u64 at, __u6
 	r->p.components = 0;
 	struct file *f = file_of_fd(in_fd);
 	if (f) {
-		struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
-		r->walk_dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
-		r->walk_mount = (__u64)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+		struct path fp = {};
+		bpf_core_read(&fp, sizeof(fp), &f->f_path);
+		struct mount *m0 = (struct mount *)((void *)fp.mnt - bpf_core_field_offset(struct mount, mnt));
+		r->walk_dentry = (__u64)fp.dentry;
+		r->walk_mount = (__u64)m0;
+		r->walk_root = (__u64)BPF_CORE_READ(m0, mnt.mnt_root);
 		for (int i = 0; i < FILE_COMPONENTS + 8; i++) {
 			struct dentry *d = (struct dentry *)r->walk_dentry;
 			struct mount *m = (struct mount *)r->walk_mount;
 			__u32 n = r->p.components;
 			if (n >= FILE_COMPONENTS)
 				break;
-			if (d == BPF_CORE_READ(m, mnt.mnt_root)) { /* a mount's root: continue where it is mounted */
+			if ((__u64)d == r->walk_root) { /* a mount's root: continue where it is mounted */
 				struct mount *parent = BPF_CORE_READ(m, mnt_parent);
 				if (parent == m)
 					break; /* the namespace's root */
 				r->walk_dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
 				r->walk_mount = (__u64)parent;
+				r->walk_root = (__u64)BPF_CORE_READ(parent, mnt.mnt_root);
 				continue;
 			}
-			struct dentry *up = BPF_CORE_READ(d, d_parent);
+			const unsigned char *name;
+			struct dentry *up = dentry_up(d, &name);
 			if (up == d)
 				break;
-			const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 			/* Mask in asm: clang drops a C mask it can prove redundant, and the verifier then
 			 * sees an unbounded index reloaded from the stack (6.1). */
 			__u64 slot = n;
