@@ -63,6 +63,15 @@ struct {
 	__type(value, __u8);
 } muted_conns SEC(".maps");
 
+/* Bumped by user space after each entry it adds to muted_conns (src/receivers/probe-session.ts):
+ * a connection looks there only when something was added since its last look, not per record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} mute_generation SEC(".maps");
+
 #define S_IFMT_ 0170000
 #define S_IFSOCK_ 0140000
 
@@ -500,9 +509,13 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		if (!cs)
 			return 0;
 	}
-	if (cs->capture && bpf_map_lookup_elem(&muted_conns, &cs->conn_id)) {
-		cs->capture = 0; /* user space decided against this connection */
-		bpf_map_delete_elem(&muted_conns, &cs->conn_id);
+	__u32 *mute_gen = bpf_map_lookup_elem(&mute_generation, &zero);
+	if (cs->capture && mute_gen && cs->mute_gen != *mute_gen) {
+		cs->mute_gen = *mute_gen;
+		if (bpf_map_lookup_elem(&muted_conns, &cs->conn_id)) {
+			cs->capture = 0; /* user space decided against this connection */
+			bpf_map_delete_elem(&muted_conns, &cs->conn_id);
+		}
 	}
 	if (!cs->capture)
 		return 0;

@@ -31,6 +31,7 @@ struct conn_state {
 	__u8 role;       /* enum rec_role, learned from the handshake */
 	__u8 capture;    /* endpoint filters passed (decided at first capture) */
 	struct conn_endpoints ep; /* set at first capture */
+	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
 };
 
 struct {
