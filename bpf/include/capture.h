@@ -536,7 +536,13 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		__builtin_memcpy(h->raddr, cs->ep.raddr, sizeof(h->raddr));
 	}
 	h->ts_ns = bpf_ktime_get_ns();
+#ifdef CAPTURE_NO_BPF_LOOP
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+#else
+	/* Two plain loads through the BTF task pointer instead of the helper's byte-wise copy: the
+	 * kernel keeps comm NUL-padded (__set_task_comm), so the raw 16 bytes are what it returns. */
+	__builtin_memcpy(h->comm, bpf_get_current_task_btf()->comm, sizeof(h->comm));
+#endif
 	h->conn_id = cs->conn_id;
 	h->role = cs->role;
 	if (first_sight) {
