@@ -13,6 +13,8 @@
 #define SOCK_STREAM_ 1
 #define MSG_PEEK_ 2
 #define MAX_MMSG 32
+/* CAPTURE_NO_BPF_LOOP marks the legacy build, for kernels before 5.17 (bpf/Makefile): no bpf_loop,
+ * and none of the newer helpers either (task-local storage, the BTF task pointer: 5.11+). */
 #define MAX_STEPS_NO_LOOP_HELPER 48 /* the legacy variant (kernels without bpf_loop): ~700 KiB per syscall */
 #define MAX_STEPS 256               /* with bpf_loop: 1 MiB in 16 KiB chunks plus segment loads */
 

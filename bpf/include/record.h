@@ -93,7 +93,7 @@ enum counter_index {
 	CNT_RINGBUF_FULL_BYTES,       /* payload bytes in those records */
 	CNT_TRUNCATED_BYTES,          /* bytes beyond max_message_bytes or the per-syscall loop limit */
 	CNT_COPY_FAILED,              /* bpf_probe_read_user failed */
-	CNT_STASH_FULL,               /* per-thread syscall stash map full: syscall not captured */
+	CNT_STASH_FULL,               /* per-thread syscall stash not stored (map full, no memory): syscall not captured */
 	CNT_CONN_TABLE_FULL,          /* connection table full: syscall not captured */
 	CNT_UNCAPTURED_BYTES,         /* bytes moved kernel-side and not captured (splice...): a gap */
 	CNT__MAX,
