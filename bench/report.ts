@@ -206,6 +206,7 @@ export function writeReport(r: Results, file: string): void {
     'sudo npm run bench               # full: every workload, 3 rounds of 10 s per arm (≈1 h)',
     'sudo npm run bench -- --quick    # nginx 1 KiB closed loop + fixed 20k req/s, 3 rounds of 5 s (a few minutes)',
     '# options: --rounds N --duration S --only nginx-1k,node-1k --arms baseline,tcpsniff --no-micro --no-profile --no-bpf-stats --no-install --out /tmp/x.md',
+    'sudo npm run bench:bpf-cost      # BPF ns per program and per request, nginx 1 KiB (bench/bpf-cost.ts; --compare DIR for A/B)',
     '```',
     '',
     'It builds the project (`scripts/setup.sh`), installs what is missing with apt-get (wrk, nghttp2-client, tcpdump, bpftrace, bpftool), starts the servers on free ports, and kills every server, collector and tracer it started on any exit (error, Ctrl-C).',

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { fromRoot } from '../src/core/paths';
-import { ALL_ARMS, bpfProgStats, startArm, type ArmName, type ArmStopResult } from './lib/arms';
+import { ALL_ARMS, bpfProgCosts, bpfProgNames, bpfProgStats, startArm, withBpfStats, type ArmName, type ArmStopResult, type BpfProgCost } from './lib/arms';
 import { missingMarkers, newMarkerScan, parseLoadavg, percentile, scanMarkers, topSelfTime, type MarkerScan, type ProfileEntry } from './lib/parse';
 import { cleanupAll, cpuNs, freePort, have, installExitHandlers, runToEnd, sleep, statCpuNs } from './lib/procs';
 import { SIZES, runGhz, runH2load, runWrk, startGrpcServer, startNginx, startNodeServer, type Server } from './lib/servers';
@@ -180,7 +180,7 @@ interface CellOptions {
   bpfStats?: boolean;
 }
 
-async function runCell(w: Workload, server: Server, arm: ArmName, round: number, tmp: string, o: CellOptions): Promise<Cell & { bpf?: Map<number, { runTimeNs: number; runCnt: number }>; bpfNames?: Map<number, string> }> {
+async function runCell(w: Workload, server: Server, arm: ArmName, round: number, tmp: string, o: CellOptions): Promise<Cell & { bpf?: BpfProgCost[] }> {
   const loadavg = parseLoadavg(fs.readFileSync('/proc/loadavg', 'utf8'));
   const tracer = await startArm(arm, { port: w.load === 'h2' ? server.port + 1 : server.port, serverPid: server.pid, tmp, cpus: PLACEMENT.tracer, cpuProfDir: o.cpuProfDir });
   const bpfBefore = o.bpfStats && tracer.pid ? bpfProgStats(tracer.pid) : undefined;
@@ -237,18 +237,9 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
   const t1 = tracer.cpuNs();
   const hwm = tracer.hwmKiB();
   const bpfAfter = o.bpfStats && tracer.pid ? bpfProgStats(tracer.pid) : undefined;
-  const bpfNames = new Map<number, string>();
-  if (bpfAfter) {
-    // Names while the programs are still loaded.
-    const r = spawnSync('bpftool', ['-j', 'prog', 'show']);
-    try {
-      for (const p of JSON.parse(r.stdout.toString()) as { id: number; name?: string }[]) if (bpfAfter.has(p.id)) bpfNames.set(p.id, p.name ?? String(p.id));
-    } catch {
-      /* no names */
-    }
-  }
+  const bpfNames = bpfAfter ? bpfProgNames(bpfAfter.keys()) : undefined;
   const res = await tracer.stop();
-  const cell: Cell & { bpf?: Map<number, { runTimeNs: number; runCnt: number }>; bpfNames?: Map<number, string> } = {
+  const cell: Cell & { bpf?: BpfProgCost[] } = {
     workload: w.id,
     arm,
     round,
@@ -261,14 +252,7 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     tracerCpuMsPer1k: arm === 'baseline' ? NaN : ((t1 - t0) / 1e6 / requests) * 1000,
     tracerHwmMiB: hwm / 1024,
   };
-  if (bpfBefore && bpfAfter) {
-    cell.bpf = new Map();
-    cell.bpfNames = bpfNames;
-    for (const [id, a] of bpfAfter) {
-      const b = bpfBefore.get(id) ?? { runTimeNs: 0, runCnt: 0 };
-      cell.bpf.set(id, { runTimeNs: a.runTimeNs - b.runTimeNs, runCnt: a.runCnt - b.runCnt });
-    }
-  }
+  if (bpfBefore && bpfAfter) cell.bpf = bpfProgCosts(bpfBefore, bpfAfter, bpfNames!, requests);
   if (res.summary) cell.collector = res.summary;
   else if (arm === 'tcpsniff') cell.errors = `no summary from the collector: ${res.stderrTail ?? ''}`;
   if (res.tcpdump) cell.tcpdump = res.tcpdump;
@@ -312,30 +296,13 @@ export interface BpfStatRow {
   workload: string;
   arm: ArmName;
   requests: number;
-  programs: { name: string; runCnt: number; avgNs: number; totalNsPerReq: number }[];
+  programs: BpfProgCost[];
 }
 
-async function bpfStatsRun(w: Workload, server: Server, arm: ArmName, tmp: string, durationS: number): Promise<BpfStatRow | null> {
-  const sysctl = '/proc/sys/kernel/bpf_stats_enabled';
-  let prev: string;
-  try {
-    prev = fs.readFileSync(sysctl, 'utf8').trim();
-    fs.writeFileSync(sysctl, '1');
-  } catch (e) {
-    log(`bpf stats unavailable: ${(e as Error).message}`);
-    return null;
-  }
-  try {
-    const cell = await runCell(w, server, arm, 0, tmp, { durationS, bpfStats: true });
-    const names = cell.bpfNames ?? new Map<number, string>();
-    const programs = [...(cell.bpf ?? new Map()).entries()]
-      .filter(([, s]) => s.runCnt > 0)
-      .map(([id, s]) => ({ name: names.get(id) ?? `prog ${id}`, runCnt: s.runCnt, avgNs: s.runTimeNs / s.runCnt, totalNsPerReq: s.runTimeNs / cell.requests }))
-      .sort((a, b) => b.totalNsPerReq - a.totalNsPerReq);
-    return { workload: w.id, arm, requests: cell.requests, programs };
-  } finally {
-    fs.writeFileSync(sysctl, prev);
-  }
+/** One run with kernel.bpf_stats_enabled=1; throws (the caller logs) when the stats cannot be had. */
+async function bpfStatsRun(w: Workload, server: Server, arm: ArmName, tmp: string, durationS: number): Promise<BpfStatRow> {
+  const cell = await withBpfStats(() => runCell(w, server, arm, 0, tmp, { durationS, bpfStats: true }));
+  return { workload: w.id, arm, requests: cell.requests, programs: cell.bpf ?? [] };
 }
 
 async function profileRun(w: Workload, server: Server, tmp: string, durationS: number): Promise<{ top: ProfileEntry[]; file: string } | null> {

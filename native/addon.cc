@@ -204,7 +204,7 @@ Napi::Value TryProgramJs(const Napi::CallbackInfo& info) {
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("tryProgram", Napi::Function::New(env, tcpsniff::TryProgramJs));
   exports.Set("Probe", tcpsniff::ProbeWrap::Init(env));
-  exports.Set("recordVersion", Napi::Number::New(env, 1));
+  exports.Set("recordVersion", Napi::Number::New(env, 2)); // REC_VERSION of bpf/include/record.h
   return exports;
 }
 

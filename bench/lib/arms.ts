@@ -6,6 +6,7 @@
 //   bpftrace   a DIY syscall tracer: enter+exit of the same read/write/send/recv syscalls,
 //              filtered on the server's pid, counting calls, bytes and a latency histogram
 
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromRoot } from '../../src/core/paths';
@@ -23,6 +24,8 @@ export interface ArmContext {
   cpus: string;
   /** Write a V8 CPU profile of the collector into this directory. */
   cpuProfDir?: string;
+  /** Package root of the collector to run (default: this one), e.g. a copy of another build. */
+  collectorRoot?: string;
 }
 
 export interface ArmStopResult {
@@ -102,7 +105,7 @@ service:
     const env = ctx.cpuProfDir ? { ...process.env, TCPSNIFF_BENCH_CPUPROF: path.join(ctx.cpuProfDir, 'collector.cpuprofile') } : process.env;
     // Loading can fail transiently with EAGAIN while other suites load programs: retry.
     for (let attempt = 1; ; attempt++) {
-      p = start(process.execPath, [...nodeArgs, fromRoot('bin', 'tcpsniff-collector'), '--config', cfg], { cpus: ctx.cpus, env });
+      p = start(process.execPath, [...nodeArgs, path.join(ctx.collectorRoot ?? fromRoot(), 'bin', 'tcpsniff-collector'), '--config', cfg], { cpus: ctx.cpus, env });
       const q = p;
       await waitFor('the collector to be ready', () => /\bready\b/.test(q.err()) || q.child.exitCode !== null, 30000);
       if (p.child.exitCode === null) break;
@@ -178,4 +181,49 @@ export function bpfProgStats(pid: number): Map<number, { runTimeNs: number; runC
     }
   }
   return out;
+}
+
+/** Names of loaded BPF programs by id (from bpftool): ask while the programs are still loaded. */
+export function bpfProgNames(ids: Iterable<number>): Map<number, string> {
+  const want = new Set(ids);
+  const names = new Map<number, string>();
+  const r = spawnSync('bpftool', ['-j', 'prog', 'show']);
+  try {
+    for (const p of JSON.parse(r.stdout.toString()) as { id: number; name?: string }[]) if (want.has(p.id)) names.set(p.id, p.name ?? String(p.id));
+  } catch {
+    /* no names */
+  }
+  return names;
+}
+
+export interface BpfProgCost {
+  name: string;
+  runCnt: number;
+  avgNs: number;
+  totalNsPerReq: number;
+}
+
+/** Per-program cost between two bpfProgStats snapshots: ns per run and per request, costliest first. */
+export function bpfProgCosts(before: ReturnType<typeof bpfProgStats>, after: ReturnType<typeof bpfProgStats>, names: Map<number, string>, requests: number): BpfProgCost[] {
+  const out: BpfProgCost[] = [];
+  for (const [id, a] of after) {
+    const b = before.get(id) ?? { runTimeNs: 0, runCnt: 0 };
+    const runTimeNs = a.runTimeNs - b.runTimeNs;
+    const runCnt = a.runCnt - b.runCnt;
+    if (runCnt > 0) out.push({ name: names.get(id) ?? `prog ${id}`, runCnt, avgNs: runTimeNs / runCnt, totalNsPerReq: runTimeNs / requests });
+  }
+  return out.sort((x, y) => y.totalNsPerReq - x.totalNsPerReq);
+}
+
+/** Runs fn with kernel.bpf_stats_enabled=1 (stats add a little cost to every program run) and
+ * restores the previous value afterwards. Throws when the sysctl cannot be set. */
+export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
+  const sysctl = '/proc/sys/kernel/bpf_stats_enabled';
+  const prev = fs.readFileSync(sysctl, 'utf8').trim();
+  fs.writeFileSync(sysctl, '1');
+  try {
+    return await fn();
+  } finally {
+    fs.writeFileSync(sysctl, prev);
+  }
 }

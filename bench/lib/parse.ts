@@ -180,14 +180,16 @@ export function procStatusMem(status: string): { hwmKiB: number; rssKiB: number 
   return { hwmKiB: hwm ? Number(hwm[1]) : NaN, rssKiB: rss ? Number(rss[1]) : NaN };
 }
 
-/** /proc/PID/fdinfo/FD of a BPF program → its run statistics (null for other fds). */
+/** /proc/PID/fdinfo/FD of a BPF program → its run statistics (null for other fds). A BPF link's
+ * fdinfo names its program too (prog_tag, prog_id) but has no run statistics: null as well, or a
+ * link read before its program would hide the program's figures. */
 export function bpfProgFdinfo(text: string): { tag: string; id: number; runTimeNs: number; runCnt: number } | null {
   const tag = /^prog_tag:\s+(\w+)/m.exec(text);
-  if (!tag) return null;
+  const c = /^run_cnt:\s+(\d+)/m.exec(text);
+  if (!tag || !c) return null;
   const id = /^prog_id:\s+(\d+)/m.exec(text);
   const t = /^run_time_ns:\s+(\d+)/m.exec(text);
-  const c = /^run_cnt:\s+(\d+)/m.exec(text);
-  return { tag: tag[1]!, id: id ? Number(id[1]) : -1, runTimeNs: t ? Number(t[1]) : 0, runCnt: c ? Number(c[1]) : 0 };
+  return { tag: tag[1]!, id: id ? Number(id[1]) : -1, runTimeNs: t ? Number(t[1]) : 0, runCnt: Number(c[1]) };
 }
 
 /** tcpdump's exit statistics. */

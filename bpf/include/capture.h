@@ -13,6 +13,8 @@
 #define SOCK_STREAM_ 1
 #define MSG_PEEK_ 2
 #define MAX_MMSG 32
+/* CAPTURE_NO_BPF_LOOP marks the legacy build, for kernels before 5.17 (bpf/Makefile): no bpf_loop,
+ * and none of the newer helpers either (task-local storage, the BTF task pointer: 5.11+). */
 #define MAX_STEPS_NO_LOOP_HELPER 48 /* the legacy variant (kernels without bpf_loop): ~700 KiB per syscall */
 #define MAX_STEPS 256               /* with bpf_loop: 1 MiB in 16 KiB chunks plus segment loads */
 
@@ -63,17 +65,35 @@ struct {
 	__type(value, __u8);
 } muted_conns SEC(".maps");
 
+/* Bumped by user space after each entry it adds to muted_conns (src/receivers/probe-session.ts):
+ * a connection looks there only when something was added since its last look, not per record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} mute_generation SEC(".maps");
+
 #define S_IFMT_ 0170000
 #define S_IFSOCK_ 0140000
 
-/* The struct socket behind fd when fd is a socket, else 0. */
+/* The open file behind fd of the current process, else 0. */
 static __always_inline struct file *file_of_fd(int fd)
 {
+#ifdef CAPTURE_NO_BPF_LOOP
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return 0;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
+#else
+	/* Through a BTF task pointer (5.11+) the fields are plain loads, not a helper call each: this
+	 * runs at the entry of every hooked syscall of every process. */
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return 0;
+	struct file **fds = fdt->fd;
+#endif
 	struct file *f = 0;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -109,6 +129,7 @@ static __always_inline __u64 wakeup_flags(__u64 size);
 struct file_record {
 	__u64 walk_dentry;
 	__u64 walk_mount;
+	__u64 walk_root; /* the root dentry of walk_mount, read once per mount */
 	struct rec_hdr h;
 	struct file_payload p;
 };
@@ -119,6 +140,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct file_record);
 } file_scratch SEC(".maps");
+
+/* d's parent, and its name in *name: one read where d_name follows d_parent, as in every kernel
+ * so far (the walk's cost is its reads). */
+static __always_inline struct dentry *dentry_up(struct dentry *d, const unsigned char **name)
+{
+	struct {
+		struct dentry *parent;
+		struct qstr name;
+	} up = {};
+	if (bpf_core_field_offset(struct dentry, d_name) == bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *)) {
+		bpf_core_read(&up, sizeof(up), &d->d_parent);
+	} else {
+		up.parent = BPF_CORE_READ(d, d_parent);
+		up.name.name = BPF_CORE_READ(d, d_name.name);
+	}
+	*name = up.name.name;
+	return up.parent;
+}
 
 /* Emits REC_FILE for `len` bytes sent from in_fd at file_offset, at stream offset `at`. The path
  * is walked up through dentries and across mounts (what d_path does), at most FILE_COMPONENTS. */
@@ -132,33 +171,36 @@ static __always_inline void emit_file(const struct rec_hdr *tmpl, __u64 at, __u6
 	r->h.kind = REC_FILE;
 	r->h.offset = at;
 	r->h.lost_after = len;
-	r->h.len = sizeof(r->p);
 	r->p.file_offset = file_offset;
 	r->p.in_fd = in_fd;
 	r->p.components = 0;
 	struct file *f = file_of_fd(in_fd);
 	if (f) {
-		struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
-		r->walk_dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
-		r->walk_mount = (__u64)((void *)vm - bpf_core_field_offset(struct mount, mnt));
+		struct path fp = {};
+		bpf_core_read(&fp, sizeof(fp), &f->f_path);
+		struct mount *m0 = (struct mount *)((void *)fp.mnt - bpf_core_field_offset(struct mount, mnt));
+		r->walk_dentry = (__u64)fp.dentry;
+		r->walk_mount = (__u64)m0;
+		r->walk_root = (__u64)BPF_CORE_READ(m0, mnt.mnt_root);
 		for (int i = 0; i < FILE_COMPONENTS + 8; i++) {
 			struct dentry *d = (struct dentry *)r->walk_dentry;
 			struct mount *m = (struct mount *)r->walk_mount;
 			__u32 n = r->p.components;
 			if (n >= FILE_COMPONENTS)
 				break;
-			if (d == BPF_CORE_READ(m, mnt.mnt_root)) { /* a mount's root: continue where it is mounted */
+			if ((__u64)d == r->walk_root) { /* a mount's root: continue where it is mounted */
 				struct mount *parent = BPF_CORE_READ(m, mnt_parent);
 				if (parent == m)
 					break; /* the namespace's root */
 				r->walk_dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
 				r->walk_mount = (__u64)parent;
+				r->walk_root = (__u64)BPF_CORE_READ(parent, mnt.mnt_root);
 				continue;
 			}
-			struct dentry *up = BPF_CORE_READ(d, d_parent);
+			const unsigned char *name;
+			struct dentry *up = dentry_up(d, &name);
 			if (up == d)
 				break;
-			const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 			/* Mask in asm: clang drops a C mask it can prove redundant, and the verifier then
 			 * sees an unbounded index reloaded from the stack (6.1). */
 			__u64 slot = n;
@@ -169,7 +211,13 @@ static __always_inline void emit_file(const struct rec_hdr *tmpl, __u64 at, __u6
 			r->walk_dentry = (__u64)up;
 		}
 	}
-	if (bpf_ringbuf_output(&events, &r->h, sizeof(r->h) + sizeof(r->p), wakeup_flags(sizeof(r->h) + sizeof(r->p))))
+	/* Only the slots set: a few hundred bytes to copy instead of 2 KiB. */
+	__u32 size = __builtin_offsetof(struct file_payload, comp) + r->p.components * FILE_COMPONENT_BYTES;
+	/* Bound the size itself: a bound on the count is lost in the multiplication (a shift, which
+	 * the verifier tracks by known bits only). */
+	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(size) : [max] "i"(sizeof(struct file_payload)));
+	r->h.len = size;
+	if (bpf_ringbuf_output(&events, &r->h, sizeof(r->h) + size, wakeup_flags(sizeof(r->h) + size)))
 		count(CNT_RINGBUF_FULL_RECORDS, 1);
 }
 
@@ -182,15 +230,69 @@ struct stash {
 	__u64 skip;
 	__u8 kind;
 	__u8 dir;
-	__u8 pad[6];
+	__u8 set; /* a call's entry stashed it and its exit has not taken it yet */
+	__u8 pad[5];
 };
 
+#ifdef CAPTURE_NO_BPF_LOOP
+/* Kernels before 5.17 (the legacy build): a hash map keyed by tid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32); /* tid */
 	__type(value, struct stash);
 } stashes SEC(".maps");
+
+static __always_inline void stash_put(struct stash *st)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	st->set = 1;
+	if (bpf_map_update_elem(&stashes, &tid, st, BPF_ANY))
+		count(CNT_STASH_FULL, 1);
+}
+
+/* Takes this thread's stash into *st: 0 when there is none. */
+static __always_inline int stash_take(struct stash *st)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *p = bpf_map_lookup_elem(&stashes, &tid);
+	if (!p)
+		return 0;
+	*st = *p;
+	bpf_map_delete_elem(&stashes, &tid);
+	return 1;
+}
+#else
+/* Task-local storage: a slot in the thread itself, found without hashing or locking and never
+ * deleted (only marked empty), where a hash map costs an insert, a lookup and a delete per call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stash);
+} stashes SEC(".maps");
+
+static __always_inline void stash_put(struct stash *st)
+{
+	struct stash *p = bpf_task_storage_get(&stashes, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p) {
+		count(CNT_STASH_FULL, 1);
+		return;
+	}
+	*p = *st;
+	p->set = 1;
+}
+
+static __always_inline int stash_take(struct stash *st)
+{
+	struct stash *p = bpf_task_storage_get(&stashes, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->set)
+		return 0;
+	*st = *p;
+	p->set = 0;
+	return 1;
+}
+#endif
 
 /* Provided by the including program (see the top of this file). */
 static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h);
@@ -391,11 +493,10 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	h->flags = 0;
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
-	h->ts_ns = bpf_ktime_get_ns();
 	h->reserved = 0;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	capture_endpoints(sk, h);
 
+	/* Whether the connection is captured is decided first, so connections that are not (filtered,
+	 * muted) cost no more than this lookup. The socket is read only at first sight. */
 	struct conn_state *cs = bpf_map_lookup_elem(&conns, &skey);
 	__u64 ident = capture_ident(sk);
 	int first_sight = !cs || cs->conn_id == 0 || cs->ident != ident;
@@ -404,7 +505,13 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		struct conn_state fresh = { .role = cs && cs->conn_id == 0 && cs->ident == ident ? cs->role : ROLE_UNKNOWN };
 		fresh.ident = ident;
 		fresh.conn_id = next_conn_id();
+		capture_endpoints(sk, h);
 		fresh.capture = capture_allowed(h);
+		fresh.ep.family = h->family;
+		fresh.ep.lport = h->lport;
+		fresh.ep.rport = h->rport;
+		__builtin_memcpy(fresh.ep.laddr, h->laddr, sizeof(fresh.ep.laddr));
+		__builtin_memcpy(fresh.ep.raddr, h->raddr, sizeof(fresh.ep.raddr));
 		if (bpf_map_update_elem(&conns, &skey, &fresh, BPF_ANY)) {
 			count(CNT_CONN_TABLE_FULL, 1);
 			return 0;
@@ -413,12 +520,31 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		if (!cs)
 			return 0;
 	}
-	if (cs->capture && bpf_map_lookup_elem(&muted_conns, &cs->conn_id)) {
-		cs->capture = 0; /* user space decided against this connection */
-		bpf_map_delete_elem(&muted_conns, &cs->conn_id);
+	__u32 *mute_gen = bpf_map_lookup_elem(&mute_generation, &zero);
+	if (cs->capture && mute_gen && cs->mute_gen != *mute_gen) {
+		cs->mute_gen = *mute_gen;
+		if (bpf_map_lookup_elem(&muted_conns, &cs->conn_id)) {
+			cs->capture = 0; /* user space decided against this connection */
+			bpf_map_delete_elem(&muted_conns, &cs->conn_id);
+		}
 	}
 	if (!cs->capture)
 		return 0;
+	if (!first_sight) {
+		h->family = cs->ep.family;
+		h->lport = cs->ep.lport;
+		h->rport = cs->ep.rport;
+		__builtin_memcpy(h->laddr, cs->ep.laddr, sizeof(h->laddr));
+		__builtin_memcpy(h->raddr, cs->ep.raddr, sizeof(h->raddr));
+	}
+	h->ts_ns = bpf_ktime_get_ns();
+#ifdef CAPTURE_NO_BPF_LOOP
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+#else
+	/* Two plain loads through the BTF task pointer instead of the helper's byte-wise copy: the
+	 * kernel keeps comm NUL-padded (__set_task_comm), so the raw 16 bytes are what it returns. */
+	__builtin_memcpy(h->comm, bpf_get_current_task_btf()->comm, sizeof(h->comm));
+#endif
 	h->conn_id = cs->conn_id;
 	h->role = cs->role;
 	if (first_sight) {

@@ -11,6 +11,18 @@
 #define AF_INET6 10
 #endif
 
+/* A connection's endpoints as its records carry them (struct rec_hdr), read from the socket once,
+ * at first sight: they do not change while the socket lives (a TCP disconnect passes through
+ * TCP_CLOSE, which removes the entry). */
+struct conn_endpoints {
+	__u8 family;
+	__u8 pad;
+	__u16 lport;
+	__u16 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
 struct conn_state {
 	__u64 conn_id;   /* 0 until the first captured syscall */
 	__u64 offset[2]; /* indexed by enum rec_direction */
@@ -18,7 +30,8 @@ struct conn_state {
 			  * entry must not be inherited by the next one allocated there */
 	__u8 role;       /* enum rec_role, learned from the handshake */
 	__u8 capture;    /* endpoint filters passed (decided at first capture) */
-	__u8 pad[6];
+	struct conn_endpoints ep; /* set at first capture */
+	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
 };
 
 struct {

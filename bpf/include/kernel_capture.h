@@ -57,9 +57,7 @@ static __always_inline int k_enter(struct sock *sk, struct msghdr *msg, __u8 dir
 		return 0;
 	struct stash st = { .sk = (__u64)sk, .dir = dir };
 	iter_describe(__builtin_preserve_access_index(&msg->msg_iter), &st);
-	__u32 tid = (__u32)id;
-	if (bpf_map_update_elem(&stashes, &tid, &st, BPF_ANY))
-		count(CNT_STASH_FULL, 1);
+	stash_put(&st);
 	return 0;
 }
 
@@ -99,13 +97,8 @@ static __always_inline void k_kernel_pages(__u8 *kind, __u64 *ptr, __u64 *cnt, l
 /* At its exit: capture the `ret` bytes it moved. */
 static __always_inline int k_exit(long ret, __u8 backend)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *p = bpf_map_lookup_elem(&stashes, &tid);
-	if (!p)
-		return 0;
-	struct stash st = *p;
-	bpf_map_delete_elem(&stashes, &tid);
-	if (ret <= 0)
+	struct stash st;
+	if (!stash_take(&st) || ret <= 0)
 		return 0;
 	if (st.kind == BUF_NONE && st.dir == DIR_EGRESS)
 		k_kernel_pages(&st.kind, &st.ptr, &st.cnt, ret);

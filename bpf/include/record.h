@@ -1,10 +1,10 @@
-/* The one record format every kernel program emits (version 1). The layout is mirrored in
+/* The one record format every kernel program emits (version 2). The layout is mirrored in
  * src/receivers/record.ts; change both together and bump REC_VERSION. All fields are
  * host-endian; addresses are in network order (IPv4 in the first 4 bytes). */
 #ifndef TCPSNIFF_RECORD_H
 #define TCPSNIFF_RECORD_H
 
-#define REC_VERSION 1
+#define REC_VERSION 2 /* 2: REC_FILE carries only the path components it sets */
 #define REC_CHUNK_BYTES 16384 /* payload bytes per record at most; bigger messages span records */
 
 enum rec_kind {
@@ -82,7 +82,8 @@ struct conn_payload {
 
 /* Payload of REC_FILE: where the bytes came from. The path is given as its components from the
  * file up to the root of the mount namespace (component 0 is the file's name); a component
- * longer than FILE_COMPONENT_BYTES - 1 is cut, and user space then fails to open it (a gap). */
+ * longer than FILE_COMPONENT_BYTES - 1 is cut, and user space then fails to open it (a gap).
+ * Only the `components` slots set are sent: the header's len is 16 + components * 128. */
 #define FILE_COMPONENTS 16
 #define FILE_COMPONENT_BYTES 128
 struct file_payload {
@@ -98,7 +99,7 @@ enum counter_index {
 	CNT_RINGBUF_FULL_BYTES,       /* payload bytes in those records */
 	CNT_TRUNCATED_BYTES,          /* bytes beyond max_message_bytes or the per-syscall loop limit */
 	CNT_COPY_FAILED,              /* bpf_probe_read_user failed */
-	CNT_STASH_FULL,               /* per-thread syscall stash map full: syscall not captured */
+	CNT_STASH_FULL,               /* per-thread syscall stash not stored (map full, no memory): syscall not captured */
 	CNT_CONN_TABLE_FULL,          /* connection table full: syscall not captured */
 	CNT_UNCAPTURED_BYTES,         /* bytes moved kernel-side and not captured (splice...): a gap */
 	CNT__MAX,

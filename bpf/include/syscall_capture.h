@@ -24,20 +24,13 @@ static __always_inline int on_enter(int fd, __u64 ptr, __u64 cnt, __u8 kind, __u
 	if (!sk)
 		return 0;
 	struct stash st = { .sk = (__u64)sk, .ptr = ptr, .cnt = cnt, .kind = kind, .dir = dir };
-	__u32 tid = (__u32)id;
-	if (bpf_map_update_elem(&stashes, &tid, &st, BPF_ANY))
-		count(CNT_STASH_FULL, 1);
+	stash_put(&st);
 	return 0;
 }
 static __always_inline int on_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *st = bpf_map_lookup_elem(&stashes, &tid);
-	if (!st)
-		return 0;
-	struct stash a = *st;
-	bpf_map_delete_elem(&stashes, &tid);
-	if (ret <= 0)
+	struct stash a;
+	if (!stash_take(&a) || ret <= 0)
 		return 0;
 	return capture_transfer((struct sock *)a.sk, a.dir, a.kind, a.ptr, a.cnt, 0, ret, BACKEND_SYSCALLS);
 }

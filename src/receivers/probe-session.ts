@@ -22,6 +22,7 @@ export class ProbeSession {
   private readonly decoder: RecordDecoder;
   private consumerErrors = 0;
   private muteFailures = 0;
+  private muteGeneration = 0;
   private closing?: Promise<void>;
   readonly attached: string[];
 
@@ -59,6 +60,11 @@ export class ProbeSession {
     key.writeBigUInt64LE(BigInt('0x' + connId.slice(connId.lastIndexOf(':') + 1)));
     try {
       this.probe.updateMap('muted_conns', key, Buffer.from([1]));
+      // The kernel looks at muted_conns only when this changed (bpf/include/capture.h).
+      this.muteGeneration = (this.muteGeneration + 1) >>> 0;
+      const gen = Buffer.alloc(4);
+      gen.writeUInt32LE(this.muteGeneration);
+      this.probe.updateMap('mute_generation', Buffer.alloc(4), gen);
     } catch {
       this.muteFailures++; // map full: the receiver still drops the chunks in user space
     }

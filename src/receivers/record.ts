@@ -1,4 +1,4 @@
-// Decodes batches of kernel records (bpf/include/record.h, version 1) into CaptureChunks.
+// Decodes batches of kernel records (bpf/include/record.h, version 2) into CaptureChunks.
 // A batch is a sequence of [u32 length][u32 reserved][record][padding to 8 bytes]. The batch
 // Buffer is only valid during the call: payloads are copied out.
 
@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import type { CaptureChunk, ConnectionMeta, ProcessInfo, Role } from '../core/types';
 import { formatAddress, isMapped } from './addresses';
 
-export const REC_VERSION = 1;
+export const REC_VERSION = 2;
 export const REC_HEADER_BYTES = 104;
 const REC_DATA = 1;
 const REC_CLOSE = 2;
@@ -170,12 +170,13 @@ export class RecordDecoder {
    */
   private fileChunk(b: Buffer, at: number, len: number, live: LiveConn, offset: number, sent: number): CaptureChunk | null {
     const payload = at + REC_HEADER_BYTES;
-    if (len < 16 + FILE_COMPONENTS * FILE_COMPONENT_BYTES) {
+    // Only the path components set are sent (record version 2).
+    const count = len >= 16 ? b.readUInt32LE(payload + 12) : -1;
+    if (count < 0 || count > FILE_COMPONENTS || len < 16 + count * FILE_COMPONENT_BYTES) {
       this.stats.malformed++;
       return null;
     }
     const fileOffset = b.readUInt32LE(payload + 4) * 0x1_0000_0000 + b.readUInt32LE(payload);
-    const count = Math.min(b.readUInt32LE(payload + 12), FILE_COMPONENTS);
     const parts: string[] = [];
     for (let i = count - 1; i >= 0; i--) parts.push(readCString(b, payload + 16 + i * FILE_COMPONENT_BYTES, FILE_COMPONENT_BYTES));
     const path = count > 0 ? '/' + parts.join('/') : '';

@@ -89,6 +89,8 @@ test('bench: /proc and fdinfo parsing', () => {
   const fdinfo = 'pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\nprog_type:\t5\nprog_jited:\t1\nprog_tag:\tabcdef0123456789\nmemlock:\t4096\nprog_id:\t7306\nrun_time_ns:\t375000\nrun_cnt:\t1000\n';
   assert.deepEqual(bpfProgFdinfo(fdinfo), { tag: 'abcdef0123456789', id: 7306, runTimeNs: 375000, runCnt: 1000 });
   assert.equal(bpfProgFdinfo('pos:\t0\nflags:\t02\n'), null);
+  const linkFdinfo = 'pos:\t0\nflags:\t02000000\nlink_type:\tperf\nlink_id:\t379\nprog_tag:\tabcdef0123456789\nprog_id:\t7306\ntp_name:\tsys_exit_read\n';
+  assert.equal(bpfProgFdinfo(linkFdinfo), null);
   assert.deepEqual(parseTcpdumpStats('329128 packets captured\n329130 packets received by filter\n0 packets dropped by kernel\n'), { captured: 329128, received: 329130, dropped: 0 });
 });
 

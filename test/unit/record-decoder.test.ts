@@ -1,7 +1,7 @@
 // The kernel record decoder: field layout (bpf/include/record.h) and hostile batches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecordDecoder, REC_HEADER_BYTES } from '../../src/receivers/record';
+import { RecordDecoder, REC_HEADER_BYTES, REC_VERSION } from '../../src/receivers/record';
 import type { CaptureChunk } from '../../src/core/types';
 
 interface Rec {
@@ -20,7 +20,7 @@ interface Rec {
 function record(r: Rec): Buffer {
   const payload = r.payload ?? Buffer.alloc(0);
   const b = Buffer.alloc(REC_HEADER_BYTES + payload.length);
-  b[0] = r.version ?? 1;
+  b[0] = r.version ?? REC_VERSION;
   b[1] = r.kind ?? 1;
   b[2] = r.dir ?? 0;
   b[3] = r.role ?? 1;
@@ -109,6 +109,31 @@ test('process records carry exe and argv', () => {
   const [p] = decode(d, batch(record({ kind: 3, offset: 12345, payload })));
   assert.equal(p?.kind, 'process');
   assert.deepEqual(p?.process, { pid: 42, startTimeNs: 12345, exe: 'python3.11', args: ['python3', '-m', 'http.server'] });
+});
+
+test('file records: the path from the components sent (only those set), the range read again; a short or lying record is malformed', () => {
+  const reads: [string, number, number][] = [];
+  const d = new RecordDecoder('tcp', 0n, 65536, (path, offset, length) => (reads.push([path, offset, length]), Buffer.from('hello world'.slice(offset, offset + length))));
+  const file = (components: string[], sent: number, opts: { claim?: number; cut?: number } = {}) => {
+    const payload = Buffer.alloc(16 + components.length * 128 - (opts.cut ?? 0));
+    payload.writeBigUInt64LE(6n, 0); // file offset
+    payload.writeUInt32LE(5, 8); // in_fd
+    payload.writeUInt32LE(opts.claim ?? components.length, 12);
+    components.forEach((c, i) => payload.write(c, 16 + i * 128, 'latin1'));
+    return record({ kind: 5, offset: 100, lost: sent, payload });
+  };
+  const [c] = decode(d, batch(file(['index.html', 'www', 'srv'], 5)));
+  assert.deepEqual(reads, [['/srv/www/index.html', 6, 5]]);
+  assert.equal(c?.data.toString(), 'world');
+  assert.equal(c?.offset, 100);
+  assert.equal(c?.lostAfter, 0);
+  assert.equal(c?.source, 'tcp/syscalls+file');
+  assert.equal(d.stats.fileReread, 5);
+  const none = decode(d, batch(file([], 4)));
+  assert.equal(none[0]?.lostAfter, 4, 'no path: the range is a gap');
+  assert.equal(d.stats.fileUnread, 4);
+  assert.deepEqual(decode(d, batch(file(['a', 'b'], 1, { claim: 3 }), file(['a'], 1, { cut: 1 }), file(['a'], 1, { claim: 17 }))), []);
+  assert.equal(d.stats.malformed, 3);
 });
 
 test('hostile batches: bad version, length beyond the record, truncated frames, random bytes — skipped and counted, never thrown', () => {
