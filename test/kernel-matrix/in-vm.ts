@@ -171,6 +171,7 @@ async function main() {
   }
   console.log(`MATRIX-DOCTOR ${JSON.stringify(doctor().backends)}`);
   const only = process.env.MATRIX_BACKENDS ? process.env.MATRIX_BACKENDS.split(',') : undefined;
+  let reported = 0;
   for (const b of BACKENDS) {
     if (only && !only.includes(b)) continue;
     let r: Result;
@@ -180,8 +181,15 @@ async function main() {
       r = { kernel: os.release(), backend: b, loaded: true, reason: `error: ${(e as Error).message}`, ms: 0 };
     }
     console.log(`MATRIX ${JSON.stringify(r)}`);
+    reported++;
   }
-  for (const b of BACKENDS) if (!only || only.includes(`unix/${b}`)) console.log(`MATRIX ${JSON.stringify(await runUnix(b))}`);
+  for (const b of BACKENDS) {
+    if (only && !only.includes(`unix/${b}`)) continue;
+    console.log(`MATRIX ${JSON.stringify(await runUnix(b))}`);
+    reported++;
+  }
+  // The runner tells a complete report from one cut short (a VM that hung or died mid-way).
+  console.log(`MATRIX-END ${reported}`);
   server.kill('SIGKILL');
   sendfileServer.kill('SIGKILL');
   nginx.kill('SIGKILL');

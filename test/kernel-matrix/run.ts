@@ -42,6 +42,10 @@ function parse(output: string, kernel: string): Row[] {
     .filter((l) => l.startsWith('MATRIX {'))
     .map((l) => JSON.parse(l.slice('MATRIX '.length)) as Row);
   if (rows.length === 0) return [{ kernel, backend: '-', loaded: false, reason: `no result (see ${CACHE}/${kernel}.log)`, ms: 0 }];
+  const end = /^MATRIX-END (\d+)$/m.exec(output);
+  if (!end || Number(end[1]) !== rows.length) {
+    rows.push({ kernel, backend: '-', loaded: false, reason: `incomplete: the run stopped after ${rows.length} row(s) (see ${CACHE}/${kernel}.log)`, ms: 0 });
+  }
   return rows;
 }
 
@@ -117,9 +121,10 @@ async function main() {
   for (const [label, vmlinuz] of kernels) {
     process.stderr.write(`kernel-matrix: booting ${label} (${path.basename(vmlinuz)})\n`);
     let rows = await boot(label, vmlinuz);
-    // A VM that died before reporting (seen once: a guest oops while tracepoints were being
-    // patched in under software emulation) is booted once more; its log is kept.
-    if (rows.length === 1 && rows[0]!.backend === '-') {
+    // A VM that died or hung before reporting every row (seen: a guest oops while tracepoints
+    // were being patched in under software emulation, soft lockups on a loaded host) is booted
+    // once more; its log is kept.
+    if (rows.some((r) => r.backend === '-')) {
       fs.renameSync(path.join(CACHE, `${label}.log`), path.join(CACHE, `${label}.first-attempt.log`));
       process.stderr.write(`kernel-matrix: ${label} gave no result; booting it again\n`);
       rows = await boot(label, vmlinuz);
