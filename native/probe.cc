@@ -211,6 +211,10 @@ void Probe::Run() {
   const int poll_ms = std::max<int>(1, std::min<int>(opts_.flush_ms, 20));
   Clock::time_point first_record, drain_deadline;
   bool drain_started = false;
+  // The last batch filled up, so the ring still holds records: consume at once. Sleeping in
+  // poll here would wait for a wake-up that may never come (records are submitted without one
+  // below the threshold) and cap the drain at one batch per poll period (1 MiB / 20 ms).
+  bool backlog = false;
   auto deliver = [&] {
     batches_.fetch_add(1, std::memory_order_relaxed);
     deliver_(cur_);
@@ -236,10 +240,11 @@ void Probe::Run() {
       }
     }
     size_t before = cur_->len;
-    if (!stopping) ring_buffer__poll(rb_, poll_ms);
+    if (!stopping && !backlog) ring_buffer__poll(rb_, poll_ms);
     if (!cur_full_) ring_buffer__consume(rb_);
     if (before == 0 && cur_->len > 0) first_record = Clock::now();
     bool due = cur_->len > 0 && Clock::now() - first_record >= std::chrono::milliseconds(opts_.flush_ms);
+    backlog = cur_full_;
     if (cur_full_ || due || (stopping && cur_->len > 0)) {
       deliver();
       continue;  // stopping: keep draining until the ring is empty
