@@ -205,7 +205,7 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     expected = [...r.issued.values()].reduce((a, b) => a + b, 0);
     allowance = w.connections;
   } else if (w.load === 'ghz') {
-    const r = await runGhz({ ghz: ghz(), port: server.port, bytes: SIZES[w.size] ?? 0, concurrency: w.concurrency ?? 32, connections: w.connections, rate: w.rate, durationS: o.durationS, cpus: PLACEMENT.load });
+    const r = await runGhz({ ghz: ghz(), port: server.port, bytes: SIZES[w.size] ?? 0, concurrency: w.concurrency ?? 32, connections: w.connections, rate: w.rate, durationS: o.durationS, tmp, cpus: PLACEMENT.load });
     requests = r.ok;
     rps = r.rps;
     p50 = r.latencyUs['p50'] ?? NaN;

@@ -183,18 +183,23 @@ export interface GhzOptions {
   /** Fixed rate (calls/s over all workers); closed loop when absent. */
   rate?: number;
   durationS: number;
+  tmp: string;
   cpus: string;
 }
 
 /** ghz (unary calls of Echo/Unary, bench/fixtures/echo.proto) → counts and latencies. */
-export async function runGhz(o: GhzOptions): Promise<GhzResult & { raw: string }> {
+export async function runGhz(o: GhzOptions): Promise<GhzResult> {
   const data = JSON.stringify({ text: 'x'.repeat(Math.max(0, o.bytes - 3)) });
+  // The JSON report goes to a file: it lists every call, megabytes for a closed-loop run.
+  const report = path.join(o.tmp, `ghz-${Date.now()}.json`);
   const args = ['--insecure', '--proto', fromRoot('bench', 'fixtures', 'echo.proto'), '--call', 'tcpsniff.test.Echo.Unary', '-d', data,
-    '-c', String(o.concurrency), '--connections', String(o.connections), '-z', `${o.durationS}s`, '-O', 'json'];
+    '-c', String(o.concurrency), '--connections', String(o.connections), '-z', `${o.durationS}s`, '-O', 'json', '-o', report];
   if (o.rate) args.push('--rps', String(o.rate));
   args.push(`127.0.0.1:${o.port}`);
   const r = await runToEnd(o.ghz, args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
-  const res = parseGhz(r.out);
-  if (!Number.isFinite(res.ok)) throw new Error(`ghz failed (${r.code}): ${r.out.slice(0, 500)}${r.err.slice(0, 500)}`);
-  return { ...res, raw: r.out };
+  const out = fs.existsSync(report) ? fs.readFileSync(report, 'utf8') : '';
+  fs.rmSync(report, { force: true });
+  const res = parseGhz(out);
+  if (!Number.isFinite(res.ok)) throw new Error(`ghz failed (${r.code}): ${out.slice(0, 300)}${r.out.slice(0, 300)}${r.err.slice(0, 500)}`);
+  return res;
 }
