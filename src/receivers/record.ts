@@ -67,8 +67,9 @@ interface LiveConn {
 /** Decodes records, keeping one ConnectionMeta object per live connection. */
 export class RecordDecoder {
   private readonly conns = new Map<number, LiveConn>();
-  /** `receiver/backend` per backend number: the same string on every chunk. */
+  /** `receiver/backend` per backend number (and `+file` for re-read sendfile ranges): the same string on every chunk. */
   private readonly sources: string[];
+  private readonly fileSources: string[];
   readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, fileReread: 0, fileUnread: 0 };
 
   constructor(
@@ -78,6 +79,7 @@ export class RecordDecoder {
     private readonly readFile: FileRangeReader = readFileRange,
   ) {
     this.sources = BACKENDS.map((b) => `${receiverName}/${b}`);
+    this.fileSources = this.sources.map((s) => `${s}+file`);
   }
 
   get openConnections(): number {
@@ -140,10 +142,8 @@ export class RecordDecoder {
     const offset = b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32);
     const pid = b.readUInt32LE(at + 8);
     if (kind === REC_PROC) return this.processChunk(b, at, len, conn, pid, offset);
+    noteSender(live, b, at);
     if (kind === REC_FILE) return this.fileChunk(b, at, len, live, offset, lostAfter);
-    live.pid = pid;
-    live.tid = b.readUInt32LE(at + 12);
-    if (!cStringIs(b, at + 88, 16, live.comm)) live.comm = readCString(b, at + 88, 16);
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
     const ts = b.readBigUInt64LE(at + 24);
@@ -183,9 +183,6 @@ export class RecordDecoder {
     const data = count > 0 ? (this.readFile(path, fileOffset, sent) ?? EMPTY) : EMPTY;
     this.stats.fileReread += data.length;
     this.stats.fileUnread += sent - data.length;
-    live.pid = b.readUInt32LE(at + 8);
-    live.tid = b.readUInt32LE(at + 12);
-    live.comm = readCString(b, at + 88, 16);
     return {
       kind: 'data',
       conn: live.meta,
@@ -197,7 +194,7 @@ export class RecordDecoder {
       pid: live.pid,
       tid: live.tid,
       comm: live.comm,
-      source: `${this.receiverName}/${BACKENDS[b[at + 5]!] ?? 'unknown'}+file`,
+      source: this.fileSources[b[at + 5]!] ?? this.fileSources[0]!,
       file: { path, offset: fileOffset },
     };
   }
@@ -263,6 +260,13 @@ export class RecordDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The process that sent a data or file record (close records carry none: the last one is kept). */
+function noteSender(live: LiveConn, b: Buffer, at: number): void {
+  live.pid = b.readUInt32LE(at + 8);
+  live.tid = b.readUInt32LE(at + 12);
+  if (!cStringIs(b, at + 88, 16, live.comm)) live.comm = readCString(b, at + 88, 16);
+}
 
 /** REC_CONN payload of a unix socket: [from_peer u8][path bytes]; abstract names read as "@name". */
 function unixPath(b: Buffer, at: number, len: number): string {
