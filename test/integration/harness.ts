@@ -9,6 +9,8 @@ import * as path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'bin', 'tcpsniff-collector');
+/** Python with the test peers of test/requirements.txt (uvicorn, hypercorn, grpcio, requests…), from scripts/setup-test.sh. */
+export const PYTHON_PEERS = path.join(ROOT, '.cache', 'pyvenv', 'bin', 'python3');
 
 export type AnyValue = string | number | boolean | AnyValue[] | null;
 
