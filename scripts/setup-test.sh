@@ -7,6 +7,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "setup-test: $*" >&2; }
 
+# 1. Debian packages only the tests use (real peers and tools), installed as root.
+TEST_PKGS=()
+missing=()
+for p in "${TEST_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    say "missing Debian packages for the tests: ${missing[*]} — run 'sudo npm test' once, or install them"
+    exit 1
+  fi
+  say "installing Debian packages for the tests: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. Python peers, in a virtualenv of their own.
 VENV=.cache/pyvenv
 STAMP=$VENV/.requirements-stamp
 if [ ! -e "$STAMP" ] || [ test/requirements.txt -nt "$STAMP" ]; then
