@@ -141,6 +141,11 @@ export interface SpanInternal {
   response?: InspectedBody;
   /** Attribute keys whose values the http processor already replaced at the source (HPACK never-indexed). */
   redactedAtSource?: string[];
+  /**
+   * The process's argv, raw (agent rules match it; the redaction processor redacts it with its
+   * policy). process.command_line is exported only when the http processor's command_line is on.
+   */
+  processArgs?: readonly string[];
 }
 
 export interface InspectedBody {

@@ -25,7 +25,7 @@ test('curl against python3 -m http.server: one SERVER and one CLIENT span, exact
   const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
   const parentId = '00f067aa0ba902b7';
   try {
-    const r = await withCollector({ ports: [port] }, async () => {
+    const r = await withCollector({ ports: [port], http: { command_line: true } }, async () => {
       const out = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', `traceparent: 00-${traceId}-${parentId}-01`, `http://127.0.0.1:${port}/hello.txt?a=1&b=two`]);
       assert.equal(out, '200');
     });

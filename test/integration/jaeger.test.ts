@@ -57,7 +57,7 @@ async function trafficToJaeger(endpoint: string, query: string) {
     cli = await startCli(`receivers:
   tcp: { ports: [${pyPort}, ${nodePort}] }
 processors:
-  http: {}
+  http: { command_line: true }
   batch: { timeout: 100ms }
 exporters:
   otlp:

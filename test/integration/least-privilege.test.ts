@@ -23,7 +23,7 @@ const only = (caps: readonly string[]) => ['setpriv', `--bounding-set=-all${caps
 
 function pipeline(port: number, out: string) {
   return `receivers: { tcp: { ports: [${port}] } }
-processors: { http: {} }
+processors: { http: { command_line: true } }
 exporters: { file: { path: ${JSON.stringify(out)} } }
 service: { pipelines: { traces: { receivers: [tcp], processors: [http], exporters: [file] } } }
 `;

@@ -1,14 +1,16 @@
 // The canary: one unique secret, sent in an Authorization header, a cookie, a query parameter, a
 // JSON request body, a Set-Cookie and a JSON response body (HTTP/1.1), and in HPACK never-indexed
 // and API-key headers (HTTP/2), through the real collector with bodies and headers captured. It must
-// not appear in the file exporter's output, the debug exporter's stdout, or any log line.
+// not appear in the file exporter's output, the debug exporter's stdout, or any log line. And a
+// secret on a client's command line (curl's argv: -H Authorization, a URL's api_key, -d JSON, -u)
+// reaches no output either, whether process.command_line is exported or not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { CLIENT, SERVER, withCollector, type FlatSpan } from './harness';
+import { CLIENT, SERVER, run, withCollector, type FlatSpan } from './harness';
 
 const dump = (spans: FlatSpan[]) => JSON.stringify(spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 1);
 
@@ -147,3 +149,60 @@ test('canary: a secret in headers, cookies, query, JSON bodies and never-indexed
     assert.ok(Number(s.attributes['tcpsniff.h2.sensitive_headers']) >= 1);
   }
 });
+
+const CAPTURE = { capture_bodies: true, capture_headers: ['authorization'] };
+
+/** A JSON echo server and one curl call carrying `secret` in four places of its argv. */
+async function curlWithSecrets(secret: string): Promise<{ port: number; argv: string[] }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('{"ok":true}'));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const argv = [
+    '-sS', '-o', '/dev/null',
+    '-H', `Authorization: Bearer ${secret}`,
+    '-u', `alice:${secret}`,
+    '-d', JSON.stringify({ user: 'alice', password: secret }),
+    `http://127.0.0.1:${port}/v1/x?api_key=${secret}&model=m`,
+  ];
+  await run('curl', argv);
+  await new Promise((r) => server.close(r));
+  return { port, argv };
+}
+
+for (const [title, http, processors] of [
+  ['command line not exported (the default)', CAPTURE, [['redaction', {}]]],
+  ['command line exported, redaction processor on', { ...CAPTURE, command_line: true }, [['redaction', {}]]],
+  // Headers and bodies are only captured where a redaction processor masks them; the URL and the
+  // command line are redacted by the http processor itself.
+  ['command line exported, no redaction processor', { command_line: true }, []],
+] as Array<[string, Record<string, unknown>, Array<[string, unknown]>]>) {
+  test(`canary: a secret in curl's argv never leaves the collector — ${title}`, async () => {
+    const secret = `canary-${randomBytes(12).toString('hex')}`;
+    let port = 0;
+    const r = await withCollector(
+      { http, processors, exporters: { debug: { verbosity: 'detailed' } }, tcp: { backend: 'syscalls' } },
+      async () => {
+        port = (await curlWithSecrets(secret)).port;
+      },
+    );
+    assert.equal(r.exitCode, 0, r.stderr);
+    const out = dump(r.spans);
+    assert.ok(!out.includes(secret), `the secret reached the file exporter:\n${out}`);
+    assert.ok(!r.stderr.includes(secret), `the secret reached stdout/stderr (debug exporter or logs):\n${r.stderr}`);
+    const curl = r.spans.filter((s) => s.kind === CLIENT && Number(s.attributes['server.port']) === port);
+    assert.equal(curl.length, 1, dump(r.spans));
+    const cmd = curl[0]!.resource['process.command_line'];
+    if (http.command_line !== true) {
+      assert.equal(cmd, undefined, 'not exported unless asked for');
+      assert.ok(!r.stderr.includes('resource.process.command_line'));
+    } else {
+      // curl blanks its own -u argument in memory once parsed (the kernel may read either).
+      const cmdline = String(cmd).replace(/ -u {2,}-d /, ' -u REDACTED -d ');
+      assert.equal(cmdline, `curl -sS -o /dev/null -H Authorization: REDACTED -u REDACTED -d {"user":"alice","password":"REDACTED"} http://127.0.0.1:${port}/v1/x?api_key=REDACTED&model=m`);
+      assert.ok(r.stderr.includes('resource.process.command_line='), 'the debug exporter printed the resource');
+    }
+  });
+}

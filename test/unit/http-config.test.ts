@@ -26,6 +26,7 @@ test('config: defaults for an empty or missing section', () => {
     max_inspect_bytes: 1048576,
     capture_headers: [],
     service_names: {},
+    command_line: false,
   };
   assert.deepEqual(httpProcessorFactory.parseConfig(undefined, P), expected);
   assert.deepEqual(httpProcessorFactory.parseConfig(null, P), expected);

@@ -16,7 +16,6 @@ const RESOURCE = {
     'service.name': 'python3.11',
     'process.pid': FAKE_PID,
     'process.executable.name': 'python3.11',
-    'process.command_line': 'python3 app.py --port 8080',
     'host.name': hostname(),
   },
 };
@@ -506,7 +505,6 @@ test('processor: service_names maps executable or comm to service.name; resource
     'service.name': 'fetcher',
     'process.pid': 999_999_999,
     'process.executable.name': 'curl',
-    'process.command_line': 'curl',
     'host.name': hostname(),
   });
 });
@@ -590,7 +588,7 @@ test('processor: max_pending_requests caps waiting requests without breaking FIF
 });
 
 test('processor: a process description chunk (kind "process") feeds the resource; unknown kinds are skipped', () => {
-  const { proc, spans } = makeProcessor({ service_names: { worker: 'jobs' } });
+  const { proc, spans } = makeProcessor({ service_names: { worker: 'jobs' }, command_line: true });
   const gone = 999_999_998; // not in the fake /proc: only the description knows it
   const c = new Conn(SERVER_META, gone, 'wrk');
   const describe = (startTimeNs: number, args: string[]) =>
@@ -601,7 +599,7 @@ test('processor: a process description chunk (kind "process") feeds the resource
     }) as unknown as CaptureChunk;
   const odd = { ...c.data('ingress', Buffer.alloc(0), 0n), kind: 'future-kind' } as unknown as CaptureChunk;
   proc.consumeChunks([
-    describe(1, ['worker', '--queue', 'mail']),
+    describe(1, ['worker', '--queue', 'mail', '--token', 'tok-1']),
     odd,
     c.data('ingress', 'GET /1 HTTP/1.1\r\n\r\n', 1n),
     c.data('egress', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 2n),
@@ -614,10 +612,11 @@ test('processor: a process description chunk (kind "process") feeds the resource
     'service.name': 'jobs',
     'process.pid': gone,
     'process.executable.name': 'worker',
-    'process.command_line': 'worker --queue mail',
+    'process.command_line': 'worker --queue mail --token REDACTED', // asked for: redacted at the source
     'host.name': hostname(),
   });
   assert.equal(a!.resource, b!.resource);
+  assert.deepEqual(a!.internal!.processArgs, ['worker', '--queue', 'mail', '--token', 'tok-1'], 'raw, for span processors only');
   assert.equal(proc.stats()['chunks.unknown_kind'], 1);
   assert.equal(proc.stats()['errors'], undefined);
 });

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedactionProcessor, redactionProcessorFactory } from '../../src/processors/redaction';
-import { DEFAULT_POLICY, makePolicy, redactCommandLine, redactText } from '../../src/processors/redaction/rules';
+import { DEFAULT_POLICY, makePolicy, redactText } from '../../src/processors/redaction/rules';
+import { redactArgs, redactCommandLine } from '../../src/processors/redaction/command-line';
 import type { SpanRecord } from '../../src/core/types';
 import { makeSpan, memoryLogger } from './helpers/fakes';
 
@@ -48,9 +49,47 @@ test('redactText: JSON, truncated JSON, SSE lines, escaped quotes, forms, bearer
 });
 
 test('command lines: flags and environment-style assignments', () => {
-  assert.equal(redactCommandLine('node agent.js --api-key=sk-1 --model gpt --token abc'), 'node agent.js --api-key=REDACTED --model gpt --token REDACTED');
-  assert.equal(redactCommandLine('env OPENAI_API_KEY=sk-2 python x.py'), 'env OPENAI_API_KEY=REDACTED python x.py');
-  assert.equal(redactCommandLine('python3 -m http.server 8080'), 'python3 -m http.server 8080');
+  const cmd = (c: string) => redactCommandLine(c, DEFAULT_POLICY);
+  assert.equal(cmd('node agent.js --api-key=sk-1 --model gpt --token abc'), 'node agent.js --api-key=REDACTED --model gpt --token REDACTED');
+  assert.equal(cmd('env OPENAI_API_KEY=sk-2 python x.py'), 'env OPENAI_API_KEY=REDACTED python x.py');
+  assert.equal(cmd('python3 -m http.server 8080'), 'python3 -m http.server 8080');
+});
+
+test('command lines: every argument through the header, URL and body rules', () => {
+  const argv = (...a: string[]) => redactArgs(a, DEFAULT_POLICY);
+  const S = 'canary-s3cr3t';
+  // curl: headers (-H, --header, glued), URL userinfo and credential parameters, -u, JSON and form data.
+  assert.deepEqual(
+    argv('curl', '-sS', '-H', `Authorization: Bearer ${S}`, '--header', `Cookie: s=${S}`, `-HX-Api-Key:${S}`, '--header=Content-Type: application/json', `http://h/v1/x?a=1&api_key=${S}`, '-d', `{"user":"a","password":"${S}"}`),
+    ['curl', '-sS', '-H', 'Authorization: REDACTED', '--header', 'Cookie: REDACTED', '-HX-Api-Key:REDACTED', '--header=Content-Type: application/json', 'http://h/v1/x?a=1&api_key=REDACTED', '-d', '{"user":"a","password":"REDACTED"}'],
+  );
+  assert.deepEqual(argv('curl', '-u', `alice:${S}`, `https://bob:${S}@h/`, `--user=alice:${S}`, `-ualice:${S}`), ['curl', '-u', 'REDACTED', 'https://REDACTED:REDACTED@h/', '--user=REDACTED', '-uREDACTED']);
+  assert.deepEqual(argv('curl', '--data-urlencode', `password=${S}`, '--data', `user=a&token=${S}`), ['curl', '--data-urlencode', 'password=REDACTED', '--data', 'user=a&token=REDACTED']);
+  // A username alone, or -u meaning something else, is no secret.
+  assert.deepEqual(argv('python3', '-u', 'app.py'), ['python3', '-u', 'app.py']);
+  // --*password*/--*token*/--*key*/--*secret*, separate or with =; a following option is no value.
+  assert.deepEqual(
+    argv('tool', '--db-password', S, '--client-secret=x', '--keyfile', '/k.pem', '--github-token', '--verbose', '--model', 'gpt'),
+    ['tool', '--db-password', 'REDACTED', '--client-secret=REDACTED', '--keyfile', 'REDACTED', '--github-token', '--verbose', '--model', 'gpt'],
+  );
+  // Environment assignments (env, make), whatever follows.
+  assert.deepEqual(argv('env', `PGPASSWORD=${S}`, `AWS_SECRET_ACCESS_KEY=${S}`, 'LANG=C', 'psql'), ['env', 'PGPASSWORD=REDACTED', 'AWS_SECRET_ACCESS_KEY=REDACTED', 'LANG=C', 'psql']);
+  // A header the policy adds, and one it allows.
+  const pol = makePolicy({ headers: ['x-tenant'], allow_headers: ['cookie'], body_keys: [], allow_body_keys: [], query_params: [], allow_query_params: [] });
+  assert.deepEqual(redactArgs(['curl', '-H', 'X-Tenant: t1', '-H', 'Cookie: c'], pol), ['curl', '-H', 'X-Tenant: REDACTED', '-H', 'Cookie: c']);
+  // A script in one argument: its words like arguments, quoted header values up to the quote.
+  assert.deepEqual(
+    argv('sh', '-c', `PGPASSWORD=${S} psql -h db`),
+    ['sh', '-c', 'PGPASSWORD=REDACTED'],
+    'an assignment takes the rest of its argument',
+  );
+  assert.deepEqual(
+    argv('bash', '-c', `curl -H "Cookie: a=${S} b=${S}" -H 'X-Request-Id: 1' --token ${S} -d '{"password": "${S}"}' 'http://h/?key=${S}' -u a:${S}`),
+    ['bash', '-c', `curl -H "Cookie: REDACTED REDACTED" -H 'X-Request-Id: 1' --token REDACTED -d '{"password": "REDACTED"}' 'http://h/?key=REDACTED' -u REDACTED`],
+  );
+  assert.deepEqual(argv('node', 'server.js', '--port', '8080'), ['node', 'server.js', '--port', '8080']);
+  for (const out of [argv('curl', '-H', `Authorization: Basic ${S}`), argv('x', `Bearer ${S}`), argv('x', `--opt={"api_key":"${S}"}`)])
+    assert.ok(!out.join(' ').includes(S), out.join(' '));
 });
 
 test('processor: headers masked (or removed), URLs, bodies, never-indexed, summary and stats', () => {
@@ -92,6 +131,21 @@ test('processor: headers masked (or removed), URLs, bodies, never-indexed, summa
   const r = make({ header_action: 'remove', query_params: ['secret2'], remove_attributes: ['user_agent.*'], summary: false });
   r.p.consumeSpans([makeSpan({ attributes: { 'http.request.header.cookie': ['c'], 'url.query': 'Secret2=s', 'user_agent.original': 'x' } })]);
   assert.deepEqual(r.out[0]!.attributes, { 'url.query': 'Secret2=REDACTED' });
+});
+
+test('processor: the command line is redacted from the raw argv with its policy, once per resource', () => {
+  const { p, out } = make({ headers: ['x-tenant'] });
+  // As the http processor exports it (its default rules applied), with the raw argv beside it.
+  const res = { attributes: { 'process.command_line': 'curl -H X-Tenant: t1 -u REDACTED' } };
+  const internal = { processArgs: ['curl', '-H', 'X-Tenant: t1', '-u', 'a:b'] };
+  p.consumeSpans([makeSpan({ resource: res }), makeSpan({ resource: res })].map((s) => Object.assign(s, { internal })));
+  assert.equal(out[0]!.resource.attributes['process.command_line'], 'curl -H X-Tenant: REDACTED -u REDACTED');
+  assert.equal(out[0]!.resource, out[1]!.resource);
+  assert.equal(p.stats()['resources.command_lines'], 1);
+  // Without an exported command line there is nothing to redact (and the argv stays internal).
+  const bare = { attributes: { 'service.name': 'curl' } };
+  p.consumeSpans([Object.assign(makeSpan({ resource: bare }), { internal })]);
+  assert.equal(out[2]!.resource, bare);
 });
 
 test('processor: spans with nothing secret are untouched; resources shared and cached', () => {

@@ -175,7 +175,9 @@ export class GenAiProcessor implements SpanProcessorComponent {
 
   private agentOf(span: SpanRecord): string | undefined {
     const r = span.resource.attributes;
-    const cmd = typeof r['process.command_line'] === 'string' ? r['process.command_line'] : '';
+    // The raw argv (process.command_line, when exported at all, is redacted).
+    const args = span.internal?.processArgs;
+    const cmd = args !== undefined && args.length > 0 ? args.join(' ') : typeof r['process.command_line'] === 'string' ? r['process.command_line'] : '';
     for (const rule of this.agents) if (cmd !== '' && rule.test(cmd)) return rule.name;
     if (!this.cfg.agent_from_process) return undefined;
     const comm = span.internal?.comm;

@@ -27,6 +27,8 @@ export interface HttpProcessorConfig {
   capture_headers: string[];
   /** Executable (or comm) name → service.name. Unlisted processes use their executable name. */
   service_names: Record<string, string>;
+  /** Put process.command_line on resources, every argument redacted (default false: argv carries secrets). */
+  command_line: boolean;
 }
 
 export const HTTP_CONFIG_SPEC: SectionSpec = {
@@ -40,6 +42,7 @@ export const HTTP_CONFIG_SPEC: SectionSpec = {
   max_inspect_bytes: { type: 'bytes', default: 1024 * 1024, min: 0, max: 64 * 1024 * 1024, doc: 'bytes kept per inspected body' },
   capture_headers: { type: 'list', of: { type: 'string' }, default: [], doc: 'header names to put on spans as http.request.header.<name> / http.response.header.<name> (redact them with the redaction processor)' },
   service_names: { type: 'stringmap', default: {}, doc: 'executable/comm name → service.name' },
+  command_line: { type: 'bool', default: false, doc: 'put process.command_line on resources, every argument redacted (off: argv often carries tokens)' },
 };
 
 export function parseHttpConfig(raw: unknown, path: string): HttpProcessorConfig {

@@ -284,7 +284,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
       captureHeaders: new Set(cfg.capture_headers),
     };
     this.detectors = opts.detectors ?? [new Http2Detector(), new Http1Detector(cfg.max_header_bytes)];
-    this.resources = new ResourceCache(cfg.service_names, opts.procRoot);
+    this.resources = new ResourceCache(cfg.service_names, cfg.command_line, opts.procRoot);
   }
 
   setConsumer(next: SpanConsumer): void {
@@ -379,8 +379,10 @@ export class HttpProcessor implements ChunkProcessorComponent {
   }
 
   emitExchange(ex: HttpExchange, conn: Conn): void {
-    const resource = this.resources.get(ex.pid, ex.comm);
-    this.out.push(buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies, maxBodyBytes: this.limits.maxBodyBytes }));
+    const { resource, args } = this.resources.get(ex.pid, ex.comm);
+    const span = buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies, maxBodyBytes: this.limits.maxBodyBytes });
+    span.internal!.processArgs = args;
+    this.out.push(span);
     this.nExchanges++;
     if (ex.incomplete !== null) {
       this.counters.add('exchanges.incomplete');

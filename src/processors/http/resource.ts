@@ -1,10 +1,17 @@
 // Resource of a traced process, built once per pid and shared by all its spans.
+//
+// process.command_line is exported only when asked for (command_line): argv routinely carries
+// tokens (`curl -H "Authorization: …"`, `-u user:pass`, `PGPASSWORD=…`), so by default it stays
+// on the host; when asked for, each argument is redacted here with the redaction rules' defaults
+// (the redaction processor re-applies its own policy), so no pipeline exports it raw.
 
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Resource } from '../../core/types';
+import { redactArgs } from '../redaction/command-line';
+import { DEFAULT_POLICY } from '../redaction/rules';
 
 // Incubating semantic-convention attributes, copied as the semconv package recommends
 // (the incubating entry point is not meant to be imported at runtime).
@@ -15,18 +22,22 @@ export const ATTR_HOST_NAME = 'host.name';
 
 export const RESOURCE_CACHE_MAX = 4096;
 
-interface Entry {
+export interface ProcessEntry {
   resource: Resource;
+  /** argv as read (raw: for span processors only, never exported). */
+  args: readonly string[];
   /** From a process description; undefined when read from /proc. */
   startTimeNs?: number;
 }
 
 export class ResourceCache {
-  private readonly cache = new Map<number, Entry>();
+  private readonly cache = new Map<number, ProcessEntry>();
   private readonly host = hostname();
 
   constructor(
     private readonly serviceNames: Record<string, string>,
+    /** Export process.command_line (redacted). */
+    private readonly commandLine: boolean,
     /** Where /proc lives (tests point it at a fake tree). */
     private readonly procRoot = '/proc',
     private readonly max = RESOURCE_CACHE_MAX,
@@ -36,10 +47,10 @@ export class ResourceCache {
     return this.cache.size;
   }
 
-  /** The resource of `pid`, read from /proc once (comm is the fallback when the process is gone). */
-  get(pid: number, comm: string): Resource {
+  /** The resource and argv of `pid`, read from /proc once (comm is the fallback when the process is gone). */
+  get(pid: number, comm: string): ProcessEntry {
     const hit = this.cache.get(pid);
-    if (hit !== undefined) return hit.resource;
+    if (hit !== undefined) return hit;
     let args: string[] = [];
     try {
       args = readFileSync(`${this.procRoot}/${pid}/cmdline`, 'utf8').split('\0');
@@ -53,9 +64,9 @@ export class ResourceCache {
     } catch {
       if (args.length > 0) exe = basename(args[0]!);
     }
-    const resource = this.build(pid, exe, args, comm);
-    this.put(pid, { resource });
-    return resource;
+    const entry = { resource: this.build(pid, exe, args, comm), args };
+    this.put(pid, entry);
+    return entry;
   }
 
   /**
@@ -67,10 +78,10 @@ export class ResourceCache {
     if (hit !== undefined && hit.startTimeNs === startTimeNs) return;
     const resource = this.build(pid, exe || (args.length > 0 ? basename(args[0]!) : ''), args, comm);
     this.cache.delete(pid);
-    this.put(pid, { resource, startTimeNs });
+    this.put(pid, { resource, args, startTimeNs });
   }
 
-  private put(pid: number, e: Entry): void {
+  private put(pid: number, e: ProcessEntry): void {
     if (this.cache.size >= this.max) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
@@ -81,14 +92,13 @@ export class ResourceCache {
   private build(pid: number, exeName: string, args: string[], comm: string): Resource {
     const exe = exeName === '' ? comm : exeName;
     const service = this.serviceNames[exe] ?? this.serviceNames[comm] ?? exe;
-    return {
-      attributes: {
-        [ATTR_SERVICE_NAME]: service,
-        [ATTR_PROCESS_PID]: pid,
-        [ATTR_PROCESS_EXECUTABLE_NAME]: exe,
-        [ATTR_PROCESS_COMMAND_LINE]: args.length > 0 ? args.join(' ') : comm,
-        [ATTR_HOST_NAME]: this.host,
-      },
+    const attributes: Resource['attributes'] = {
+      [ATTR_SERVICE_NAME]: service,
+      [ATTR_PROCESS_PID]: pid,
+      [ATTR_PROCESS_EXECUTABLE_NAME]: exe,
     };
+    if (this.commandLine) attributes[ATTR_PROCESS_COMMAND_LINE] = args.length > 0 ? redactArgs(args, DEFAULT_POLICY).join(' ') : comm;
+    attributes[ATTR_HOST_NAME] = this.host;
+    return { attributes };
   }
 }

@@ -6,7 +6,8 @@ import type { Resource, SpanConsumer, SpanRecord } from '../../core/types';
 import { ConfigError } from '../../core/component';
 import { join, parseSection, type SectionSpec } from '../../config/schema';
 import { redactQuery, redactUrl } from '../http/url-redaction';
-import { REDACTED, makePolicy, namePattern, redactCommandLine, redactText, type PolicyConfig, type RedactionPolicy } from './rules';
+import { REDACTED, makePolicy, namePattern, redactText, type PolicyConfig, type RedactionPolicy } from './rules';
+import { redactArgs, redactCommandLine } from './command-line';
 
 export interface RedactionConfig extends PolicyConfig {
   header_action: 'mask' | 'remove';
@@ -30,7 +31,7 @@ export const redactionSpec: SectionSpec = {
   allow_query_params: names('query parameter names never redacted'),
   body_attributes: names('more attribute keys (globs) scrubbed like bodies (the body and gen_ai message attributes always are)'),
   remove_attributes: names('attribute keys (globs) removed from every span'),
-  command_line: { type: 'bool', default: true, doc: 'scrub --api-key=..., --token ..., *_KEY=... in process.command_line' },
+  command_line: { type: 'bool', default: true, doc: 'redact every argument of process.command_line (when the http processor exports it) with these rules' },
   summary: { type: 'bool', default: true, doc: 'tcpsniff.redacted (what) and tcpsniff.redacted.count on spans where something was redacted' },
 };
 
@@ -141,7 +142,7 @@ export class RedactionProcessor implements SpanProcessorComponent {
       this.n.source++;
       count++;
     }
-    if (this.cfg.command_line) span.resource = this.resourceOf(span.resource);
+    if (this.cfg.command_line) span.resource = this.resourceOf(span.resource, span.internal?.processArgs);
     if (count > 0) {
       this.n.redactedSpans++;
       this.n.values += count;
@@ -152,17 +153,19 @@ export class RedactionProcessor implements SpanProcessorComponent {
     }
   }
 
-  private resourceOf(r: Resource): Resource {
+  /**
+   * The resource with its command line redacted by this policy: from the raw argv when the span
+   * has it (the http processor's own redaction used the defaults), else word by word.
+   */
+  private resourceOf(r: Resource, args: readonly string[] | undefined): Resource {
     const cached = this.resources.get(r);
     if (cached !== undefined) return cached;
     let out = r;
     const cmd = r.attributes['process.command_line'];
     if (typeof cmd === 'string') {
-      const clean = redactCommandLine(cmd);
-      if (clean !== cmd) {
-        this.n.commandLines++;
-        out = { attributes: { ...r.attributes, 'process.command_line': clean } };
-      }
+      const clean = args !== undefined && args.length > 0 ? redactArgs(args, this.policy).join(' ') : redactCommandLine(cmd, this.policy);
+      if (clean !== (args?.join(' ') ?? cmd)) this.n.commandLines++;
+      if (clean !== cmd) out = { attributes: { ...r.attributes, 'process.command_line': clean } };
     }
     this.resources.set(r, out);
     this.resources.set(out, out);

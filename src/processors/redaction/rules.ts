@@ -122,11 +122,3 @@ function redactParams(text: string, policy: RedactionPolicy): string {
     })
     .join('&');
 }
-
-/** Command lines: `--api-key=sk-..`, `--token sk-..`, `PASSWORD=..`. */
-const CMDLINE_SECRET = /((?:^|\s)--?[\w-]*(?:key|token|secret|password|passwd|credential)[\w-]*)(=|\s+)(?!-)(\S+)/gi;
-const CMDLINE_ENV = /((?:^|\s)[A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*=)(\S+)/g;
-
-export function redactCommandLine(cmd: string): string {
-  return cmd.replace(CMDLINE_SECRET, (_w, flag: string, sep: string) => `${flag}${sep}${REDACTED}`).replace(CMDLINE_ENV, (_w, name: string) => `${name}${REDACTED}`);
-}
