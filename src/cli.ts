@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, UserError } from './core/component';
+import { ConfigError, ConfigErrors, UserError } from './core/component';
 import { createLogger, type Level } from './core/logger';
 import { builtinRegistry } from './components';
 import { loadConfigFile, type CollectorConfig } from './config/loader';
@@ -126,8 +126,10 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof ConfigError) {
-      // YAML syntax and file errors already name the file; the rest name a path inside it.
-      err(e.path ? `tcpsniff-collector: invalid config ${configFile}: ${e.message}` : `tcpsniff-collector: ${e.message}`);
+      // YAML syntax and file errors already name the file; the rest name a path inside it. One line each.
+      for (const one of e instanceof ConfigErrors ? e.errors : [e]) {
+        err(one.path ? `tcpsniff-collector: invalid config ${configFile}: ${one.message}` : `tcpsniff-collector: ${one.message}`);
+      }
       return EXIT_CONFIG;
     }
     if (e instanceof UserError) {

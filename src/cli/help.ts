@@ -32,7 +32,7 @@ Usage:
   tcpsniff-collector validate [--config FILE]
       Check FILE (YAML, environment variables, every component's settings, pipelines)
       without loading anything into the kernel. Prints OK and the pipelines; exit 0 when
-      valid, 2 when not.
+      valid, 2 when not, with every error of the file, one line each with its path.
   tcpsniff-collector doctor
       What this host allows: kernel, BTF, lockdown, capabilities, which eBPF hook types
       load and attach, and the backend each receiver would use. Exit 1 when no receiver can

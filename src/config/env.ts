@@ -7,19 +7,29 @@
 
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../core/component';
-import { join } from './schema';
+import { ConfigErrorList, join } from './schema';
 
 export type Env = Record<string, string | undefined>;
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Returns a copy of `tree` with every string value substituted. Keys are left as written. */
-export function substituteEnv(tree: unknown, env: Env, path = ''): unknown {
-  if (typeof tree === 'string') return substituteString(tree, env, path);
-  if (Array.isArray(tree)) return tree.map((item, i) => substituteEnv(item, env, join(path, i)));
+/**
+ * Returns a copy of `tree` with every string value substituted. Keys are left as written. Every
+ * reference that cannot be resolved is reported, together.
+ */
+export function substituteEnv(tree: unknown, env: Env): unknown {
+  const errors = new ConfigErrorList();
+  const out = substituteTree(tree, env, '', errors);
+  errors.throwIfAny();
+  return out;
+}
+
+function substituteTree(tree: unknown, env: Env, path: string, errors: ConfigErrorList): unknown {
+  if (typeof tree === 'string') return errors.check(() => substituteString(tree, env, path));
+  if (Array.isArray(tree)) return tree.map((item, i) => substituteTree(item, env, join(path, i), errors));
   if (tree !== null && typeof tree === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(tree)) out[k] = substituteEnv(v, env, join(path, k));
+    for (const [k, v] of Object.entries(tree)) out[k] = substituteTree(v, env, join(path, k), errors);
     return out;
   }
   return tree;

@@ -12,7 +12,9 @@
 //
 // and returns a typed, fully defaulted config: each component's section has gone through its
 // factory's parseConfig, so building the pipeline cannot fail on configuration any more.
-// Every error is a ConfigError naming its path with `::` separators.
+// Every error is a ConfigError naming its path with `::` separators; all errors of a file are
+// reported at once (a ConfigErrors), each once: a pipeline naming a component whose own section
+// is invalid does not repeat it.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,7 +22,7 @@ import { parseDocument, LineCounter, YAMLParseError } from 'yaml';
 import { ConfigError, type ComponentKind } from '../core/component';
 import type { Level } from '../core/logger';
 import { substituteEnv, type Env } from './env';
-import { join, parseSection, show, type SectionSpec } from './schema';
+import { ConfigErrorList, eachChecked, join, parseSection, show, type SectionSpec } from './schema';
 import type { AnyFactory, Registry } from './registry';
 
 export interface ComponentConfig {
@@ -118,16 +120,19 @@ const firstLine = (s: string) => s.split('\n')[0]!.replace(/ at line \d+, column
 export function buildConfig(tree: unknown, source: string, registry: Registry): CollectorConfig {
   if (tree === null || tree === undefined) throw new ConfigError('', `${source} is empty; it needs receivers, processors, exporters and service::pipelines`);
   if (!isMapping(tree)) throw new ConfigError('', `the top level of ${source} must be a mapping of receivers, processors, exporters and service, got ${show(tree)}`);
+  const errors = new ConfigErrorList();
   for (const key of Object.keys(tree)) {
-    if (UNSUPPORTED_TOP_LEVEL[key]) throw new ConfigError(key, UNSUPPORTED_TOP_LEVEL[key]!);
-    if (!TOP_LEVEL_KEYS.includes(key)) throw new ConfigError(key, `unknown key; valid keys: ${TOP_LEVEL_KEYS.join(', ')}`);
+    if (UNSUPPORTED_TOP_LEVEL[key]) errors.add(new ConfigError(key, UNSUPPORTED_TOP_LEVEL[key]!));
+    else if (!TOP_LEVEL_KEYS.includes(key)) errors.add(new ConfigError(key, `unknown key; valid keys: ${TOP_LEVEL_KEYS.join(', ')}`));
   }
 
-  const receivers = parseComponents(tree, 'receivers', registry);
-  const processors = parseComponents(tree, 'processors', registry);
-  const exporters = parseComponents(tree, 'exporters', registry);
-  const service = parseService(tree['service']);
-  const pipelines = parsePipelines(service.pipelines, { receivers, processors, exporters });
+  const invalid = new Set<string>();
+  const receivers = parseComponents(tree, 'receivers', registry, errors, invalid);
+  const processors = parseComponents(tree, 'processors', registry, errors, invalid);
+  const exporters = parseComponents(tree, 'exporters', registry, errors, invalid);
+  const service = errors.check(() => parseService(tree['service']));
+  const pipelines = (service && errors.check(() => parsePipelines(service.pipelines, { receivers, processors, exporters, invalid }))) ?? [];
+  errors.throwIfAny();
 
   const warnings: string[] = [];
   for (const [section, map] of [['receivers', receivers], ['processors', processors], ['exporters', exporters]] as const) {
@@ -136,30 +141,37 @@ export function buildConfig(tree: unknown, source: string, registry: Registry): 
     }
   }
 
-  return { source, receivers, processors, exporters, pipelines, logLevel: service.logLevel, telemetry: service.telemetry, warnings };
+  return { source, receivers, processors, exporters, pipelines, logLevel: service!.logLevel, telemetry: service!.telemetry, warnings };
 }
 
 function usedIn(pipelines: PipelineConfig[], section: 'receivers' | 'processors' | 'exporters', id: string): boolean {
   return pipelines.some((p) => p[section].includes(id));
 }
 
-function parseComponents(tree: Mapping, section: keyof typeof SECTIONS, registry: Registry): Map<string, ComponentConfig> {
+/** The section's valid components; the IDs of invalid ones go to `invalid` (as `section::id`), their errors to `errors`. */
+function parseComponents(tree: Mapping, section: keyof typeof SECTIONS, registry: Registry, errors: ConfigErrorList, invalid: Set<string>): Map<string, ComponentConfig> {
   const kind = SECTIONS[section];
   const out = new Map<string, ComponentConfig>();
   const raw = tree[section];
   if (raw === undefined || raw === null) return out;
-  if (!isMapping(raw)) throw new ConfigError(section, `expected a mapping of component IDs (type[/name]) to their settings, got ${show(raw)}`);
+  if (!isMapping(raw)) {
+    errors.add(new ConfigError(section, `expected a mapping of component IDs (type[/name]) to their settings, got ${show(raw)}`));
+    return out;
+  }
   for (const [id, body] of Object.entries(raw)) {
     const p = join(section, id);
-    const m = ID_PATTERN.exec(id);
-    if (!m) throw new ConfigError(p, `invalid component ID; expected type[/name], e.g. ${exampleId(kind)}`);
-    const factory = registry.get(kind, m[1]!);
-    if (!factory) {
-      throw new ConfigError(p, `unknown ${kind} type ${JSON.stringify(m[1])}; valid ${kind} types: ${registry.typeNames(kind).join(', ') || '(none)'}`);
-    }
-    if (m[2] === undefined && id.includes('/')) throw new ConfigError(p, 'invalid component ID: the name after "/" must not be empty');
-    const config = factory.parseConfig(body, p);
-    out.set(id, { id, kind, type: factory.type, factory, config });
+    const config = errors.check(() => {
+      const m = ID_PATTERN.exec(id);
+      if (!m) throw new ConfigError(p, `invalid component ID; expected type[/name], e.g. ${exampleId(kind)}`);
+      const factory = registry.get(kind, m[1]!);
+      if (!factory) {
+        throw new ConfigError(p, `unknown ${kind} type ${JSON.stringify(m[1])}; valid ${kind} types: ${registry.typeNames(kind).join(', ') || '(none)'}`);
+      }
+      if (m[2] === undefined && id.includes('/')) throw new ConfigError(p, 'invalid component ID: the name after "/" must not be empty');
+      return { id, kind, type: factory.type, factory, config: factory.parseConfig(body, p) };
+    });
+    if (config === undefined) invalid.add(p);
+    else out.set(id, config);
   }
   return out;
 }
@@ -188,12 +200,20 @@ function parseService(raw: unknown): ServiceSection {
   if (telemetry !== undefined && telemetry !== null && !isMapping(telemetry)) throw new ConfigError('service::telemetry', `expected a mapping, got ${show(telemetry)}`);
   const t = (telemetry ?? {}) as Mapping;
   expectKeys(t, 'service::telemetry', ['logs', 'metrics']);
-  const logs = parseSection<{ level: string; summary_interval: number }>(t['logs'], 'service::telemetry::logs', LOGS_SPEC);
-  const level = logs.level.toLowerCase();
-  if (!LOG_LEVELS.includes(level as Level)) throw new ConfigError('service::telemetry::logs::level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(logs.level)}`);
-  const metrics = parseSection<{ address: string }>(t['metrics'], 'service::telemetry::metrics', METRICS_SPEC);
-  if (metrics.address) parseListenAddress(metrics.address, 'service::telemetry::metrics::address');
-  return { pipelines: raw['pipelines'], logLevel: level as Level, telemetry: { metricsAddress: metrics.address, summaryIntervalMs: logs.summary_interval } };
+  const errors = new ConfigErrorList();
+  const logs = errors.check(() => {
+    const l = parseSection<{ level: string; summary_interval: number }>(t['logs'], 'service::telemetry::logs', LOGS_SPEC);
+    const level = l.level.toLowerCase();
+    if (!LOG_LEVELS.includes(level as Level)) throw new ConfigError('service::telemetry::logs::level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(l.level)}`);
+    return { level: level as Level, summaryIntervalMs: l.summary_interval };
+  });
+  const metrics = errors.check(() => {
+    const m = parseSection<{ address: string }>(t['metrics'], 'service::telemetry::metrics', METRICS_SPEC);
+    if (m.address) parseListenAddress(m.address, 'service::telemetry::metrics::address');
+    return m;
+  });
+  errors.throwIfAny();
+  return { pipelines: raw['pipelines'], logLevel: logs!.level, telemetry: { metricsAddress: metrics!.address, summaryIntervalMs: logs!.summaryIntervalMs } };
 }
 
 /** `host:port`, `:port` or `[v6]:port` → where to listen. */
@@ -205,17 +225,20 @@ export function parseListenAddress(address: string, p: string): { host: string; 
 }
 
 function expectKeys(m: Mapping, p: string, valid: string[], unsupported: Record<string, string> = {}) {
-  for (const key of Object.keys(m)) {
+  eachChecked(Object.keys(m), (key) => {
     if (unsupported[key]) throw new ConfigError(join(p, key), unsupported[key]!);
     if (!valid.includes(key)) throw new ConfigError(join(p, key), `unknown key; valid keys: ${valid.join(', ')}`);
-  }
+  });
 }
 
 interface Defined {
   receivers: Map<string, ComponentConfig>;
   processors: Map<string, ComponentConfig>;
   exporters: Map<string, ComponentConfig>;
+  /** `section::id` of components defined with an invalid section (already reported). */
+  invalid: Set<string>;
 }
+type Section = 'receivers' | 'processors' | 'exporters';
 
 function parsePipelines(raw: unknown, defined: Defined): PipelineConfig[] {
   const p = 'service::pipelines';
@@ -223,7 +246,7 @@ function parsePipelines(raw: unknown, defined: Defined): PipelineConfig[] {
   if (!isMapping(raw)) throw new ConfigError(p, `expected a mapping of pipeline IDs (traces or traces/<name>) to pipelines, got ${show(raw)}`);
   const ids = Object.keys(raw);
   if (ids.length === 0) throw new ConfigError(p, 'no pipelines defined; define at least one, e.g. traces: {receivers: [tcp], processors: [http], exporters: [debug]}');
-  return ids.map((id) => parsePipeline(id, raw[id], join(p, id), defined));
+  return eachChecked(ids, (id) => parsePipeline(id, raw[id], join(p, id), defined));
 }
 
 function parsePipeline(id: string, raw: unknown, p: string, defined: Defined): PipelineConfig {
@@ -234,16 +257,18 @@ function parsePipeline(id: string, raw: unknown, p: string, defined: Defined): P
     throw new ConfigError(p, `${why}; pipeline IDs are traces or traces/<name>`);
   }
   if (!isMapping(raw)) throw new ConfigError(p, `expected a mapping with receivers, processors and exporters, got ${show(raw)}`);
-  expectKeys(raw, p, ['receivers', 'processors', 'exporters']);
-
-  const receivers = idList(raw['receivers'], join(p, 'receivers'), 'receivers', defined, true);
-  const processors = idList(raw['processors'], join(p, 'processors'), 'processors', defined, false);
-  const exporters = idList(raw['exporters'], join(p, 'exporters'), 'exporters', defined, true);
-  checkProcessorOrder(processors, join(p, 'processors'), defined.processors);
-  return { id, receivers, processors, exporters };
+  const errors = new ConfigErrorList();
+  errors.check(() => expectKeys(raw, p, ['receivers', 'processors', 'exporters']));
+  const receivers = errors.check(() => idList(raw['receivers'], join(p, 'receivers'), 'receivers', defined, true));
+  const processors = errors.check(() => idList(raw['processors'], join(p, 'processors'), 'processors', defined, false));
+  const exporters = errors.check(() => idList(raw['exporters'], join(p, 'exporters'), 'exporters', defined, true));
+  // The order needs each processor's stage: not known for one whose section is invalid.
+  if (processors !== undefined && processors.every((id) => defined.processors.has(id))) errors.check(() => checkProcessorOrder(processors, join(p, 'processors'), defined.processors));
+  errors.throwIfAny();
+  return { id, receivers: receivers!, processors: processors!, exporters: exporters! };
 }
 
-function idList(raw: unknown, p: string, section: keyof Defined, defined: Defined, required: boolean): string[] {
+function idList(raw: unknown, p: string, section: Section, defined: Defined, required: boolean): string[] {
   const what = section.slice(0, -1);
   if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) {
     if (required) throw new ConfigError(p, `must list at least one ${what}; a pipeline without ${section} does nothing`);
@@ -251,13 +276,14 @@ function idList(raw: unknown, p: string, section: keyof Defined, defined: Define
   }
   if (!Array.isArray(raw)) throw new ConfigError(p, `expected a list of ${what} IDs, got ${show(raw)}`);
   const seen = new Set<string>();
-  return raw.map((item, i) => {
+  const sections: Section[] = ['receivers', 'processors', 'exporters'];
+  return eachChecked(raw, (item: unknown, i) => {
     const ip = join(p, i);
     if (typeof item !== 'string') throw new ConfigError(ip, `expected a ${what} ID, got ${show(item)}`);
     if (seen.has(item)) throw new ConfigError(ip, `${item} is listed twice`);
     seen.add(item);
-    if (!defined[section].has(item)) {
-      const elsewhere = (Object.keys(defined) as Array<keyof Defined>).find((s) => s !== section && defined[s].has(item));
+    if (!defined[section].has(item) && !defined.invalid.has(join(section, item))) {
+      const elsewhere = sections.find((s) => s !== section && defined[s].has(item));
       const names = [...defined[section].keys()];
       const hint = elsewhere
         ? `; ${item} is defined under ${elsewhere}, not ${section}`

@@ -1,7 +1,7 @@
 // A small declarative schema for component config sections: defaults first, user keys on
 // top, unknown keys are errors, every error names its path (`a::b::c`).
 
-import { ConfigError } from '../core/component';
+import { ConfigError, ConfigErrors } from '../core/component';
 
 export type FieldSpec =
   | { type: 'int'; default?: number; min?: number; max?: number; required?: boolean; doc?: string }
@@ -16,6 +16,40 @@ export type FieldSpec =
 export type SectionSpec = Record<string, FieldSpec>;
 
 export const join = (path: string, key: string | number) => (path ? `${path}::${key}` : String(key));
+
+/** Collects configuration errors, so that one pass reports every error of a file, not the first. */
+export class ConfigErrorList {
+  private readonly errors: ConfigError[] = [];
+
+  add(e: ConfigError): void {
+    this.errors.push(...(e instanceof ConfigErrors ? e.errors : [e]));
+  }
+
+  /** f's result; undefined when it threw ConfigError(s), which are kept. */
+  check<T>(f: () => T): T | undefined {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      this.add(e);
+      return undefined;
+    }
+  }
+
+  /** Throws what was kept: the one error as it is, or all of them together. */
+  throwIfAny(): void {
+    if (this.errors.length === 1) throw this.errors[0]!;
+    if (this.errors.length > 1) throw new ConfigErrors(this.errors);
+  }
+}
+
+/** `f(item, i)` for each item, every item's errors kept, thrown together at the end. */
+export function eachChecked<T, U>(items: readonly T[], f: (item: T, i: number) => U): U[] {
+  const errors = new ConfigErrorList();
+  const out = items.map((item, i) => errors.check(() => f(item, i)) as U);
+  errors.throwIfAny();
+  return out;
+}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -82,16 +116,14 @@ function parseField(spec: FieldSpec, v: unknown, path: string): unknown {
       return v;
     case 'list':
       if (!Array.isArray(v)) throw new ConfigError(path, `expected a list, got ${show(v)}`);
-      return v.map((item, i) => parseField(spec.of, item, join(path, i)));
+      return eachChecked(v, (item, i) => parseField(spec.of, item, join(path, i)));
     case 'stringmap': {
       if (!isPlainObject(v)) throw new ConfigError(path, `expected a mapping of names to strings, got ${show(v)}`);
-      const out: Record<string, string> = {};
-      for (const [k, val] of Object.entries(v)) {
-        if (typeof val !== 'string' && typeof val !== 'number')
-          throw new ConfigError(join(path, k), `expected a string, got ${show(val)}`);
-        out[k] = String(val);
-      }
-      return out;
+      const entries = eachChecked(Object.entries(v), ([k, val]) => {
+        if (typeof val !== 'string' && typeof val !== 'number') throw new ConfigError(join(path, k), `expected a string, got ${show(val)}`);
+        return [k, String(val)] as const;
+      });
+      return Object.fromEntries(entries);
     }
     case 'object':
       return parseSection(v, path, spec.fields);
@@ -117,18 +149,22 @@ export function parseSection<T = Record<string, unknown>>(raw: unknown, path: st
   if (raw !== undefined && raw !== null && !isPlainObject(raw))
     throw new ConfigError(path, `expected a mapping of keys, got ${show(raw)}`);
   const user = (raw ?? {}) as Record<string, unknown>;
+  const errors = new ConfigErrorList();
   for (const key of Object.keys(user)) {
     if (!(key in spec)) {
       const valid = Object.keys(spec);
-      throw new ConfigError(join(path, key), `unknown key; valid keys: ${valid.length ? valid.join(', ') : '(none)'}`);
+      errors.add(new ConfigError(join(path, key), `unknown key; valid keys: ${valid.length ? valid.join(', ') : '(none)'}`));
     }
   }
   const out: Record<string, unknown> = {};
   for (const [key, fieldSpec] of Object.entries(spec)) {
     const p = join(path, key);
-    if (key in user && user[key] !== null && user[key] !== undefined) out[key] = parseField(fieldSpec, user[key], p);
-    else if ('required' in fieldSpec && fieldSpec.required) throw new ConfigError(p, 'is required');
-    else out[key] = defaultOf(fieldSpec);
+    errors.check(() => {
+      if (key in user && user[key] !== null && user[key] !== undefined) out[key] = parseField(fieldSpec, user[key], p);
+      else if ('required' in fieldSpec && fieldSpec.required) throw new ConfigError(p, 'is required');
+      else out[key] = defaultOf(fieldSpec);
+    });
   }
+  errors.throwIfAny();
   return out as T;
 }

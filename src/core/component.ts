@@ -91,6 +91,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** Every error found in one configuration, reported together (one line each). */
+export class ConfigErrors extends ConfigError {
+  constructor(readonly errors: ConfigError[]) {
+    super('', errors.map((e) => e.message).join('\n'));
+    this.name = 'ConfigErrors';
+  }
+}
+
 /** An error meant for the user (missing privileges, unsupported kernel...), printed without a stack. */
 export class UserError extends Error {
   constructor(

@@ -71,7 +71,7 @@ test('validate: errors are one line naming the path, exit 2, no stack trace', ()
   const cases: Array<[string, RegExp]> = [
     [VALID.replace('  batch:', '  batch:\n    send_batch_size: -5'), /processors::batch::send_batch_size: must be at least 1, got -5/],
     [VALID.replace('  debug:', '  debug:\n    colour: true'), /exporters::debug::colour: unknown key; valid keys: verbosity/],
-    [VALID.replace('  debug:', '  zipkin:'), /exporters::zipkin: unknown exporter type "zipkin"; valid exporter types: debug, file, otlp_grpc, otlp \(alias of otlp_grpc\)/],
+    [VALID.replace('  debug:', '  zipkin:').replace('[debug, otlp]', '[zipkin, otlp]'), /exporters::zipkin: unknown exporter type "zipkin"; valid exporter types: debug, file, otlp_grpc, otlp \(alias of otlp_grpc\)/],
     [VALID.replace('[debug, otlp]', '[debug, otlp/missing]'), /service::pipelines::traces::exporters::1: exporter "otlp\/missing" is not defined; defined exporters: debug, otlp/],
     [VALID.replace('[http, batch]', '[batch, http]'), /service::pipelines::traces::processors: http must come first/],
     [VALID.replace('localhost:4317}', 'localhost:4317}\n    headers: {api-key: "${env:TEST_API_KEY}"}'), /exporters::otlp::headers::api-key: environment variable TEST_API_KEY is not set/],
@@ -87,6 +87,18 @@ test('validate: errors are one line naming the path, exit 2, no stack trace', ()
     assert.match(lines[0]!, pattern);
     assertNoStack(r.stderr);
   }
+});
+
+test('validate: every error of a file at once, one line each with its path', () => {
+  const file = tmpConfig(VALID.replace('  tcp:', '  tcp:\n    ports: [8080, 70000]').replace('  http:', '  http:\n    capture_bodys: true').replace('  batch:', '  batch:\n  zstd:'));
+  const r = cli(['validate', '--config', file]);
+  assert.equal(r.code, 2, r.stdout);
+  const prefix = `tcpsniff-collector: invalid config ${file}: `;
+  assert.deepEqual(
+    r.stderr.trimEnd().split('\n').map((l) => (l.startsWith(prefix) ? l.slice(prefix.length).replace(/;.*/, '') : l)),
+    ['receivers::tcp::ports::1: must be at most 65535, got 70000', 'processors::http::capture_bodys: unknown key', 'processors::zstd: unknown processor type "zstd"'],
+  );
+  assertNoStack(r.stderr);
 });
 
 test('validate: env vars are substituted from the environment', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError } from '../../src/core/component';
+import { ConfigError, ConfigErrors } from '../../src/core/component';
 import { loadConfigFile, loadConfigText } from '../../src/config/loader';
 import type { OtlpGrpcConfig } from '../../src/exporters/otlp_grpc/config';
 import type { BatchProcessorConfig } from '../../src/processors/batch';
@@ -67,7 +67,33 @@ test('otlp is an alias of otlp_grpc, with Collector defaults', () => {
 
 test('an unknown component type lists the valid ones', () => {
   rejects(BASE.replace('  debug:', '  jaeger:').replace('[debug]', '[jaeger]'), /^exporters::jaeger: unknown exporter type "jaeger"; valid exporter types: debug, file, otlp_grpc, otlp \(alias of otlp_grpc\)$/);
-  rejects(BASE.replace('  tcp:', '  udp/x:'), /^receivers::udp\/x: unknown receiver type "udp"; valid receiver types: tcp$/);
+  rejects(BASE.replace('  tcp:', '  udp/x:'), /^receivers::udp\/x: unknown receiver type "udp"; valid receiver types: tcp\nservice::pipelines::traces::receivers::0: receiver "tcp" is not defined; the top-level receivers section defines none$/);
+});
+
+test('every error of a file at once, each with its path, each once', () => {
+  const text = BASE.replace('  debug:', '  debug:\n    verbose: true\n  zipkin:')
+    .replace('  batch:', '  batch:\n    send_batch_size: -1\n    timeout: soon')
+    .replace('      exporters: [debug]', '      exporters: [debug, nope]\n    traces/2: { receivers: [], processors: [http], exporters: [debug] }') + 'extra: 1\n';
+  assert.throws(
+    () => load(text),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigErrors);
+      assert.deepEqual(
+        e.errors.map((x) => x.message.replace(/;.*/, '')),
+        [
+          'extra: unknown key',
+          'processors::batch::send_batch_size: must be at least 1, got -1',
+          'processors::batch::timeout: expected a duration like "250ms", "5s" or "1m", got "soon"',
+          'exporters::debug::verbose: unknown key',
+          'exporters::zipkin: unknown exporter type "zipkin"',
+          // traces names batch and debug, whose sections are invalid: reported above, not again.
+          'service::pipelines::traces::exporters::1: exporter "nope" is not defined',
+          'service::pipelines::traces/2::receivers: must list at least one receiver',
+        ],
+      );
+      return true;
+    },
+  );
 });
 
 test('an unknown key names its full path and the valid keys', () => {

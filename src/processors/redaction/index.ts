@@ -4,7 +4,7 @@
 import type { ComponentFactory, CreateContext, SpanProcessorComponent, Stats } from '../../core/component';
 import type { Resource, SpanConsumer, SpanRecord } from '../../core/types';
 import { ConfigError } from '../../core/component';
-import { join, parseSection, type SectionSpec } from '../../config/schema';
+import { eachChecked, join, parseSection, type SectionSpec } from '../../config/schema';
 import { redactQuery, redactUrl } from '../http/url-redaction';
 import { REDACTED, makePolicy, namePattern, redactText, type PolicyConfig, type RedactionPolicy } from './rules';
 import { redactArgs, redactCommandLine } from './command-line';
@@ -46,15 +46,15 @@ export const ATTR_REDACTED_COUNT = 'tcpsniff.redacted.count';
 
 function parseRedactionConfig(raw: unknown, path: string): RedactionConfig {
   const cfg = parseSection<RedactionConfig>(raw, path, redactionSpec);
-  for (const key of ['headers', 'allow_headers', 'body_keys', 'allow_body_keys', 'query_params', 'allow_query_params', 'body_attributes', 'remove_attributes'] as const) {
-    cfg[key].forEach((p, i) => {
-      try {
-        namePattern(p);
-      } catch (e) {
-        throw new ConfigError(join(join(path, key), i), `invalid pattern ${JSON.stringify(p)}: ${(e as Error).message}`);
-      }
-    });
-  }
+  const keys = ['headers', 'allow_headers', 'body_keys', 'allow_body_keys', 'query_params', 'allow_query_params', 'body_attributes', 'remove_attributes'] as const;
+  const patterns = keys.flatMap((key) => cfg[key].map((p, i) => ({ p, at: join(join(path, key), i) })));
+  eachChecked(patterns, ({ p, at }) => {
+    try {
+      namePattern(p);
+    } catch (e) {
+      throw new ConfigError(at, `invalid pattern ${JSON.stringify(p)}: ${(e as Error).message}`);
+    }
+  });
   return cfg;
 }
 

@@ -2,7 +2,7 @@
 // entries of one kind with OR; no filter set means all TCP traffic. The collector's own
 // process is always excluded.
 import { ConfigError } from '../../core/component';
-import { join, parseSection, type SectionSpec } from '../../config/schema';
+import { ConfigErrorList, eachChecked, join, parseSection, type SectionSpec } from '../../config/schema';
 import { parseCidr, parseTarget } from '../addresses';
 
 export const TCP_BACKENDS = ['auto', 'fentry', 'kprobe', 'syscalls'] as const;
@@ -38,13 +38,18 @@ export const tcpReceiverSpec: SectionSpec = {
 
 export function parseTcpReceiverConfig(raw: unknown, path: string): TcpReceiverConfig {
   const cfg = parseSection<TcpReceiverConfig>(raw, path, tcpReceiverSpec);
-  cfg.addresses.forEach((a, i) => {
-    if (!parseCidr(a)) throw new ConfigError(join(join(path, 'addresses'), i), `not an IP address or CIDR: ${JSON.stringify(a)}`);
-  });
-  cfg.targets.forEach((t, i) => {
-    if (!parseTarget(t))
-      throw new ConfigError(join(join(path, 'targets'), i), `expected IP:port (IPv6 as [addr]:port), got ${JSON.stringify(t)}`);
-  });
+  const errors = new ConfigErrorList();
+  errors.check(() =>
+    eachChecked(cfg.addresses, (a, i) => {
+      if (!parseCidr(a)) throw new ConfigError(join(join(path, 'addresses'), i), `not an IP address or CIDR: ${JSON.stringify(a)}`);
+    }),
+  );
+  errors.check(() =>
+    eachChecked(cfg.targets, (t, i) => {
+      if (!parseTarget(t)) throw new ConfigError(join(join(path, 'targets'), i), `expected IP:port (IPv6 as [addr]:port), got ${JSON.stringify(t)}`);
+    }),
+  );
+  errors.throwIfAny();
   cfg.ring_buffer_bytes = 2 ** Math.ceil(Math.log2(cfg.ring_buffer_bytes));
   return cfg;
 }
