@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { bpfObjectPath, loadAddon } from './receivers/native';
+import { NO_KPROBES, kprobesMissing } from './receivers/kernel-backends';
 import { effectiveCapabilities, missingBpfPrivileges } from './receivers/privileges';
 import { tracefsRoot } from './receivers/tracefs';
 
@@ -68,7 +69,8 @@ export function doctor(): DoctorReport {
     const object = bpfObjectPath('doctor');
     const libc = libcPath();
     for (const [hook, program] of HOOKS) {
-      const why = addon.tryProgram(object, program, libc, 'getpid');
+      let why = addon.tryProgram(object, program, libc, 'getpid');
+      if (why !== '' && hook === 'kprobe' && kprobesMissing()) why = NO_KPROBES;
       works.set(hook, why === '');
       lines.push(`  ${hook.padEnd(16)} ${why === '' ? 'loads and attaches' : `no (${why})`}`);
     }

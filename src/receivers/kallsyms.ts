@@ -4,6 +4,12 @@ import * as fs from 'node:fs';
 
 let names: Set<string> | undefined;
 
+/** /proc/kallsyms could be read and lists functions (so an absent one is really absent). */
+export function kernelFunctionsKnown(): boolean {
+  kernelHasFunction('');
+  return names!.size > 0;
+}
+
 export function kernelHasFunction(name: string): boolean {
   if (!names) {
     names = new Set();

@@ -2,8 +2,9 @@
 // kprobe/kretprobe): preferred over syscall tracepoints because they also see io_uring and
 // other traffic that never passes through read/write-style syscalls. One BPF object holds both
 // families of programs (bpf/tcp_kernel.bpf.c, bpf/unix_kernel.bpf.c); the loader keeps one.
+import * as fs from 'node:fs';
 import type { BackendCandidate } from './backends';
-import { kernelHasFunction } from './kallsyms';
+import { kernelFunctionsKnown, kernelHasFunction } from './kallsyms';
 import type { ProbeSession } from './probe-session';
 import { openCaptureSession, type SyscallsBackendOptions } from './syscalls-backend';
 
@@ -20,6 +21,16 @@ export interface KernelLayerObject {
 
 const PROGRAMS: Record<KernelLayerKind, string[]> = { fentry: ['fentry', 'fexit'], kprobe: ['kprobe', 'kretprobe'] };
 
+export const NO_KPROBES = 'kprobes are not available on this kernel (CONFIG_KPROBES)';
+
+/**
+ * A kernel built without CONFIG_KPROBES has no kprobe PMU and no register_kprobe; the attach
+ * error it gives (ENOENT, on whichever program comes first) says neither.
+ */
+export function kprobesMissing(): boolean {
+  return !fs.existsSync('/sys/bus/event_source/devices/kprobe') && kernelFunctionsKnown() && !kernelHasFunction('register_kprobe');
+}
+
 export function kernelLayerBackend(
   kind: KernelLayerKind,
   target: KernelLayerObject,
@@ -30,6 +41,7 @@ export function kernelLayerBackend(
     name: kind,
     describe: kind === 'fentry' ? `fentry/fexit on ${names}` : `kprobes on ${names}`,
     async start() {
+      if (kind === 'kprobe' && kprobesMissing()) throw new Error(NO_KPROBES);
       const other: KernelLayerKind = kind === 'fentry' ? 'kprobe' : 'fentry';
       const all = [...target.functions, ...(target.optionalFunctions ?? [])];
       const skip = all.flatMap((f) => PROGRAMS[other].map((p) => `${p}_${f}`));

@@ -91,6 +91,24 @@ test('doctor: what this host allows and the backend each receiver would use; exi
   assert.match(denied.stderr, /no receiver can run/);
 });
 
+test('a kernel without kprobes is named as such, by the kprobe backend and by doctor', () => {
+  // Measured, not assumed: the kprobe PMU exists exactly when this kernel has CONFIG_KPROBES (5.x+).
+  const haveKprobes = fs.existsSync('/sys/bus/event_source/devices/kprobe');
+  const doctor = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli.js'), 'doctor'], { encoding: 'utf8', timeout: 30_000 }).stdout;
+  if (haveKprobes) {
+    assert.doesNotMatch(doctor, /CONFIG_KPROBES/);
+    return;
+  }
+  assert.match(doctor, /^ {2}kprobe +no \(kprobes are not available on this kernel \(CONFIG_KPROBES\)\)$/m);
+  const dir = fs.mkdtempSync('/tmp/tcpsniff-kprobe-');
+  const config = path.join(dir, 'pipeline.yaml');
+  fs.writeFileSync(config, 'receivers: { tcp: { backend: kprobe, ports: [9] } }\nprocessors: { http: {} }\nexporters: { debug: {} }\nservice: { pipelines: { traces: { receivers: [tcp], processors: [http], exporters: [debug] } } }\n');
+  const r = spawnSync(CLI, ['--config', config], { encoding: 'utf8', timeout: 30_000 });
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /tcp: no backend could start here — kprobe: kprobes are not available on this kernel \(CONFIG_KPROBES\)$/m);
+});
+
 test('starts under a sampling profiler (node --cpu-prof): its SIGPROF does not make the verifier give up', async () => {
   const dir = fs.mkdtempSync('/tmp/tcpsniff-cpuprof-');
   const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, CLI, '--config', DEFAULT], { stdio: ['ignore', 'ignore', 'pipe'] });
