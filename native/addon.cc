@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "probe.h"
+#include "record_format.h"
 
 namespace tcpsniff {
 namespace {
@@ -204,7 +205,10 @@ Napi::Value TryProgramJs(const Napi::CallbackInfo& info) {
 static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   exports.Set("tryProgram", Napi::Function::New(env, tcpsniff::TryProgramJs));
   exports.Set("Probe", tcpsniff::ProbeWrap::Init(env));
-  exports.Set("recordVersion", Napi::Number::New(env, 2)); // REC_VERSION of bpf/include/record.h
+  // The record format the BPF objects were built with (bpf/include/record.h), for the decoder's check.
+  exports.Set("recordVersion", Napi::Number::New(env, REC_VERSION));
+  exports.Set("recordHeaderBytes", Napi::Number::New(env, sizeof(struct rec_hdr)));
+  exports.Set("recordChunkBytes", Napi::Number::New(env, REC_CHUNK_BYTES));
   return exports;
 }
 

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "libbpf_log.h"
+#include "record_format.h"
 
 namespace tcpsniff {
 namespace {
@@ -159,7 +160,7 @@ int Probe::OnSample(void* ctx, void* data, size_t size) {
   self->records_.fetch_add(1, std::memory_order_relaxed);
   self->bytes_.fetch_add(size, std::memory_order_relaxed);
   // Stop consuming while a maximal record may no longer fit; the rest stays in the ring.
-  constexpr size_t kMaxRecord = kRecordPrefix + 104 + 16384;
+  constexpr size_t kMaxRecord = kRecordPrefix + kMaxRecordBytes;
   if (b->len + kMaxRecord > b->data.size()) {
     self->cur_full_ = true;
     return -1;  // this record is already stored; libbpf stops after it

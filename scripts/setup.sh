@@ -46,7 +46,7 @@ make -s -f bpf/Makefile
 
 # 5. The native addon (libbpf linked in statically).
 ADDON=build/Release/tcpsniff.node
-if newer "$ADDON" native binding.gyp .cache/libbpf/out/libbpf.a; then
+if newer "$ADDON" native binding.gyp .cache/libbpf/out/libbpf.a bpf/include/record.h; then
   say "building the native addon"
   # --nodedir: node-gyp would otherwise try to download Node's headers.
   npx --no-install node-gyp rebuild --nodedir="$(dirname "$(dirname "$(command -v node)")")" --loglevel=error >/dev/null

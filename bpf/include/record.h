@@ -1,6 +1,8 @@
-/* The one record format every kernel program emits (version 2). The layout is mirrored in
- * src/receivers/record.ts; change both together and bump REC_VERSION. All fields are
- * host-endian; addresses are in network order (IPv4 in the first 4 bytes). */
+/* The one record format every kernel program emits (version 2), and its one source: the addon
+ * is compiled with it (native/record_format.h); the decoder's offsets in src/receivers/record.ts
+ * are checked against the BTF of these structs by test/unit/record-layout.test.ts. Change the
+ * decoder with it and bump REC_VERSION. All fields are host-endian; addresses are in network
+ * order (IPv4 in the first 4 bytes). */
 #ifndef TCPSNIFF_RECORD_H
 #define TCPSNIFF_RECORD_H
 

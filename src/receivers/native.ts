@@ -32,7 +32,10 @@ interface Addon {
   Probe: new () => NativeProbe;
   /** Loads and attaches one program alone, then detaches: '' when allowed, else why not. */
   tryProgram(objectPath: string, program: string, uprobePath: string, uprobeFunc: string): string;
+  /** The kernel record format the addon and the BPF objects are built with (bpf/include/record.h). */
   recordVersion: number;
+  recordHeaderBytes: number;
+  recordChunkBytes: number;
 }
 
 let addon: Addon | undefined;

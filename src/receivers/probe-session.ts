@@ -3,7 +3,8 @@
 import type { ChunkConsumer, CaptureChunk } from '../core/types';
 import type { Logger } from '../core/logger';
 import { loadAddon, type NativeProbe, type ProbeOpenOptions } from './native';
-import { RecordDecoder } from './record';
+import { UserError } from '../core/component';
+import { RecordDecoder, REC_HEADER_BYTES, REC_VERSION } from './record';
 import { monotonicToUnixOffsetNs } from './clock';
 
 /** Names of the kernel counters, in the order of enum counter_index (bpf/include/record.h). */
@@ -33,10 +34,18 @@ export class ProbeSession {
     private readonly consumer: () => ChunkConsumer | undefined,
     private readonly logger: Logger,
   ) {
-    const { Probe } = loadAddon();
-    this.probe = new Probe();
+    const addon = loadAddon();
+    // The addon is built from bpf/include/record.h with the BPF objects: another format is refused.
+    if (addon.recordVersion !== REC_VERSION || addon.recordHeaderBytes !== REC_HEADER_BYTES) {
+      throw new UserError(
+        `the BPF objects and the addon are built for kernel record format version ${addon.recordVersion} (${addon.recordHeaderBytes}-byte header); this collector decodes version ${REC_VERSION} (${REC_HEADER_BYTES} bytes): rebuild them with 'npm run setup'`,
+      );
+    }
+    this.probe = new addon.Probe();
     this.attached = this.probe.open(objectPath, options); // throws with libbpf's reasons
-    this.decoder = new RecordDecoder(receiverName, monotonicToUnixOffsetNs());
+    this.decoder = new RecordDecoder(receiverName, monotonicToUnixOffsetNs(), undefined, undefined, (v) =>
+      this.logger.error(`kernel records of version ${v} skipped (counted in drops.malformed_records): this collector decodes version ${REC_VERSION} of bpf/include/record.h; rebuild the BPF objects and the addon with 'npm run setup'`),
+    );
     this.probe.start((batch) => this.onBatch(batch));
   }
 

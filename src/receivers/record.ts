@@ -7,19 +7,34 @@ import type { CaptureChunk, ConnectionMeta, ProcessInfo, Role } from '../core/ty
 import { formatAddress, isMapped } from './addresses';
 
 export const REC_VERSION = 2;
+/**
+ * Byte offsets of struct rec_hdr's fields, and its size (bpf/include/record.h).
+ * test/unit/record-layout.test.ts checks them against the BTF of the built BPF objects, and the
+ * receiver refuses an addon built from another version (probe-session.ts).
+ */
+export const REC_HDR = {
+  version: 0, kind: 1, direction: 2, role: 3, family: 4, backend: 5, flags: 6, pid: 8, tid: 12,
+  conn_id: 16, ts_ns: 24, offset: 32, len: 40, lost_after: 44, lport: 48, rport: 50, reserved: 52,
+  laddr: 56, raddr: 72, comm: 88,
+} as const;
 export const REC_HEADER_BYTES = 104;
+export const COMM_BYTES = 16;
+/** Offsets in the payloads of REC_PROC (struct proc_payload), REC_FILE (file_payload), REC_CONN (conn_payload). */
+export const PROC_PAYLOAD = { exe: 0, args: 64 } as const;
+export const FILE_PAYLOAD = { file_offset: 0, in_fd: 8, components: 12, comp: 16 } as const;
+export const CONN_PAYLOAD = { from_peer: 0, path: 1 } as const;
 const REC_DATA = 1;
 const REC_CLOSE = 2;
 const REC_PROC = 3;
 const REC_CONN = 4;
 const REC_FILE = 5;
 const REC_FLAG_KERNEL_SIDE = 1;
-const FILE_COMPONENTS = 16;
-const FILE_COMPONENT_BYTES = 128;
+export const FILE_COMPONENTS = 16;
+export const FILE_COMPONENT_BYTES = 128;
 /** A sendfile range is read again from the file up to this many bytes (the rest is a gap). */
 export const MAX_FILE_REREAD_BYTES = 16 << 20;
 const AF_UNIX = 1;
-const PROC_EXE_BYTES = 64;
+export const PROC_EXE_BYTES = 64;
 const AF_INET = 2;
 const ROLES: Role[] = ['unknown', 'client', 'server'];
 const BACKENDS = ['unknown', 'syscalls', 'fentry', 'kprobe'];
@@ -53,7 +68,7 @@ export interface DecodeStats {
   records: number;
   payloadBytes: number;
   lostBytes: number; // bytes the kernel reported as not captured (lost_after)
-  malformed: number; // records with a bad version or length: skipped
+  malformed: number; // records with an unknown version or a bad length: skipped
 }
 
 /** A live connection: its metadata, and who last used it (close records carry no process). */
@@ -70,6 +85,7 @@ export class RecordDecoder {
   /** `receiver/backend` per backend number (and `+file` for re-read sendfile ranges): the same string on every chunk. */
   private readonly sources: string[];
   private readonly fileSources: string[];
+  private unknownVersionSeen = false;
   readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, fileReread: 0, fileUnread: 0 };
 
   constructor(
@@ -77,6 +93,8 @@ export class RecordDecoder {
     private readonly clockOffsetNs: bigint,
     private readonly maxConnections = 65536,
     private readonly readFile: FileRangeReader = readFileRange,
+    /** Called once, for the first record of a version this decoder does not know (all such are skipped). */
+    private readonly onUnknownVersion: (version: number) => void = () => {},
   ) {
     this.sources = BACKENDS.map((b) => `${receiverName}/${b}`);
     this.fileSources = this.sources.map((s) => `${s}+file`);
@@ -96,8 +114,12 @@ export class RecordDecoder {
         return; // the framing cannot be trusted past this point
       }
       pos = rec + Math.ceil(size / 8) * 8;
-      if (batch[rec] !== REC_VERSION) {
+      if (batch[rec + REC_HDR.version] !== REC_VERSION) {
         this.stats.malformed++;
+        if (!this.unknownVersionSeen) {
+          this.unknownVersionSeen = true;
+          this.onUnknownVersion(batch[rec + REC_HDR.version]!);
+        }
         continue;
       }
       const chunk = this.decodeRecord(batch, rec, size);
@@ -106,9 +128,9 @@ export class RecordDecoder {
   }
 
   private decodeRecord(b: Buffer, at: number, size: number): CaptureChunk | null {
-    const kind = b[at + 1]!;
-    const connKey = b.readUInt32LE(at + 20) * 0x1_0000_0000 + b.readUInt32LE(at + 16);
-    const len = b.readUInt32LE(at + 40);
+    const kind = b[at + REC_HDR.kind]!;
+    const connKey = b.readUInt32LE(at + REC_HDR.conn_id + 4) * 0x1_0000_0000 + b.readUInt32LE(at + REC_HDR.conn_id);
+    const len = b.readUInt32LE(at + REC_HDR.len);
     if (REC_HEADER_BYTES + len > size) {
       this.stats.malformed++;
       return null;
@@ -121,7 +143,7 @@ export class RecordDecoder {
       return {
         ...CLOSE_TEMPLATE,
         conn: live.meta,
-        timeUnixNano: b.readBigUInt64LE(at + 24) + this.clockOffsetNs,
+        timeUnixNano: b.readBigUInt64LE(at + REC_HDR.ts_ns) + this.clockOffsetNs,
         pid: live.pid,
         tid: live.tid,
         comm: live.comm,
@@ -138,19 +160,19 @@ export class RecordDecoder {
     }
     live ??= this.track(b, at, connKey);
     const conn = live.meta;
-    const lostAfter = b.readUInt32LE(at + 44);
-    const offset = b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32);
-    const pid = b.readUInt32LE(at + 8);
+    const lostAfter = b.readUInt32LE(at + REC_HDR.lost_after);
+    const offset = b.readUInt32LE(at + REC_HDR.offset + 4) * 0x1_0000_0000 + b.readUInt32LE(at + REC_HDR.offset);
+    const pid = b.readUInt32LE(at + REC_HDR.pid);
     if (kind === REC_PROC) return this.processChunk(b, at, len, conn, pid, offset);
     noteSender(live, b, at);
     if (kind === REC_FILE) return this.fileChunk(b, at, len, live, offset, lostAfter);
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
-    const ts = b.readBigUInt64LE(at + 24);
+    const ts = b.readBigUInt64LE(at + REC_HDR.ts_ns);
     return {
       kind: 'data',
       conn,
-      direction: b[at + 2] === 0 ? 'egress' : 'ingress',
+      direction: b[at + REC_HDR.direction] === 0 ? 'egress' : 'ingress',
       offset,
       data: len ? copyOut(b, at + REC_HEADER_BYTES, len) : EMPTY,
       lostAfter,
@@ -158,8 +180,8 @@ export class RecordDecoder {
       pid,
       tid: live.tid,
       comm: live.comm,
-      source: this.sources[b[at + 5]!] ?? this.sources[0]!,
-      kernelSide: (b.readUInt16LE(at + 6) & REC_FLAG_KERNEL_SIDE) !== 0,
+      source: this.sources[b[at + REC_HDR.backend]!] ?? this.sources[0]!,
+      kernelSide: (b.readUInt16LE(at + REC_HDR.flags) & REC_FLAG_KERNEL_SIDE) !== 0,
     };
   }
 
@@ -171,14 +193,14 @@ export class RecordDecoder {
   private fileChunk(b: Buffer, at: number, len: number, live: LiveConn, offset: number, sent: number): CaptureChunk | null {
     const payload = at + REC_HEADER_BYTES;
     // Only the path components set are sent (record version 2).
-    const count = len >= 16 ? b.readUInt32LE(payload + 12) : -1;
-    if (count < 0 || count > FILE_COMPONENTS || len < 16 + count * FILE_COMPONENT_BYTES) {
+    const count = len >= FILE_PAYLOAD.comp ? b.readUInt32LE(payload + FILE_PAYLOAD.components) : -1;
+    if (count < 0 || count > FILE_COMPONENTS || len < FILE_PAYLOAD.comp + count * FILE_COMPONENT_BYTES) {
       this.stats.malformed++;
       return null;
     }
-    const fileOffset = b.readUInt32LE(payload + 4) * 0x1_0000_0000 + b.readUInt32LE(payload);
+    const fileOffset = b.readUInt32LE(payload + FILE_PAYLOAD.file_offset + 4) * 0x1_0000_0000 + b.readUInt32LE(payload + FILE_PAYLOAD.file_offset);
     const parts: string[] = [];
-    for (let i = count - 1; i >= 0; i--) parts.push(readCString(b, payload + 16 + i * FILE_COMPONENT_BYTES, FILE_COMPONENT_BYTES));
+    for (let i = count - 1; i >= 0; i--) parts.push(readCString(b, payload + FILE_PAYLOAD.comp + i * FILE_COMPONENT_BYTES, FILE_COMPONENT_BYTES));
     const path = count > 0 ? '/' + parts.join('/') : '';
     const data = count > 0 ? (this.readFile(path, fileOffset, sent) ?? EMPTY) : EMPTY;
     this.stats.fileReread += data.length;
@@ -190,20 +212,20 @@ export class RecordDecoder {
       offset,
       data,
       lostAfter: sent - data.length,
-      timeUnixNano: b.readBigUInt64LE(at + 24) + this.clockOffsetNs,
+      timeUnixNano: b.readBigUInt64LE(at + REC_HDR.ts_ns) + this.clockOffsetNs,
       pid: live.pid,
       tid: live.tid,
       comm: live.comm,
-      source: this.fileSources[b[at + 5]!] ?? this.fileSources[0]!,
+      source: this.fileSources[b[at + REC_HDR.backend]!] ?? this.fileSources[0]!,
       file: { path, offset: fileOffset },
     };
   }
 
   private processChunk(b: Buffer, at: number, len: number, conn: ConnectionMeta, pid: number, startTimeNs: number): CaptureChunk {
     const payload = at + REC_HEADER_BYTES;
-    const args = len > PROC_EXE_BYTES ? b.toString('utf8', payload + PROC_EXE_BYTES, payload + len).split('\0') : [];
+    const args = len > PROC_PAYLOAD.args ? b.toString('utf8', payload + PROC_PAYLOAD.args, payload + len).split('\0') : [];
     while (args.length && args[args.length - 1] === '') args.pop();
-    const process: ProcessInfo = { pid, startTimeNs, exe: readCString(b, payload, Math.min(len, PROC_EXE_BYTES)), args };
+    const process: ProcessInfo = { pid, startTimeNs, exe: readCString(b, payload + PROC_PAYLOAD.exe, Math.min(len, PROC_EXE_BYTES)), args };
     return {
       kind: 'process',
       conn,
@@ -211,33 +233,33 @@ export class RecordDecoder {
       offset: 0,
       data: EMPTY,
       lostAfter: 0,
-      timeUnixNano: b.readBigUInt64LE(at + 24) + this.clockOffsetNs,
+      timeUnixNano: b.readBigUInt64LE(at + REC_HDR.ts_ns) + this.clockOffsetNs,
       pid,
-      tid: b.readUInt32LE(at + 12),
-      comm: readCString(b, at + 88, 16),
+      tid: b.readUInt32LE(at + REC_HDR.tid),
+      comm: readCString(b, at + REC_HDR.comm, COMM_BYTES),
       source: this.receiverName,
       process,
     };
   }
 
   private track(b: Buffer, at: number, key: number): LiveConn {
-    const kernelFamily = b[at + 4];
-    const role = ROLES[b[at + 3]!] ?? 'unknown';
+    const kernelFamily = b[at + REC_HDR.family];
+    const role = ROLES[b[at + REC_HDR.role]!] ?? 'unknown';
     if (kernelFamily === AF_UNIX) {
       // The path arrives in the REC_CONN record that follows.
       const unix = { connId: this.connIdOf(key), family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0, role } as const;
       return this.remember(key, { ...unix });
     }
-    const mapped = kernelFamily !== AF_INET && isMapped(b, at + 56);
+    const mapped = kernelFamily !== AF_INET && isMapped(b, at + REC_HDR.laddr);
     const family = kernelFamily === AF_INET || mapped ? 4 : 6;
     const addrFamily = kernelFamily === AF_INET ? 4 : 6; // layout of the bytes, not of the text
     return this.remember(key, {
       connId: this.connIdOf(key),
       family,
-      localAddr: formatAddress(b, at + 56, addrFamily),
-      localPort: b.readUInt16LE(at + 48),
-      remoteAddr: formatAddress(b, at + 72, addrFamily),
-      remotePort: b.readUInt16LE(at + 50),
+      localAddr: formatAddress(b, at + REC_HDR.laddr, addrFamily),
+      localPort: b.readUInt16LE(at + REC_HDR.lport),
+      remoteAddr: formatAddress(b, at + REC_HDR.raddr, addrFamily),
+      remotePort: b.readUInt16LE(at + REC_HDR.rport),
       role,
     });
   }
@@ -263,16 +285,16 @@ const EMPTY = Buffer.alloc(0);
 
 /** The process that sent a data or file record (close records carry none: the last one is kept). */
 function noteSender(live: LiveConn, b: Buffer, at: number): void {
-  live.pid = b.readUInt32LE(at + 8);
-  live.tid = b.readUInt32LE(at + 12);
-  if (!cStringIs(b, at + 88, 16, live.comm)) live.comm = readCString(b, at + 88, 16);
+  live.pid = b.readUInt32LE(at + REC_HDR.pid);
+  live.tid = b.readUInt32LE(at + REC_HDR.tid);
+  if (!cStringIs(b, at + REC_HDR.comm, COMM_BYTES, live.comm)) live.comm = readCString(b, at + REC_HDR.comm, COMM_BYTES);
 }
 
 /** REC_CONN payload of a unix socket: [from_peer u8][path bytes]; abstract names read as "@name". */
 function unixPath(b: Buffer, at: number, len: number): string {
   if (len <= 1) return '';
   let end = at + len;
-  const start = at + 1;
+  const start = at + CONN_PAYLOAD.path;
   if (b[start] === 0) return '@' + b.toString('utf8', start + 1, end).replace(/\0+$/, '');
   while (end > start && b[end - 1] === 0) end--;
   const nul = b.indexOf(0, start);

@@ -1,7 +1,8 @@
-// The kernel record decoder: field layout (bpf/include/record.h) and hostile batches.
+// The kernel record decoder: field layout (bpf/include/record.h, offsets checked against its BTF in
+// record-layout.test.ts) and hostile batches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecordDecoder, REC_HEADER_BYTES, REC_VERSION } from '../../src/receivers/record';
+import { RecordDecoder, REC_HDR as H, REC_HEADER_BYTES, REC_VERSION } from '../../src/receivers/record';
 import type { CaptureChunk } from '../../src/core/types';
 
 interface Rec {
@@ -20,24 +21,24 @@ interface Rec {
 function record(r: Rec): Buffer {
   const payload = r.payload ?? Buffer.alloc(0);
   const b = Buffer.alloc(REC_HEADER_BYTES + payload.length);
-  b[0] = r.version ?? REC_VERSION;
-  b[1] = r.kind ?? 1;
-  b[2] = r.dir ?? 0;
-  b[3] = r.role ?? 1;
-  b[4] = r.family ?? 2;
-  b[5] = 1;
-  b.writeUInt32LE(r.pid ?? 42, 8);
-  b.writeUInt32LE((r.pid ?? 42) + 1, 12);
-  b.writeBigUInt64LE(BigInt(r.conn ?? 7), 16);
-  b.writeBigUInt64LE(1_000n, 24);
-  b.writeBigUInt64LE(BigInt(r.offset ?? 0), 32);
-  b.writeUInt32LE(payload.length, 40);
-  b.writeUInt32LE(r.lost ?? 0, 44);
-  b.writeUInt16LE(40000, 48);
-  b.writeUInt16LE(8080, 50);
-  Buffer.from([127, 0, 0, 1]).copy(b, 56);
-  Buffer.from([127, 0, 0, 2]).copy(b, 72);
-  b.write('curl', 88, 'latin1');
+  b[H.version] = r.version ?? REC_VERSION;
+  b[H.kind] = r.kind ?? 1;
+  b[H.direction] = r.dir ?? 0;
+  b[H.role] = r.role ?? 1;
+  b[H.family] = r.family ?? 2;
+  b[H.backend] = 1;
+  b.writeUInt32LE(r.pid ?? 42, H.pid);
+  b.writeUInt32LE((r.pid ?? 42) + 1, H.tid);
+  b.writeBigUInt64LE(BigInt(r.conn ?? 7), H.conn_id);
+  b.writeBigUInt64LE(1_000n, H.ts_ns);
+  b.writeBigUInt64LE(BigInt(r.offset ?? 0), H.offset);
+  b.writeUInt32LE(payload.length, H.len);
+  b.writeUInt32LE(r.lost ?? 0, H.lost_after);
+  b.writeUInt16LE(40000, H.lport);
+  b.writeUInt16LE(8080, H.rport);
+  Buffer.from([127, 0, 0, 1]).copy(b, H.laddr);
+  Buffer.from([127, 0, 0, 2]).copy(b, H.raddr);
+  b.write('curl', H.comm, 'latin1');
   payload.copy(b, REC_HEADER_BYTES);
   return b;
 }
@@ -86,13 +87,13 @@ test('fields of a data record, then close with the last user of the connection',
 test('IPv6 and IPv4-mapped addresses', () => {
   const d = new RecordDecoder('tcp', 0n);
   const v6 = record({ family: 10, conn: 1 });
-  v6.fill(0, 56, 88);
-  v6[71] = 1; // ::1
-  v6[87] = 1;
+  v6.fill(0, H.laddr, H.comm);
+  v6[H.laddr + 15] = 1; // ::1
+  v6[H.raddr + 15] = 1;
   const mapped = record({ family: 10, conn: 2 });
-  mapped.fill(0, 56, 88);
-  Buffer.from([0xff, 0xff, 10, 0, 0, 1]).copy(mapped, 66);
-  Buffer.from([0xff, 0xff, 10, 0, 0, 2]).copy(mapped, 82);
+  mapped.fill(0, H.laddr, H.comm);
+  Buffer.from([0xff, 0xff, 10, 0, 0, 1]).copy(mapped, H.laddr + 10);
+  Buffer.from([0xff, 0xff, 10, 0, 0, 2]).copy(mapped, H.raddr + 10);
   const [a, b] = decode(d, batch(v6, mapped));
   assert.equal(a?.conn.localAddr, '::1');
   assert.equal(a?.conn.family, 6);
@@ -140,7 +141,7 @@ test('hostile batches: bad version, length beyond the record, truncated frames, 
   const d = new RecordDecoder('tcp', 0n);
   const badVersion = record({ version: 9, payload: Buffer.from('x') });
   const lying = record({ payload: Buffer.from('abc') });
-  lying.writeUInt32LE(1 << 20, 40); // claims 1 MiB of payload
+  lying.writeUInt32LE(1 << 20, H.len); // claims 1 MiB of payload
   const good = record({ payload: Buffer.from('ok') });
   const out = decode(d, batch(badVersion, lying, good));
   assert.deepEqual(out.map((c) => c.data.toString()), ['ok']);
@@ -217,4 +218,14 @@ test('a lost-bytes record flagged kernel-side (splice) says so', () => {
   const [c] = decode(d, batch(rec));
   assert.equal(c?.kernelSide, true);
   assert.equal(c?.lostAfter, 4096);
+});
+
+test('records of a version this decoder does not know are refused: skipped, counted, reported once with the version', () => {
+  const seen: number[] = [];
+  const d = new RecordDecoder('tcp', 0n, undefined, undefined, (v) => seen.push(v));
+  const out = decode(d, batch(record({ version: 3 }), record({ payload: Buffer.from('ok') }), record({ version: 1 })));
+  decode(d, batch(record({ version: 3 })));
+  assert.deepEqual(out.map((c) => c.data.toString()), ['ok']);
+  assert.equal(d.stats.malformed, 3);
+  assert.deepEqual(seen, [3]);
 });
