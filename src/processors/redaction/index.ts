@@ -163,8 +163,9 @@ export class RedactionProcessor implements SpanProcessorComponent {
     let out = r;
     const cmd = r.attributes['process.command_line'];
     if (typeof cmd === 'string') {
-      const clean = args !== undefined && args.length > 0 ? redactArgs(args, this.policy).join(' ') : redactCommandLine(cmd, this.policy);
-      if (clean !== (args?.join(' ') ?? cmd)) this.n.commandLines++;
+      const argv = args !== undefined && args.length > 0 ? args : undefined;
+      const clean = argv !== undefined ? redactArgs(argv, this.policy).join(' ') : redactCommandLine(cmd, this.policy);
+      if (clean !== (argv?.join(' ') ?? cmd)) this.n.commandLines++;
       if (clean !== cmd) out = { attributes: { ...r.attributes, 'process.command_line': clean } };
     }
     this.resources.set(r, out);
