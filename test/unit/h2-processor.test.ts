@@ -251,6 +251,46 @@ test('mid-stream attach: fields from before the attach are marked unknown, never
   assert.equal(ry.stats['drops.h2_unpaired_stream'], 1);
 });
 
+/**
+ * A server that speaks first (grpcio): SETTINGS + WINDOW_UPDATE before it reads anything, then the
+ * client's preface, SETTINGS and stream 1's HEADERS in one write, then stream 3 reusing stream 1's
+ * table entries.
+ */
+function serverFirst(x: H2Conn): void {
+  x.server(Buffer.concat([settings([[4, 4194304]]), frame(8, 0, 0, Buffer.from([0, 0x3f, 0, 1]))]));
+  const fields: Array<[string, string]> = [[':method', 'POST'], [':scheme', 'http'], [':path', '/svc.A/Call'], [':authority', 'h:50051'], ['user-agent', 'ua/1']];
+  x.client(Buffer.concat([PREFACE, settings([[2, 0]]), frame(1, 5, 1, x.c.encode(fields))]));
+  x.server(Buffer.concat([settings([], true), frame(1, 5, 1, x.s.encode([[':status', '204'], ['x-srv', 'a']]))]));
+  x.client(settings([], true));
+  x.client(frame(1, 5, 3, x.c.encode(fields)));
+  x.server(frame(1, 5, 3, x.s.encode([[':status', '204'], ['x-srv', 'a']])));
+}
+
+test('a server that speaks first, on a connection seen from its handshake: parsed from the first byte', () => {
+  for (const split of [false, true]) {
+    const x = new H2Conn(new Conn(SERVER_META));
+    serverFirst(x);
+    const r = replay(split ? resplit(x.chunks, 7) : x.chunks);
+    assert.equal(r.stats['h2.midstream'], undefined);
+    assert.deepEqual(zeroDrops(r.stats), []);
+    assert.deepEqual(r.spans.map((s) => [s.attributes['tcpsniff.h2.stream_id'], s.attributes['url.path'], s.attributes['user_agent.original'], s.attributes['tcpsniff.h2.unknown_headers']]), [
+      [1, '/svc.A/Call', 'ua/1', undefined],
+      [3, '/svc.A/Call', 'ua/1', undefined],
+    ]);
+  }
+  // Attached mid-connection (the role unknown), or a hole before the first byte seen: the same
+  // bytes are a mid-stream attach (entries not seen stay unknown, nothing guessed).
+  const lateMeta = { ...SERVER_META, role: 'unknown' as const };
+  const holed = new H2Conn(new Conn(SERVER_META));
+  holed.conn.skip('egress', 9);
+  for (const x of [new H2Conn(new Conn(lateMeta)), holed]) {
+    serverFirst(x);
+    const r = replay(x.chunks);
+    assert.equal(r.stats['h2.midstream'], 1);
+    assert.ok(r.stats['drops.resync_bytes']! > 0);
+  }
+});
+
 function prefaceConn(): H2Conn {
   const x = new H2Conn();
   x.client(Buffer.concat([PREFACE, settings([[3, 100]])]));

@@ -78,8 +78,12 @@ export class Http2Detector implements ProtocolDetector {
     return r === 'yes' ? 'match' : r;
   }
 
-  create(ctx: HandlerContext, dir: Direction, data: Buffer): ProtocolHandler {
+  create(ctx: HandlerContext, dir: Direction, data: Buffer, fromStart: boolean): ProtocolHandler {
     if (prefaceMatch(data) === 'match') return new Http2Handler(ctx, { kind: 'preface', clientDir: dir });
+    // Frames first on a connection seen from its handshake: a server speaking first (grpcio writes
+    // SETTINGS before it reads the preface). The client's direction starts with the preface.
+    const clientDir = ctx.meta.role === 'client' ? 'egress' : ctx.meta.role === 'server' ? 'ingress' : null;
+    if (fromStart && clientDir !== null && dir !== clientDir) return new Http2Handler(ctx, { kind: 'preface', clientDir });
     return new Http2Handler(ctx, { kind: 'midstream', syncedDir: dir });
   }
 }

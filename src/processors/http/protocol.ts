@@ -318,8 +318,12 @@ export interface ProtocolDetector {
   readonly lineBased?: boolean;
   /** Looks at bytes from the start of a message boundary candidate of one direction. */
   detect(dir: Direction, data: Buffer): DetectResult;
-  /** Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`). */
-  create(ctx: HandlerContext, dir: Direction, data: Buffer): ProtocolHandler;
+  /**
+   * Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`).
+   * `fromStart`: the connection was seen from its handshake and nothing of it was dropped before
+   * the match, so each direction is handed over from its first byte.
+   */
+  create(ctx: HandlerContext, dir: Direction, data: Buffer, fromStart: boolean): ProtocolHandler;
 }
 
 /** Content types whose bodies are worth inspecting (JSON, SSE, NDJSON); absent counts as yes. */
