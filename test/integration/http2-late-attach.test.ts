@@ -8,6 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { CLIENT, ROOT, SERVER, freePort, spansOf, startServer, stop, withCollector, type FlatSpan } from './harness';
+import { goH2c } from './go-h2c';
+import { assertNoDrops } from './h2-expect';
 
 const FIX = path.join(ROOT, 'test', 'fixtures');
 
@@ -146,6 +148,82 @@ test('attached to a busy HTTP/2 connection: pre-attach table entries are marked 
       assert.ok(seen.client.has(i), `CLIENT span for /r/${i} (${clients.length} spans)`);
     }
     console.log(`# ${done.length} requests, attach before /r/${lastBeforeReady + 1}, switches at /r/${firstV2} and /r/${firstV3}, spans ${servers.length}+${clients.length}, with unknown fields ${unknownSpans}`);
+  } finally {
+    if (client && client.exitCode === null) client.kill('SIGKILL');
+    await stop(server);
+  }
+});
+
+test("attached to Go's h2c (1 MiB SETTINGS_MAX_FRAME_SIZE, not seen): 17 KB+ POST bodies and GETs in large frames give right spans on both sides", async () => {
+  const bin = await goH2c();
+  const port = await freePort();
+  let server: ChildProcess | undefined;
+  let client: ChildProcess | undefined;
+  try {
+    server = await startServer(bin, ['server', String(port)], '127.0.0.1', port);
+    client = spawn(bin, ['client', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = client;
+    let clientErr = '';
+    c.stderr!.on('data', (d) => (clientErr += d));
+    const done: Array<{ n: number; status: number; body: number | string }> = [];
+    readline.createInterface({ input: c.stdout! }).on('line', (l) => done.push(JSON.parse(l)));
+    const cmds: string[] = [];
+    /** One request on the client's single connection; resolves with its result. */
+    const request = async (cmd: string) => {
+      cmds.push(cmd);
+      c.stdin!.write(`${cmd}\n`);
+      await until(`request ${cmds.length} (${cmd})`, () => {
+        if (c.exitCode !== null) throw new Error(`client exited ${c.exitCode}: ${clientErr}`);
+        return done.length >= cmds.length;
+      });
+      return done[cmds.length - 1]!;
+    };
+    // The connection is up and has carried large frames before the collector starts.
+    for (const cmd of ['get 100', 'post 20000', 'get 30000']) await request(cmd);
+    const before = cmds.length;
+    const after = ['post 17000', 'get 10', 'post 40000', 'get 50000', 'post 100', 'get 200000', 'post 300000', 'missing', 'post 17500', 'get 20'];
+    const r = await withCollector({ ports: [port] }, async () => {
+      for (const cmd of after) await request(cmd);
+    });
+    // Nothing was in flight at the attach: nothing is skipped, however large the frames.
+    assertNoDrops(r);
+    after.forEach((cmd, i) => {
+      const [what, n] = cmd.split(' ');
+      const got = done[before + i]!;
+      assert.deepEqual([got.status, got.body], what === 'post' ? [201, n] : what === 'get' ? [200, Number(n)] : [404, 9], cmd);
+    });
+    for (const kind of [SERVER, CLIENT]) {
+      const spans = spansOf(r.spans, kind);
+      const byN = new Map<number, FlatSpan>();
+      for (const s of spans) {
+        const target = String(s.attributes[kind === SERVER ? 'url.query' : 'url.full']);
+        const n = Number(/i=(\d+)$/.exec(target)?.[1]);
+        assert.ok(n > before && n <= before + after.length, `${kind} span for a request made before the attach, or unnamed: ${dump([s])}`);
+        assert.ok(!byN.has(n), `two spans for request ${n}`);
+        byN.set(n, s);
+      }
+      after.forEach((cmd, i) => {
+        const s = byN.get(before + 1 + i);
+        const where = `${kind === SERVER ? 'SERVER' : 'CLIENT'} ${cmd}`;
+        assert.ok(s, `${where}: no span (${spans.length} spans)\n${r.stderr}`);
+        const a = s.attributes;
+        const [what, n] = cmd.split(' ');
+        assert.equal(a['tcpsniff.incomplete'], undefined, `${where}: ${dump([s])}`);
+        assert.equal(a['network.protocol.version'], '2', where);
+        assert.equal(s.name, what === 'post' ? 'POST' : 'GET', where);
+        const path = what === 'post' ? '/echo-size' : what === 'get' ? `/p/${n}` : '/missing';
+        if (kind === SERVER) assert.equal(a['url.path'], path, where);
+        else assert.match(String(a['url.full']), new RegExp(`^http://127\\.0\\.0\\.1:${port}${path}\\?i=`), where);
+        // The status and the body sizes are exact (a 201 inserted before the attach may be unknown: absent, never wrong).
+        const status = what === 'post' ? 201 : what === 'get' ? 200 : 404;
+        assert.ok(a['http.response.status_code'] === status || (a['http.response.status_code'] === undefined && Number(a['tcpsniff.h2.unknown_headers']) > 0), `${where}: ${dump([s])}`);
+        assert.equal(a['http.request.body.size'], what === 'post' ? Number(n) : undefined, where);
+        assert.equal(a['http.response.body.size'], what === 'post' ? n!.length : what === 'get' ? Number(n) : 9, where);
+        for (const m of (a['tcpsniff.h2.unknown_fields'] ?? []) as string[]) assert.match(m, MARKER, where);
+      });
+    }
+    c.stdin!.end();
+    await until('the client to exit', () => c.exitCode !== null);
   } finally {
     if (client && client.exitCode === null) client.kill('SIGKILL');
     await stop(server);

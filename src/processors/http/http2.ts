@@ -1,6 +1,7 @@
-// HTTP/2 for one connection: detection (client preface, or a plausible sequence of frames when the
-// collector attached mid-connection), one frame parser and one HPACK decoder per direction (living
-// as long as the connection), streams turned into exchanges, gRPC calls recognised on top.
+// HTTP/2 for one connection: detection (client preface, a server speaking first on a connection
+// seen from its handshake, or a plausible sequence of frames when the collector attached
+// mid-connection), one frame parser and one HPACK decoder per direction (living as long as the
+// connection), streams turned into exchanges, gRPC calls recognised on top.
 //
 // Pairing is exact: a stream id ties a response to its request. The side that sent a stream's
 // request is the one whose first header block carries :method; when the pseudo-headers refer to
@@ -33,6 +34,7 @@ import {
   FT_WINDOW_UPDATE,
   FT_PING,
   DEFAULT_MAX_FRAME_SIZE,
+  MAX_FRAME_SIZE_LIMIT,
   FrameParser,
   plausibleFrames,
   prefaceMatch,
@@ -74,7 +76,8 @@ export class Http2Detector implements ProtocolDetector {
   detect(_dir: Direction, data: Buffer): DetectResult {
     const p = prefaceMatch(data);
     if (p !== 'no') return p;
-    const r = plausibleFrames(data, 0, DEFAULT_MAX_FRAME_SIZE, 'detect');
+    // SETTINGS_MAX_FRAME_SIZE is not known before the handshake was seen: any legal length.
+    const r = plausibleFrames(data, 0, MAX_FRAME_SIZE_LIMIT, 'detect');
     return r === 'yes' ? 'match' : r;
   }
 
@@ -142,16 +145,17 @@ class DirState implements FrameSink {
   constructor(
     readonly dir: Direction,
     private readonly h: Http2Handler,
-    opts: { expectPreface: boolean; startInScan: boolean; unknownTable: boolean },
+    opts: { expectPreface: boolean; startInScan: boolean; attached: boolean },
   ) {
     const maxHeader = h.ctx.limits.maxHeaderBytes;
     this.parser = new FrameParser(this, {
       maxPayloadBytes: Math.max(maxHeader, DEFAULT_MAX_FRAME_SIZE),
       expectPreface: opts.expectPreface,
       startInScan: opts.startInScan,
+      frameSizeUnknown: opts.attached,
     });
     this.hpack = new HpackDecoder({
-      unknownPrefix: opts.unknownTable,
+      unknownPrefix: opts.attached,
       maxListBytes: maxHeader,
       maxFields: MAX_HEADER_FIELDS,
     });
@@ -198,13 +202,13 @@ export class Http2Handler implements ProtocolHandler {
     if (start.kind === 'midstream') {
       this.reqDir = null;
       const mk = (d: Direction) =>
-        new DirState(d, this, { expectPreface: false, startInScan: d !== start.syncedDir, unknownTable: true });
+        new DirState(d, this, { expectPreface: false, startInScan: d !== start.syncedDir, attached: true });
       this.dirs = { egress: mk('egress'), ingress: mk('ingress') };
       ctx.stats.add('h2.midstream');
     } else {
       this.reqDir = start.clientDir;
       const mk = (d: Direction) =>
-        new DirState(d, this, { expectPreface: d === start.clientDir, startInScan: false, unknownTable: false });
+        new DirState(d, this, { expectPreface: d === start.clientDir, startInScan: false, attached: false });
       this.dirs = { egress: mk('egress'), ingress: mk('ingress') };
       if (start.kind === 'upgrade') {
         // The client's SETTINGS travelled in HTTP2-Settings (not parsed): the server's table bound is not known.
@@ -344,7 +348,7 @@ export class Http2Handler implements ProtocolHandler {
           const id = payload.readUInt16BE(p);
           const v = payload.readUInt32BE(p + 2);
           if (id === 1) limit = v;
-          else if (id === 5 && v >= DEFAULT_MAX_FRAME_SIZE && v <= 16_777_215) peer.parser.maxFrameSize = Math.max(peer.parser.maxFrameSize, v);
+          else if (id === 5) peer.parser.allowFrameSize(v);
         }
         if (peer.pendingLimits.length >= MAX_PENDING_SETTINGS) {
           peer.pendingLimits = [];
