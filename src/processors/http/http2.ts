@@ -50,6 +50,7 @@ import {
   appendGrow,
   fileBodyData,
   bypassedBodyLost,
+  completeBeforeClose,
   keepBody,
   type DetectResult,
   type HandlerContext,
@@ -424,6 +425,7 @@ export class Http2Handler implements ProtocolHandler {
       m.lostBytes += bytes;
       m.endTime = time;
       m.bodyTruncated = true;
+      m.sse?.lost();
       bypassedBodyLost(m, this.ctx, bytes);
       side.grpc?.skip(bytes);
       this.ctx.stats.add('gaps.bridged');
@@ -700,6 +702,18 @@ export class Http2Handler implements ProtocolHandler {
     }
   }
 
+  /**
+   * The connection closed with the stream's response open but whole: the request ended, and the
+   * response's body has its declared length (curl closes once Content-Length is satisfied, before
+   * an empty END_STREAM) or ended at its final SSE event. gRPC needs its trailers (the status).
+   */
+  private completeBeforeEnd(s: Stream): boolean {
+    const m = s.res.msg;
+    if (!s.req.ended || s.res.ended || s.res.affected || m === null || m.state !== 'open' || s.ex!.grpc !== null) return false;
+    const length = m.head!.contentLength;
+    return completeBeforeClose(m, length >= 0 && m.bodySize === length);
+  }
+
   private reset(id: number, code: number, _time: bigint): void {
     const s = this.streams.get(id);
     if (s === undefined) return;
@@ -755,6 +769,11 @@ export class Http2Handler implements ProtocolHandler {
     this.dirs.ingress.parser.end();
     for (const s of [...this.streams.values()]) {
       if (s.ex === null) continue;
+      if (reason === 'closed' && this.completeBeforeEnd(s)) {
+        s.res.msg!.unread = 'end_stream';
+        this.endSide(s, s.res, s.res.msg!.endTime);
+        continue;
+      }
       if (!(s.req.ended && s.res.ended)) {
         s.ex.markIncomplete(reason);
         this.failOpen(s, reason);

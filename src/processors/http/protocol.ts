@@ -8,6 +8,7 @@
 // into spans (spans.ts).
 
 import type { ConnectionMeta, Direction } from '../../core/types';
+import { SseEnd } from './sse-end';
 
 /**
  * Why an exchange could not be completed. Emitted as `tcpsniff.incomplete` (and error.type).
@@ -106,6 +107,14 @@ export interface GrpcInfo {
 
 export type MessageState = 'open' | 'complete' | 'failed';
 
+/**
+ * What the connection's close left unseen of a response that is complete by protocol semantics
+ * (emitted as `tcpsniff.response.unread`):
+ * - last_chunk: HTTP/1 chunked body ended at its final SSE event; the last chunk and trailers were not seen
+ * - end_stream: HTTP/2 body complete (Content-Length satisfied, or its final SSE event); the stream's end was not seen
+ */
+export type UnreadPart = 'last_chunk' | 'end_stream';
+
 /** One request or response as it is being parsed. */
 export class HttpMessage {
   head: HttpHead | null = null;
@@ -139,6 +148,10 @@ export class HttpMessage {
   state: MessageState = 'open';
   failReason: IncompleteReason | null = null;
   exchange: HttpExchange | null = null;
+  /** Responses with a text/event-stream body: has it reached its final event (null: not SSE; undefined before the first body byte). */
+  sse: SseEnd | null | undefined = undefined;
+  /** Complete by its own framing, but its end was never seen: the peer closed first (see UnreadPart). */
+  unread: UnreadPart | null = null;
 
   constructor(
     readonly isRequest: boolean,
@@ -326,6 +339,19 @@ export interface ProtocolDetector {
   create(ctx: HandlerContext, dir: Direction, data: Buffer, fromStart: boolean): ProtocolHandler;
 }
 
+function isEventStream(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.trim().toLowerCase().startsWith('text/event-stream');
+}
+
+/**
+ * The connection closed before the end of response `m` was seen: is it complete by protocol
+ * semantics? Its declared length was satisfied (`lengthSatisfied`, known to the caller), or its
+ * SSE body ended at a final event. Otherwise it was really cut short.
+ */
+export function completeBeforeClose(m: HttpMessage, lengthSatisfied: boolean): boolean {
+  return !m.isRequest && (lengthSatisfied || m.sse?.atFinalEvent === true);
+}
+
 /** Content types whose bodies are worth inspecting (JSON, SSE, NDJSON); absent counts as yes. */
 export function inspectableType(contentType: string | undefined): boolean {
   if (contentType === undefined) return true;
@@ -350,6 +376,10 @@ export function bodyCapFor(lim: HandlerLimits, m: HttpMessage): number {
 
 /** Body accounting and capture shared by HTTP/1 and HTTP/2. */
 export function keepBody(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, lim: HandlerLimits): void {
+  if (!m.isRequest) {
+    if (m.sse === undefined) m.sse = isEventStream(m.head?.contentType) ? new SseEnd() : null;
+    m.sse?.push(data, from, to);
+  }
   if (m.exchange === null || m.bodyTruncated) return;
   if (m.bodyCap < 0) m.bodyCap = bodyCapFor(lim, m);
   const take = Math.min(m.bodyCap - m.bodyCaptured, to - from);

@@ -46,6 +46,7 @@ export const ATTR_REQUEST_LOST_BYTES = 'tcpsniff.request.lost_bytes';
 export const ATTR_RESPONSE_LOST_BYTES = 'tcpsniff.response.lost_bytes';
 export const ATTR_REQUEST_KERNEL_SIDE_BYTES = 'tcpsniff.request.kernel_side_bytes';
 export const ATTR_RESPONSE_KERNEL_SIDE_BYTES = 'tcpsniff.response.kernel_side_bytes';
+export const ATTR_RESPONSE_UNREAD = 'tcpsniff.response.unread';
 // HTTP/2 (documented in README.md).
 /** Prefixes of the attributes describing a body sent from files (sendfile): see addFileBody. */
 export const ATTR_SENDFILE_REQUEST_PREFIX = 'tcpsniff.sendfile.request.';
@@ -283,6 +284,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   if (res !== null && res.lostBytes > 0) attrs[ATTR_RESPONSE_LOST_BYTES] = res.lostBytes;
   if (req.kernelSideBytes > 0) attrs[ATTR_REQUEST_KERNEL_SIDE_BYTES] = req.kernelSideBytes;
   if (res !== null && res.kernelSideBytes > 0) attrs[ATTR_RESPONSE_KERNEL_SIDE_BYTES] = res.kernelSideBytes;
+  if (res?.unread != null) attrs[ATTR_RESPONSE_UNREAD] = res.unread;
   if (req.file !== null) addFileBody(attrs, ATTR_SENDFILE_REQUEST_PREFIX, req.file);
   if (res?.file != null) addFileBody(attrs, ATTR_SENDFILE_RESPONSE_PREFIX, res.file);
   if (c.captureBodies) {
