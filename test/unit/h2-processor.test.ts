@@ -419,3 +419,53 @@ test('gRPC recognised from content-type variants; trailers-only responses carry 
   assert.equal(j.name, 'POST');
   assert.equal(j.attributes['rpc.system.name'], undefined);
 });
+
+test('gRPC recognised by its framing when the content-type refers to an entry from before the attach; anything else stays HTTP', () => {
+  /** A call on a connection attached mid-stream: the request's content-type (and :path) inserted before the attach. */
+  interface Call {
+    reqBody: Buffer;
+    resBody: Buffer;
+    resFields?: Array<[string, string]>;
+    trailers?: boolean;
+  }
+  const call = (o: Call) => {
+    const x = new H2Conn();
+    const pre: Array<[string, string]> = [[':path', '/pkg.Svc/Do'], ['content-type', 'application/grpc']];
+    x.c.encode(pre); // never captured: fills the client's table
+    x.client(Buffer.concat([frame(1, 4, 3, x.c.encode([[':method', 'POST'], [':scheme', 'http'], ...pre])), frame(0, 1, 3, o.reqBody)]));
+    const end = o.trailers === false ? 1 : 0;
+    const parts = [frame(1, 4, 3, x.s.encode([[':status', '200'], ...(o.resFields ?? [])])), frame(0, end, 3, o.resBody)];
+    if (o.trailers !== false) parts.push(frame(1, 5, 3, x.s.encode([['grpc-status', '0']])));
+    x.server(Buffer.concat(parts));
+    const r = replay(x.chunks);
+    assert.equal(r.spans.length, 1);
+    return { s: r.spans[0]!, stats: r.stats };
+  };
+  const hello = grpcMessage(Buffer.from('hello'));
+  const g = call({ reqBody: hello, resBody: Buffer.concat([hello, grpcMessage(Buffer.from('!'))]) });
+  assert.equal(g.s.name, 'grpc');
+  assert.equal(g.s.attributes['rpc.system'], 'grpc');
+  assert.equal(g.s.attributes['rpc.method'], '_OTHER');
+  assert.equal(g.s.attributes['tcpsniff.grpc.recognized_by'], 'framing');
+  assert.equal(g.s.attributes['rpc.status_code'], 'OK');
+  assert.equal(g.s.attributes['rpc.grpc.response.message_count'], 2);
+  assert.equal(g.s.attributes['http.request.method'], undefined);
+  assert.equal(g.stats['h2.grpc_by_framing'], 1);
+  const plain: Array<[string, Call]> = [
+    ['a JSON body', { reqBody: Buffer.from('{"a":1}'), resBody: hello }],
+    ['a body cut inside a message', { reqBody: hello.subarray(0, 7), resBody: hello }],
+    ['no trailers', { reqBody: hello, resBody: hello, trailers: false }],
+    ['a known other content-type', { reqBody: hello, resBody: hello, resFields: [['content-type', 'application/octet-stream']] }],
+  ];
+  for (const [what, o] of plain) {
+    const h = call(o);
+    assert.equal(h.s.name, 'POST', what);
+    assert.equal(h.s.attributes['rpc.system'], undefined, what);
+    assert.equal(h.s.attributes['tcpsniff.grpc.recognized_by'], undefined, what);
+    assert.equal(h.stats['h2.grpc_by_framing'], undefined, what);
+  }
+  // The response names it gRPC after all: recognised by content-type, no mark.
+  const ct = call({ reqBody: hello, resBody: hello, resFields: [['content-type', 'application/grpc']] });
+  assert.equal(ct.s.attributes['rpc.system'], 'grpc');
+  assert.equal(ct.s.attributes['tcpsniff.grpc.recognized_by'], undefined);
+});

@@ -108,8 +108,10 @@ interface Side {
   grpc: GrpcFramer | null;
   /** DATA was seen before the side was known to be gRPC. */
   sawData: boolean;
+  /** A trailer section ended it (or the head itself did: a trailers-only response). */
+  trailers: boolean;
 }
-const newSide = (): Side => ({ msg: null, headers: false, ended: false, affected: false, grpc: null, sawData: false });
+const newSide = (): Side => ({ msg: null, headers: false, ended: false, affected: false, grpc: null, sawData: false, trailers: false });
 
 class Stream {
   ex: HttpExchange | null = null;
@@ -545,7 +547,7 @@ export class Http2Handler implements ProtocolHandler {
         nex.h2 = { streamId: s.id, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
         s.ex = nex;
         this.noteFields(nex, fields, r.unknown);
-        this.maybeGrpc(s, m.head);
+        this.maybeGrpc(s, m.head, r.unknown);
       } else {
         if (ex === null) return;
         const head = headOf(fields, false, this.ctx.limits.captureHeaders);
@@ -561,13 +563,15 @@ export class Http2Handler implements ProtocolHandler {
         side.msg = m;
         side.headers = true;
         ex.res = m;
+        side.trailers = b.endStream;
         this.noteFields(ex, fields, r.unknown);
-        this.maybeGrpc(s, head);
+        this.maybeGrpc(s, head, r.unknown);
         if (ex.grpc !== null) this.grpcStatus(ex, fields); // trailers-only response
       }
     } else if (ex !== null) {
       // Trailers.
       st.add('h2.trailers');
+      side.trailers = true;
       this.noteFields(ex, fields, r.unknown);
       if (!isReq && ex.grpc !== null) this.grpcStatus(ex, fields);
       if (side.msg !== null) side.msg.endTime = time;
@@ -647,9 +651,22 @@ export class Http2Handler implements ProtocolHandler {
     }
   }
 
-  private maybeGrpc(s: Stream, head: HttpHead): void {
+  /**
+   * gRPC by content-type. A POST whose content-type may be among the fields referring to entries
+   * the decoder never saw (a channel opened before the attach: grpcio indexes :path and
+   * content-type) is a gRPC candidate, framed as such and kept only if the call frames like gRPC
+   * when it settles (grpcLike), marked `byFraming`.
+   */
+  private maybeGrpc(s: Stream, head: HttpHead, unknownFields: number): void {
     const ex = s.ex!;
-    if (ex.grpc !== null || !isGrpcContentType(head.contentType)) return;
+    const grpc = isGrpcContentType(head.contentType);
+    if (ex.grpc !== null) {
+      if (ex.grpc.byFraming && grpc) ex.grpc.byFraming = false;
+      else if (ex.grpc.byFraming && head.contentType !== undefined) this.dropGrpcGuess(s);
+      return;
+    }
+    const guess = !grpc && head.method === 'POST' && head.contentType === undefined && unknownFields > 0;
+    if (!grpc && !guess) return;
     const target = ex.req.head?.target ?? '';
     const pm = parseGrpcPath(target.split('?')[0]!);
     ex.grpc = {
@@ -658,13 +675,39 @@ export class Http2Handler implements ProtocolHandler {
       status: null,
       request: new GrpcFramer(),
       response: new GrpcFramer(),
+      byFraming: guess,
     };
     s.req.grpc = ex.grpc.request;
     s.res.grpc = ex.grpc.response;
     // Body bytes that went by before the call was known to be gRPC were not framed.
     if (s.req.sawData) ex.grpc.request.lost = true;
     if (s.res.sawData) ex.grpc.response.lost = true;
-    this.ctx.stats.add('h2.grpc_calls');
+    if (!guess) this.ctx.stats.add('h2.grpc_calls');
+  }
+
+  /**
+   * A call recognised only by its framing is gRPC when it is whole and frames exactly like it:
+   * length-prefixed messages in both bodies (at least one), a 200 response ended by trailers.
+   */
+  private grpcLike(s: Stream): boolean {
+    const ex = s.ex!;
+    const g = ex.grpc!;
+    return (
+      ex.incomplete === null &&
+      ex.res?.head?.status === 200 &&
+      s.res.trailers &&
+      !g.request.lost &&
+      !g.response.lost &&
+      !g.request.partial &&
+      !g.response.partial &&
+      g.request.messages + g.response.messages > 0
+    );
+  }
+
+  private dropGrpcGuess(s: Stream): void {
+    s.ex!.grpc = null;
+    s.req.grpc = null;
+    s.res.grpc = null;
   }
 
   private grpcStatus(ex: HttpExchange, fields: HeaderField[]): void {
@@ -754,6 +797,12 @@ export class Http2Handler implements ProtocolHandler {
     if (ex.res === null) ex.noResponse = true;
     if (ex.req.state === 'open') ex.req.state = 'failed';
     if (ex.res !== null && ex.res.state === 'open') ex.res.state = 'failed';
+    if (ex.grpc?.byFraming === true) {
+      if (this.grpcLike(s)) {
+        this.ctx.stats.add('h2.grpc_calls');
+        this.ctx.stats.add('h2.grpc_by_framing');
+      } else this.dropGrpcGuess(s);
+    }
     if (ex.grpc !== null && (ex.grpc.request.partial || ex.grpc.response.partial)) {
       if (ex.grpc.request.partial) ex.grpc.request.lost = true;
       if (ex.grpc.response.partial) ex.grpc.response.lost = true;

@@ -103,6 +103,8 @@ export interface GrpcInfo {
   status: number | null;
   request: import('./grpc').GrpcFramer;
   response: import('./grpc').GrpcFramer;
+  /** Recognised by its message framing: its content-type referred to a table entry never seen. */
+  byFraming: boolean;
 }
 
 export type MessageState = 'open' | 'complete' | 'failed';

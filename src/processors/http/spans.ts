@@ -82,6 +82,7 @@ export const ATTR_GRPC_REQUEST_COMPRESSED = 'rpc.grpc.request.compressed_message
 export const ATTR_GRPC_RESPONSE_COMPRESSED = 'rpc.grpc.response.compressed_message_count';
 export const ATTR_GRPC_REQUEST_FRAMING_LOST = 'tcpsniff.grpc.request.framing_lost';
 export const ATTR_GRPC_RESPONSE_FRAMING_LOST = 'tcpsniff.grpc.response.framing_lost';
+export const ATTR_GRPC_RECOGNIZED_BY = 'tcpsniff.grpc.recognized_by';
 /** Suffixes of the body content attributes. */
 export const BODY_ENCODING_SUFFIX = '.encoding'; // "base64" when the body is not valid UTF-8
 export const BODY_TRUNCATED_SUFFIX = '.truncated'; // true when cut at max_body_bytes or by a gap
@@ -315,6 +316,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   if (grpc !== null) {
     attrs[ATTR_RPC_SYSTEM_NAME] = 'grpc';
     attrs[ATTR_RPC_SYSTEM] = 'grpc';
+    if (grpc.byFraming) attrs[ATTR_GRPC_RECOGNIZED_BY] = 'framing';
     if (grpc.service !== '') {
       name = `${grpc.service}/${grpc.method}`;
       attrs[ATTR_RPC_METHOD] = name;
