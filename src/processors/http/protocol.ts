@@ -150,7 +150,7 @@ export class HttpMessage {
   state: MessageState = 'open';
   failReason: IncompleteReason | null = null;
   exchange: HttpExchange | null = null;
-  /** Responses with a text/event-stream body: has it reached its final event (null: not SSE; undefined before the first body byte). */
+  /** A text/event-stream response body: has it reached its final event? (null: not SSE; undefined: no body byte yet) */
   sse: SseEnd | null | undefined = undefined;
   /** Complete by its own framing, but its end was never seen: the peer closed first (see UnreadPart). */
   unread: UnreadPart | null = null;
