@@ -469,3 +469,24 @@ test('gRPC recognised by its framing when the content-type refers to an entry fr
   assert.equal(ct.s.attributes['rpc.system'], 'grpc');
   assert.equal(ct.s.attributes['tcpsniff.grpc.recognized_by'], undefined);
 });
+
+test('attached inside a large DATA frame: that direction resynchronises by itself, large frames included; the other is unaffected', () => {
+  const x = new H2Conn();
+  x.client(Buffer.alloc(5000, 0x62)); // the tail of a DATA frame in flight at the attach
+  x.server(Buffer.concat([frame(1, 4, 1, x.s.encode([[':status', '200']])), frame(0, 1, 1, Buffer.alloc(20_000, 1))]));
+  const req = x.c.encode([[':method', 'POST'], [':scheme', 'http'], [':path', '/up'], [':authority', 'h']]);
+  x.client(Buffer.concat([frame(1, 4, 3, req), frame(0, 1, 3, Buffer.alloc(40_000, 2))]));
+  x.server(Buffer.concat([frame(1, 4, 3, x.s.encode([[':status', '201']])), frame(0, 1, 3, Buffer.alloc(30_000, 3))]));
+  const r = replay(x.chunks);
+  assert.equal(r.stats['h2.midstream'], 1);
+  assert.equal(r.stats['drops.resync_bytes'], 5000);
+  assert.equal(r.stats['drops.h2_unpaired_stream'], 1, 'stream 1 began before the attach');
+  assert.equal(r.stats['drops.malformed'] ?? 0, 0);
+  assert.equal(r.spans.length, 1);
+  const s = r.spans[0]!;
+  assert.equal(s.attributes['url.path'], '/up');
+  assert.equal(s.attributes['http.response.status_code'], 201);
+  assert.equal(s.attributes['http.request.body.size'], 40_000);
+  assert.equal(s.attributes['http.response.body.size'], 30_000);
+  assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
+});

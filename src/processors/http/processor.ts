@@ -184,6 +184,8 @@ class Conn implements StreamSink, HandlerContext {
         this.handler = det.create(this, dir, candidate, this.meta.role !== 'unknown' && !this.skippedBeforeMatch);
         this.status = 'active';
         this.stats.add(`connections.${det.protocol}`);
+        // Candidates rejected before this match (attached mid-message) were skipped unparsed.
+        if (this.detectBytes > 0) this.stats.add('drops.resync_bytes', this.detectBytes);
         if (mineHeld !== null) this.handler.onData(dir, mineHeld, mineTime);
         this.handler.onData(dir, data, time);
         if (otherHeld !== null) this.handler.onData(dir === 'egress' ? 'ingress' : 'egress', otherHeld, otherTime);
