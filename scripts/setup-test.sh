@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 say() { echo "setup-test: $*" >&2; }
 
 # 1. Debian packages only the tests use (real peers and tools), installed as root.
-TEST_PKGS=()
+TEST_PKGS=(nghttp2-client)  # h2load, nghttp: HTTP/2 clients
 missing=()
 for p in "${TEST_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

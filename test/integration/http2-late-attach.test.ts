@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { CLIENT, ROOT, SERVER, freePort, spansOf, startServer, stop, withCollector, type FlatSpan } from './harness';
+import { CLIENT, PYTHON_PEERS, ROOT, SERVER, freePort, spansOf, startServer, stop, withCollector, type FlatSpan } from './harness';
+import { goH2c } from './go-h2c';
+import { assertNoDrops } from './h2-expect';
 
 const FIX = path.join(ROOT, 'test', 'fixtures');
 
@@ -28,6 +30,28 @@ async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/**
+ * A long-running client driven by one command per stdin line, answering one JSON line per
+ * command: request(cmd) sends it and resolves with the answer.
+ */
+function lineClient<T>(c: ChildProcess): { request: (cmd: string) => Promise<T>; done: T[] } {
+  let err = '';
+  c.stderr!.on('data', (d) => (err += d));
+  const done: T[] = [];
+  readline.createInterface({ input: c.stdout! }).on('line', (l) => done.push(JSON.parse(l)));
+  let sent = 0;
+  const request = async (cmd: string) => {
+    const i = ++sent;
+    c.stdin!.write(`${cmd}\n`);
+    await until(`command ${i} (${cmd})`, () => {
+      if (c.exitCode !== null) throw new Error(`client exited ${c.exitCode}: ${err}`);
+      return done.length >= i;
+    });
+    return done[i - 1]!;
+  };
+  return { request, done };
 }
 
 const dump = (spans: FlatSpan[]) => JSON.stringify(spans.slice(0, 6), (_k, v) => (typeof v === 'bigint' ? String(v) : v), 1);
@@ -151,3 +175,117 @@ test('attached to a busy HTTP/2 connection: pre-attach table entries are marked 
     await stop(server);
   }
 });
+
+test("attached to Go's h2c (1 MiB SETTINGS_MAX_FRAME_SIZE, not seen): 17 KB+ POST bodies and GETs in large frames give right spans on both sides", async () => {
+  const bin = await goH2c();
+  const port = await freePort();
+  let server: ChildProcess | undefined;
+  let client: ChildProcess | undefined;
+  try {
+    server = await startServer(bin, ['server', String(port)], '127.0.0.1', port);
+    client = spawn(bin, ['client', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = client;
+    const { request, done } = lineClient<{ n: number; status: number; body: number | string }>(c);
+    // The connection is up and has carried large frames before the collector starts.
+    for (const cmd of ['get 100', 'post 20000', 'get 30000']) await request(cmd);
+    const before = done.length;
+    const after = ['post 17000', 'get 10', 'post 40000', 'get 50000', 'post 100', 'get 200000', 'post 300000', 'missing', 'post 17500', 'get 20'];
+    const r = await withCollector({ ports: [port] }, async () => {
+      for (const cmd of after) await request(cmd);
+    });
+    // Nothing was in flight at the attach: nothing is skipped, however large the frames.
+    assertNoDrops(r);
+    after.forEach((cmd, i) => {
+      const [what, n] = cmd.split(' ');
+      const got = done[before + i]!;
+      assert.deepEqual([got.status, got.body], what === 'post' ? [201, n] : what === 'get' ? [200, Number(n)] : [404, 9], cmd);
+    });
+    for (const kind of [SERVER, CLIENT]) {
+      const spans = spansOf(r.spans, kind);
+      const byN = new Map<number, FlatSpan>();
+      for (const s of spans) {
+        const target = String(s.attributes[kind === SERVER ? 'url.query' : 'url.full']);
+        const n = Number(/i=(\d+)$/.exec(target)?.[1]);
+        assert.ok(n > before && n <= before + after.length, `${kind} span for a request made before the attach, or unnamed: ${dump([s])}`);
+        assert.ok(!byN.has(n), `two spans for request ${n}`);
+        byN.set(n, s);
+      }
+      after.forEach((cmd, i) => {
+        const s = byN.get(before + 1 + i);
+        const where = `${kind === SERVER ? 'SERVER' : 'CLIENT'} ${cmd}`;
+        assert.ok(s, `${where}: no span (${spans.length} spans)\n${r.stderr}`);
+        const a = s.attributes;
+        const [what, n] = cmd.split(' ');
+        assert.equal(a['tcpsniff.incomplete'], undefined, `${where}: ${dump([s])}`);
+        assert.equal(a['network.protocol.version'], '2', where);
+        assert.equal(s.name, what === 'post' ? 'POST' : 'GET', where);
+        const path = what === 'post' ? '/echo-size' : what === 'get' ? `/p/${n}` : '/missing';
+        if (kind === SERVER) assert.equal(a['url.path'], path, where);
+        else assert.match(String(a['url.full']), new RegExp(`^http://127\\.0\\.0\\.1:${port}${path}\\?i=`), where);
+        // The status and the body sizes are exact (a 201 inserted before the attach may be unknown: absent, never wrong).
+        const status = what === 'post' ? 201 : what === 'get' ? 200 : 404;
+        assert.ok(a['http.response.status_code'] === status || (a['http.response.status_code'] === undefined && Number(a['tcpsniff.h2.unknown_headers']) > 0), `${where}: ${dump([s])}`);
+        assert.equal(a['http.request.body.size'], what === 'post' ? Number(n) : undefined, where);
+        assert.equal(a['http.response.body.size'], what === 'post' ? n!.length : what === 'get' ? Number(n) : 9, where);
+        for (const m of (a['tcpsniff.h2.unknown_fields'] ?? []) as string[]) assert.match(m, MARKER, where);
+      });
+    }
+    c.stdin!.end();
+    await until('the client to exit', () => c.exitCode !== null);
+  } finally {
+    if (client && client.exitCode === null) client.kill('SIGKILL');
+    await stop(server);
+  }
+});
+
+// grpcio indexes :path (unknown after the attach: the method cannot be named); grpc-js (nghttp2)
+// sends :path as a literal. Both index content-type.
+for (const [name, serverCmd, clientCmd, pathKnown] of [
+  ['grpcio server and client', [PYTHON_PEERS, 'grpcio-server.py'], [PYTHON_PEERS, 'grpcio-client.py'], false],
+  ['grpc-js server and client', [process.execPath, 'grpc-server.js'], [process.execPath, 'grpc-late-client.js'], true],
+] as const) {
+  test(`gRPC channel opened before the collector (${name}): rpc.system=grpc from the message framing, marked; never an unnamed POST`, async () => {
+    const port = await freePort();
+    let server: ChildProcess | undefined;
+    let client: ChildProcess | undefined;
+    try {
+      server = await startServer(serverCmd[0], [path.join(FIX, serverCmd[1]), String(port)], '127.0.0.1', port);
+      client = spawn(clientCmd[0], [path.join(FIX, clientCmd[1]), String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const { request, done } = lineClient<{ n: number; code: number; value?: string | number }>(client);
+      // The channel's HPACK tables learn :path, content-type, te... before the collector starts.
+      for (const cmd of ['unary a', 'expand 2', 'unary b']) await request(cmd);
+      const after = ['unary hello', 'expand 3', 'unary again'];
+      const r = await withCollector({ ports: [port] }, async () => {
+        for (const cmd of after) await request(cmd);
+      });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.deepEqual(done.slice(3).map((d) => [d.code, d.value]), [[0, 'hello'], [0, 3], [0, 'again']]);
+      for (const kind of [SERVER, CLIENT]) {
+        const spans = spansOf(r.spans, kind).sort((a, b) => Number(a.start - b.start));
+        assert.equal(spans.length, 3, dump(r.spans));
+        spans.forEach((s, i) => {
+          const a = s.attributes;
+          const where = `${kind === SERVER ? 'SERVER' : 'CLIENT'} ${after[i]}: ${dump([s])}`;
+          assert.equal(a['rpc.system'], 'grpc', where);
+          assert.equal(a['rpc.system.name'], 'grpc', where);
+          assert.equal(a['http.request.method'], undefined, where);
+          assert.equal(a['tcpsniff.incomplete'], undefined, where);
+          assert.equal(a['rpc.grpc.request.message_count'], 1, where);
+          assert.equal(a['rpc.grpc.response.message_count'], i === 1 ? 3 : 1, where);
+          // The content-type referred to an entry from before the attach: recognised by the
+          // framing, and said so; the method named only when the path is known.
+          assert.equal(a['tcpsniff.grpc.recognized_by'], 'framing', where);
+          assert.ok(Number(a['tcpsniff.h2.unknown_headers']) > 0, where);
+          const method = `tcpsniff.test.Echo/${i === 1 ? 'Expand' : 'Unary'}`;
+          assert.equal(s.name, pathKnown ? method : 'grpc', where);
+          assert.equal(a['rpc.method'], pathKnown ? method : '_OTHER', where);
+        });
+      }
+      client.stdin!.end();
+      await until('the client to exit', () => client!.exitCode !== null);
+    } finally {
+      if (client && client.exitCode === null) client.kill('SIGKILL');
+      await stop(server);
+    }
+  });
+}

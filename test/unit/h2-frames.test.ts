@@ -3,7 +3,7 @@
 // check behind mid-stream detection rejects HTTP/1 and junk. Plus gRPC message framing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameParser, PREFACE, plausibleFrames, type FrameHeader, type FrameSink } from '../../src/processors/http/h2-frames';
+import { FrameParser, MAX_FRAME_SIZE_LIMIT, PREFACE, plausibleFrames, type FrameHeader, type FrameSink } from '../../src/processors/http/h2-frames';
 import { GrpcFramer, isGrpcContentType, parseGrpcPath } from '../../src/processors/http/grpc';
 import { prng } from './http-fixtures';
 import { HpackEncoder, frame, grpcMessage, settings } from './helpers/h2';
@@ -172,8 +172,39 @@ test('plausibility: real frame sequences pass; HTTP/1 and random junk do not', (
     const b = Buffer.alloc(9 + Math.floor(rnd() * 120));
     for (let j = 0; j < b.length; j++) b[j] = rnd() < 0.3 ? 0 : Math.floor(rnd() * 256);
     if (plausibleFrames(b, 0, 16384, 'detect') === 'yes') yes++;
+    // Any legal frame length (attached mid-connection, SETTINGS not seen): still no junk passes.
+    if (plausibleFrames(b, 0, MAX_FRAME_SIZE_LIMIT, 'detect') === 'yes') yes++;
   }
   assert.equal(yes, 0);
+});
+
+test('frame sizes: over 16 KiB only once SETTINGS allowed it, or (attached mid-connection) when the frame is well formed', () => {
+  const big = frame(0, 1, 3, Buffer.alloc(100_000, 0x61)); // DATA END_STREAM, stream 3
+  const run = (opts: { frameSizeUnknown?: boolean; startInScan?: boolean; allow?: number }, ...chunks: Buffer[]) => {
+    const log = new Log();
+    const p = new FrameParser(log, { maxPayloadBytes: 65536, ...opts });
+    if (opts.allow !== undefined) p.allowFrameSize(opts.allow);
+    chunks.forEach((c, i) => p.push(c, BigInt(i)));
+    return log.out.map((l) => (l.startsWith('data ') ? `data ${l.length - 5}` : l));
+  };
+  // The handshake was seen: the receiver's SETTINGS decide (16 KiB by default).
+  assert.deepEqual(run({}, big), ['synclost malformed']);
+  assert.deepEqual(run({ allow: 1 << 20 }, big), ['data 100000', 'dataend s3 f1']);
+  assert.deepEqual(run({ allow: 50_000 }, big), ['synclost malformed']);
+  // Attached mid-connection: any legal length, when the header is otherwise well formed.
+  assert.deepEqual(run({ frameSizeUnknown: true }, big.subarray(0, 30_000), big.subarray(30_000)), ['data 100000', 'dataend s3 f1']);
+  for (const bad of [
+    frame(0, 0x02, 3, Buffer.alloc(20_000)), // an undefined DATA flag
+    frame(0, 0, 0, Buffer.alloc(20_000)), // DATA on stream 0
+    frame(10, 0, 3, Buffer.alloc(20_000)), // an unknown type
+    frame(4, 0, 0, Buffer.alloc(20_005)), // SETTINGS not a multiple of 6
+  ]) {
+    assert.deepEqual(run({ frameSizeUnknown: true }, bad), ['synclost malformed'], bad.subarray(0, 9).toString('hex'));
+  }
+  // Resynchronisation after lost sync takes large frames at a chunk start alike.
+  const headers = frame(1, 4, 5, Buffer.from([0x83, 0x86, 0x84])); // POST, http, /
+  assert.deepEqual(run({ frameSizeUnknown: true, startInScan: true }, Buffer.concat([headers, big])), ['resync', 'frame t1 f4 s5 838684', 'data 100000', 'dataend s3 f1']);
+  assert.equal(plausibleFrames(Buffer.concat([headers, big]), 0, 16_384, 'resync'), 'no');
 });
 
 test('gRPC framing: messages counted and sized whole, byte by byte and across gaps; compressed flag; content types; paths', () => {

@@ -251,6 +251,46 @@ test('mid-stream attach: fields from before the attach are marked unknown, never
   assert.equal(ry.stats['drops.h2_unpaired_stream'], 1);
 });
 
+/**
+ * A server that speaks first (grpcio): SETTINGS + WINDOW_UPDATE before it reads anything, then the
+ * client's preface, SETTINGS and stream 1's HEADERS in one write, then stream 3 reusing stream 1's
+ * table entries.
+ */
+function serverFirst(x: H2Conn): void {
+  x.server(Buffer.concat([settings([[4, 4194304]]), frame(8, 0, 0, Buffer.from([0, 0x3f, 0, 1]))]));
+  const fields: Array<[string, string]> = [[':method', 'POST'], [':scheme', 'http'], [':path', '/svc.A/Call'], [':authority', 'h:50051'], ['user-agent', 'ua/1']];
+  x.client(Buffer.concat([PREFACE, settings([[2, 0]]), frame(1, 5, 1, x.c.encode(fields))]));
+  x.server(Buffer.concat([settings([], true), frame(1, 5, 1, x.s.encode([[':status', '204'], ['x-srv', 'a']]))]));
+  x.client(settings([], true));
+  x.client(frame(1, 5, 3, x.c.encode(fields)));
+  x.server(frame(1, 5, 3, x.s.encode([[':status', '204'], ['x-srv', 'a']])));
+}
+
+test('a server that speaks first, on a connection seen from its handshake: parsed from the first byte', () => {
+  for (const split of [false, true]) {
+    const x = new H2Conn(new Conn(SERVER_META));
+    serverFirst(x);
+    const r = replay(split ? resplit(x.chunks, 7) : x.chunks);
+    assert.equal(r.stats['h2.midstream'], undefined);
+    assert.deepEqual(zeroDrops(r.stats), []);
+    assert.deepEqual(r.spans.map((s) => [s.attributes['tcpsniff.h2.stream_id'], s.attributes['url.path'], s.attributes['user_agent.original'], s.attributes['tcpsniff.h2.unknown_headers']]), [
+      [1, '/svc.A/Call', 'ua/1', undefined],
+      [3, '/svc.A/Call', 'ua/1', undefined],
+    ]);
+  }
+  // Attached mid-connection (the role unknown), or a hole before the first byte seen: the same
+  // bytes are a mid-stream attach (entries not seen stay unknown, nothing guessed).
+  const lateMeta = { ...SERVER_META, role: 'unknown' as const };
+  const holed = new H2Conn(new Conn(SERVER_META));
+  holed.conn.skip('egress', 9);
+  for (const x of [new H2Conn(new Conn(lateMeta)), holed]) {
+    serverFirst(x);
+    const r = replay(x.chunks);
+    assert.equal(r.stats['h2.midstream'], 1);
+    assert.ok(r.stats['drops.resync_bytes']! > 0);
+  }
+});
+
 function prefaceConn(): H2Conn {
   const x = new H2Conn();
   x.client(Buffer.concat([PREFACE, settings([[3, 100]])]));
@@ -378,4 +418,75 @@ test('gRPC recognised from content-type variants; trailers-only responses carry 
   assert.equal(g.status.code, 2, 'UNIMPLEMENTED is an error for a SERVER span');
   assert.equal(j.name, 'POST');
   assert.equal(j.attributes['rpc.system.name'], undefined);
+});
+
+test('gRPC recognised by its framing when the content-type refers to an entry from before the attach; anything else stays HTTP', () => {
+  /** A call on a connection attached mid-stream: the request's content-type (and :path) inserted before the attach. */
+  interface Call {
+    reqBody: Buffer;
+    resBody: Buffer;
+    resFields?: Array<[string, string]>;
+    trailers?: boolean;
+  }
+  const call = (o: Call) => {
+    const x = new H2Conn();
+    const pre: Array<[string, string]> = [[':path', '/pkg.Svc/Do'], ['content-type', 'application/grpc']];
+    x.c.encode(pre); // never captured: fills the client's table
+    x.client(Buffer.concat([frame(1, 4, 3, x.c.encode([[':method', 'POST'], [':scheme', 'http'], ...pre])), frame(0, 1, 3, o.reqBody)]));
+    const end = o.trailers === false ? 1 : 0;
+    const parts = [frame(1, 4, 3, x.s.encode([[':status', '200'], ...(o.resFields ?? [])])), frame(0, end, 3, o.resBody)];
+    if (o.trailers !== false) parts.push(frame(1, 5, 3, x.s.encode([['grpc-status', '0']])));
+    x.server(Buffer.concat(parts));
+    const r = replay(x.chunks);
+    assert.equal(r.spans.length, 1);
+    return { s: r.spans[0]!, stats: r.stats };
+  };
+  const hello = grpcMessage(Buffer.from('hello'));
+  const g = call({ reqBody: hello, resBody: Buffer.concat([hello, grpcMessage(Buffer.from('!'))]) });
+  assert.equal(g.s.name, 'grpc');
+  assert.equal(g.s.attributes['rpc.system'], 'grpc');
+  assert.equal(g.s.attributes['rpc.method'], '_OTHER');
+  assert.equal(g.s.attributes['tcpsniff.grpc.recognized_by'], 'framing');
+  assert.equal(g.s.attributes['rpc.status_code'], 'OK');
+  assert.equal(g.s.attributes['rpc.grpc.response.message_count'], 2);
+  assert.equal(g.s.attributes['http.request.method'], undefined);
+  assert.equal(g.stats['h2.grpc_by_framing'], 1);
+  const plain: Array<[string, Call]> = [
+    ['a JSON body', { reqBody: Buffer.from('{"a":1}'), resBody: hello }],
+    ['a body cut inside a message', { reqBody: hello.subarray(0, 7), resBody: hello }],
+    ['no trailers', { reqBody: hello, resBody: hello, trailers: false }],
+    ['a known other content-type', { reqBody: hello, resBody: hello, resFields: [['content-type', 'application/octet-stream']] }],
+  ];
+  for (const [what, o] of plain) {
+    const h = call(o);
+    assert.equal(h.s.name, 'POST', what);
+    assert.equal(h.s.attributes['rpc.system'], undefined, what);
+    assert.equal(h.s.attributes['tcpsniff.grpc.recognized_by'], undefined, what);
+    assert.equal(h.stats['h2.grpc_by_framing'], undefined, what);
+  }
+  // The response names it gRPC after all: recognised by content-type, no mark.
+  const ct = call({ reqBody: hello, resBody: hello, resFields: [['content-type', 'application/grpc']] });
+  assert.equal(ct.s.attributes['rpc.system'], 'grpc');
+  assert.equal(ct.s.attributes['tcpsniff.grpc.recognized_by'], undefined);
+});
+
+test('attached inside a large DATA frame: that direction resynchronises by itself, large frames included; the other is unaffected', () => {
+  const x = new H2Conn();
+  x.client(Buffer.alloc(5000, 0x62)); // the tail of a DATA frame in flight at the attach
+  x.server(Buffer.concat([frame(1, 4, 1, x.s.encode([[':status', '200']])), frame(0, 1, 1, Buffer.alloc(20_000, 1))]));
+  const req = x.c.encode([[':method', 'POST'], [':scheme', 'http'], [':path', '/up'], [':authority', 'h']]);
+  x.client(Buffer.concat([frame(1, 4, 3, req), frame(0, 1, 3, Buffer.alloc(40_000, 2))]));
+  x.server(Buffer.concat([frame(1, 4, 3, x.s.encode([[':status', '201']])), frame(0, 1, 3, Buffer.alloc(30_000, 3))]));
+  const r = replay(x.chunks);
+  assert.equal(r.stats['h2.midstream'], 1);
+  assert.equal(r.stats['drops.resync_bytes'], 5000);
+  assert.equal(r.stats['drops.h2_unpaired_stream'], 1, 'stream 1 began before the attach');
+  assert.equal(r.stats['drops.malformed'] ?? 0, 0);
+  assert.equal(r.spans.length, 1);
+  const s = r.spans[0]!;
+  assert.equal(s.attributes['url.path'], '/up');
+  assert.equal(s.attributes['http.response.status_code'], 201);
+  assert.equal(s.attributes['http.request.body.size'], 40_000);
+  assert.equal(s.attributes['http.response.body.size'], 30_000);
+  assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
 });

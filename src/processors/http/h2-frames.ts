@@ -109,6 +109,8 @@ export interface FrameParserOptions {
   expectPreface?: boolean;
   /** Start unsynchronised (attached mid-connection). */
   startInScan?: boolean;
+  /** Attached mid-connection: the receiver's SETTINGS_MAX_FRAME_SIZE was not seen. */
+  frameSizeUnknown?: boolean;
 }
 
 export class FrameParser {
@@ -122,8 +124,11 @@ export class FrameParser {
   private acc: Buffer | null = null;
   private accLen = 0;
   private prefaceSeen = 0;
-  /** Largest frame this direction may carry (SETTINGS_MAX_FRAME_SIZE of the receiver). */
-  maxFrameSize = DEFAULT_MAX_FRAME_SIZE;
+  /**
+   * Largest frame this direction may carry (SETTINGS_MAX_FRAME_SIZE of the receiver); null while
+   * no SETTINGS said (attached mid-connection: frames up to 2^24-1 are taken when well formed).
+   */
+  private maxFrameSize: number | null;
   /** Frames parsed, bytes skipped while resynchronising (for stats). */
   frames = 0;
   resyncBytes = 0;
@@ -133,6 +138,18 @@ export class FrameParser {
     private readonly opts: FrameParserOptions,
   ) {
     this.state = opts.startInScan ? S_SCAN : opts.expectPreface ? S_PREFACE : S_HEADER;
+    this.maxFrameSize = opts.frameSizeUnknown ? null : DEFAULT_MAX_FRAME_SIZE;
+  }
+
+  /** The receiver's SETTINGS_MAX_FRAME_SIZE (never lowered: frames sent before its ACK stay legal). */
+  allowFrameSize(v: number): void {
+    if (v < DEFAULT_MAX_FRAME_SIZE || v > MAX_FRAME_SIZE_LIMIT) return;
+    this.maxFrameSize = Math.max(this.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE, v);
+  }
+
+  /** Largest frame length taken (frames over the default are checked when the limit is unknown). */
+  get frameLimit(): number {
+    return this.maxFrameSize ?? MAX_FRAME_SIZE_LIMIT;
   }
 
   get synced(): boolean {
@@ -148,7 +165,7 @@ export class FrameParser {
     let pos = 0;
     const n = data.length;
     if (this.state === S_SCAN) {
-      if (plausibleFrames(data, 0, Math.max(this.maxFrameSize, DEFAULT_MAX_FRAME_SIZE), 'resync') !== 'yes') {
+      if (plausibleFrames(data, 0, this.frameLimit, 'resync') !== 'yes') {
         this.resyncBytes += n;
         this.sink.onSkipped(n);
         return;
@@ -346,7 +363,7 @@ export class FrameParser {
     const type = buf[at + 3]!;
     const flags = buf[at + 4]!;
     const streamId = buf.readUInt32BE(at + 5) & 0x7fffffff;
-    if (length > Math.max(this.maxFrameSize, DEFAULT_MAX_FRAME_SIZE)) {
+    if (length > this.frameLimit || (length > DEFAULT_MAX_FRAME_SIZE && this.maxFrameSize === null && !headerPlausible(buf, at, MAX_FRAME_SIZE_LIMIT, null))) {
       this.loseSync('malformed');
       return false;
     }
@@ -447,45 +464,11 @@ export function plausibleFrames(data: Buffer, from: number, maxFrameSize: number
       if (have >= 4 && data[p + 3]! > FT_CONTINUATION) return 'no';
       return 'more';
     }
+    if (!headerPlausible(data, p, maxFrameSize, openHeaders)) return 'no';
     const length = (data[p]! << 16) | (data[p + 1]! << 8) | data[p + 2]!;
     const type = data[p + 3]!;
     const flags = data[p + 4]!;
-    if (data[p + 5]! & 0x80) return 'no';
     const sid = data.readUInt32BE(p + 5);
-    if (type > FT_CONTINUATION || length > maxFrameSize) return 'no';
-    if ((flags & ~KNOWN_FLAGS[type]!) !== 0) return 'no';
-    const connLevel = type === FT_SETTINGS || type === FT_PING || type === FT_GOAWAY;
-    if (connLevel ? sid !== 0 : type !== FT_WINDOW_UPDATE && sid === 0) return 'no';
-    if (openHeaders >= 0 ? type !== FT_CONTINUATION || sid !== openHeaders : type === FT_CONTINUATION) return 'no';
-    switch (type) {
-      case FT_PRIORITY:
-        if (length !== 5) return 'no';
-        break;
-      case FT_RST_STREAM:
-      case FT_WINDOW_UPDATE:
-        if (length !== 4) return 'no';
-        break;
-      case FT_PING:
-        if (length !== 8) return 'no';
-        break;
-      case FT_SETTINGS:
-        if (flags & FLAG_ACK ? length !== 0 : length % 6 !== 0) return 'no';
-        break;
-      case FT_GOAWAY:
-        if (length < 8) return 'no';
-        break;
-      case FT_PUSH_PROMISE:
-        if (length < 4 + (flags & FLAG_PADDED ? 1 : 0) || sid % 2 !== 1) return 'no';
-        break;
-      case FT_HEADERS: {
-        const min = (flags & FLAG_PADDED ? 1 : 0) + (flags & FLAG_PRIORITY ? 5 : 0);
-        if (length < min) return 'no';
-        break;
-      }
-      case FT_DATA:
-        if (flags & FLAG_PADDED && length < 1) return 'no';
-        break;
-    }
     const body = p + FRAME_HEADER_BYTES;
     if (n - body >= 1 && flags & FLAG_PADDED && (type === FT_DATA || type === FT_HEADERS || type === FT_PUSH_PROMISE)) {
       if (data[body]! >= length) return 'no';
@@ -508,6 +491,44 @@ export function plausibleFrames(data: Buffer, from: number, maxFrameSize: number
     p = body + length;
     complete++;
   }
+}
+
+/**
+ * The checks of plausibleFrames on the frame header at data[p..p+9) (no payload byte needed).
+ * openHeaders: the stream id of a header block awaiting CONTINUATION, -1 for none, null when not
+ * known (the order of header blocks is not checked).
+ */
+function headerPlausible(data: Buffer, p: number, maxFrameSize: number, openHeaders: number | null): boolean {
+  const length = (data[p]! << 16) | (data[p + 1]! << 8) | data[p + 2]!;
+  const type = data[p + 3]!;
+  const flags = data[p + 4]!;
+  if (data[p + 5]! & 0x80) return false;
+  const sid = data.readUInt32BE(p + 5);
+  if (type > FT_CONTINUATION || length > maxFrameSize) return false;
+  if ((flags & ~KNOWN_FLAGS[type]!) !== 0) return false;
+  const connLevel = type === FT_SETTINGS || type === FT_PING || type === FT_GOAWAY;
+  if (connLevel ? sid !== 0 : type !== FT_WINDOW_UPDATE && sid === 0) return false;
+  if (openHeaders !== null && (openHeaders >= 0 ? type !== FT_CONTINUATION || sid !== openHeaders : type === FT_CONTINUATION)) return false;
+  switch (type) {
+    case FT_PRIORITY:
+      return length === 5;
+    case FT_RST_STREAM:
+    case FT_WINDOW_UPDATE:
+      return length === 4;
+    case FT_PING:
+      return length === 8;
+    case FT_SETTINGS:
+      return flags & FLAG_ACK ? length === 0 : length % 6 === 0;
+    case FT_GOAWAY:
+      return length >= 8;
+    case FT_PUSH_PROMISE:
+      return length >= 4 + (flags & FLAG_PADDED ? 1 : 0) && sid % 2 === 1;
+    case FT_HEADERS:
+      return length >= (flags & FLAG_PADDED ? 1 : 0) + (flags & FLAG_PRIORITY ? 5 : 0);
+    case FT_DATA:
+      return !(flags & FLAG_PADDED) || length >= 1;
+  }
+  return true;
 }
 
 /** Does data start with (a prefix of) the client connection preface? */

@@ -32,6 +32,7 @@ import {
   appendGrow,
   fileBodyData,
   bypassedBodyLost,
+  completeBeforeClose,
   keepBody,
   type Counters,
   type FileSource,
@@ -373,7 +374,12 @@ export class Http1Parser {
   /** The connection closed: a close-delimited body ends here; anything else in progress fails. */
   close(): void {
     if (this.state === S_BODY_CLOSE) this.complete();
-    else this.failCurrent('closed');
+    else if (this.state === S_CHUNK_SIZE && this.line === '' && completeBeforeClose(this.cur!, false)) {
+      // Between chunks, right after the final SSE event: a client that stops reading there (the
+      // openai Python SDK) never reads the last chunk; the response is whole.
+      this.cur!.unread = 'last_chunk';
+      this.complete();
+    } else this.failCurrent('closed');
     this.end();
   }
 
@@ -605,6 +611,7 @@ export class Http1Parser {
     m.bodySize += bytes;
     m.lostBytes += bytes;
     m.bodyTruncated = true;
+    m.sse?.lost();
     m.endTime = time;
     bypassedBodyLost(m, this.sink, bytes);
     this.stats.add('gaps.bridged');

@@ -1,6 +1,7 @@
-// HTTP/2 for one connection: detection (client preface, or a plausible sequence of frames when the
-// collector attached mid-connection), one frame parser and one HPACK decoder per direction (living
-// as long as the connection), streams turned into exchanges, gRPC calls recognised on top.
+// HTTP/2 for one connection: detection (client preface, a server speaking first on a connection
+// seen from its handshake, or a plausible sequence of frames when the collector attached
+// mid-connection), one frame parser and one HPACK decoder per direction (living as long as the
+// connection), streams turned into exchanges, gRPC calls recognised on top.
 //
 // Pairing is exact: a stream id ties a response to its request. The side that sent a stream's
 // request is the one whose first header block carries :method; when the pseudo-headers refer to
@@ -33,6 +34,7 @@ import {
   FT_WINDOW_UPDATE,
   FT_PING,
   DEFAULT_MAX_FRAME_SIZE,
+  MAX_FRAME_SIZE_LIMIT,
   FrameParser,
   plausibleFrames,
   prefaceMatch,
@@ -48,6 +50,7 @@ import {
   appendGrow,
   fileBodyData,
   bypassedBodyLost,
+  completeBeforeClose,
   keepBody,
   type DetectResult,
   type HandlerContext,
@@ -74,12 +77,17 @@ export class Http2Detector implements ProtocolDetector {
   detect(_dir: Direction, data: Buffer): DetectResult {
     const p = prefaceMatch(data);
     if (p !== 'no') return p;
-    const r = plausibleFrames(data, 0, DEFAULT_MAX_FRAME_SIZE, 'detect');
+    // SETTINGS_MAX_FRAME_SIZE is not known before the handshake was seen: any legal length.
+    const r = plausibleFrames(data, 0, MAX_FRAME_SIZE_LIMIT, 'detect');
     return r === 'yes' ? 'match' : r;
   }
 
-  create(ctx: HandlerContext, dir: Direction, data: Buffer): ProtocolHandler {
+  create(ctx: HandlerContext, dir: Direction, data: Buffer, fromStart: boolean): ProtocolHandler {
     if (prefaceMatch(data) === 'match') return new Http2Handler(ctx, { kind: 'preface', clientDir: dir });
+    // Frames first on a connection seen from its handshake: a server speaking first (grpcio writes
+    // SETTINGS before it reads the preface). The client's direction starts with the preface.
+    const clientDir = ctx.meta.role === 'client' ? 'egress' : ctx.meta.role === 'server' ? 'ingress' : null;
+    if (fromStart && clientDir !== null && dir !== clientDir) return new Http2Handler(ctx, { kind: 'preface', clientDir });
     return new Http2Handler(ctx, { kind: 'midstream', syncedDir: dir });
   }
 }
@@ -100,8 +108,10 @@ interface Side {
   grpc: GrpcFramer | null;
   /** DATA was seen before the side was known to be gRPC. */
   sawData: boolean;
+  /** A trailer section ended it (or the head itself did: a trailers-only response). */
+  trailers: boolean;
 }
-const newSide = (): Side => ({ msg: null, headers: false, ended: false, affected: false, grpc: null, sawData: false });
+const newSide = (): Side => ({ msg: null, headers: false, ended: false, affected: false, grpc: null, sawData: false, trailers: false });
 
 class Stream {
   ex: HttpExchange | null = null;
@@ -138,16 +148,17 @@ class DirState implements FrameSink {
   constructor(
     readonly dir: Direction,
     private readonly h: Http2Handler,
-    opts: { expectPreface: boolean; startInScan: boolean; unknownTable: boolean },
+    opts: { expectPreface: boolean; startInScan: boolean; attached: boolean },
   ) {
     const maxHeader = h.ctx.limits.maxHeaderBytes;
     this.parser = new FrameParser(this, {
       maxPayloadBytes: Math.max(maxHeader, DEFAULT_MAX_FRAME_SIZE),
       expectPreface: opts.expectPreface,
       startInScan: opts.startInScan,
+      frameSizeUnknown: opts.attached,
     });
     this.hpack = new HpackDecoder({
-      unknownPrefix: opts.unknownTable,
+      unknownPrefix: opts.attached,
       maxListBytes: maxHeader,
       maxFields: MAX_HEADER_FIELDS,
     });
@@ -194,13 +205,13 @@ export class Http2Handler implements ProtocolHandler {
     if (start.kind === 'midstream') {
       this.reqDir = null;
       const mk = (d: Direction) =>
-        new DirState(d, this, { expectPreface: false, startInScan: d !== start.syncedDir, unknownTable: true });
+        new DirState(d, this, { expectPreface: false, startInScan: d !== start.syncedDir, attached: true });
       this.dirs = { egress: mk('egress'), ingress: mk('ingress') };
       ctx.stats.add('h2.midstream');
     } else {
       this.reqDir = start.clientDir;
       const mk = (d: Direction) =>
-        new DirState(d, this, { expectPreface: d === start.clientDir, startInScan: false, unknownTable: false });
+        new DirState(d, this, { expectPreface: d === start.clientDir, startInScan: false, attached: false });
       this.dirs = { egress: mk('egress'), ingress: mk('ingress') };
       if (start.kind === 'upgrade') {
         // The client's SETTINGS travelled in HTTP2-Settings (not parsed): the server's table bound is not known.
@@ -340,7 +351,7 @@ export class Http2Handler implements ProtocolHandler {
           const id = payload.readUInt16BE(p);
           const v = payload.readUInt32BE(p + 2);
           if (id === 1) limit = v;
-          else if (id === 5 && v >= DEFAULT_MAX_FRAME_SIZE && v <= 16_777_215) peer.parser.maxFrameSize = Math.max(peer.parser.maxFrameSize, v);
+          else if (id === 5) peer.parser.allowFrameSize(v);
         }
         if (peer.pendingLimits.length >= MAX_PENDING_SETTINGS) {
           peer.pendingLimits = [];
@@ -416,6 +427,7 @@ export class Http2Handler implements ProtocolHandler {
       m.lostBytes += bytes;
       m.endTime = time;
       m.bodyTruncated = true;
+      m.sse?.lost();
       bypassedBodyLost(m, this.ctx, bytes);
       side.grpc?.skip(bytes);
       this.ctx.stats.add('gaps.bridged');
@@ -535,7 +547,7 @@ export class Http2Handler implements ProtocolHandler {
         nex.h2 = { streamId: s.id, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
         s.ex = nex;
         this.noteFields(nex, fields, r.unknown);
-        this.maybeGrpc(s, m.head);
+        this.maybeGrpc(s, m.head, r.unknown);
       } else {
         if (ex === null) return;
         const head = headOf(fields, false, this.ctx.limits.captureHeaders);
@@ -551,13 +563,15 @@ export class Http2Handler implements ProtocolHandler {
         side.msg = m;
         side.headers = true;
         ex.res = m;
+        side.trailers = b.endStream;
         this.noteFields(ex, fields, r.unknown);
-        this.maybeGrpc(s, head);
+        this.maybeGrpc(s, head, r.unknown);
         if (ex.grpc !== null) this.grpcStatus(ex, fields); // trailers-only response
       }
     } else if (ex !== null) {
       // Trailers.
       st.add('h2.trailers');
+      side.trailers = true;
       this.noteFields(ex, fields, r.unknown);
       if (!isReq && ex.grpc !== null) this.grpcStatus(ex, fields);
       if (side.msg !== null) side.msg.endTime = time;
@@ -637,9 +651,22 @@ export class Http2Handler implements ProtocolHandler {
     }
   }
 
-  private maybeGrpc(s: Stream, head: HttpHead): void {
+  /**
+   * gRPC by content-type. A POST whose content-type may be among the fields referring to entries
+   * the decoder never saw (a channel opened before the attach: grpcio indexes :path and
+   * content-type) is a gRPC candidate, framed as such and kept only if the call frames like gRPC
+   * when it settles (grpcLike), marked `byFraming`.
+   */
+  private maybeGrpc(s: Stream, head: HttpHead, unknownFields: number): void {
     const ex = s.ex!;
-    if (ex.grpc !== null || !isGrpcContentType(head.contentType)) return;
+    const grpc = isGrpcContentType(head.contentType);
+    if (ex.grpc !== null) {
+      if (ex.grpc.byFraming && grpc) ex.grpc.byFraming = false;
+      else if (ex.grpc.byFraming && head.contentType !== undefined) this.dropGrpcGuess(s);
+      return;
+    }
+    const guess = !grpc && head.method === 'POST' && head.contentType === undefined && unknownFields > 0;
+    if (!grpc && !guess) return;
     const target = ex.req.head?.target ?? '';
     const pm = parseGrpcPath(target.split('?')[0]!);
     ex.grpc = {
@@ -648,13 +675,39 @@ export class Http2Handler implements ProtocolHandler {
       status: null,
       request: new GrpcFramer(),
       response: new GrpcFramer(),
+      byFraming: guess,
     };
     s.req.grpc = ex.grpc.request;
     s.res.grpc = ex.grpc.response;
     // Body bytes that went by before the call was known to be gRPC were not framed.
     if (s.req.sawData) ex.grpc.request.lost = true;
     if (s.res.sawData) ex.grpc.response.lost = true;
-    this.ctx.stats.add('h2.grpc_calls');
+    if (!guess) this.ctx.stats.add('h2.grpc_calls');
+  }
+
+  /**
+   * A call recognised only by its framing is gRPC when it is whole and frames exactly like it:
+   * length-prefixed messages in both bodies (at least one), a 200 response ended by trailers.
+   */
+  private grpcLike(s: Stream): boolean {
+    const ex = s.ex!;
+    const g = ex.grpc!;
+    return (
+      ex.incomplete === null &&
+      ex.res?.head?.status === 200 &&
+      s.res.trailers &&
+      !g.request.lost &&
+      !g.response.lost &&
+      !g.request.partial &&
+      !g.response.partial &&
+      g.request.messages + g.response.messages > 0
+    );
+  }
+
+  private dropGrpcGuess(s: Stream): void {
+    s.ex!.grpc = null;
+    s.req.grpc = null;
+    s.res.grpc = null;
   }
 
   private grpcStatus(ex: HttpExchange, fields: HeaderField[]): void {
@@ -690,6 +743,18 @@ export class Http2Handler implements ProtocolHandler {
       }
       this.settle(s, true);
     }
+  }
+
+  /**
+   * The connection closed with the stream's response open but whole: the request ended, and the
+   * response's body has its declared length (curl closes once Content-Length is satisfied, before
+   * an empty END_STREAM) or ended at its final SSE event. gRPC needs its trailers (the status).
+   */
+  private completeBeforeEnd(s: Stream): boolean {
+    const m = s.res.msg;
+    if (!s.req.ended || s.res.ended || s.res.affected || m === null || m.state !== 'open' || s.ex!.grpc !== null) return false;
+    const length = m.head!.contentLength;
+    return completeBeforeClose(m, length >= 0 && m.bodySize === length);
   }
 
   private reset(id: number, code: number, _time: bigint): void {
@@ -732,6 +797,12 @@ export class Http2Handler implements ProtocolHandler {
     if (ex.res === null) ex.noResponse = true;
     if (ex.req.state === 'open') ex.req.state = 'failed';
     if (ex.res !== null && ex.res.state === 'open') ex.res.state = 'failed';
+    if (ex.grpc?.byFraming === true) {
+      if (this.grpcLike(s)) {
+        this.ctx.stats.add('h2.grpc_calls');
+        this.ctx.stats.add('h2.grpc_by_framing');
+      } else this.dropGrpcGuess(s);
+    }
     if (ex.grpc !== null && (ex.grpc.request.partial || ex.grpc.response.partial)) {
       if (ex.grpc.request.partial) ex.grpc.request.lost = true;
       if (ex.grpc.response.partial) ex.grpc.response.lost = true;
@@ -747,6 +818,11 @@ export class Http2Handler implements ProtocolHandler {
     this.dirs.ingress.parser.end();
     for (const s of [...this.streams.values()]) {
       if (s.ex === null) continue;
+      if (reason === 'closed' && this.completeBeforeEnd(s)) {
+        s.res.msg!.unread = 'end_stream';
+        this.endSide(s, s.res, s.res.msg!.endTime);
+        continue;
+      }
       if (!(s.req.ended && s.res.ended)) {
         s.ex.markIncomplete(reason);
         this.failOpen(s, reason);

@@ -75,6 +75,8 @@ class Conn implements StreamSink, HandlerContext {
   private held: [Hold, Hold] = [emptyHold(), emptyHold()];
   private detectAttempts = 0;
   private detectBytes = 0;
+  /** Bytes of a direction were dropped (a gap, a rejected candidate) before a protocol matched. */
+  private skippedBeforeMatch = false;
 
   constructor(
     readonly meta: ConnectionMeta,
@@ -126,7 +128,10 @@ class Conn implements StreamSink, HandlerContext {
 
   gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void {
     if (this.status !== 'active') {
-      if (this.status === 'detecting') this.held[dir === 'egress' ? 0 : 1] = emptyHold();
+      if (this.status === 'detecting') {
+        this.held[dir === 'egress' ? 0 : 1] = emptyHold();
+        this.skippedBeforeMatch = true;
+      }
       return;
     }
     if (origin === KERNEL_SIDE) this.kernelSideGap = true;
@@ -174,9 +179,13 @@ class Conn implements StreamSink, HandlerContext {
         const otherHeld = other.len > 0 ? other.buf!.subarray(0, other.len) : null;
         const otherTime = other.time;
         this.held = [emptyHold(), emptyHold()];
-        this.handler = det.create(this, dir, candidate);
+        // Seen from its handshake (the kernel knows the role), with nothing dropped: the handler
+        // gets both directions from their first byte.
+        this.handler = det.create(this, dir, candidate, this.meta.role !== 'unknown' && !this.skippedBeforeMatch);
         this.status = 'active';
         this.stats.add(`connections.${det.protocol}`);
+        // Candidates rejected before this match (attached mid-message) were skipped unparsed.
+        if (this.detectBytes > 0) this.stats.add('drops.resync_bytes', this.detectBytes);
         if (mineHeld !== null) this.handler.onData(dir, mineHeld, mineTime);
         this.handler.onData(dir, data, time);
         if (otherHeld !== null) this.handler.onData(dir === 'egress' ? 'ingress' : 'egress', otherHeld, otherTime);
@@ -201,6 +210,7 @@ class Conn implements StreamSink, HandlerContext {
       return;
     }
     this.held[i] = emptyHold();
+    this.skippedBeforeMatch = true;
     this.detectAttempts++;
     this.detectBytes += candidate.length;
     if (this.detectAttempts >= DETECT_MAX_ATTEMPTS || this.detectBytes >= DETECT_MAX_BYTES) {

@@ -8,6 +8,7 @@
 // into spans (spans.ts).
 
 import type { ConnectionMeta, Direction } from '../../core/types';
+import { SseEnd } from './sse-end';
 
 /**
  * Why an exchange could not be completed. Emitted as `tcpsniff.incomplete` (and error.type).
@@ -102,9 +103,19 @@ export interface GrpcInfo {
   status: number | null;
   request: import('./grpc').GrpcFramer;
   response: import('./grpc').GrpcFramer;
+  /** Recognised by its message framing: its content-type referred to a table entry never seen. */
+  byFraming: boolean;
 }
 
 export type MessageState = 'open' | 'complete' | 'failed';
+
+/**
+ * What the connection's close left unseen of a response that is complete by protocol semantics
+ * (emitted as `tcpsniff.response.unread`):
+ * - last_chunk: HTTP/1 chunked body ended at its final SSE event; the last chunk and trailers were not seen
+ * - end_stream: HTTP/2 body complete (Content-Length satisfied, or its final SSE event); the stream's end was not seen
+ */
+export type UnreadPart = 'last_chunk' | 'end_stream';
 
 /** One request or response as it is being parsed. */
 export class HttpMessage {
@@ -139,6 +150,10 @@ export class HttpMessage {
   state: MessageState = 'open';
   failReason: IncompleteReason | null = null;
   exchange: HttpExchange | null = null;
+  /** A text/event-stream response body: has it reached its final event? (null: not SSE; undefined: no body byte yet) */
+  sse: SseEnd | null | undefined = undefined;
+  /** Complete by its own framing, but its end was never seen: the peer closed first (see UnreadPart). */
+  unread: UnreadPart | null = null;
 
   constructor(
     readonly isRequest: boolean,
@@ -318,8 +333,25 @@ export interface ProtocolDetector {
   readonly lineBased?: boolean;
   /** Looks at bytes from the start of a message boundary candidate of one direction. */
   detect(dir: Direction, data: Buffer): DetectResult;
-  /** Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`). */
-  create(ctx: HandlerContext, dir: Direction, data: Buffer): ProtocolHandler;
+  /**
+   * Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`).
+   * `fromStart`: the connection was seen from its handshake and nothing of it was dropped before
+   * the match, so each direction is handed over from its first byte.
+   */
+  create(ctx: HandlerContext, dir: Direction, data: Buffer, fromStart: boolean): ProtocolHandler;
+}
+
+function isEventStream(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.trim().toLowerCase().startsWith('text/event-stream');
+}
+
+/**
+ * The connection closed before the end of response `m` was seen: is it complete by protocol
+ * semantics? Its declared length was satisfied (`lengthSatisfied`, known to the caller), or its
+ * SSE body ended at a final event. Otherwise it was really cut short.
+ */
+export function completeBeforeClose(m: HttpMessage, lengthSatisfied: boolean): boolean {
+  return !m.isRequest && (lengthSatisfied || m.sse?.atFinalEvent === true);
 }
 
 /** Content types whose bodies are worth inspecting (JSON, SSE, NDJSON); absent counts as yes. */
@@ -346,6 +378,10 @@ export function bodyCapFor(lim: HandlerLimits, m: HttpMessage): number {
 
 /** Body accounting and capture shared by HTTP/1 and HTTP/2. */
 export function keepBody(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, lim: HandlerLimits): void {
+  if (!m.isRequest) {
+    if (m.sse === undefined) m.sse = isEventStream(m.head?.contentType) ? new SseEnd() : null;
+    m.sse?.push(data, from, to);
+  }
   if (m.exchange === null || m.bodyTruncated) return;
   if (m.bodyCap < 0) m.bodyCap = bodyCapFor(lim, m);
   const take = Math.min(m.bodyCap - m.bodyCaptured, to - from);

@@ -46,6 +46,7 @@ export const ATTR_REQUEST_LOST_BYTES = 'tcpsniff.request.lost_bytes';
 export const ATTR_RESPONSE_LOST_BYTES = 'tcpsniff.response.lost_bytes';
 export const ATTR_REQUEST_KERNEL_SIDE_BYTES = 'tcpsniff.request.kernel_side_bytes';
 export const ATTR_RESPONSE_KERNEL_SIDE_BYTES = 'tcpsniff.response.kernel_side_bytes';
+export const ATTR_RESPONSE_UNREAD = 'tcpsniff.response.unread';
 // HTTP/2 (documented in README.md).
 /** Prefixes of the attributes describing a body sent from files (sendfile): see addFileBody. */
 export const ATTR_SENDFILE_REQUEST_PREFIX = 'tcpsniff.sendfile.request.';
@@ -81,6 +82,7 @@ export const ATTR_GRPC_REQUEST_COMPRESSED = 'rpc.grpc.request.compressed_message
 export const ATTR_GRPC_RESPONSE_COMPRESSED = 'rpc.grpc.response.compressed_message_count';
 export const ATTR_GRPC_REQUEST_FRAMING_LOST = 'tcpsniff.grpc.request.framing_lost';
 export const ATTR_GRPC_RESPONSE_FRAMING_LOST = 'tcpsniff.grpc.response.framing_lost';
+export const ATTR_GRPC_RECOGNIZED_BY = 'tcpsniff.grpc.recognized_by';
 /** Suffixes of the body content attributes. */
 export const BODY_ENCODING_SUFFIX = '.encoding'; // "base64" when the body is not valid UTF-8
 export const BODY_TRUNCATED_SUFFIX = '.truncated'; // true when cut at max_body_bytes or by a gap
@@ -283,6 +285,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   if (res !== null && res.lostBytes > 0) attrs[ATTR_RESPONSE_LOST_BYTES] = res.lostBytes;
   if (req.kernelSideBytes > 0) attrs[ATTR_REQUEST_KERNEL_SIDE_BYTES] = req.kernelSideBytes;
   if (res !== null && res.kernelSideBytes > 0) attrs[ATTR_RESPONSE_KERNEL_SIDE_BYTES] = res.kernelSideBytes;
+  if (res?.unread != null) attrs[ATTR_RESPONSE_UNREAD] = res.unread;
   if (req.file !== null) addFileBody(attrs, ATTR_SENDFILE_REQUEST_PREFIX, req.file);
   if (res?.file != null) addFileBody(attrs, ATTR_SENDFILE_RESPONSE_PREFIX, res.file);
   if (c.captureBodies) {
@@ -313,6 +316,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   if (grpc !== null) {
     attrs[ATTR_RPC_SYSTEM_NAME] = 'grpc';
     attrs[ATTR_RPC_SYSTEM] = 'grpc';
+    if (grpc.byFraming) attrs[ATTR_GRPC_RECOGNIZED_BY] = 'framing';
     if (grpc.service !== '') {
       name = `${grpc.service}/${grpc.method}`;
       attrs[ATTR_RPC_METHOD] = name;
