@@ -66,7 +66,7 @@ function assertBodies(r: CollectorRun, digests: Map<string, string>, server: str
   for (const c of clients) assert.ok(!Object.keys(c.attributes).some((k) => k.startsWith('tcpsniff.sendfile.')), `${server} CLIENT span`);
 }
 
-const COLLECT = { http: { capture_bodies: true, max_body_bytes: '8MiB' } };
+const COLLECT = { http: { capture_bodies: true, max_body_bytes: '8MiB' }, sendfile: {} };
 
 /** nginx with `sendfile on` serving `dir` on a free port. */
 async function startNginx(dir: string): Promise<{ nginx: ChildProcess; port: number }> {
