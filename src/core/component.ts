@@ -73,6 +73,8 @@ export interface ComponentFactory<Cfg = unknown, C extends Component = Component
   stage?: 'chunks' | 'spans';
   /** One line for --help. */
   description: string;
+  /** More for `help <type>`: how it works, what it needs, what happens without it. */
+  details?: string;
   /**
    * Checks the user's section (already env-substituted; undefined/null means "all defaults")
    * and returns the full config: defaults first, user keys on top. Throws ConfigError naming

@@ -155,7 +155,8 @@ export async function withCollector(opts: CollectorOptions, traffic: () => Promi
   return { spans, stderr, exitCode, drops: parseDrops(stderr) };
 }
 
-function parseDrops(stderr: string): Record<string, number> {
+/** The exit summary's drops in a collector's output: reason → count. */
+export function parseDrops(stderr: string): Record<string, number> {
   const m = /drops by reason: (.*)$/m.exec(stderr);
   const drops: Record<string, number> = {};
   for (const [, k, v] of (m?.[1] ?? '').matchAll(/([\w.]+)=(\d+)/g)) drops[k!] = Number(v);

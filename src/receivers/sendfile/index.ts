@@ -118,6 +118,17 @@ export const sendfileReceiverFactory: ComponentFactory<SendfileReceiverConfig, R
   type: 'sendfile',
   kind: 'receiver',
   description: 'bodies sent with sendfile(2), read again from their files and joined to the tcp receiver\'s connections',
+  details: `Static files served with sendfile(2) (nginx \`sendfile on\`, Caddy, Python's socket.sendfile)
+never pass through user memory. The tcp receiver alone sees their bytes as exact gaps (sizes right,
+marked kernel_side, nothing read). This receiver hooks the sendfile64 syscall tracepoints, says
+which file and offset each sendfile sends from, and reads those bytes again from the file, so the
+body reaches the http processor whole, at its place in the tcp receiver's connection (spans get
+tcpsniff.sendfile.response.path, .offset, .bytes, .capture = reread | gap | partial). It shares the
+tcp receiver's connection table and ring buffer: list both in the same pipelines, e.g.
+  service: { pipelines: { traces: { receivers: [tcp, sendfile], ... } } }
+Where its hooks do not load it logs one line and the bodies stay gaps. A file changed, renamed or
+unreadable by the time it is read again leaves a gap (drops.sendfile_unread_bytes). splice(2)
+bodies come through a pipe, which cannot be read again: they stay exact kernel-side gaps.`,
   spec: sendfileReceiverSpec,
   parseConfig: (raw, path) => parseSection<SendfileReceiverConfig>(raw, path, sendfileReceiverSpec),
   joins: (cfg) => ({ receiver: cfg.tcp_receiver, type: 'tcp', key: 'tcp_receiver' }),
