@@ -18,7 +18,7 @@ static __always_inline __s64 sendfile_offset(int in_fd, __u64 offp)
 }
 
 /* The walk's state lives in the map value, not on the stack, for the same reason as the copy
- * cursor: values the verifier does not track make every iteration look alike to it. */
+ * cursor (capture.h): values the verifier does not track make every iteration look alike to it. */
 struct file_record {
 	__u64 walk_dentry;
 	__u64 walk_mount;
