@@ -2,7 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordDecoder, REC_HEADER_BYTES, REC_VERSION } from '../../src/receivers/record';
-import { FileSendJoiner } from '../../src/receivers/sendfile/file-sends';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FileSendJoiner, OpenFileReader, type RangeReader } from '../../src/receivers/sendfile/file-sends';
+
+/** A RangeReader from a function of (path, offset, length). */
+const reading = (fn: (path: string, offset: number, length: number) => Buffer | null): RangeReader => ({ read: (_sendfile, p, o, l) => fn(p, o, l), release() {} });
 import type { CaptureChunk } from '../../src/core/types';
 
 interface Rec {
@@ -120,7 +126,7 @@ const kernelSideGap = (offset: number, lost: number) => record({ offset, lost, f
 test('file records: the path from the components sent (only those set) fills the kernel-side gap that follows; a short or lying record is malformed', () => {
   const reads: [string, number, number][] = [];
   const d = new RecordDecoder('tcp', 0n);
-  d.fileSends = new FileSendJoiner(16 << 20, (path, offset, length) => (reads.push([path, offset, length]), Buffer.from('hello world'.slice(offset, offset + length))));
+  d.fileSends = new FileSendJoiner(16 << 20, reading((p, offset, length) => (reads.push([p, offset, length]), Buffer.from('hello world'.slice(offset, offset + length)))));
   const file = (components: string[], offset: number, sent: number, opts: { claim?: number; cut?: number } = {}) => {
     const payload = Buffer.alloc(16 + components.length * 128 - (opts.cut ?? 0));
     payload.writeBigUInt64LE(6n, 0); // file offset
@@ -190,10 +196,10 @@ function filePayload(fileOffset: number, components: string[]): Buffer {
 
 test('sendfile: each kernel-side gap in the range is read again at its file offset; the chunk says which file, the unread rest is lostAfter', () => {
   const reads: Array<[string, number, number]> = [];
-  const reader = (path: string, offset: number, length: number) => {
-    reads.push([path, offset, length]);
-    return path.endsWith('gone.bin') ? null : Buffer.from('x'.repeat(length - 1));
-  };
+  const reader = reading((p, offset, length) => {
+    reads.push([p, offset, length]);
+    return p.endsWith('gone.bin') ? null : Buffer.from('x'.repeat(length - 1));
+  });
   const d = new RecordDecoder('tcp', 0n, 16);
   const joiner = new FileSendJoiner(16 << 20, reader);
   d.fileSends = joiner;
@@ -224,7 +230,7 @@ test('sendfile: each kernel-side gap in the range is read again at its file offs
 
 test('sendfile: a short send bounds its range (REC_FILE_SENT); later kernel-side gaps, other connections and ingress stay gaps', () => {
   const d = new RecordDecoder('tcp', 0n);
-  d.fileSends = new FileSendJoiner(16 << 20, (_p, _o, length) => Buffer.alloc(length, 'f'));
+  d.fileSends = new FileSendJoiner(16 << 20, reading((_p, _o, length) => Buffer.alloc(length, 'f')));
   const out = decode(
     d,
     batch(
@@ -250,7 +256,7 @@ test('sendfile: a short send bounds its range (REC_FILE_SENT); later kernel-side
 test('sendfile: max_reread_bytes 0 names the file and reads nothing; without a sendfile receiver the bytes are kernel-side gaps', () => {
   let reads = 0;
   const named = new RecordDecoder('tcp', 0n);
-  named.fileSends = new FileSendJoiner(0, () => (reads++, Buffer.alloc(1)));
+  named.fileSends = new FileSendJoiner(0, reading(() => (reads++, Buffer.alloc(1))));
   const recs = batch(record({ kind: 5, offset: 0, lost: 10, payload: filePayload(7, ['f.txt']) }), kernelSideGap(0, 10));
   const [c] = decode(named, recs);
   assert.equal(reads, 0);
@@ -266,4 +272,24 @@ test('a lost-bytes record flagged kernel-side (splice) says so', () => {
   const [c] = decode(d, batch(rec));
   assert.equal(c?.kernelSide, true);
   assert.equal(c?.lostAfter, 4096);
+});
+
+test('sendfile: the gaps of one sendfile are read from the file opened for its first, even once it is renamed; the next sendfile opens it again', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-reread-'));
+  try {
+    const file = path.join(dir, 'page.txt');
+    fs.writeFileSync(file, 'abcdefghij');
+    const d = new RecordDecoder('tcp', 0n);
+    const reader = new OpenFileReader();
+    d.fileSends = new FileSendJoiner(16 << 20, reader);
+    const start = (offset: number) => record({ kind: 5, offset, lost: 10, payload: filePayload(0, ['page.txt', ...dir.split('/').filter(Boolean).reverse()]) });
+    const [a] = decode(d, batch(start(0), kernelSideGap(0, 4)));
+    fs.renameSync(file, `${file}.old`); // the open file is still the one the sendfile sent from
+    const [b] = decode(d, batch(kernelSideGap(4, 6)));
+    assert.deepEqual([a?.data.toString(), b?.data.toString()], ['abcd', 'efghij']);
+    const [c] = decode(d, batch(start(10), kernelSideGap(10, 10)));
+    assert.deepEqual([c?.data.length, c?.lostAfter, c?.file?.path], [0, 10, file], 'a new sendfile opens the path again: gone');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

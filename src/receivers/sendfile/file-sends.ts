@@ -7,25 +7,52 @@ import * as fs from 'node:fs';
 import type { CaptureChunk } from '../../core/types';
 import type { FileSendStart, FileSends } from '../record';
 
-/** Reads `length` bytes of a file at `offset` (fewer at its end); null when it cannot (gone, renamed, no access). */
-export type FileRangeReader = (path: string, offset: number, length: number) => Buffer | null;
+/** Reads ranges of the files sendfile bodies come from; `owner` is the sendfile a read is for. */
+export interface RangeReader {
+  /** `length` bytes at `offset` (fewer at the file's end); null when it cannot (gone, renamed, no access). */
+  read(owner: object, path: string, offset: number, length: number): Buffer | null;
+  /** That sendfile is over: its file may be closed. */
+  release(owner: object): void;
+}
 
-export function readFileRange(path: string, offset: number, length: number): Buffer | null {
-  let fd = -1;
-  try {
-    fd = fs.openSync(path, 'r');
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < buf.length) {
-      const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
-      if (n === 0) break;
-      got += n;
+/**
+ * Keeps the file of the latest sendfile open: on the fentry/kprobe backends up to 6.4 each page
+ * the socket layer sends is a gap of its own (tens per body), read from one open file instead of
+ * opened, read and closed each time. One file is open at a time.
+ */
+export class OpenFileReader implements RangeReader {
+  private fd = -1;
+  private owner: object | undefined;
+
+  read(owner: object, path: string, offset: number, length: number): Buffer | null {
+    try {
+      if (this.owner !== owner) {
+        this.close();
+        this.fd = fs.openSync(path, 'r');
+        this.owner = owner;
+      }
+      const buf = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < buf.length) {
+        const n = fs.readSync(this.fd, buf, got, buf.length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    } catch {
+      this.close();
+      return null;
     }
-    return buf.subarray(0, got);
-  } catch {
-    return null;
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
+  }
+
+  release(owner: object): void {
+    if (owner === this.owner) this.close();
+  }
+
+  private close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    this.owner = undefined;
   }
 }
 
@@ -53,7 +80,7 @@ export class FileSendJoiner implements FileSends {
   constructor(
     /** Bytes read again per gap at most (0: name the file, read nothing). */
     private readonly maxRereadBytes: number,
-    private readonly readFile: FileRangeReader = readFileRange,
+    private readonly files: RangeReader = new OpenFileReader(),
     private readonly maxConnections = 65536,
   ) {}
 
@@ -61,15 +88,16 @@ export class FileSendJoiner implements FileSends {
     this.stats.started++;
     if (!this.inFlight.has(conn) && this.inFlight.size >= this.maxConnections) {
       // Connections whose close never came (evicted in the kernel): forget the oldest.
-      this.inFlight.delete(this.inFlight.keys().next().value!);
+      this.forget(this.inFlight.keys().next().value!);
     }
+    this.forget(conn);
     this.inFlight.set(conn, { ...s, end: s.offset + s.bytes });
   }
 
   sent(conn: number, offset: number, bytes: number): void {
     const f = this.inFlight.get(conn);
     if (f?.offset !== offset) return;
-    if (bytes === 0) this.inFlight.delete(conn);
+    if (bytes === 0) this.forget(conn);
     else f.end = offset + bytes;
   }
 
@@ -79,20 +107,27 @@ export class FileSendJoiner implements FileSends {
     const start = gap.offset;
     const end = start + gap.lostAfter;
     if (start < f.offset || end > f.end) {
-      if (start >= f.end) this.inFlight.delete(conn); // its bytes have all gone by
+      if (start >= f.end) this.forget(conn); // its bytes have all gone by
       return null; // not this sendfile's bytes: a gap as the tcp receiver saw it
     }
-    if (end === f.end) this.inFlight.delete(conn);
     const fileOffset = f.fileOffset + (start - f.offset);
     const want = Math.min(gap.lostAfter, this.maxRereadBytes);
-    const data = f.path && want > 0 ? (this.readFile(f.path, fileOffset, want) ?? EMPTY) : EMPTY;
+    const data = f.path && want > 0 ? (this.files.read(f, f.path, fileOffset, want) ?? EMPTY) : EMPTY;
+    if (end === f.end) this.forget(conn);
     this.stats.reread += data.length;
     this.stats.unread += gap.lostAfter - data.length;
     return { ...gap, data, lostAfter: gap.lostAfter - data.length, kernelSide: false, file: { path: f.path, offset: fileOffset }, source: this.fileSource(gap.source) };
   }
 
   closed(conn: number): void {
+    this.forget(conn);
+  }
+
+  private forget(conn: number): void {
+    const f = this.inFlight.get(conn);
+    if (!f) return;
     this.inFlight.delete(conn);
+    this.files.release(f);
   }
 
   /** `tcp/syscalls` → `tcp/syscalls+file`, the same string on every chunk. */
