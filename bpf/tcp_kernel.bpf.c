@@ -38,15 +38,12 @@ static __always_inline int tcp_enter(struct sock *sk, struct msghdr *msg, __u8 d
 	return k_enter(sk, msg, dir);
 }
 
-/* Bytes sent from pages (tcp_sendpage, kernels up to 6.4). */
+/* Bytes sent from pages (tcp_sendpage, kernels up to 6.4: sendfile, splice): an exact gap. */
 static __always_inline int sendpage_exit(struct sock *sk, long ret, __u8 backend)
 {
 	if (ret <= 0 || !pid_allowed(bpf_get_current_pid_tgid() >> 32))
 		return 0;
-	__u8 kind;
-	__u64 ptr = 0, cnt = 0;
-	k_kernel_pages(&kind, &ptr, &cnt, ret);
-	return capture_transfer(sk, DIR_EGRESS, kind, ptr, cnt, 0, ret, backend);
+	return capture_transfer(sk, DIR_EGRESS, BUF_NONE, 0, 0, 0, ret, backend);
 }
 
 /* Bytes a receiver moved out of the socket into a pipe (splice(2), tcp_splice_read): they never
@@ -59,28 +56,6 @@ static __always_inline int splice_read_exit(struct socket *sock, long ret, __u8 
 	if (ret <= 0 || (family != AF_INET && family != AF_INET6) || !pid_allowed(bpf_get_current_pid_tgid() >> 32))
 		return 0;
 	return capture_transfer(sk, DIR_INGRESS, BUF_NONE, 0, 0, 0, ret, backend);
-}
-
-/* sendfile(out_fd, in_fd, offset, count): which file the socket layer's page sends come from. */
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!pid_allowed(id >> 32))
-		return 0;
-	__u32 tid = (__u32)id;
-	struct sendfile_state sf = { .in_fd = ctx->args[1] };
-	sf.file_offset = sendfile_offset(ctx->args[1], ctx->args[2]);
-	bpf_map_update_elem(&sendfiles, &tid, &sf, BPF_ANY);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int exit_sendfile64(struct trace_event_raw_sys_exit *ctx)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&sendfiles, &tid);
-	return 0;
 }
 
 /* tcp_recvmsg(sk, msg, len, [nonblock before 5.18,] flags, addr_len) */

@@ -16,14 +16,15 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     return DefineClass(env, "Probe",
                        {InstanceMethod("open", &ProbeWrap::Open), InstanceMethod("start", &ProbeWrap::Start),
                         InstanceMethod("counters", &ProbeWrap::Counters),
-                        InstanceMethod("updateMap", &ProbeWrap::UpdateMap), InstanceMethod("stats", &ProbeWrap::Stats),
+                        InstanceMethod("updateMap", &ProbeWrap::UpdateMap), InstanceMethod("mapFd", &ProbeWrap::MapFd),
+                        InstanceMethod("stats", &ProbeWrap::Stats),
                         InstanceMethod("close", &ProbeWrap::Close)});
   }
 
   explicit ProbeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProbeWrap>(info) {}
 
  private:
-  // open(objectPath, {rodata, mapSizes, mapEntries, skipPrograms, batchBytes, batchCount, flushMs})
+  // open(objectPath, {rodata, mapSizes, mapEntries, reuseMaps, skipPrograms, batchBytes, batchCount, flushMs})
   Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsString() || !info[1].IsObject()) {
@@ -58,6 +59,9 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
         opts.map_entries[k].emplace_back(std::string(key.Data(), key.Length()), std::string(val.Data(), val.Length()));
       }
     });
+    forEach("reuseMaps", [&](const std::string& k, Napi::Value v) {
+      opts.reuse_maps[k] = v.As<Napi::Number>().Int32Value();
+    });
     Napi::Value skip = o.Get("skipPrograms");
     if (skip.IsArray()) {
       Napi::Array a = skip.As<Napi::Array>();
@@ -83,8 +87,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   // call: it is detached afterwards and its memory reused for the next batch.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsFunction() || probe_.running()) {
-      Napi::TypeError::New(env, "start(onBatch) once, after open()").ThrowAsJavaScriptException();
+    if (!info[0].IsFunction() || probe_.running() || !probe_.has_ring()) {
+      Napi::TypeError::New(env, "start(onBatch) once, after open(), for an object with its own ring buffer").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "tcpsniff-drain", 0, 1, this,
@@ -121,6 +125,17 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
                                        std::string(val.Data(), val.Length()));
     if (!err.empty()) Napi::Error::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
+  }
+
+  // mapFd(name): the fd of a map of the loaded object, for another object's reuseMaps; throws when none.
+  Napi::Value MapFd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = info[0].IsString() ? probe_.MapFd(info[0].As<Napi::String>().Utf8Value()) : -1;
+    if (fd < 0) {
+      Napi::Error::New(env, "mapFd(name): no such map in the loaded object").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, fd);
   }
 
   Napi::Value Counters(const Napi::CallbackInfo& info) {

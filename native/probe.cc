@@ -102,6 +102,12 @@ std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* atta
     int e = bpf_map__set_max_entries(m, kv.second);
     if (e) return "cannot size map " + kv.first + ": " + Errno(e);
   }
+  for (auto& kv : opts.reuse_maps) {
+    bpf_map* m = bpf_object__find_map_by_name(obj_, kv.first.c_str());
+    if (!m) return "the BPF object has no map named " + kv.first;
+    int e = bpf_map__reuse_fd(m, kv.second);
+    if (e) return "cannot share map " + kv.first + ": " + Errno(e);
+  }
   bpf_program* prog;
   bpf_object__for_each_program(prog, obj_) {
     const char* name = bpf_program__name(prog);
@@ -135,6 +141,7 @@ std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* atta
     if (attached) attached->push_back(bpf_program__name(prog));
   }
 
+  if (opts.reuse_maps.count("events")) return "";  // the object that owns the ring drains it
   bpf_map* events = bpf_object__find_map_by_name(obj_, "events");
   if (!events) return "the BPF object has no ring buffer named events";
   rb_ = ring_buffer__new(bpf_map__fd(events), &Probe::OnSample, this, nullptr);
@@ -289,6 +296,11 @@ std::string Probe::UpdateMap(const std::string& map, const std::string& key, con
     return "wrong key or value size for map " + map;
   int e = bpf_map__update_elem(m, key.data(), key.size(), value.data(), value.size(), BPF_ANY);
   return e ? "cannot update map " + map + ": " + Errno(e) : "";
+}
+
+int Probe::MapFd(const std::string& map) {
+  bpf_map* m = obj_ ? bpf_object__find_map_by_name(obj_, map.c_str()) : nullptr;
+  return m ? bpf_map__fd(m) : -1;
 }
 
 std::vector<uint64_t> Probe::Counters() {

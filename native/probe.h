@@ -28,6 +28,9 @@ struct ProbeOptions {
   std::map<std::string, uint32_t> map_sizes;
   // Entries written into maps after load (filters), by map name.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> map_entries;
+  // Maps shared with another loaded object, by map name: that object's map fd. An object whose
+  // ring buffer "events" is reused writes into the other object's ring and has no drain of its own.
+  std::map<std::string, int> reuse_maps;
   // Programs not to load at all (e.g. hooks for syscalls this kernel lacks).
   std::vector<std::string> skip_programs;
   uint32_t batch_bytes = 4 << 20;  // one delivery to JS holds at most this much
@@ -68,6 +71,10 @@ class Probe {
   void Destroy();
   // Writes one entry into a map of the loaded object (e.g. muted_conns). "" or an error.
   std::string UpdateMap(const std::string& map, const std::string& key, const std::string& value);
+  // The fd of one of the loaded object's maps (to share it with another object), or -1.
+  int MapFd(const std::string& map);
+  // False when the object writes into another object's ring buffer (reuse_maps["events"]).
+  bool has_ring() const { return rb_ != nullptr; }
   // Kernel-side counters: the per-CPU array map "counters", summed over CPUs.
   std::vector<uint64_t> Counters();
   ProbeStats Stats();

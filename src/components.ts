@@ -4,6 +4,7 @@
 import type { ComponentKind } from './core/component';
 import { Registry, type AnyFactory } from './config/registry';
 import { tcpReceiverFactory } from './receivers/tcp';
+import { sendfileReceiverFactory } from './receivers/sendfile';
 import { unixReceiverFactory } from './receivers/unix';
 import { httpProcessorFactory } from './processors/http';
 import { batchProcessorFactory } from './processors/batch';
@@ -22,6 +23,7 @@ const ALIASES: Array<{ kind: ComponentKind; alias: string; target: string }> = [
 export function builtinRegistry(): Registry {
   const factories: AnyFactory[] = [
     tcpReceiverFactory,
+    sendfileReceiverFactory,
     unixReceiverFactory,
     httpProcessorFactory,
     genaiProcessorFactory,

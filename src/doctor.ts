@@ -41,7 +41,7 @@ function libcPath(): string {
 export interface DoctorReport {
   lines: string[];
   /** The backend each receiver would use, or undefined when it cannot run. */
-  backends: { tcp?: string; unix?: string };
+  backends: { tcp?: string; unix?: string; sendfile?: string };
   /** At least one receiver has a backend that works here. */
   runnable: boolean;
 }
@@ -80,11 +80,14 @@ export function doctor(): DoctorReport {
   // Both receivers prefer the socket layer (fentry, then kprobes), then syscall tracepoints.
   const tcp = !ring ? undefined : ok('fentry') ? 'fentry' : ok('kprobe') ? 'kprobe' : ok('tracepoint') ? 'syscalls' : undefined;
   const unix = tcp;
+  // sendfile joins the tcp receiver's connections through syscall tracepoints, on any tcp backend.
+  const sendfile = tcp && ok('tracepoint') ? 'syscalls' : undefined;
   lines.push('receivers:');
   lines.push(`  tcp                backend ${tcp ?? 'none: cannot run here'}`);
+  lines.push(`  sendfile           backend ${sendfile ?? 'none: sendfile bodies stay exact gaps'}`);
   lines.push(`  unix               backend ${unix ?? 'none: cannot run here'}`);
   if (tcp === 'syscalls')
     lines.push('  note: no TCP-layer backend (fentry, kprobe) loads here, so io_uring traffic and kernel-side sends are not visible');
   if (!missing && !ring) lines.push('  note: BPF ring buffers (Linux 5.8+) are required');
-  return { lines, backends: { tcp, unix }, runnable: tcp !== undefined || unix !== undefined };
+  return { lines, backends: { tcp, unix, sendfile }, runnable: tcp !== undefined || unix !== undefined };
 }

@@ -55,7 +55,8 @@ export class Service {
   }
 
   private create<C extends Component>(cfg: ComponentConfig, label: string): Running<C> {
-    const component = cfg.factory.create(cfg.config, { id: cfg.id, logger: this.logger.child(label) }) as C;
+    const findReceiver = (id: string) => this.receivers.get(id)?.component;
+    const component = cfg.factory.create(cfg.config, { id: cfg.id, logger: this.logger.child(label), findReceiver }) as C;
     return { label, cfg, component };
   }
 

@@ -83,6 +83,7 @@ export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningA
 receivers:
   tcp:
     ports: [${ctx.port}]
+  sendfile:
 processors:
   http:
   genai:
@@ -95,7 +96,7 @@ exporters:
 service:
   pipelines:
     traces:
-      receivers: [tcp]
+      receivers: [tcp, sendfile]
       processors: [http, genai, redaction, batch]
       exporters: [file]
 `,

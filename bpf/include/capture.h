@@ -10,6 +10,9 @@
 #ifndef TCPSNIFF_CAPTURE_H
 #define TCPSNIFF_CAPTURE_H
 
+#include "ring.h"
+#include "fds.h"
+
 #define SOCK_STREAM_ 1
 #define MSG_PEEK_ 2
 #define MAX_MMSG 32
@@ -19,21 +22,14 @@
 #define MAX_STEPS 256               /* with bpf_loop: 1 MiB in 16 KiB chunks plus segment loads */
 
 const volatile __u32 max_message_bytes = 1 << 20;
-const volatile __u32 wakeup_bytes = 256 << 10; /* wake the reader once this much is queued */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 << 20); /* resized by the loader from config */
-} events SEC(".maps");
 
 enum buf_kind {
 	BUF_PLAIN = 0, /* (buf, len): read, write, recvfrom, sendto */
 	BUF_IOVEC,     /* (iov, iovcnt): readv, writev */
 	BUF_MSG,       /* user_msghdr: recvmsg, sendmsg */
 	BUF_MMSG,      /* mmsghdr array: recvmmsg, sendmmsg */
-	BUF_NONE,      /* bytes moved kernel-side (sendfile): counted, not copied */
+	BUF_NONE,      /* bytes moved kernel-side (sendfile, splice): an exact gap, counted, not copied */
 	BUF_KIOVEC,    /* (iov, nr_segs) with the iovec array in kernel memory: a kernel iov_iter */
-	BUF_FILE,      /* (in_fd, file offset): sendfile from a file, described by a REC_FILE record */
 };
 
 
@@ -74,152 +70,6 @@ struct {
 	__type(value, __u32);
 } mute_generation SEC(".maps");
 
-#define S_IFMT_ 0170000
-#define S_IFSOCK_ 0140000
-
-/* The open file behind fd of the current process, else 0. */
-static __always_inline struct file *file_of_fd(int fd)
-{
-#ifdef CAPTURE_NO_BPF_LOOP
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-#else
-	/* Through a BTF task pointer (5.11+) the fields are plain loads, not a helper call each: this
-	 * runs at the entry of every hooked syscall of every process. */
-	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
-	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return 0;
-	struct file **fds = fdt->fd;
-#endif
-	struct file *f = 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
-/* The struct socket behind fd when fd is a socket, else 0. */
-static __always_inline struct socket *socket_of_fd(int fd)
-{
-	struct file *f = file_of_fd(fd);
-	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
-		return 0;
-	return BPF_CORE_READ(f, private_data);
-}
-
-/* Where in in_fd's file a sendfile starts: *offp, or the file's position when offp is NULL. */
-static __always_inline __s64 sendfile_offset(int in_fd, __u64 offp)
-{
-	__s64 off = 0;
-	if (offp) {
-		bpf_probe_read_user(&off, sizeof(off), (void *)offp);
-	} else {
-		struct file *f = file_of_fd(in_fd);
-		if (f)
-			off = BPF_CORE_READ(f, f_pos);
-	}
-	return off;
-}
-
-static __always_inline __u64 wakeup_flags(__u64 size);
-
-/* The walk's state lives in the map value, not on the stack, for the same reason as the copy
- * cursor: values the verifier does not track make every iteration look alike to it. */
-struct file_record {
-	__u64 walk_dentry;
-	__u64 walk_mount;
-	__u64 walk_root; /* the root dentry of walk_mount, read once per mount */
-	struct rec_hdr h;
-	struct file_payload p;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct file_record);
-} file_scratch SEC(".maps");
-
-/* d's parent, and its name in *name: one read where d_name follows d_parent, as in every kernel
- * so far (the walk's cost is its reads). */
-static __always_inline struct dentry *dentry_up(struct dentry *d, const unsigned char **name)
-{
-	struct {
-		struct dentry *parent;
-		struct qstr name;
-	} up = {};
-	if (bpf_core_field_offset(struct dentry, d_name) == bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *)) {
-		bpf_core_read(&up, sizeof(up), &d->d_parent);
-	} else {
-		up.parent = BPF_CORE_READ(d, d_parent);
-		up.name.name = BPF_CORE_READ(d, d_name.name);
-	}
-	*name = up.name.name;
-	return up.parent;
-}
-
-/* Emits REC_FILE for `len` bytes sent from in_fd at file_offset, at stream offset `at`. The path
- * is walked up through dentries and across mounts (what d_path does), at most FILE_COMPONENTS. */
-static __always_inline void emit_file(const struct rec_hdr *tmpl, __u64 at, __u64 len, int in_fd, __u64 file_offset)
-{
-	__u32 zero = 0;
-	struct file_record *r = bpf_map_lookup_elem(&file_scratch, &zero);
-	if (!r)
-		return;
-	__builtin_memcpy(&r->h, tmpl, sizeof(r->h));
-	r->h.kind = REC_FILE;
-	r->h.offset = at;
-	r->h.lost_after = len;
-	r->p.file_offset = file_offset;
-	r->p.in_fd = in_fd;
-	r->p.components = 0;
-	struct file *f = file_of_fd(in_fd);
-	if (f) {
-		struct path fp = {};
-		bpf_core_read(&fp, sizeof(fp), &f->f_path);
-		struct mount *m0 = (struct mount *)((void *)fp.mnt - bpf_core_field_offset(struct mount, mnt));
-		r->walk_dentry = (__u64)fp.dentry;
-		r->walk_mount = (__u64)m0;
-		r->walk_root = (__u64)BPF_CORE_READ(m0, mnt.mnt_root);
-		for (int i = 0; i < FILE_COMPONENTS + 8; i++) {
-			struct dentry *d = (struct dentry *)r->walk_dentry;
-			struct mount *m = (struct mount *)r->walk_mount;
-			__u32 n = r->p.components;
-			if (n >= FILE_COMPONENTS)
-				break;
-			if ((__u64)d == r->walk_root) { /* a mount's root: continue where it is mounted */
-				struct mount *parent = BPF_CORE_READ(m, mnt_parent);
-				if (parent == m)
-					break; /* the namespace's root */
-				r->walk_dentry = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
-				r->walk_mount = (__u64)parent;
-				r->walk_root = (__u64)BPF_CORE_READ(parent, mnt.mnt_root);
-				continue;
-			}
-			const unsigned char *name;
-			struct dentry *up = dentry_up(d, &name);
-			if (up == d)
-				break;
-			/* Mask in asm: clang drops a C mask it can prove redundant, and the verifier then
-			 * sees an unbounded index reloaded from the stack (6.1). */
-			__u64 slot = n;
-			asm volatile("%[s] &= %[m]" : [s] "+r"(slot) : [m] "i"(FILE_COMPONENTS - 1));
-			if (bpf_probe_read_kernel_str(r->p.comp[slot], FILE_COMPONENT_BYTES, name) < 0)
-				break;
-			r->p.components = n + 1;
-			r->walk_dentry = (__u64)up;
-		}
-	}
-	/* Only the slots set: a few hundred bytes to copy instead of 2 KiB. */
-	__u32 size = __builtin_offsetof(struct file_payload, comp) + r->p.components * FILE_COMPONENT_BYTES;
-	/* Bound the size itself: a bound on the count is lost in the multiplication (a shift, which
-	 * the verifier tracks by known bits only). */
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(size) : [max] "i"(sizeof(struct file_payload)));
-	r->h.len = size;
-	if (bpf_ringbuf_output(&events, &r->h, sizeof(r->h) + size, wakeup_flags(sizeof(r->h) + size)))
-		count(CNT_RINGBUF_FULL_RECORDS, 1);
-}
 
 /* What a send or receive call is moving, stashed per thread at its entry and captured at its
  * exit (enum buf_kind; skip: bytes into the first segment, for kernel iterators). */
@@ -333,15 +183,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_buf SEC(".maps");
-
-/* Wake the reader only when this record makes the queued bytes cross wakeup_bytes. Waking on
- * every record above the threshold (as when the reader lags) would cost each traced syscall a
- * wake-up; the reader also drains on a short timer, so nothing waits longer than that. */
-static __always_inline __u64 wakeup_flags(__u64 size)
-{
-	__u64 queued = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	return queued < wakeup_bytes && queued + size >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
 
 static __always_inline void emit(struct scratch *s, __u32 len)
 {
@@ -590,9 +431,6 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		cp->msg_cnt = ret; /* number of messages */
 		total = mmsg_total(ptr, ret);
 		break;
-	case BUF_FILE:
-		cp->budget = 0; /* described below, read again by user space */
-		break;
 	default: /* BUF_NONE */
 		cp->budget = 0;
 		count(CNT_UNCAPTURED_BYTES, total);
@@ -610,10 +448,10 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 #endif
 
 	/* Whatever was not captured (over the cap, copy failure, step limit) is reported as a
-	 * zero-length record so the consumer sees exactly where the gap is and how long. */
-	if (kind == BUF_FILE) {
-		emit_file(&s->h, start, total, ptr, cnt);
-	} else if (cp->captured < total) {
+	 * zero-length record so the consumer sees exactly where the gap is and how long. Kernel-side
+	 * bytes sent from a file (sendfile) are such a gap too: the sendfile receiver says which file
+	 * in a REC_FILE record just before (bpf/sendfile.bpf.c), and user space reads it again. */
+	if (cp->captured < total) {
 		if (kind != BUF_NONE)
 			count(cp->failed ? CNT_COPY_FAILED : CNT_TRUNCATED_BYTES, cp->failed ? 1 : total - cp->captured);
 		else

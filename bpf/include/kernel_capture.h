@@ -17,7 +17,7 @@ struct iov_iter___before_6_4 {
 
 
 /* User memory (ITER_UBUF, ITER_IOVEC) is captured; kernel memory (kvec, bvec: sendfile,
- * splice, in-kernel users) is only counted. */
+ * splice, in-kernel users) is an exact gap, counted. */
 static __always_inline void iter_describe(struct iov_iter *it, struct stash *st)
 {
 	int ubuf = 0, iovec = 0;
@@ -61,47 +61,12 @@ static __always_inline int k_enter(struct sock *sk, struct msghdr *msg, __u8 dir
 	return 0;
 }
 
-/* A sendfile(2) in progress on this thread: the socket layer sees its bytes only as kernel
- * pages (tcp_sendpage, or ITER_BVEC from 6.5), so they are described as a file range instead. */
-struct sendfile_state {
-	__s64 file_offset; /* of the next byte the socket layer will send */
-	__s32 in_fd;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
-	__type(value, struct sendfile_state);
-} sendfiles SEC(".maps");
-
-/* Bytes the socket layer moved from kernel pages: when a sendfile is in progress on this thread
- * they are described as a file range (BUF_FILE), else counted as a gap (BUF_NONE). Rewrites the
- * buffer description in place, so capture_transfer is inlined once per program (the verifier's
- * budget is per program). */
-static __always_inline void k_kernel_pages(__u8 *kind, __u64 *ptr, __u64 *cnt, long ret)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sendfile_state *sf = bpf_map_lookup_elem(&sendfiles, &tid);
-	if (!sf) {
-		*kind = BUF_NONE;
-		return;
-	}
-	*kind = BUF_FILE;
-	*ptr = sf->in_fd;
-	*cnt = sf->file_offset;
-	sf->file_offset += ret;
-}
-
 /* At its exit: capture the `ret` bytes it moved. */
 static __always_inline int k_exit(long ret, __u8 backend)
 {
 	struct stash st;
 	if (!stash_take(&st) || ret <= 0)
 		return 0;
-	if (st.kind == BUF_NONE && st.dir == DIR_EGRESS)
-		k_kernel_pages(&st.kind, &st.ptr, &st.cnt, ret);
 	return capture_transfer((struct sock *)st.sk, st.dir, st.kind, st.ptr, st.cnt, st.skip, ret, backend);
 }
 

@@ -6,7 +6,7 @@
 #ifndef TCPSNIFF_RECORD_H
 #define TCPSNIFF_RECORD_H
 
-#define REC_VERSION 2 /* 2: REC_FILE carries only the path components it sets */
+#define REC_VERSION 3 /* 3: REC_FILE describes a sendfile at its start (REC_FILE_SENT: how much it sent) */
 #define REC_CHUNK_BYTES 16384 /* payload bytes per record at most; bigger messages span records */
 
 enum rec_kind {
@@ -14,8 +14,11 @@ enum rec_kind {
 	REC_CLOSE = 2, /* the socket closed (TCP_CLOSE); no payload */
 	REC_PROC = 3,  /* the process behind a new connection: struct proc_payload, offset = its start time */
 	REC_CONN = 4,  /* more about a new connection: struct conn_payload (unix sockets: the path) */
-	REC_FILE = 5,  /* bytes sent from a file (sendfile): struct file_payload; offset = stream
-	                  offset, lost_after = bytes sent; user space re-reads the range */
+	REC_FILE = 5,  /* a sendfile starts (sendfile receiver): struct file_payload; offset = stream
+	                  offset of its first byte, lost_after = bytes it may send. Its bytes arrive as
+	                  kernel-side gaps from offset on; user space re-reads them from the file */
+	REC_FILE_SENT = 6, /* that sendfile sent fewer bytes than it may have: offset = the REC_FILE's,
+	                      lost_after = bytes it sent; no payload */
 };
 
 enum rec_direction {

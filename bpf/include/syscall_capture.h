@@ -52,17 +52,13 @@ static __always_inline int on_exit(long ret)
 			return 0;                                                            \
 		return on_enter(ctx->args[0], ctx->args[ptr_arg], ctx->args[cnt_arg], kind, DIR_INGRESS); \
 	}
-/* sendfile(out_fd, in_fd, loff_t *offset, count): stash in_fd and where in the file the bytes
- * start (*offset, or the file's position when offset is NULL). */
-static __always_inline int on_enter_sendfile(int out_fd, int in_fd, __u64 offp)
-{
-	return on_enter(out_fd, in_fd, sendfile_offset(in_fd, offp), BUF_FILE, DIR_EGRESS);
-}
-#define ENTER_SENDFILE()                                                            \
-	SEC("tracepoint/syscalls/sys_enter_sendfile64")                             \
-	int enter_sendfile64(struct trace_event_raw_sys_enter *ctx)                 \
-	{                                                                           \
-		return on_enter_sendfile(ctx->args[0], ctx->args[1], ctx->args[2]); \
+/* sendfile(out_fd, in_fd, offset, count) moves bytes from a file kernel-side: an exact gap, so
+ * the stream stays in step (the sendfile receiver says which file they came from). */
+#define ENTER_SENDFILE()                                                              \
+	SEC("tracepoint/syscalls/sys_enter_sendfile64")                               \
+	int enter_sendfile64(struct trace_event_raw_sys_enter *ctx)                   \
+	{                                                                             \
+		return on_enter(ctx->args[0], 0, 0, BUF_NONE, DIR_EGRESS);            \
 	}
 /* splice(fd_in, off_in, fd_out, off_out, len, flags) moves bytes kernel-side, into a socket
  * (egress) or out of one (ingress): they cannot be copied here, but are reported as a gap of the

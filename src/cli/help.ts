@@ -97,6 +97,7 @@ function describeFactory(registry: Registry, f: AnyFactory): string {
   const head = [
     `${f.type} (${f.kind}${aliases.length ? `; also written ${aliases.join(', ')}` : ''}${f.stage ? `; works on ${f.stage}` : ''})`,
     `  ${f.description}`,
+    ...(f.details ? ['', ...f.details.split('\n').map((l) => `  ${l}`)] : []),
     '',
     `In a pipeline file: ${section}: { ${f.type}: {...} } or ${f.type}/<name>; leave out a key to keep its default.`,
     '',

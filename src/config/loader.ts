@@ -132,6 +132,7 @@ export function buildConfig(tree: unknown, source: string, registry: Registry): 
   const exporters = parseComponents(tree, 'exporters', registry, errors, invalid);
   const service = errors.check(() => parseService(tree['service']));
   const pipelines = (service && errors.check(() => parsePipelines(service.pipelines, { receivers, processors, exporters, invalid }))) ?? [];
+  errors.check(() => checkJoins(pipelines, receivers));
   errors.throwIfAny();
 
   const warnings: string[] = [];
@@ -294,6 +295,27 @@ function idList(raw: unknown, p: string, section: Section, defined: Defined, req
     }
     return item;
   });
+}
+
+/**
+ * A receiver whose records join another's connections (sendfile → tcp) hands its chunks over
+ * with that receiver's: it names a receiver of the right type, listed in the same pipelines.
+ */
+function checkJoins(pipelines: PipelineConfig[], receivers: Map<string, ComponentConfig>) {
+  for (const [id, rc] of receivers) {
+    const j = rc.factory.joins?.(rc.config);
+    if (!j || !usedIn(pipelines, 'receivers', id)) continue;
+    const target = receivers.get(j.receiver);
+    const others = [...receivers.values()].filter((r) => r.type === j.type).map((r) => r.id);
+    if (!target || target.type !== j.type) {
+      const hint = others.length ? `; ${j.type} receivers here: ${others.join(', ')}` : `; define one, e.g. receivers: {${j.type}: {}}`;
+      throw new ConfigError(join(join('receivers', id), j.key), `names ${JSON.stringify(j.receiver)}, which is not a ${j.type} receiver of this file${hint}`);
+    }
+    pipelines.forEach((p) => {
+      if (p.receivers.includes(id) && !p.receivers.includes(j.receiver))
+        throw new ConfigError(join(join('service::pipelines', p.id), 'receivers'), `${id} joins the connections of ${j.receiver}: list ${j.receiver} in this pipeline too`);
+    });
+  }
 }
 
 /**

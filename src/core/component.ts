@@ -21,6 +21,8 @@ export interface CreateContext {
   /** Component ID, `type[/name]`. */
   id: string;
   logger: Logger;
+  /** Another receiver of the same service, by ID (for a receiver that joins its connections). */
+  findReceiver?(id: string): ReceiverComponent | undefined;
 }
 
 export interface ReceiverComponent extends Component {
@@ -71,12 +73,20 @@ export interface ComponentFactory<Cfg = unknown, C extends Component = Component
   stage?: 'chunks' | 'spans';
   /** One line for --help. */
   description: string;
+  /** More for `help <type>`: how it works, what it needs, what happens without it. */
+  details?: string;
   /**
    * Checks the user's section (already env-substituted; undefined/null means "all defaults")
    * and returns the full config: defaults first, user keys on top. Throws ConfigError naming
    * the path (e.g. `processors::http::max_body_bytes`) on unknown keys or bad values.
    */
   parseConfig(raw: unknown, path: string): Cfg;
+  /**
+   * Receivers whose records join another receiver's connections (sendfile → tcp): that receiver's
+   * ID, the type it must have, and the key of this section that names it. Pipelines that list
+   * this receiver must list that one too.
+   */
+  joins?(cfg: Cfg): { receiver: string; type: string; key: string };
   create(cfg: Cfg, ctx: CreateContext): C;
 }
 

@@ -7,10 +7,12 @@ import { fromRoot } from '../core/paths';
 export interface NativeProbe {
   /** Loads and attaches; returns the names of the attached programs. Throws with libbpf's reasons. */
   open(objectPath: string, options: ProbeOpenOptions): string[];
-  /** Starts the drain thread; onBatch gets one Buffer per batch, valid only during the call. */
+  /** Starts the drain thread; onBatch gets one Buffer per batch, valid only during the call. Not for an object that writes into another's ring (reuseMaps.events). */
   start(onBatch: (batch: Buffer, records: number) => void): void;
   /** Writes one map entry of the loaded object (e.g. muted_conns). Throws on error. */
   updateMap(map: string, key: Buffer, value: Buffer): void;
+  /** The fd of a map of the loaded object, for another object's reuseMaps. Throws when there is none. */
+  mapFd(map: string): number;
   /** Kernel counters (bpf/include/record.h enum counter_index), summed over CPUs. */
   counters(): number[];
   stats(): { records: number; bytes: number; batches: number; waitsForConsumer: number; unreadAtCloseRecords: number; unreadAtCloseBytes: number };
@@ -22,6 +24,8 @@ export interface ProbeOpenOptions {
   rodata?: Record<string, number>;
   mapSizes?: Record<string, number>;
   mapEntries?: Record<string, Array<[Buffer, Buffer]>>;
+  /** Maps shared with another loaded object: map name → that object's fd (mapFd). */
+  reuseMaps?: Record<string, number>;
   skipPrograms?: string[];
   batchBytes?: number;
   batchCount?: number;

@@ -4,7 +4,7 @@ import type { ChunkConsumer, CaptureChunk } from '../core/types';
 import type { Logger } from '../core/logger';
 import { loadAddon, type NativeProbe, type ProbeOpenOptions } from './native';
 import { UserError } from '../core/component';
-import { RecordDecoder, REC_HEADER_BYTES, REC_VERSION } from './record';
+import { RecordDecoder, REC_HEADER_BYTES, REC_VERSION, type FileSends } from './record';
 import { monotonicToUnixOffsetNs } from './clock';
 
 /** Names of the kernel counters, in the order of enum counter_index (bpf/include/record.h). */
@@ -15,7 +15,7 @@ const KERNEL_COUNTERS = [
   'drops.copy_failed',
   'drops.syscall_stash_full',
   'drops.connection_table_full',
-  'drops.uncaptured_kernel_side_bytes', // moved kernel-side (splice; page sends outside sendfile): a gap
+  'drops.uncaptured_kernel_side_bytes', // moved kernel-side (splice; sendfile without the sendfile receiver): a gap
 ] as const;
 
 export class ProbeSession {
@@ -43,7 +43,7 @@ export class ProbeSession {
     }
     this.probe = new addon.Probe();
     this.attached = this.probe.open(objectPath, options); // throws with libbpf's reasons
-    this.decoder = new RecordDecoder(receiverName, monotonicToUnixOffsetNs(), undefined, undefined, (v) =>
+    this.decoder = new RecordDecoder(receiverName, monotonicToUnixOffsetNs(), undefined, (v) =>
       this.logger.error(`kernel records of version ${v} skipped (counted in drops.malformed_records): this collector decodes version ${REC_VERSION} of bpf/include/record.h; rebuild the BPF objects and the addon with 'npm run setup'`),
     );
     this.probe.start((batch) => this.onBatch(batch));
@@ -79,6 +79,16 @@ export class ProbeSession {
     }
   }
 
+  /** The fd of one of the object's maps, for another object that shares it (the sendfile receiver's). */
+  mapFd(map: string): number {
+    return this.probe.mapFd(map);
+  }
+
+  /** Lets the sendfile receiver fill the kernel-side gaps of sendfile bodies from their files. */
+  joinFileSends(files: FileSends): void {
+    this.decoder.fileSends = files;
+  }
+
   /** Delivers what the ring still holds, then detaches. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.probe.close();
@@ -91,13 +101,13 @@ export class ProbeSession {
       bytes: this.decoder.stats.payloadBytes,
       'connections.open': this.decoder.openConnections,
       'drops.malformed_records': this.decoder.stats.malformed,
-      'sendfile.reread_bytes': this.decoder.stats.fileReread,
-      'drops.sendfile_unread_bytes': this.decoder.stats.fileUnread,
       'errors.processing': this.consumerErrors,
       'errors.mute_failed': this.muteFailures,
     };
     const counters = this.probe.counters();
     KERNEL_COUNTERS.forEach((name, i) => (s[name] = counters[i] ?? 0));
+    // The sendfile receiver accounts for the bytes whose file it knew (read again, or its drops).
+    s['drops.uncaptured_kernel_side_bytes'] = Math.max(0, s['drops.uncaptured_kernel_side_bytes']! - this.decoder.stats.kernelSideFromFiles);
     const addon = this.probe.stats();
     s['addon.waits_for_consumer'] = addon.waitsForConsumer;
     // Left in the ring when the consumer did not keep up with the drain at close.

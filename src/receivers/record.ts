@@ -1,12 +1,11 @@
-// Decodes batches of kernel records (bpf/include/record.h, version 2) into CaptureChunks.
+// Decodes batches of kernel records (bpf/include/record.h, version 3) into CaptureChunks.
 // A batch is a sequence of [u32 length][u32 reserved][record][padding to 8 bytes]. The batch
 // Buffer is only valid during the call: payloads are copied out.
 
-import * as fs from 'node:fs';
 import type { CaptureChunk, ConnectionMeta, ProcessInfo, Role } from '../core/types';
 import { formatAddress, isMapped } from './addresses';
 
-export const REC_VERSION = 2;
+export const REC_VERSION = 3;
 /**
  * Byte offsets of struct rec_hdr's fields, and its size (bpf/include/record.h).
  * test/unit/record-layout.test.ts checks them against the BTF of the built BPF objects, and the
@@ -28,43 +27,44 @@ const REC_CLOSE = 2;
 const REC_PROC = 3;
 const REC_CONN = 4;
 const REC_FILE = 5;
+const REC_FILE_SENT = 6;
 const REC_FLAG_KERNEL_SIDE = 1;
 export const FILE_COMPONENTS = 16;
 export const FILE_COMPONENT_BYTES = 128;
-/** A sendfile range is read again from the file up to this many bytes (the rest is a gap). */
-export const MAX_FILE_REREAD_BYTES = 16 << 20;
 const AF_UNIX = 1;
 export const PROC_EXE_BYTES = 64;
 const AF_INET = 2;
 const ROLES: Role[] = ['unknown', 'client', 'server'];
 const BACKENDS = ['unknown', 'syscalls', 'fentry', 'kprobe'];
 
-/** Reads `length` bytes of a file at `offset`; null when it cannot (gone, renamed, no access). */
-export type FileRangeReader = (path: string, offset: number, length: number) => Buffer | null;
+/** A sendfile(2) as it starts (REC_FILE): its bytes follow as kernel-side gaps from `offset` on. */
+export interface FileSendStart {
+  /** Stream offset of its first byte. */
+  offset: number;
+  /** Bytes it may send. */
+  bytes: number;
+  /** The file's path as the kernel walked it ('' when it could not). */
+  path: string;
+  fileOffset: number;
+}
 
-export function readFileRange(path: string, offset: number, length: number): Buffer | null {
-  let fd = -1;
-  try {
-    fd = fs.openSync(path, 'r');
-    const buf = Buffer.allocUnsafe(Math.min(length, MAX_FILE_REREAD_BYTES));
-    let got = 0;
-    while (got < buf.length) {
-      const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
-  } catch {
-    return null;
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
-  }
+/**
+ * Knows where kernel-side bytes sent on a connection came from (the sendfile receiver): it is
+ * told of each sendfile as it starts, and fills the kernel-side gaps its bytes arrive as.
+ * Connections are the decoder's keys.
+ */
+export interface FileSends {
+  started(conn: number, s: FileSendStart): void;
+  /** The sendfile started at `offset` sent only `bytes` (REC_FILE_SENT). */
+  sent(conn: number, offset: number, bytes: number): void;
+  /** A kernel-side egress gap: the chunk that replaces it, or null when no sendfile sent these bytes. */
+  fill(conn: number, gap: CaptureChunk): CaptureChunk | null;
+  closed(conn: number): void;
 }
 
 export interface DecodeStats {
-  /** sendfile bytes read again from their file / that could not be (left as gaps). */
-  fileReread: number;
-  fileUnread: number;
+  /** Kernel-side gap bytes a FileSends knew the file of (no longer uncaptured). */
+  kernelSideFromFiles: number;
   records: number;
   payloadBytes: number;
   lostBytes: number; // bytes the kernel reported as not captured (lost_after)
@@ -82,22 +82,21 @@ interface LiveConn {
 /** Decodes records, keeping one ConnectionMeta object per live connection. */
 export class RecordDecoder {
   private readonly conns = new Map<number, LiveConn>();
-  /** `receiver/backend` per backend number (and `+file` for re-read sendfile ranges): the same string on every chunk. */
+  /** `receiver/backend` per backend number: the same string on every chunk. */
   private readonly sources: string[];
-  private readonly fileSources: string[];
   private unknownVersionSeen = false;
-  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, fileReread: 0, fileUnread: 0 };
+  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, kernelSideFromFiles: 0 };
+  /** Where sendfile bodies come from, while a sendfile receiver joins this decoder's connections. */
+  fileSends?: FileSends;
 
   constructor(
     private readonly receiverName: string,
     private readonly clockOffsetNs: bigint,
     private readonly maxConnections = 65536,
-    private readonly readFile: FileRangeReader = readFileRange,
     /** Called once, for the first record of a version this decoder does not know (all such are skipped). */
     private readonly onUnknownVersion: (version: number) => void = () => {},
   ) {
     this.sources = BACKENDS.map((b) => `${receiverName}/${b}`);
-    this.fileSources = this.sources.map((s) => `${s}+file`);
   }
 
   get openConnections(): number {
@@ -140,6 +139,7 @@ export class RecordDecoder {
     if (kind === REC_CLOSE) {
       if (!live) return null; // never saw data on it
       this.conns.delete(connKey);
+      this.fileSends?.closed(connKey);
       return {
         ...CLOSE_TEMPLATE,
         conn: live.meta,
@@ -154,6 +154,11 @@ export class RecordDecoder {
       (live ?? this.track(b, at, connKey)).meta.path = unixPath(b, at + REC_HEADER_BYTES, len);
       return null;
     }
+    if (kind === REC_FILE_SENT) {
+      const offset = b.readUInt32LE(at + REC_HDR.offset + 4) * 0x1_0000_0000 + b.readUInt32LE(at + REC_HDR.offset);
+      this.fileSends?.sent(connKey, offset, b.readUInt32LE(at + REC_HDR.lost_after));
+      return null;
+    }
     if (kind !== REC_DATA && kind !== REC_PROC && kind !== REC_FILE) {
       this.stats.malformed++;
       return null;
@@ -164,12 +169,16 @@ export class RecordDecoder {
     const offset = b.readUInt32LE(at + REC_HDR.offset + 4) * 0x1_0000_0000 + b.readUInt32LE(at + REC_HDR.offset);
     const pid = b.readUInt32LE(at + REC_HDR.pid);
     if (kind === REC_PROC) return this.processChunk(b, at, len, conn, pid, offset);
+    if (kind === REC_FILE) {
+      this.fileStart(b, at, len, connKey, offset, lostAfter);
+      return null;
+    }
     noteSender(live, b, at);
-    if (kind === REC_FILE) return this.fileChunk(b, at, len, live, offset, lostAfter);
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
     const ts = b.readBigUInt64LE(at + REC_HDR.ts_ns);
-    return {
+    const flags = b.readUInt16LE(at + REC_HDR.flags);
+    const chunk: CaptureChunk = {
       kind: 'data',
       conn,
       direction: b[at + REC_HDR.direction] === 0 ? 'egress' : 'ingress',
@@ -181,44 +190,32 @@ export class RecordDecoder {
       tid: live.tid,
       comm: live.comm,
       source: this.sources[b[at + REC_HDR.backend]!] ?? this.sources[0]!,
-      kernelSide: (b.readUInt16LE(at + REC_HDR.flags) & REC_FLAG_KERNEL_SIDE) !== 0,
+      kernelSide: (flags & REC_FLAG_KERNEL_SIDE) !== 0,
     };
+    // Bytes a sendfile moved arrive as kernel-side gaps: the sendfile receiver may know their file.
+    if ((flags & REC_FLAG_KERNEL_SIDE) !== 0 && len === 0 && b[at + REC_HDR.direction] === 0 && this.fileSends) {
+      const filled = this.fileSends.fill(connKey, chunk);
+      if (filled) {
+        this.stats.kernelSideFromFiles += lostAfter;
+        return filled;
+      }
+    }
+    return chunk;
   }
 
-  /**
-   * Bytes sent with sendfile never pass through user memory: the kernel says which file range
-   * they came from, and the range is read again here (the source says so). What cannot be read
-   * stays a gap of the exact length, so the stream stays in step.
-   */
-  private fileChunk(b: Buffer, at: number, len: number, live: LiveConn, offset: number, sent: number): CaptureChunk | null {
+  /** REC_FILE: a sendfile starts on the connection (only the path components set are sent). */
+  private fileStart(b: Buffer, at: number, len: number, connKey: number, offset: number, bytes: number): void {
     const payload = at + REC_HEADER_BYTES;
-    // Only the path components set are sent (record version 2).
     const count = len >= FILE_PAYLOAD.comp ? b.readUInt32LE(payload + FILE_PAYLOAD.components) : -1;
     if (count < 0 || count > FILE_COMPONENTS || len < FILE_PAYLOAD.comp + count * FILE_COMPONENT_BYTES) {
       this.stats.malformed++;
-      return null;
+      return;
     }
+    if (!this.fileSends) return; // no sendfile receiver joins: its bytes stay gaps
     const fileOffset = b.readUInt32LE(payload + FILE_PAYLOAD.file_offset + 4) * 0x1_0000_0000 + b.readUInt32LE(payload + FILE_PAYLOAD.file_offset);
     const parts: string[] = [];
     for (let i = count - 1; i >= 0; i--) parts.push(readCString(b, payload + FILE_PAYLOAD.comp + i * FILE_COMPONENT_BYTES, FILE_COMPONENT_BYTES));
-    const path = count > 0 ? '/' + parts.join('/') : '';
-    const data = count > 0 ? (this.readFile(path, fileOffset, sent) ?? EMPTY) : EMPTY;
-    this.stats.fileReread += data.length;
-    this.stats.fileUnread += sent - data.length;
-    return {
-      kind: 'data',
-      conn: live.meta,
-      direction: 'egress',
-      offset,
-      data,
-      lostAfter: sent - data.length,
-      timeUnixNano: b.readBigUInt64LE(at + REC_HDR.ts_ns) + this.clockOffsetNs,
-      pid: live.pid,
-      tid: live.tid,
-      comm: live.comm,
-      source: this.fileSources[b[at + REC_HDR.backend]!] ?? this.fileSources[0]!,
-      file: { path, offset: fileOffset },
-    };
+    this.fileSends.started(connKey, { offset, bytes, path: count > 0 ? '/' + parts.join('/') : '', fileOffset });
   }
 
   private processChunk(b: Buffer, at: number, len: number, conn: ConnectionMeta, pid: number, startTimeNs: number): CaptureChunk {

@@ -87,6 +87,8 @@ export interface CollectorOptions {
   tcp?: Record<string, unknown>;
   /** Use the unix receiver with these settings instead of the tcp receiver. */
   unix?: Record<string, unknown>;
+  /** Add the sendfile receiver (with these settings) to the tcp receiver. */
+  sendfile?: Record<string, unknown>;
   http?: Record<string, unknown>;
   /** Span processors after http, in order: [id, section]. */
   processors?: Array<[string, unknown]>;
@@ -119,9 +121,11 @@ export async function withCollector(opts: CollectorOptions, traffic: () => Promi
   const config = path.join(dir, 'pipeline.yaml');
   const extraProcs = opts.processors ?? [];
   const extraExps = Object.entries(opts.exporters ?? {});
+  const receivers = opts.unix ? ['unix'] : opts.sendfile ? ['tcp', 'sendfile'] : ['tcp'];
   const yaml = [
     'receivers:',
     opts.unix ? `  unix: ${yamlOf(opts.unix)}` : `  tcp: ${yamlOf({ ports: opts.ports ?? [], ...opts.tcp })}`,
+    ...(opts.sendfile ? [`  sendfile: ${yamlOf(opts.sendfile)}`] : []),
     'processors:',
     `  http: ${yamlOf(opts.http ?? {})}`,
     ...extraProcs.map(([id, section]) => `  ${id}: ${yamlOf(section ?? {})}`),
@@ -130,7 +134,7 @@ export async function withCollector(opts: CollectorOptions, traffic: () => Promi
     ...extraExps.map(([id, section]) => `  ${id}: ${yamlOf(section ?? {})}`),
     'service:',
     '  pipelines:',
-    `    traces: { receivers: [${opts.unix ? 'unix' : 'tcp'}], processors: [${['http', ...extraProcs.map(([id]) => id)].join(', ')}], exporters: [${['file', ...extraExps.map(([id]) => id)].join(', ')}] }`,
+    `    traces: { receivers: [${receivers.join(', ')}], processors: [${['http', ...extraProcs.map(([id]) => id)].join(', ')}], exporters: [${['file', ...extraExps.map(([id]) => id)].join(', ')}] }`,
     '',
   ].join('\n');
   opts.onConfig?.(yaml);
@@ -151,7 +155,8 @@ export async function withCollector(opts: CollectorOptions, traffic: () => Promi
   return { spans, stderr, exitCode, drops: parseDrops(stderr) };
 }
 
-function parseDrops(stderr: string): Record<string, number> {
+/** The exit summary's drops in a collector's output: reason → count. */
+export function parseDrops(stderr: string): Record<string, number> {
   const m = /drops by reason: (.*)$/m.exec(stderr);
   const drops: Record<string, number> = {};
   for (const [, k, v] of (m?.[1] ?? '').matchAll(/([\w.]+)=(\d+)/g)) drops[k!] = Number(v);

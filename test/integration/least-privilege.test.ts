@@ -1,6 +1,7 @@
 // Least privilege: the collector runs as uid 0 but with a capability bounding set of only
 // CAP_BPF and CAP_PERFMON (setpriv drops everything else, as the systemd unit's
-// CapabilityBoundingSet and the DaemonSet's capabilities do), and still captures real traffic;
+// CapabilityBoundingSet and the DaemonSet's capabilities do), and still captures real traffic,
+// a body sent with sendfile(2) included (the deploy pipelines list the sendfile receiver);
 // with either one missing it names the missing capability and exits non-zero.
 
 import { test } from 'node:test';
@@ -22,10 +23,10 @@ const skip = setpriv.status === 0 ? false : 'needs setpriv (util-linux) to drop 
 const only = (caps: readonly string[]) => ['setpriv', `--bounding-set=-all${caps.map((c) => `,+${c}`).join('')}`, '--inh-caps=-all', '--'];
 
 function pipeline(port: number, out: string) {
-  return `receivers: { tcp: { ports: [${port}] } }
-processors: { http: { command_line: true } }
+  return `receivers: { tcp: { ports: [${port}] }, sendfile: {} }
+processors: { http: { command_line: true, capture_bodies: true } }
 exporters: { file: { path: ${JSON.stringify(out)} } }
-service: { pipelines: { traces: { receivers: [tcp], processors: [http], exporters: [file] } } }
+service: { pipelines: { traces: { receivers: [tcp, sendfile], processors: [http], exporters: [file] } } }
 `;
 }
 
@@ -34,7 +35,7 @@ test(`uid 0 with only CAP_${MINIMAL_CAPS.map((c) => c.toUpperCase()).join(' and 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-lp-'));
   fs.writeFileSync(path.join(dir, 'hello.txt'), 'least privilege\n');
   const out = path.join(dir, 'spans.jsonl');
-  const server = await startServer('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1'], '127.0.0.1', port, dir);
+  const server = await startServer('python3', [path.join(ROOT, 'test', 'fixtures', 'file-body-server.py'), 'sendfile', String(port), dir], '127.0.0.1', port);
   let cli: Awaited<ReturnType<typeof startCli>> | undefined;
   try {
     cli = await startCli(pipeline(port, out), { wrap: only(MINIMAL_CAPS) });
@@ -61,6 +62,8 @@ test(`uid 0 with only CAP_${MINIMAL_CAPS.map((c) => c.toUpperCase()).join(' and 
   assert.ok(s && c, JSON.stringify(spans.map((x) => [x.kind, x.resource['process.executable.name']])));
   assert.equal(s.attributes['http.response.status_code'], 200);
   assert.equal(s.attributes['url.path'], '/hello.txt');
+  assert.equal(s.attributes['http.response.body.content'], 'least privilege\n', 'the sendfile body, read again');
+  assert.equal(s.attributes['tcpsniff.sendfile.response.capture'], 'reread');
   assert.match(String(s.resource['process.executable.name']), /^python3/);
   assert.match(String(c.resource['process.command_line']), /^curl -sS/);
   assert.match(cli!.output(), /drops by reason: .*kernel_ringbuf_full=0/);

@@ -1,7 +1,9 @@
-// Bodies sent with sendfile(2) never pass through user memory: the kernel describes the file
-// range (REC_FILE) and the receiver reads it again. nginx with `sendfile on` and Python's
-// socket.sendfile, over keep-alive connections; the captured bodies must equal the files.
-// splice(2) bodies (from a pipe) cannot be read again: they must be exact, counted gaps.
+// Bodies sent with sendfile(2) never pass through user memory: the tcp receiver sees them as
+// exact kernel-side gaps, the sendfile receiver says which file range they came from (REC_FILE)
+// and reads it again. nginx with `sendfile on`, Caddy and Python's socket.sendfile, over
+// keep-alive connections; the captured bodies must equal the files, and without the sendfile
+// receiver they must be exact gaps. splice(2) bodies (from a pipe) cannot be read again: they
+// must be exact, counted gaps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -9,13 +11,18 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
+import { ROOT, SERVER, CLIENT, freePort, parseDrops, readSpans, run, spansOf, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
+import { startCli } from './backends';
 
 const FILES: Array<[string, number]> = [
   ['a1k.txt', 1024],
   ['b100k.txt', 100 * 1024],
   ['c5m.txt', 5 * 1024 * 1024],
 ];
+
+// SERVER spans have url.path, CLIENT spans url.full.
+const pathOf = (s: FlatSpan) => String(s.attributes['url.path'] ?? new URL(String(s.attributes['url.full'])).pathname);
+const sizeOf = (s: FlatSpan) => FILES.find(([n]) => `/${n}` === pathOf(s))![1];
 
 /** Text files (so the span's body attribute is the bytes themselves), deterministic content. */
 function makeFiles(dir: string): Map<string, string> {
@@ -66,7 +73,7 @@ function assertBodies(r: CollectorRun, digests: Map<string, string>, server: str
   for (const c of clients) assert.ok(!Object.keys(c.attributes).some((k) => k.startsWith('tcpsniff.sendfile.')), `${server} CLIENT span`);
 }
 
-const COLLECT = { http: { capture_bodies: true, max_body_bytes: '8MiB' } };
+const COLLECT = { http: { capture_bodies: true, max_body_bytes: '8MiB' }, sendfile: {} };
 
 /** nginx with `sendfile on` serving `dir` on a free port. */
 async function startNginx(dir: string): Promise<{ nginx: ChildProcess; port: number }> {
@@ -92,6 +99,83 @@ test('nginx with sendfile on: complete bodies over keep-alive (1 KiB, 100 KiB, 5
       assert.equal(out.trim(), '200 200 200');
     });
     assertBodies(r, digests, 'nginx', dir);
+  } finally {
+    await stop(nginx);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const fetchAll = (port: number, digests: Map<string, string>) =>
+  run('curl', ['-sS', ...[...digests.keys()].flatMap((p) => ['-o', '/dev/null', `http://127.0.0.1:${port}${p}`])]);
+
+/**
+ * The pipeline the issue names, through the CLI: it validates, and a collector running it
+ * captures nginx's sendfile bodies whole, with the unix receiver beside the two.
+ */
+test('receivers [tcp, sendfile, unix]: the pipeline validates and captures nginx sendfile bodies whole', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-nginx3-'));
+  const digests = makeFiles(dir);
+  const { nginx, port } = await startNginx(dir);
+  const out = path.join(dir, 'spans.jsonl');
+  const pipeline = `receivers:
+  tcp: { ports: [${port}] }
+  sendfile:
+  unix: { include: ['${dir}/*.sock'] }
+processors:
+  http: { capture_bodies: true, max_body_bytes: 8MiB }
+exporters:
+  file: { path: ${out} }
+service:
+  pipelines:
+    traces: { receivers: [tcp, sendfile, unix], processors: [http], exporters: [file] }
+`;
+  fs.writeFileSync(path.join(dir, 'pipeline.yaml'), pipeline);
+  try {
+    const validated = await run(process.execPath, [path.join(ROOT, 'bin', 'tcpsniff-collector'), 'validate', '--config', path.join(dir, 'pipeline.yaml')]);
+    assert.match(validated, /^OK/m);
+    assert.match(validated, /tcp\+sendfile\+unix/);
+    const cli = await startCli(pipeline);
+    let code: number | null;
+    try {
+      await fetchAll(port, digests);
+    } finally {
+      code = await cli.stop();
+    }
+    const log = cli.output();
+    assert.match(log, /receiver\/sendfile.*joining the connections of tcp/);
+    assertBodies({ spans: readSpans(out), stderr: log, exitCode: code, drops: parseDrops(log) }, digests, 'nginx', dir);
+  } finally {
+    await stop(nginx);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Without the sendfile receiver nothing is read again: each body is an exact gap — its size
+ * right, lost on the span and marked kernel-side, counted once — and keep-alive stays in step.
+ */
+test('nginx without the sendfile receiver: sendfile bodies are exact kernel-side gaps, keep-alive in step', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-nginx-gaps-'));
+  const digests = makeFiles(dir);
+  const { nginx, port } = await startNginx(dir);
+  try {
+    const r = await withCollector({ ports: [port], http: COLLECT.http }, () => fetchAll(port, digests).then(() => {}));
+    assert.equal(r.exitCode, 0, r.stderr);
+    const total = FILES.reduce((sum, [, size]) => sum + size, 0);
+    for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, reason === 'uncaptured_kernel_side_bytes' ? total : 0, `drops.${reason}\n${r.stderr}`);
+    const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
+    assert.deepEqual(servers.map((s) => s.attributes['url.path']), [...digests.keys()]);
+    for (const s of servers) {
+      const size = sizeOf(s);
+      assert.equal(s.attributes['http.response.status_code'], 200);
+      assert.equal(s.attributes['http.response.body.size'], size);
+      assert.equal(s.attributes['tcpsniff.response.lost_bytes'], size);
+      assert.equal(s.attributes['tcpsniff.response.kernel_side_bytes'], size);
+      assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
+      assert.ok(!Object.keys(s.attributes).some((k) => k.startsWith('tcpsniff.sendfile.')), 'no file named: nobody read it');
+    }
+    assert.equal(new Set(servers.map((s) => s.attributes['network.peer.port'])).size, 1);
+    assert.equal(spansOf(r.spans, CLIENT).length, FILES.length);
   } finally {
     await stop(nginx);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -175,9 +259,6 @@ test('splice(2) bodies (file → pipe → socket) are exact gaps: sizes right, l
 
 test('vmsplice(2) + tee(2) bodies reach the socket through splice: exact gaps, keep-alive in step', () => assertKernelSideBodies('vmsplice'));
 
-// SERVER spans have url.path, CLIENT spans url.full.
-const pathOf = (s: FlatSpan) => String(s.attributes['url.path'] ?? new URL(String(s.attributes['url.full'])).pathname);
-const sizeOf = (s: FlatSpan) => FILES.find(([n]) => `/${n}` === pathOf(s))![1];
 
 interface ProxyRun {
   r: CollectorRun;

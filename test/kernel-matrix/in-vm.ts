@@ -7,9 +7,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tcpReceiverFactory } from '../../src/receivers/tcp';
+import { sendfileReceiverFactory } from '../../src/receivers/sendfile';
 import { unixReceiverFactory } from '../../src/receivers/unix';
 import { httpProcessorFactory } from '../../src/processors/http';
 import { createLogger } from '../../src/core/logger';
+import type { ReceiverComponent } from '../../src/core/component';
 import type { SpanRecord } from '../../src/core/types';
 import { doctor } from '../../src/doctor';
 
@@ -35,6 +37,8 @@ interface Result {
   sendfile?: { spans: number; ok: boolean };
   splice_read?: { lost: number; kernelSide: number; size: unknown; incomplete: unknown; after: number; ok: boolean };
   nginx?: { spans: number; ok: boolean };
+  /** nginx seen by a tcp receiver alone (no sendfile receiver): the bodies are exact kernel-side gaps. */
+  nginx_gaps?: { spans: number; ok: boolean };
   records?: number;
   ms: number;
 }
@@ -50,9 +54,17 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const result: Result = { kernel: os.release(), backend, loaded: false, ms: 0 };
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
   const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT, NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
+  // sendfile bodies, joined to the tcp receiver's connections.
+  const files = sendfileReceiverFactory.create(sendfileReceiverFactory.parseConfig({}, 'sendfile'), { id: 'sendfile', logger, findReceiver: (id) => (id === 'tcp' ? receiver : undefined) });
+  // A second tcp receiver without one, on nginx only.
+  const alone = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp/alone'), { id: 'tcp/alone', logger });
   const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), { id: 'http', logger });
+  const httpAlone = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), { id: 'http', logger });
   const spans: SpanRecord[] = [];
+  const spansAlone: SpanRecord[] = [];
   http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
+  httpAlone.setConsumer({ consumeSpans: (s) => void spansAlone.push(...s) });
+  alone.setConsumer(httpAlone);
   const debug = process.env.MATRIX_DEBUG === '1';
   receiver.setConsumer({
     consumeChunks: (chunks) => {
@@ -63,9 +75,13 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     },
   });
   await http.start();
+  await httpAlone.start();
+  const receivers: ReceiverComponent[] = [receiver, files, alone];
   try {
     await receiver.start();
+    await Promise.all([files.start(), alone.start()]);
   } catch (e) {
+    await Promise.all(receivers.map((r) => r.shutdown()));
     result.reason = (e as Error).message.split('\n')[0]!.slice(0, 300);
     if (process.env.MATRIX_DEBUG === '1') console.log(`REASON ${backend}: ${(e as Error).message.slice(-1500)}`);
     result.ms = Date.now() - t0;
@@ -86,8 +102,9 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     const fromNginx = sh('curl', ['-sS', `http://127.0.0.1:${NGINX_PORT}/a.txt`, `http://127.0.0.1:${NGINX_PORT}/b.txt`]);
     if (fromNginx !== SENDFILE_BODY + SENDFILE_BODY) throw new Error('nginx answered something else');
   } finally {
-    await receiver.shutdown();
+    await Promise.all(receivers.map((r) => r.shutdown()));
     await http.shutdown();
+    await httpAlone.shutdown();
   }
   const exe = (s: SpanRecord) => String(s.resource.attributes['process.executable.name']);
   const curlPaths = new Set(['/p/100', '/chunked/3']);
@@ -119,6 +136,14 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const nginx = spans.filter((s) => s.kind === 2 && exe(s) === 'nginx');
   const fromFile = nginx.filter((s) => s.attributes['tcpsniff.sendfile.response.path'] === path.join(NGINX_ROOT, String(s.attributes['url.path'])));
   result.nginx = { spans: nginx.length, ok: nginx.length === 2 && whole(nginx) === 2 && fromFile.length === 2 };
+  const gaps = spansAlone.filter((s) => s.kind === 2 && exe(s) === 'nginx');
+  const exactGap = (s: SpanRecord) =>
+    s.attributes['http.response.body.size'] === SENDFILE_BODY.length &&
+    s.attributes['tcpsniff.response.lost_bytes'] === SENDFILE_BODY.length &&
+    s.attributes['tcpsniff.response.kernel_side_bytes'] === SENDFILE_BODY.length &&
+    s.attributes['tcpsniff.sendfile.response.path'] === undefined &&
+    s.attributes['tcpsniff.incomplete'] === undefined;
+  result.nginx_gaps = { spans: gaps.length, ok: gaps.length === 2 && gaps.every(exactGap) };
   result.records = Number(receiver.stats()['records'] ?? 0);
   result.ms = Date.now() - t0;
   return result;

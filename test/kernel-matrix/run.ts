@@ -20,6 +20,7 @@ interface Row {
   curl?: { ok: boolean };
   io_uring?: { ok: boolean };
   sendfile?: { ok: boolean };
+  nginx_gaps?: { ok: boolean };
   splice_read?: { ok: boolean };
   nginx?: { ok: boolean };
   ms: number;
@@ -87,10 +88,11 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const sendfile = !tcp || r.sendfile?.ok === true;
   const spliceRead = !tcp || r.splice_read?.ok === true;
   const nginx = !tcp || r.nginx?.ok === true;
-  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && !r.reason;
+  const nginxGaps = !tcp || r.nginx_gaps?.ok === true;
+  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && nginxGaps && !r.reason;
   const uringText = tcp ? `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}` : '';
   const sendfileText = tcp
-    ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'}, spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}`
+    ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'} (without the sendfile receiver: ${nginxGaps ? 'exact gaps' : 'OUT OF STEP'}), spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}`
     : '';
   const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };

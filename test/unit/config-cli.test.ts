@@ -64,7 +64,7 @@ test('validate: the shipped default and example configs are valid', () => {
   // Without --config, the package's default pipeline.
   const r = cli(['validate']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^OK: .*config\/default\.yaml: 1 pipeline\(s\): traces: tcp → http → genai → redaction → batch → debug$/m);
+  assert.match(r.stdout, /^OK: .*config\/default\.yaml: 1 pipeline\(s\): traces: tcp\+sendfile → http → genai → redaction → batch → debug$/m);
 });
 
 test('validate: errors are one line naming the path, exit 2, no stack trace', () => {
@@ -162,6 +162,12 @@ test('help <type> lists the settings with defaults; unknown types exit 2', () =>
   const file = cli(['help', 'file']);
   assert.match(file.stdout, /^ {2}path {2}\(string, required\)$/m);
   for (const type of ['tcp', 'http']) assert.equal(cli(['help', type]).code, 0);
+  const sendfile = cli(['help', 'sendfile']);
+  assert.equal(sendfile.code, 0);
+  assert.match(sendfile.stdout, /^sendfile \(receiver\)/);
+  assert.match(sendfile.stdout, /^ {2}tcp_receiver {2}\(string, default "tcp"\)$/m);
+  assert.match(sendfile.stdout, /receivers: \[tcp, sendfile\]/, 'how to list it with the tcp receiver');
+  assert.match(sendfile.stdout, /exact gaps/, 'what happens without it');
   const bad = cli(['help', 'kafka']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /no component type "kafka"; known types: .*otlp_grpc/);

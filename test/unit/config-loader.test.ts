@@ -8,6 +8,7 @@ import { loadConfigFile, loadConfigText } from '../../src/config/loader';
 import type { OtlpGrpcConfig } from '../../src/exporters/otlp_grpc/config';
 import type { BatchProcessorConfig } from '../../src/processors/batch';
 import { testRegistry } from './helpers/fakes';
+import { builtinRegistry } from '../../src/components';
 
 const registry = testRegistry();
 
@@ -216,4 +217,30 @@ test('env: a whole-value reference is typed only when it reads back exactly', ()
   assert.equal(o.timeout, 250);
   // Set but empty, without a default, is the empty string (as in a shell).
   rejects(BASE.replace('  debug:', '  file:\n    path: "${env:EMPTY}"').replace('[debug]', '[file]'), /^exporters::file::path: must not be empty$/, { EMPTY: '' });
+});
+
+test('sendfile joins a tcp receiver: it must name one, and every pipeline listing it lists that one too', () => {
+  const builtin = builtinRegistry();
+  const text = (receivers: string, sendfile = '', pipelineReceivers = '[tcp, sendfile, unix]') => `
+receivers:
+${receivers}
+  sendfile:${sendfile}
+  unix:
+processors:
+  http:
+exporters:
+  debug:
+service:
+  pipelines:
+    traces: { receivers: ${pipelineReceivers}, processors: [http], exporters: [debug] }
+`;
+  const ok = loadConfigText(text('  tcp:'), 'test.yaml', builtin);
+  assert.deepEqual(ok.pipelines[0]!.receivers, ['tcp', 'sendfile', 'unix']);
+  assert.deepEqual(ok.receivers.get('sendfile')!.config, { tcp_receiver: 'tcp', max_reread_bytes: 16 << 20 });
+  loadConfigText(text('  tcp/edge:', ' { tcp_receiver: tcp/edge }', '[tcp/edge, sendfile]'), 'test.yaml', builtin);
+  const fails = (t: string, pattern: RegExp) =>
+    assert.throws(() => loadConfigText(t, 'test.yaml', builtin), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+  fails(text('  tcp:', '', '[sendfile, unix]'), /^service::pipelines::traces::receivers: sendfile joins the connections of tcp: list tcp in this pipeline too$/);
+  fails(text('  tcp:', ' { tcp_receiver: unix }'), /^receivers::sendfile::tcp_receiver: names "unix", which is not a tcp receiver of this file; tcp receivers here: tcp$/);
+  fails(text('  tcp/edge:', '', '[tcp/edge, sendfile]'), /^receivers::sendfile::tcp_receiver: names "tcp", which is not a tcp receiver of this file; tcp receivers here: tcp\/edge$/);
 });

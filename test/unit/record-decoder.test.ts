@@ -3,6 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordDecoder, REC_HDR as H, REC_HEADER_BYTES, REC_VERSION } from '../../src/receivers/record';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FileSendJoiner, OpenFileReader, type RangeReader } from '../../src/receivers/sendfile/file-sends';
+
+/** A RangeReader from a function of (path, offset, length). */
+const reading = (fn: (path: string, offset: number, length: number) => Buffer | null): RangeReader => ({ read: (_sendfile, p, o, l) => fn(p, o, l), release() {} });
 import type { CaptureChunk } from '../../src/core/types';
 
 interface Rec {
@@ -16,6 +23,7 @@ interface Rec {
   lost?: number;
   payload?: Buffer;
   version?: number;
+  flags?: number;
 }
 
 function record(r: Rec): Buffer {
@@ -27,6 +35,7 @@ function record(r: Rec): Buffer {
   b[H.role] = r.role ?? 1;
   b[H.family] = r.family ?? 2;
   b[H.backend] = 1;
+  b.writeUInt16LE(r.flags ?? 0, H.flags);
   b.writeUInt32LE(r.pid ?? 42, H.pid);
   b.writeUInt32LE((r.pid ?? 42) + 1, H.tid);
   b.writeBigUInt64LE(BigInt(r.conn ?? 7), H.conn_id);
@@ -112,28 +121,33 @@ test('process records carry exe and argv', () => {
   assert.deepEqual(p?.process, { pid: 42, startTimeNs: 12345, exe: 'python3.11', args: ['python3', '-m', 'http.server'] });
 });
 
-test('file records: the path from the components sent (only those set), the range read again; a short or lying record is malformed', () => {
+/** The bytes of a sendfile as the tcp receiver reports them: an exact gap flagged kernel-side. */
+const kernelSideGap = (offset: number, lost: number) => record({ offset, lost, flags: 1 });
+
+test('file records: the path from the components sent (only those set) fills the kernel-side gap that follows; a short or lying record is malformed', () => {
   const reads: [string, number, number][] = [];
-  const d = new RecordDecoder('tcp', 0n, 65536, (path, offset, length) => (reads.push([path, offset, length]), Buffer.from('hello world'.slice(offset, offset + length))));
-  const file = (components: string[], sent: number, opts: { claim?: number; cut?: number } = {}) => {
+  const d = new RecordDecoder('tcp', 0n);
+  d.fileSends = new FileSendJoiner(16 << 20, reading((p, offset, length) => (reads.push([p, offset, length]), Buffer.from('hello world'.slice(offset, offset + length)))));
+  const file = (components: string[], offset: number, sent: number, opts: { claim?: number; cut?: number } = {}) => {
     const payload = Buffer.alloc(16 + components.length * 128 - (opts.cut ?? 0));
     payload.writeBigUInt64LE(6n, 0); // file offset
     payload.writeUInt32LE(5, 8); // in_fd
     payload.writeUInt32LE(opts.claim ?? components.length, 12);
     components.forEach((c, i) => payload.write(c, 16 + i * 128, 'latin1'));
-    return record({ kind: 5, offset: 100, lost: sent, payload });
+    return record({ kind: 5, offset, lost: sent, payload });
   };
-  const [c] = decode(d, batch(file(['index.html', 'www', 'srv'], 5)));
+  const [c] = decode(d, batch(file(['index.html', 'www', 'srv'], 100, 5), kernelSideGap(100, 5)));
   assert.deepEqual(reads, [['/srv/www/index.html', 6, 5]]);
   assert.equal(c?.data.toString(), 'world');
   assert.equal(c?.offset, 100);
   assert.equal(c?.lostAfter, 0);
+  assert.equal(c?.kernelSide, false);
   assert.equal(c?.source, 'tcp/syscalls+file');
-  assert.equal(d.stats.fileReread, 5);
-  const none = decode(d, batch(file([], 4)));
+  assert.equal(d.stats.kernelSideFromFiles, 5);
+  const none = decode(d, batch(file([], 105, 4), kernelSideGap(105, 4)));
   assert.equal(none[0]?.lostAfter, 4, 'no path: the range is a gap');
-  assert.equal(d.stats.fileUnread, 4);
-  assert.deepEqual(decode(d, batch(file(['a', 'b'], 1, { claim: 3 }), file(['a'], 1, { cut: 1 }), file(['a'], 1, { claim: 17 }))), []);
+  assert.deepEqual(none[0]?.file, { path: '', offset: 6 });
+  assert.deepEqual(decode(d, batch(file(['a', 'b'], 200, 1, { claim: 3 }), file(['a'], 200, 1, { cut: 1 }), file(['a'], 200, 1, { claim: 17 }))), []);
   assert.equal(d.stats.malformed, 3);
 });
 
@@ -181,34 +195,75 @@ function filePayload(fileOffset: number, components: string[]): Buffer {
   return p;
 }
 
-test('file records: the range is read again from the walked path; the chunk says which file and offset, the unread rest is lostAfter', () => {
+test('sendfile: each kernel-side gap in the range is read again at its file offset; the chunk says which file, the unread rest is lostAfter', () => {
   const reads: Array<[string, number, number]> = [];
-  const reader = (path: string, offset: number, length: number) => {
-    reads.push([path, offset, length]);
-    return path.endsWith('gone.bin') ? null : Buffer.from('x'.repeat(length - 3));
-  };
-  const d = new RecordDecoder('tcp', 0n, 16, reader);
-  const [c, gone] = decode(
+  const reader = reading((p, offset, length) => {
+    reads.push([p, offset, length]);
+    return p.endsWith('gone.bin') ? null : Buffer.from('x'.repeat(length - 1));
+  });
+  const d = new RecordDecoder('tcp', 0n, 16);
+  const joiner = new FileSendJoiner(16 << 20, reader);
+  d.fileSends = joiner;
+  const [a, b, gone] = decode(
     d,
     batch(
+      // A sendfile of 10 bytes that the socket layer sends in two page sends (fentry/kprobe backends).
       record({ kind: 5, offset: 100, lost: 10, payload: filePayload(1 << 20, ['big.bin', 'www', 'srv']) }),
+      kernelSideGap(100, 4),
+      kernelSideGap(104, 6),
       record({ kind: 5, offset: 110, lost: 4, payload: filePayload(0, ['gone.bin', 'tmp']) }),
+      kernelSideGap(110, 4),
     ),
   );
   assert.deepEqual(reads, [
-    ['/srv/www/big.bin', 1 << 20, 10],
+    ['/srv/www/big.bin', 1 << 20, 4],
+    ['/srv/www/big.bin', (1 << 20) + 4, 6],
     ['/tmp/gone.bin', 0, 4],
   ]);
-  assert.equal(c?.source, 'tcp/syscalls+file');
-  assert.deepEqual(c?.file, { path: '/srv/www/big.bin', offset: 1 << 20 });
-  assert.equal(c?.offset, 100);
-  assert.equal(c?.data.length, 7);
-  assert.equal(c?.lostAfter, 3);
+  assert.deepEqual([a?.offset, a?.data.length, a?.lostAfter, a?.file], [100, 3, 1, { path: '/srv/www/big.bin', offset: 1 << 20 }]);
+  assert.deepEqual([b?.offset, b?.data.length, b?.lostAfter, b?.file], [104, 5, 1, { path: '/srv/www/big.bin', offset: (1 << 20) + 4 }]);
   assert.deepEqual(gone?.file, { path: '/tmp/gone.bin', offset: 0 });
   assert.equal(gone?.data.length, 0);
   assert.equal(gone?.lostAfter, 4);
-  assert.equal(d.stats.fileReread, 7);
-  assert.equal(d.stats.fileUnread, 7);
+  assert.deepEqual(joiner.stats, { started: 2, reread: 8, unread: 6 });
+  assert.equal(d.stats.kernelSideFromFiles, 14);
+});
+
+test('sendfile: a short send bounds its range (REC_FILE_SENT); later kernel-side gaps, other connections and ingress stay gaps', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  d.fileSends = new FileSendJoiner(16 << 20, reading((_p, _o, length) => Buffer.alloc(length, 'f')));
+  const out = decode(
+    d,
+    batch(
+      record({ kind: 5, offset: 300, lost: 100, payload: filePayload(0, ['f.txt']) }),
+      record({ kind: 6, offset: 300, lost: 20 }), // it sent 20 of 100 bytes (EAGAIN)
+      kernelSideGap(300, 20),
+      kernelSideGap(320, 50), // a splice later on the same socket: not from the file
+      record({ conn: 8, offset: 300, lost: 20, flags: 1 }), // another connection
+      record({ dir: 1, offset: 300, lost: 20, flags: 1 }), // spliced out of the socket
+    ),
+  );
+  assert.deepEqual(
+    out.map((c) => [c.offset, c.data.length, c.lostAfter, c.kernelSide, c.file?.path]),
+    [
+      [300, 20, 0, false, '/f.txt'],
+      [320, 0, 50, true, undefined],
+      [300, 0, 20, true, undefined],
+      [300, 0, 20, true, undefined],
+    ],
+  );
+});
+
+test('sendfile: max_reread_bytes 0 names the file and reads nothing; without a sendfile receiver the bytes are kernel-side gaps', () => {
+  let reads = 0;
+  const named = new RecordDecoder('tcp', 0n);
+  named.fileSends = new FileSendJoiner(0, reading(() => (reads++, Buffer.alloc(1))));
+  const recs = batch(record({ kind: 5, offset: 0, lost: 10, payload: filePayload(7, ['f.txt']) }), kernelSideGap(0, 10));
+  const [c] = decode(named, recs);
+  assert.equal(reads, 0);
+  assert.deepEqual([c?.data.length, c?.lostAfter, c?.kernelSide, c?.file], [0, 10, false, { path: '/f.txt', offset: 7 }]);
+  const alone = decode(new RecordDecoder('tcp', 0n), recs);
+  assert.deepEqual(alone.map((g) => [g.offset, g.lostAfter, g.kernelSide, g.file]), [[0, 10, true, undefined]]);
 });
 
 test('a lost-bytes record flagged kernel-side (splice) says so', () => {
@@ -222,10 +277,30 @@ test('a lost-bytes record flagged kernel-side (splice) says so', () => {
 
 test('records of a version this decoder does not know are refused: skipped, counted, reported once with the version', () => {
   const seen: number[] = [];
-  const d = new RecordDecoder('tcp', 0n, undefined, undefined, (v) => seen.push(v));
-  const out = decode(d, batch(record({ version: 3 }), record({ payload: Buffer.from('ok') }), record({ version: 1 })));
-  decode(d, batch(record({ version: 3 })));
+  const d = new RecordDecoder('tcp', 0n, undefined, (v) => seen.push(v));
+  const out = decode(d, batch(record({ version: 9 }), record({ payload: Buffer.from('ok') }), record({ version: 1 })));
+  decode(d, batch(record({ version: 9 })));
   assert.deepEqual(out.map((c) => c.data.toString()), ['ok']);
   assert.equal(d.stats.malformed, 3);
-  assert.deepEqual(seen, [3]);
+  assert.deepEqual(seen, [9]);
+});
+
+test('sendfile: the gaps of one sendfile are read from the file opened for its first, even once it is renamed; the next sendfile opens it again', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-reread-'));
+  try {
+    const file = path.join(dir, 'page.txt');
+    fs.writeFileSync(file, 'abcdefghij');
+    const d = new RecordDecoder('tcp', 0n);
+    const reader = new OpenFileReader();
+    d.fileSends = new FileSendJoiner(16 << 20, reader);
+    const start = (offset: number) => record({ kind: 5, offset, lost: 10, payload: filePayload(0, ['page.txt', ...dir.split('/').filter(Boolean).reverse()]) });
+    const [a] = decode(d, batch(start(0), kernelSideGap(0, 4)));
+    fs.renameSync(file, `${file}.old`); // the open file is still the one the sendfile sent from
+    const [b] = decode(d, batch(kernelSideGap(4, 6)));
+    assert.deepEqual([a?.data.toString(), b?.data.toString()], ['abcd', 'efghij']);
+    const [c] = decode(d, batch(start(10), kernelSideGap(10, 10)));
+    assert.deepEqual([c?.data.length, c?.lostAfter, c?.file?.path], [0, 10, file], 'a new sendfile opens the path again: gone');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

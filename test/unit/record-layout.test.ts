@@ -72,6 +72,7 @@ test('the built BPF objects are there (npm run setup)', () => {
   for (const o of ['tcp_syscalls', 'tcp_kernel', 'unix_syscalls', 'unix_kernel']) assert.ok(objects.includes(`${o}.bpf.o`), `${o}.bpf.o in ${BPF_DIR}`);
 });
 
+const seen = new Set<string>();
 for (const object of objects) {
   test(`${object}: the decoder's offsets are those of struct rec_hdr and the payload structs`, () => {
     const types = btfTypes(path.join(BPF_DIR, object));
@@ -82,16 +83,30 @@ for (const object of objects) {
     assert.equal(hdr.fields['laddr']!.size, 16);
     assert.equal(hdr.fields['raddr']!.size, 16);
 
-    const proc = layout(types, 'proc_payload');
-    assert.deepEqual(offsets(proc), PROC_PAYLOAD);
-    assert.equal(proc.fields['exe']!.size, PROC_EXE_BYTES);
-    const file = layout(types, 'file_payload');
-    assert.deepEqual(offsets(file), FILE_PAYLOAD);
-    assert.equal(file.fields['comp']!.size, FILE_COMPONENTS * FILE_COMPONENT_BYTES);
-    // conn_payload is only in the unix objects.
-    if ([...types.values()].some((t) => t.kind === 'STRUCT' && t.name === 'conn_payload')) assert.deepEqual(offsets(layout(types, 'conn_payload')), CONN_PAYLOAD);
+    // Each payload struct is in the objects that write it (file_payload: sendfile; conn_payload: unix).
+    const has = (name: string) => [...types.values()].some((t) => t.kind === 'STRUCT' && t.name === name);
+    if (has('proc_payload')) {
+      const proc = layout(types, 'proc_payload');
+      assert.deepEqual(offsets(proc), PROC_PAYLOAD);
+      assert.equal(proc.fields['exe']!.size, PROC_EXE_BYTES);
+      seen.add('proc_payload');
+    }
+    if (has('file_payload')) {
+      const file = layout(types, 'file_payload');
+      assert.deepEqual(offsets(file), FILE_PAYLOAD);
+      assert.equal(file.fields['comp']!.size, FILE_COMPONENTS * FILE_COMPONENT_BYTES);
+      seen.add('file_payload');
+    }
+    if (has('conn_payload')) {
+      assert.deepEqual(offsets(layout(types, 'conn_payload')), CONN_PAYLOAD);
+      seen.add('conn_payload');
+    }
   });
 }
+
+test('every payload struct the decoder reads is checked in some built object', () => {
+  assert.deepEqual([...seen].sort(), ['conn_payload', 'file_payload', 'proc_payload']);
+});
 
 test('the addon is built from the same record.h: version and header size', () => {
   const addon = loadAddon();

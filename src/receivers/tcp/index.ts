@@ -13,7 +13,7 @@ import { filterMaps } from './filters';
 
 /**
  * bpf/tcp_kernel.bpf.c; sendfile/splice reach TCP through tcp_sendpage only up to 6.4; splice(2)
- * out of a socket through tcp_splice_read (never tcp_recvmsg).
+ * out of a socket through tcp_splice_read (never tcp_recvmsg). Their bytes are exact gaps.
  */
 const TCP_LAYER: KernelLayerObject = {
   object: 'tcp_kernel',
@@ -21,22 +21,49 @@ const TCP_LAYER: KernelLayerObject = {
   optionalFunctions: ['tcp_sendpage'],
 };
 
-class TcpReceiver implements ReceiverComponent {
+/** A running tcp receiver, for receivers that join its connections (sendfile). */
+export interface TcpCapture {
+  /** The kernel backend it runs on. */
+  backend: string;
+  session: ProbeSession;
+  /** Its pid filter's setting, for an object that shares its filter_pids map. */
+  pidFilterOn: number;
+}
+
+export class TcpReceiver implements ReceiverComponent {
   private consumer?: ChunkConsumer;
   private session?: ProbeSession;
   private backendName = '';
   private stopped?: Promise<void>;
+  private capturing!: { resolve(c: TcpCapture): void; reject(e: Error): void };
+  private readonly capture = new Promise<TcpCapture>((resolve, reject) => (this.capturing = { resolve, reject }));
 
   constructor(
     private readonly cfg: TcpReceiverConfig,
     private readonly ctx: CreateContext,
-  ) {}
+  ) {
+    this.capture.catch(() => {}); // nobody may be waiting for it
+  }
+
+  /** Resolves once it captures; rejects when it does not start. */
+  running(): Promise<TcpCapture> {
+    return this.capture;
+  }
 
   setConsumer(next: ChunkConsumer): void {
     this.consumer = next;
   }
 
   async start(): Promise<void> {
+    try {
+      await this.attach();
+    } catch (e) {
+      this.capturing.reject(e as Error);
+      throw e;
+    }
+  }
+
+  private async attach(): Promise<void> {
     const missing = missingBpfPrivileges();
     if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
     const filters = filterMaps(this.cfg);
@@ -58,9 +85,11 @@ class TcpReceiver implements ReceiverComponent {
     this.backendName = name;
     this.session = running;
     this.ctx.logger.debug(`${this.ctx.id}: attached ${running.attached.join(', ')}`);
+    this.capturing.resolve({ backend: name, session: running, pidFilterOn: filters.rodata['filter_pids_on'] ?? 0 });
   }
 
   shutdown(): Promise<void> {
+    this.capturing.reject(new Error(`${this.ctx.id} stopped before it started`)); // no effect once it runs
     this.stopped ??= this.session ? this.session.close() : Promise.resolve();
     return this.stopped;
   }
