@@ -111,6 +111,14 @@ export interface SpanRecord {
   spanId: string; // 16 lowercase hex
   parentSpanId?: string; // 16 lowercase hex
   traceState?: string;
+  /** W3C trace flags of the span's context (bit 0: sampled); absent: sampled (the collector records every span it makes). */
+  traceFlags?: number;
+  /**
+   * The parent span id a traceparent header carried (the parent ran in another process): the
+   * parent is remote while parentSpanId is this id; a processor that re-parents the span locally
+   * leaves it behind.
+   */
+  remoteParentSpanId?: string;
   name: string;
   kind: SpanKindValue;
   startTimeUnixNano: bigint;
