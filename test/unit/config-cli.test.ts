@@ -71,7 +71,7 @@ test('validate: errors are one line naming the path, exit 2, no stack trace', ()
   const cases: Array<[string, RegExp]> = [
     [VALID.replace('  batch:', '  batch:\n    send_batch_size: -5'), /processors::batch::send_batch_size: must be at least 1, got -5/],
     [VALID.replace('  debug:', '  debug:\n    colour: true'), /exporters::debug::colour: unknown key; valid keys: verbosity/],
-    [VALID.replace('  debug:', '  zipkin:'), /exporters::zipkin: unknown exporter type "zipkin"; valid exporter types: debug, file, otlp_grpc, otlp \(alias of otlp_grpc\)/],
+    [VALID.replace('  debug:', '  zipkin:'), /exporters::zipkin: unknown exporter type "zipkin"; valid exporter types: debug, file, otlp_grpc, otlp_js, otlp \(alias of otlp_grpc\)/],
     [VALID.replace('[debug, otlp]', '[debug, otlp/missing]'), /service::pipelines::traces::exporters::1: exporter "otlp\/missing" is not defined; defined exporters: debug, otlp/],
     [VALID.replace('[http, batch]', '[batch, http]'), /service::pipelines::traces::processors: http must come first/],
     [VALID.replace('localhost:4317}', 'localhost:4317}\n    headers: {api-key: "${env:TEST_API_KEY}"}'), /exporters::otlp::headers::api-key: environment variable TEST_API_KEY is not set/],
