@@ -2,7 +2,7 @@
 
 import { randomFillSync } from 'node:crypto';
 import { ROOT_CONTEXT, trace, type TextMapGetter } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { W3CTraceContextPropagator } from '@opentelemetry/core';
 
 export interface TraceParent {
   traceId: string;
@@ -13,7 +13,8 @@ export interface TraceParent {
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 
-const propagator = new W3CTraceContextPropagator();
+/** Made at the first traceparent: @opentelemetry/core takes a few hundred ms to load. */
+let propagator: W3CTraceContextPropagator | undefined;
 const oneHeader: TextMapGetter<string> = { get: (value, key) => (key === 'traceparent' ? value : undefined), keys: () => ['traceparent'] };
 
 /**
@@ -23,6 +24,7 @@ const oneHeader: TextMapGetter<string> = { get: (value, key) => (key === 'tracep
  */
 export function parseTraceparent(value: string | undefined): TraceParent | null {
   if (value === undefined) return null;
+  propagator ??= new (require('@opentelemetry/core') as typeof import('@opentelemetry/core')).W3CTraceContextPropagator();
   const context = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, value, oneHeader));
   return context === undefined ? null : { traceId: context.traceId, parentId: context.spanId, flags: context.traceFlags };
 }
