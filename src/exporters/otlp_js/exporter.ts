@@ -34,12 +34,12 @@ function sdkExporter(cfg: OtlpJsConfig): { exporter: SpanExporter; target: strin
   const http = cfg.protocol === 'http/protobuf';
   const ep = parseEndpoint(cfg.endpoint, 'endpoint', http ? 4318 : 4317);
   const secure = ep.tlsFromScheme ?? !cfg.tls.insecure;
-  const read = (f: string) => (f ? fs.readFileSync(f) : undefined);
   const compression = cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE;
   const common = { timeoutMillis: cfg.timeout, concurrencyLimit: cfg.sending_queue.num_consumers, compression };
   if (http) {
     const url = `${secure ? 'https' : 'http'}://${ep.target}/v1/traces`;
     const tls = cfg.tls;
+    const read = (f: string) => (f ? fs.readFileSync(f) : undefined);
     const agent = secure
       ? { ca: read(tls.ca_file), cert: read(tls.cert_file), key: read(tls.key_file), rejectUnauthorized: !tls.insecure_skip_verify, ...(tls.server_name_override ? { servername: tls.server_name_override } : {}) }
       : {};
