@@ -25,7 +25,7 @@ const INSTRUMENTATION_SCOPE = { name: SCOPE.name, version: SCOPE.version };
 
 /**
  * Makes ReadableSpans. Spans of one process share one Resource object in the pipeline; their
- * views share one SDK Resource too (exporters group by identity), kept while the record's lives.
+ * views share one SDK Resource too (exporters group by identity), kept while the pipeline's lives.
  */
 export class ReadableSpanViews {
   private readonly resources = new WeakMap<Resource, SdkResource>();
