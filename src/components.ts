@@ -14,6 +14,7 @@ import { redactionProcessorFactory } from './processors/redaction';
 import { debugExporterFactory } from './exporters/debug';
 import { fileExporterFactory } from './exporters/file';
 import { otlpGrpcExporterFactory } from './exporters/otlp_grpc';
+import { otlpJsExporterFactory } from './exporters/otlp_js';
 
 const ALIASES: Array<{ kind: ComponentKind; alias: string; target: string }> = [
   // The Collector calls its OTLP/gRPC exporter `otlp`; accept its configs as they are.
@@ -33,6 +34,7 @@ export function builtinRegistry(): Registry {
     debugExporterFactory,
     fileExporterFactory,
     otlpGrpcExporterFactory,
+    otlpJsExporterFactory,
   ];
   return new Registry(factories, ALIASES);
 }

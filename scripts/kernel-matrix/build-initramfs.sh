@@ -13,7 +13,11 @@ for tool in busybox cpio cc; do command -v $tool >/dev/null || { say "$tool is m
 BUSYBOX=$(command -v busybox)
 file "$BUSYBOX" 2>/dev/null | grep -q "statically linked" || BUSYBOX=/bin/busybox
 
-if [ -f "$IMG" ] && [ -z "$(find dist build/Release/tcpsniff.node test/fixtures scripts/kernel-matrix package-lock.json -newer "$IMG" -print -quit)" ]; then
+# The Node scripts/setup.sh chose (>= 22), as the collector runs on this machine.
+NODE=.cache/node/bin/node
+[ -x "$NODE" ] || { say "$NODE is missing (npm run setup chooses it)"; exit 1; }
+
+if [ -f "$IMG" ] && [ -z "$(find dist build/Release/tcpsniff.node test/fixtures scripts/kernel-matrix package-lock.json "$NODE" -newer "$IMG" -print -quit)" ]; then
   exit 0
 fi
 say "building the VM root file system"
@@ -34,7 +38,7 @@ copy_with_libs() {
     cp -L "$lib" "$ROOTFS$lib"
   done
 }
-copy_with_libs "$(command -v node)" /usr/bin/node
+copy_with_libs "$(readlink -f "$NODE")" /usr/bin/node
 copy_with_libs "$(command -v curl)" /usr/bin/curl
 copy_with_libs "$(command -v nginx)" /usr/bin/nginx
 mkdir -p "$ROOTFS"/var/lib/nginx "$ROOTFS"/var/log/nginx # its compiled-in temp and log directories

@@ -1,6 +1,8 @@
 // Data that flows between pipeline stages. Receivers produce CaptureChunks; the http
 // processor turns them into SpanRecords; span processors and exporters consume SpanRecords.
 
+import { SpanStatusCode } from '@opentelemetry/api';
+
 export type Direction = 'egress' | 'ingress'; // egress = bytes this process sent, ingress = received
 export type Role = 'client' | 'server' | 'unknown';
 
@@ -87,13 +89,16 @@ export interface ChunkConsumer {
 export type AttributeValue = string | number | boolean | string[] | number[];
 export type Attributes = Record<string, AttributeValue>;
 
-/** OTLP span kinds (values of the protobuf enum). */
+/**
+ * OTLP span kinds (values of the protobuf enum, which the file format and the encoders write).
+ * @opentelemetry/api numbers the same kinds from INTERNAL = 0; the SDK span view maps them.
+ */
 export const SpanKind = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
 export type SpanKindValue = (typeof SpanKind)[keyof typeof SpanKind];
 
-/** OTLP status codes. */
-export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
-export type StatusCodeValue = (typeof StatusCode)[keyof typeof StatusCode];
+/** Status codes: @opentelemetry/api's, whose values are OTLP's too. */
+export const StatusCode = { UNSET: SpanStatusCode.UNSET, OK: SpanStatusCode.OK, ERROR: SpanStatusCode.ERROR } as const;
+export type StatusCodeValue = SpanStatusCode;
 
 /** Resource of the traced process. Shared (same object) by all spans of one process. */
 export interface Resource {
@@ -111,6 +116,14 @@ export interface SpanRecord {
   spanId: string; // 16 lowercase hex
   parentSpanId?: string; // 16 lowercase hex
   traceState?: string;
+  /** W3C trace flags of the span's context (bit 0: sampled); absent: sampled (the collector records every span it makes). */
+  traceFlags?: number;
+  /**
+   * The parent span id a traceparent header carried (the parent ran in another process): the
+   * parent is remote while parentSpanId is this id; a processor that re-parents the span locally
+   * leaves it behind.
+   */
+  remoteParentSpanId?: string;
   name: string;
   kind: SpanKindValue;
   startTimeUnixNano: bigint;

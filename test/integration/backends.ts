@@ -153,12 +153,14 @@ function canConnect(port: number): Promise<boolean> {
 export interface RunningJaeger extends Backend {
   /** Base URL of the query API (http://127.0.0.1:port). */
   query: string;
+  /** host:port of its OTLP/HTTP receiver (`otlp` is the OTLP/gRPC one). */
+  otlpHttp: string;
 }
 
 /** Jaeger v2 all-in-one with in-memory storage, every port of ours free (no 4317/16686 clash). */
 export async function startJaeger(bin: string): Promise<RunningJaeger> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jaeger-'));
-  const [grpcPort, queryPort, queryGrpcPort, healthPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [grpcPort, queryPort, queryGrpcPort, healthPort, metricsPort, httpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const config = path.join(dir, 'config.yaml');
   fs.writeFileSync(
     config,
@@ -202,6 +204,8 @@ receivers:
     protocols:
       grpc:
         endpoint: 127.0.0.1:${grpcPort}
+      http:
+        endpoint: 127.0.0.1:${httpPort}
 processors:
   batch:
     timeout: 100ms
@@ -213,7 +217,7 @@ exporters:
   void metricsPort;
   const b = await startBinary(bin, ['--config', config], /Everything is ready/, 'Jaeger', grpcPort);
   await waitUntil('Jaeger query API', async () => (await httpGet(`http://127.0.0.1:${queryPort}/api/services`)).status === 200, 30_000);
-  return { ...b, query: `http://127.0.0.1:${queryPort}` };
+  return { ...b, query: `http://127.0.0.1:${queryPort}`, otlpHttp: `127.0.0.1:${httpPort}` };
 }
 
 /** A real Collector: OTLP/gRPC in, batch, OTLP/gRPC out to `forwardTo` (the sidecar shape). */

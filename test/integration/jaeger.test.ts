@@ -1,6 +1,8 @@
 // End to end with real programs and real backends:
 //   real traffic → tcpsniff-collector (otlp exporter) → Jaeger v2, queried over its HTTP API;
-//   the same through a real OpenTelemetry Collector in the middle (the sidecar shape).
+//   the same through a real OpenTelemetry Collector in the middle (the sidecar shape);
+//   the same with the otlp_js exporter: the OpenTelemetry JS packages
+//   @opentelemetry/exporter-trace-otlp-grpc (OTLP/gRPC) and -proto (OTLP/HTTP) as the senders.
 // Jaeger and the Collector are built once from the Go module proxy and cached
 // (scripts/build-jaeger.sh, scripts/build-otelcol.sh); without Go the tests skip and say why.
 
@@ -41,10 +43,11 @@ after(async () => {
 const randomHex = (n: number) => [...crypto.getRandomValues(new Uint8Array(n / 2))].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 /**
- * Runs real traffic through tcpsniff-collector exporting to `endpoint`, then checks what
- * Jaeger (at `query`) shows: services, operations, attributes, parent links.
+ * Runs real traffic through tcpsniff-collector exporting with the exporter `id` (its settings
+ * as flow YAML), then checks what Jaeger (at `query`) shows: services, operations, attributes,
+ * parent links.
  */
-async function trafficToJaeger(endpoint: string, query: string) {
+async function trafficToJaeger(id: string, settings: string, query: string) {
   const [pyPort, nodePort] = [await freePort(), await freePort()];
   const www = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-www-'));
   fs.writeFileSync(path.join(www, 'hello.txt'), 'hello from the test\n');
@@ -60,12 +63,10 @@ processors:
   http: { command_line: true }
   batch: { timeout: 100ms }
 exporters:
-  otlp:
-    endpoint: ${endpoint}
-    tls: { insecure: true }
+  ${id}: ${settings}
 service:
   pipelines:
-    traces: { receivers: [tcp], processors: [http, batch], exporters: [otlp] }
+    traces: { receivers: [tcp], processors: [http, batch], exporters: [${id}] }
 `);
     // curl → python, carrying a traceparent; a Node client → a Node server (GET and POST).
     assert.equal(await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', `traceparent: 00-${traceId}-${parentId}-01`, `http://127.0.0.1:${pyPort}/hello.txt?x=1`]), '200');
@@ -151,7 +152,19 @@ service:
 test('real traffic → tcpsniff-collector → Jaeger v2: services, operations, attributes, traceparent links', { skip: skipJaeger, timeout: 180_000 }, async () => {
   const j = await startJaeger((jaeger as { bin: string }).bin);
   backends.push(j);
-  await trafficToJaeger(j.otlp, j.query);
+  await trafficToJaeger('otlp', `{ endpoint: '${j.otlp}', tls: { insecure: true } }`, j.query);
+});
+
+test('otlp_js with @opentelemetry/exporter-trace-otlp-grpc → Jaeger v2 (OTLP/gRPC): the same spans, links and attributes', { skip: skipJaeger, timeout: 180_000 }, async () => {
+  const j = await startJaeger((jaeger as { bin: string }).bin);
+  backends.push(j);
+  await trafficToJaeger('otlp_js', `{ protocol: grpc, endpoint: '${j.otlp}', tls: { insecure: true } }`, j.query);
+});
+
+test('otlp_js with @opentelemetry/exporter-trace-otlp-proto → Jaeger v2 (OTLP/HTTP): the same spans, links and attributes', { skip: skipJaeger, timeout: 180_000 }, async () => {
+  const j = await startJaeger((jaeger as { bin: string }).bin);
+  backends.push(j);
+  await trafficToJaeger('otlp_js', `{ protocol: http/protobuf, endpoint: '${j.otlpHttp}', tls: { insecure: true } }`, j.query);
 });
 
 test('the sidecar shape: tcpsniff-collector → a real OpenTelemetry Collector → Jaeger v2', { skip: skipSidecar, timeout: 180_000 }, async () => {
@@ -159,5 +172,5 @@ test('the sidecar shape: tcpsniff-collector → a real OpenTelemetry Collector �
   backends.push(j);
   const col = await startForwardingCollector((otelcol as { bin: string }).bin, j.otlp);
   backends.push(col);
-  await trafficToJaeger(col.otlp, j.query);
+  await trafficToJaeger('otlp', `{ endpoint: '${col.otlp}', tls: { insecure: true } }`, j.query);
 });

@@ -102,6 +102,9 @@ test('systemd unit: bounding set and ambient set are exactly the minimal capabil
   assert.deepEqual(caps('AmbientCapabilities'), want);
   assert.match(unit, /^NoNewPrivileges=yes$/m);
   assert.match(unit, /^ExecStartPre=.* validate --config /m);
+  // Through the launcher, which picks Node >= 22, never a fixed /usr/bin/node (Debian 12's is 18).
+  assert.match(unit, /^ExecStart=\/bin\/sh \/opt\/tcpsniff-collector\/bin\/tcpsniff-collector /m);
+  assert.doesNotMatch(unit, /\/usr\/bin\/node/);
   const sa = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
   if (sa.status !== 0) return; // not installed: the checks above still ran
   const r = spawnSync('systemd-analyze', ['verify', path.join(DEPLOY, 'systemd', 'tcpsniff-collector.service')], { encoding: 'utf8' });
@@ -148,4 +151,7 @@ test('Dockerfile: builds with scripts/setup.sh, copies only paths that exist, ru
     for (const src of m[1]!.trim().split(' ')) assert.ok(fs.existsSync(path.join(ROOT, src)), `COPY ${src}`);
   }
   assert.match(text, /ENTRYPOINT \["node", "\/opt\/tcpsniff-collector\/bin\/tcpsniff-collector"\]/);
+  // Node 24 LTS in both stages (the engines field says >= 22).
+  const images = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+  assert.deepEqual(images, ['node:24-bookworm', 'node:24-bookworm-slim']);
 });

@@ -56,6 +56,7 @@ test('one ExportTraceServiceRequest per line, grouped by resource, exact OTLP/JS
                 traceId: '0af7651916cd43dd8448eb211c80319c',
                 spanId: 'b7ad6b7169203331',
                 parentSpanId: '00f067aa0ba902b7',
+                flags: 0x101, // sampled, HAS_IS_REMOTE; the parent is not a traceparent's
                 name: 'POST /v1/chat/completions',
                 kind: 2,
                 startTimeUnixNano: '1700000000000000001',
@@ -74,6 +75,7 @@ test('one ExportTraceServiceRequest per line, grouped by resource, exact OTLP/JS
               {
                 traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
                 spanId: '2222222222222222',
+                flags: 0x101,
                 name: 'GET /api/items',
                 kind: 3,
                 startTimeUnixNano: '1700000000123456789',

@@ -32,6 +32,8 @@ function richSpan(): SpanRecord {
     traceId: '0af7651916cd43dd8448eb211c80319c',
     spanId: 'b7ad6b7169203331',
     parentSpanId: '00f067aa0ba902b7',
+    remoteParentSpanId: '00f067aa0ba902b7', // from a traceparent header
+    traceFlags: 0, // not sampled upstream
     traceState: 'vendor=1',
     name: 'POST /v1/chat/completions',
     kind: SpanKind.SERVER,
@@ -61,6 +63,7 @@ const EXPECTED_RICH = {
   spanId: 'b7ad6b7169203331',
   traceState: 'vendor=1',
   parentSpanId: '00f067aa0ba902b7',
+  flags: 0x300, // trace flags 00, HAS_IS_REMOTE, IS_REMOTE
   name: 'POST /v1/chat/completions',
   kind: 2,
   startTimeUnixNano: '1700000000000000001',

@@ -151,6 +151,9 @@ test('processor: a valid traceparent puts both SERVER and CLIENT spans in its tr
     assert.equal(s.parentSpanId, '00f067aa0ba902b7');
     assert.equal(s.traceState, 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7');
     assert.notEqual(s.spanId, '00f067aa0ba902b7');
+    // The context's flags, and a parent that is remote (it came from the header).
+    assert.equal(s.traceFlags, 1);
+    assert.equal(s.remoteParentSpanId, '00f067aa0ba902b7');
   }
   assert.notEqual(all[0]!.spanId, all[1]!.spanId);
   assert.deepEqual(all.map((s) => s.kind).sort(), [SpanKind.SERVER, SpanKind.CLIENT].sort());
@@ -160,7 +163,6 @@ test('processor: invalid traceparent headers are ignored (fresh trace, no parent
   const bad = [
     '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01', // upper case
     'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', // version ff
-    '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', // unknown version: only 00 accepted
     '00-00000000000000000000000000000000-00f067aa0ba902b7-01', // zero trace id
     '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01', // zero parent id
     '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra',

@@ -12,7 +12,8 @@ type RefAnyValue = { stringValue: string } | { intValue: string } | { doubleValu
 function refAnyValue(v: AttributeValue): RefAnyValue {
   if (typeof v === 'string') return { stringValue: v };
   if (typeof v === 'boolean') return { boolValue: v };
-  if (typeof v === 'number') return Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v };
+  // int64 (exact, as BigInt prints it); anything outside int64 is a double.
+  if (typeof v === 'number') return Number.isInteger(v) && v >= -(2 ** 63) && v < 2 ** 63 ? { intValue: BigInt(v).toString() } : { doubleValue: v };
   return { arrayValue: { values: (v as AttributeValue[]).map((item) => refAnyValue(item)) } };
 }
 const refAttributes = (attrs: Attributes) => Object.entries(attrs).map(([key, value]) => ({ key, value: refAnyValue(value) }));
@@ -21,6 +22,8 @@ const refSpan = (s: SpanRecord) => ({
   spanId: s.spanId,
   ...(s.traceState ? { traceState: s.traceState } : {}),
   ...(s.parentSpanId ? { parentSpanId: s.parentSpanId } : {}),
+  // Span.flags: trace flags (sampled unless the context said otherwise), HAS_IS_REMOTE, IS_REMOTE.
+  flags: (s.traceFlags ?? 1) | 0x100 | (s.parentSpanId !== undefined && s.parentSpanId === s.remoteParentSpanId ? 0x200 : 0),
   name: s.name,
   kind: s.kind,
   startTimeUnixNano: s.startTimeUnixNano.toString(),
@@ -68,6 +71,9 @@ test('numbers: ints, doubles, negative, zero, -0, huge, non-finite; booleans', (
         negZero: -0,
         neg: -17,
         big: 2 ** 53 + 2,
+        big60: 2 ** 60,
+        negBig: -(2 ** 62),
+        int64Edge: 2 ** 63,
         huge: 1e21,
         double: 0.25,
         negDouble: -1.5e-7,
@@ -80,6 +86,14 @@ test('numbers: ints, doubles, negative, zero, -0, huge, non-finite; booleans', (
       },
     }),
   ]);
+});
+
+test('integers past 2^53 are exact int64 strings; 2^63 and more are doubles', () => {
+  const out = traceRequestJson([makeSpan({ attributes: { a: 2 ** 60, b: -(2 ** 62), c: 2 ** 63, d: 1e21 } })]);
+  assert.match(out, /"key":"a","value":\{"intValue":"1152921504606846976"\}/);
+  assert.match(out, /"key":"b","value":\{"intValue":"-4611686018427387904"\}/);
+  assert.match(out, /"key":"c","value":\{"doubleValue":9223372036854776000\}/);
+  assert.match(out, /"key":"d","value":\{"doubleValue":1e\+21\}/);
 });
 
 test('arrays: strings, ints, doubles, mixed, empty, with escapes', () => {
@@ -102,6 +116,7 @@ test('optional fields, empty attributes, events, status messages, several resour
     makeSpan({ attributes: {}, resource: emptyResource }),
     makeSpan({ parentSpanId: '00f067aa0ba902b7', traceState: 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE', resource: RESOURCE_B }),
     makeSpan({ parentSpanId: '', traceState: '', status: { code: StatusCode.OK, message: '' } }),
+    makeSpan({ parentSpanId: '00f067aa0ba902b7', remoteParentSpanId: '00f067aa0ba902b7', traceFlags: 0 }),
     makeSpan({
       kind: SpanKind.SERVER,
       events: [

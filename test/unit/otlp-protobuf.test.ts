@@ -1,9 +1,12 @@
-// The protobuf encoder writes exactly the bytes of its previous (BigInt, Buffer-per-field) form:
-// the golden below was made by that form for spans that cover every value kind, optional
-// fields, events, status and two resources. (The Collector integration test decodes it too.)
+// The protobuf encoder writes exactly the bytes of @opentelemetry/otlp-transformer's
+// ProtobufTraceSerializer for the same spans (seen through the SDK span contract), for spans that
+// cover every value kind, optional fields, events, status, flags and two resources. (The
+// Collector and Jaeger integration tests decode it too.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { encodeTraceRequest } from '../../src/exporters/otlp/protobuf';
+import { ReadableSpanViews } from '../../src/exporters/sdk/readable-span';
 import { SpanKind, StatusCode, type Resource, type SpanRecord } from '../../src/core/types';
 
 const RA: Resource = { attributes: { 'service.name': 'checkout', 'process.pid': 4242, 'host.name': 'node-1' } };
@@ -36,35 +39,65 @@ const SPANS: SpanRecord[] = [
   { ...base, spanId: '1111111111111111', startTimeUnixNano: 0n, endTimeUnixNano: 1n },
 ];
 
-const GOLDEN =
-  '0aaa060a470a1a0a0c736572766963652e6e616d65120a0a08636865636b6f75740a120a0b70726f636573732e706964' +
-  '12031892210a150a09686f73742e6e616d6512080a066e6f64652d3112de050a1b0a12746370736e6966662d636f6c6c' +
-  '6563746f721205302e312e301283050a104bf92f3577b34da6a3ce929d0e0e4736120800f067aa0ba902b72a0e474554' +
-  '202f6170692f6974656d7330033915cd853dfe9c97174115e83c3efe9c97174a1c0a13687474702e726571756573742e' +
-  '6d6574686f6412050a034745544a180a0875726c2e70617468120c0a0a2f6170692f6974656d734a200a19687474702e' +
-  '726573706f6e73652e7374617475735f636f6465120318c8014a120a0b7365727665722e706f7274120318903f4ad003' +
-  '0a06782e6c6f6e6712c5030ac203c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f' +
-  '9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3' +
-  'a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c' +
-  '93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f' +
-  '9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3' +
-  'a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c' +
-  '93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f' +
-  '9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3' +
-  'a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c' +
-  '93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f9880c3a9e29c93f09f98807a0012390a104bf92f3577b34da6a3ce' +
-  '929d0e0e4736120811111111111111112a0e474554202f6170692f6974656d7330034101000000000000007a000a8f03' +
-  '0a2b0a160a0c736572766963652e6e616d6512060a046375726c0a110a0b70726f636573732e7069641202180712df02' +
-  '0a1b0a12746370736e6966662d636f6c6c6563746f721205302e312e3012bf020a104bf92f3577b34da6a3ce929d0e0e' +
-  '47361208b7ad6b71692033311a03613d62220800f067aa0ba902b72a0e474554202f6170692f6974656d7330023915cd' +
-  '853dfe9c97174115e83c3efe9c97174a120a036e6567120b18fbffffffffffffffff014a0a0a047a65726f120218004a' +
-  '100a03626967120918ffffffffffffff0f4a110a046875676512092150efe2d6e41a4b444a0e0a016412092100000000' +
-  '0000d03f4a100a036e616e120921000000000000f87f4a070a0174120210014a070a0166120210004a0b0a05656d7074' +
-  '7912020a004a140a046c697374120c2a0a0a030a01610a030a01624a190a046e756d7312112a0f0a0218010a09210000' +
-  '0000000004405a29090065f753fe9c971712036761701a190a12746370736e6966662e6761702e6279746573120318b0' +
-  '097a0c120848545450203530331802';
+const views = new ReadableSpanViews();
+const official = (spans: SpanRecord[]) => Buffer.from(ProtobufTraceSerializer.serializeRequest(spans.map((sp) => views.view(sp)))!);
 
-test('ExportTraceServiceRequest bytes: every value kind, optional fields, events, status, resources', () => {
-  assert.equal(encodeTraceRequest(SPANS).toString('hex'), GOLDEN);
+test('ExportTraceServiceRequest bytes are otlp-transformer\'s for the same spans: every value kind, optional fields, events, status, flags, resources', () => {
+  const mine = encodeTraceRequest(SPANS);
+  assert.equal(mine.toString('hex'), official(SPANS).toString('hex'));
   assert.equal(encodeTraceRequest([]).length, 0);
 });
+
+test('integers past 2^53 go out as exact int64, only numbers outside int64 as doubles (as otlp-transformer)', () => {
+  const big = { ...base, attributes: { a: 2 ** 60, b: -(2 ** 62), c: 2 ** 63 - 2 ** 10, max: 2 ** 63, d: 1e21, e: 2 ** 53 + 2 } };
+  const bytes = encodeTraceRequest([big]);
+  assert.equal(bytes.toString('hex'), official([big]).toString('hex'));
+  const attrs = decodeSpan(bytes).attributes;
+  assert.deepEqual(attrs, { a: { int: 2n ** 60n }, b: { int: -(2n ** 62n) }, c: { int: 2n ** 63n - 2n ** 10n }, max: { double: 2 ** 63 }, d: { double: 1e21 }, e: { int: 2n ** 53n + 2n } });
+});
+
+test('Span.flags: the W3C trace flags, and whether the parent is remote (a traceparent\'s) or local', () => {
+  const root = { ...base };
+  const fromHeader = { ...base, parentSpanId: '00f067aa0ba902b7', remoteParentSpanId: '00f067aa0ba902b7', traceFlags: 0 };
+  const reparented = { ...base, parentSpanId: '1111111111111111', remoteParentSpanId: '00f067aa0ba902b7', traceFlags: 1 };
+  assert.deepEqual([root, fromHeader, reparented].map((sp) => decodeSpan(encodeTraceRequest([sp])).flags), [0x101, 0x300, 0x101]);
+  assert.equal(encodeTraceRequest([root, fromHeader, reparented]).toString('hex'), official([root, fromHeader, reparented]).toString('hex'));
+});
+
+/** The first span's flags and attribute values, read back with a minimal protobuf reader. */
+function decodeSpan(buf: Buffer): { flags: number; attributes: Record<string, { int: bigint } | { double: number }> } {
+  const fields = (b: Buffer) => {
+    const out: Array<{ field: number; wire: number; value: Buffer | bigint }> = [];
+    let pos = 0;
+    const varint = () => {
+      let v = 0n;
+      for (let shift = 0n; ; shift += 7n) {
+        const byte = b[pos++]!;
+        v |= BigInt(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) return v;
+      }
+    };
+    while (pos < b.length) {
+      const tag = Number(varint());
+      const wire = tag & 7;
+      if (wire === 0) out.push({ field: tag >>> 3, wire, value: varint() });
+      else if (wire === 2) {
+        const len = Number(varint());
+        out.push({ field: tag >>> 3, wire, value: b.subarray(pos, (pos += len)) });
+      } else {
+        const len = wire === 1 ? 8 : 4;
+        out.push({ field: tag >>> 3, wire, value: b.subarray(pos, (pos += len)) });
+      }
+    }
+    return out;
+  };
+  const one = (b: Buffer, f: number) => fields(b).find((x) => x.field === f)!.value as Buffer;
+  const span = one(one(one(buf, 1), 2), 2); // resource_spans → scope_spans → spans
+  const attributes: Record<string, { int: bigint } | { double: number }> = {};
+  for (const kv of fields(span).filter((x) => x.field === 9)) {
+    const key = one(kv.value as Buffer, 1).toString();
+    const any = fields(one(kv.value as Buffer, 2))[0]!;
+    attributes[key] = any.field === 3 ? { int: BigInt.asIntN(64, any.value as bigint) } : { double: (any.value as Buffer).readDoubleLE(0) };
+  }
+  return { flags: one(span, 16).readUInt32LE(0), attributes };
+}

@@ -142,6 +142,18 @@ test('processor: attributes, span name, agent rules (glob, regexp, comm), resour
   assert.equal(p.stats()['calls.openai.chat_completions'], 4);
 });
 
+test('processor: a Node 24 main thread\'s comm ("MainThread") names no agent: the executable name does', () => {
+  const p = new GenAiProcessor(genaiProcessorFactory.parseConfig({}, 'processors::genai'), { id: 'genai', logger: memoryLogger() });
+  const res = JSON.stringify({ id: 'x', model: 'm-1', choices: [{ finish_reason: 'stop', message: { content: 'ok' } }] });
+  const node = llmSpan(SpanKind.CLIENT, 'node client.js', { model: 'm', messages: [] }, res);
+  node.internal!.comm = 'MainThread';
+  node.resource.attributes['process.executable.name'] = 'node';
+  const titled = llmSpan(SpanKind.CLIENT, 'claude', { model: 'm', messages: [] }, res);
+  titled.internal!.comm = 'claude'; // process.title sets the comm again
+  p.consumeSpans([node, titled]);
+  assert.deepEqual([node.attributes['gen_ai.agent.name'], titled.attributes['gen_ai.agent.name']], ['node', 'claude']);
+});
+
 test('processor: content is off by default; on, it is redacted and capped', () => {
   const req = { model: 'm', messages: [{ role: 'user', content: 'my api_key is in the JSON', api_key: 'sk-SECRET' }] };
   const res = JSON.stringify({ choices: [{ finish_reason: 'stop', message: { content: 'x'.repeat(300) } }] });

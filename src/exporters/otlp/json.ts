@@ -1,7 +1,7 @@
 // OTLP/JSON encoding of an ExportTraceServiceRequest, as the OpenTelemetry Collector's file
 // exporter writes it (protobuf JSON mapping with OTLP's exceptions): trace and span IDs as
-// hex strings, 64-bit integers (timestamps, intValue) as decimal strings, enums as integers,
-// lowerCamelCase field names.
+// hex strings, 64-bit integers (timestamps, intValue) as decimal strings, enums and flags as
+// integers, lowerCamelCase field names, fields in the order the Collector writes them.
 //
 // Written straight into strings: building the protobuf-JSON object tree (one {key, value:
 // {stringValue}} object per attribute) only to hand it to JSON.stringify cost more CPU than the
@@ -10,6 +10,7 @@
 
 import { SCOPE, type AttributeValue, type Attributes, type SpanEvent, type SpanRecord } from '../../core/types';
 import { groupByResource } from './group';
+import { isInt64, spanFlags } from './span-context';
 
 /** Characters JSON.stringify escapes: controls, quote, backslash, and (lone) surrogates. */
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
@@ -25,7 +26,8 @@ const jsonDouble = (x: number): string => (Number.isFinite(x) ? String(x) : 'nul
 export function anyValueJson(v: AttributeValue): string {
   if (typeof v === 'string') return `{"stringValue":${jsonString(v)}}`;
   if (typeof v === 'boolean') return v ? '{"boolValue":true}' : '{"boolValue":false}';
-  if (typeof v === 'number') return Number.isInteger(v) ? `{"intValue":"${v}"}` : `{"doubleValue":${jsonDouble(v)}}`;
+  // int64 as an exact decimal (String(2 ** 62) would round it); numbers outside int64 are doubles.
+  if (typeof v === 'number') return isInt64(v) ? `{"intValue":"${Number.isSafeInteger(v) ? v : BigInt(v)}"}` : `{"doubleValue":${jsonDouble(v)}}`;
   let values = '';
   for (const item of v as AttributeValue[]) values += (values === '' ? '' : ',') + anyValueJson(item);
   return `{"arrayValue":{"values":[${values}]}}`;
@@ -61,7 +63,7 @@ function spanJson(s: SpanRecord): string {
   let out = `{"traceId":${jsonString(s.traceId)},"spanId":${jsonString(s.spanId)}`;
   if (s.traceState) out += `,"traceState":${jsonString(s.traceState)}`;
   if (s.parentSpanId) out += `,"parentSpanId":${jsonString(s.parentSpanId)}`;
-  out += `,"name":${jsonString(s.name)},"kind":${s.kind},"startTimeUnixNano":"${s.startTimeUnixNano}","endTimeUnixNano":"${s.endTimeUnixNano}","attributes":${attributesJson(s.attributes)},"events":[`;
+  out += `,"flags":${spanFlags(s)},"name":${jsonString(s.name)},"kind":${s.kind},"startTimeUnixNano":"${s.startTimeUnixNano}","endTimeUnixNano":"${s.endTimeUnixNano}","attributes":${attributesJson(s.attributes)},"events":[`;
   for (let i = 0; i < s.events.length; i++) out += (i === 0 ? '' : ',') + eventJson(s.events[i]!);
   out += `],"status":{"code":${s.status.code}`;
   if (s.status.message) out += `,"message":${jsonString(s.status.message)}`;

@@ -1,10 +1,13 @@
 // Protobuf encoding of opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest,
 // written out by hand (field numbers from opentelemetry-proto's trace.proto, common.proto,
-// resource.proto and trace_service.proto) so the exporter needs no generated code and no
-// OpenTelemetry SDK package (whose newest versions need Node 22).
+// resource.proto and trace_service.proto) straight from SpanRecords, without building the SDK's
+// span objects first. Its bytes are those of @opentelemetry/otlp-transformer's
+// ProtobufTraceSerializer for the same spans (test/unit/otlp-protobuf.test.ts compares them),
+// zero counts and status code included.
 
 import { SCOPE, type AttributeValue, type Attributes, type SpanEvent, type SpanRecord } from '../../core/types';
 import { groupByResource } from './group';
+import { isInt64, spanFlags } from './span-context';
 
 // Wire types.
 const VARINT = 0;
@@ -65,14 +68,22 @@ class MessageWriter {
     return this;
   }
 
+  fixed32(field: number, n: number) {
+    if (n === 0) return this;
+    this.tag(field, FIXED32);
+    this.room(4);
+    this.buf.writeUInt32LE(n >>> 0, this.len);
+    this.len += 4;
+    return this;
+  }
+
   boolAlways(field: number, b: boolean) {
     this.tag(field, VARINT);
     this.varint(b ? 1 : 0);
     return this;
   }
 
-  fixed64(field: number, n: bigint) {
-    if (n === 0n) return this;
+  fixed64Always(field: number, n: bigint) {
     this.tag(field, FIXED64);
     this.room(8);
     this.buf.writeBigUInt64LE(BigInt.asUintN(64, n), this.len);
@@ -120,7 +131,7 @@ class MessageWriter {
       valueBytes = Buffer.byteLength(value, 'utf8');
       anyBytes = 1 + varintSize(valueBytes) + valueBytes;
     } else if (typeof value === 'boolean') anyBytes = 2;
-    else anyBytes = Number.isSafeInteger(value) ? 1 + varintSize(value) : 9;
+    else anyBytes = isInt64(value) ? 1 + varintSize(value) : 9;
     this.tag(field, LEN);
     this.varint(1 + varintSize(keyBytes) + keyBytes + 1 + varintSize(anyBytes) + anyBytes);
     this.string(1, key, true, keyBytes);
@@ -160,7 +171,8 @@ function writeAnyValue(w: MessageWriter, v: AttributeValue, stringBytes?: number
   if (typeof v === 'string') w.string(1, v, true, stringBytes);
   else if (typeof v === 'boolean') w.boolAlways(2, v);
   else if (typeof v === 'number') {
-    if (Number.isSafeInteger(v)) w.int64Always(3, v);
+    // Integers up to 2^63 as int64 (exactly: the varint writer takes ones past 2^53 as BigInt).
+    if (isInt64(v)) w.int64Always(3, v);
     else w.doubleAlways(4, v);
   } else {
     // ArrayValue { repeated AnyValue values = 1 }
@@ -175,31 +187,36 @@ function addAttributes(w: MessageWriter, field: number, attrs: Attributes) {
   for (const key of Object.keys(attrs)) w.keyValue(field, key, attrs[key]!);
 }
 
-// Span.Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3 }
+// Span.Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3;
+//   uint32 dropped_attributes_count = 4 }
 function event(e: SpanEvent): MessageWriter {
-  const w = new MessageWriter().fixed64(1, e.timeUnixNano).string(2, e.name);
+  const w = new MessageWriter().fixed64Always(1, e.timeUnixNano).string(2, e.name, true);
   addAttributes(w, 3, e.attributes);
-  return w;
+  return w.int64Always(4, 0);
 }
 
 // Span { bytes trace_id=1; bytes span_id=2; string trace_state=3; bytes parent_span_id=4;
 //   string name=5; SpanKind kind=6; fixed64 start_time_unix_nano=7; fixed64 end_time_unix_nano=8;
-//   repeated KeyValue attributes=9; repeated Event events=11; Status status=15 } (flags=16 unset)
+//   repeated KeyValue attributes=9; uint32 dropped_attributes_count=10; repeated Event events=11;
+//   uint32 dropped_events_count=12; (links=13 none) uint32 dropped_links_count=14; Status status=15;
+//   fixed32 flags=16 }
 function span(s: SpanRecord): MessageWriter {
   const w = new MessageWriter()
     .bytes(1, Buffer.from(s.traceId, 'hex'))
     .bytes(2, Buffer.from(s.spanId, 'hex'))
     .string(3, s.traceState || undefined)
     .bytes(4, s.parentSpanId ? Buffer.from(s.parentSpanId, 'hex') : Buffer.alloc(0))
-    .string(5, s.name)
+    .string(5, s.name, true)
     .uint(6, s.kind)
-    .fixed64(7, s.startTimeUnixNano)
-    .fixed64(8, s.endTimeUnixNano);
+    .fixed64Always(7, s.startTimeUnixNano)
+    .fixed64Always(8, s.endTimeUnixNano);
   addAttributes(w, 9, s.attributes);
+  w.int64Always(10, 0);
   for (const e of s.events) w.message(11, event(e));
+  w.int64Always(12, 0).int64Always(14, 0);
   // Status { string message = 2; StatusCode code = 3 }
-  w.message(15, new MessageWriter().string(2, s.status.message || undefined).uint(3, s.status.code));
-  return w;
+  w.message(15, new MessageWriter().string(2, s.status.message || undefined).int64Always(3, s.status.code));
+  return w.fixed32(16, spanFlags(s));
 }
 
 /** ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1 } */
@@ -207,10 +224,12 @@ export function encodeTraceRequest(spans: readonly SpanRecord[]): Buffer {
   const req = new MessageWriter();
   for (const group of groupByResource(spans)) {
     // ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2 }
-    const resource = new MessageWriter(); // Resource { repeated KeyValue attributes = 1 }
+    // Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2 }
+    const resource = new MessageWriter();
     addAttributes(resource, 1, group.resource.attributes);
+    resource.int64Always(2, 0);
     // ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2 }
-    const scopeSpans = new MessageWriter().message(1, new MessageWriter().string(1, SCOPE.name).string(2, SCOPE.version));
+    const scopeSpans = new MessageWriter().message(1, new MessageWriter().string(1, SCOPE.name, true).string(2, SCOPE.version));
     for (const s of group.spans) scopeSpans.message(2, span(s));
     req.message(1, new MessageWriter().message(1, resource).message(2, scopeSpans));
   }

@@ -15,6 +15,16 @@ export type ExportResult =
 
 const identity = (b: Buffer) => b;
 
+/** Plaintext, or TLS with the configured CA, client certificate and verification. */
+export function channelCredentials(tls: OtlpGrpcConfig['tls'], secure: boolean): grpc.ChannelCredentials {
+  if (!secure) return grpc.credentials.createInsecure();
+  const read = (f: string) => (f ? fs.readFileSync(f) : null);
+  return grpc.credentials.createSsl(read(tls.ca_file), read(tls.key_file), read(tls.cert_file), {
+    rejectUnauthorized: !tls.insecure_skip_verify,
+    ...(tls.insecure_skip_verify ? { checkServerIdentity: () => undefined } : {}),
+  });
+}
+
 export class OtlpGrpcClient {
   private readonly client: grpc.Client;
   private readonly metadata: grpc.Metadata;
@@ -22,7 +32,7 @@ export class OtlpGrpcClient {
   readonly target: string;
   readonly secure: boolean;
 
-  constructor(private readonly cfg: OtlpGrpcConfig) {
+  constructor(cfg: OtlpGrpcConfig) {
     const ep = parseEndpoint(cfg.endpoint, 'endpoint');
     this.target = ep.target;
     this.secure = ep.tlsFromScheme ?? !cfg.tls.insecure;
@@ -35,20 +45,11 @@ export class OtlpGrpcClient {
     };
     if (cfg.compression === 'gzip') options['grpc.default_compression_algorithm'] = 2; // gzip
     if (cfg.tls.server_name_override) options['grpc.ssl_target_name_override'] = cfg.tls.server_name_override;
-    this.client = new grpc.Client(this.target, this.credentials(), options);
+    this.client = new grpc.Client(this.target, channelCredentials(cfg.tls, this.secure), options);
     this.metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries(cfg.headers)) this.metadata.set(k, v);
   }
 
-  private credentials(): grpc.ChannelCredentials {
-    if (!this.secure) return grpc.credentials.createInsecure();
-    const read = (f: string) => (f ? fs.readFileSync(f) : null);
-    const tls = this.cfg.tls;
-    return grpc.credentials.createSsl(read(tls.ca_file), read(tls.key_file), read(tls.cert_file), {
-      rejectUnauthorized: !tls.insecure_skip_verify,
-      ...(tls.insecure_skip_verify ? { checkServerIdentity: () => undefined } : {}),
-    });
-  }
 
   /** One Export attempt; never rejects. */
   export(request: Buffer, timeoutMs: number): Promise<ExportResult> {

@@ -115,7 +115,7 @@ export interface Endpoint {
   tlsFromScheme?: boolean;
 }
 
-export function parseEndpoint(endpoint: string, path: string): Endpoint {
+export function parseEndpoint(endpoint: string, path: string, defaultPort = 4317): Endpoint {
   let rest = endpoint.trim();
   let tlsFromScheme: boolean | undefined;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(rest);
@@ -127,7 +127,7 @@ export function parseEndpoint(endpoint: string, path: string): Endpoint {
   }
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:/\s[\]]+)(?::(\d+))?$/.exec(rest);
   if (!m) throw new ConfigError(path, `expected host:port, e.g. localhost:4317, got ${JSON.stringify(endpoint)}`);
-  const port = m[2] === undefined ? 4317 : Number(m[2]);
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (port < 1 || port > 65535) throw new ConfigError(path, `port must be between 1 and 65535, got ${port}`);
   return { target: `${m[1]}:${port}`, tlsFromScheme };
 }

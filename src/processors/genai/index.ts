@@ -27,6 +27,12 @@ export interface GenAiConfig {
   agent_from_process: boolean;
 }
 
+/**
+ * Comms that name a runtime's thread, not the program: Node 24 renames its main thread, whose comm
+ * is the process's, to "MainThread" (a program that sets process.title still gets its own name).
+ */
+const RUNTIME_THREAD_NAMES = new Set(['MainThread']);
+
 export const genaiSpec: SectionSpec = {
   capture_content: { type: 'bool', default: false, doc: 'put prompts and completions on spans (gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions), capped and redacted' },
   max_content_bytes: { type: 'bytes', default: 16 * 1024, min: 0, max: 16 * 1024 * 1024, doc: 'cap per content attribute' },
@@ -36,7 +42,7 @@ export const genaiSpec: SectionSpec = {
     default: [],
     doc: 'process command line (glob, or /regexp/) → gen_ai.agent.name, first match wins',
   },
-  agent_from_process: { type: 'bool', default: true, doc: 'without a matching rule, the agent name is the process comm (else executable name)' },
+  agent_from_process: { type: 'bool', default: true, doc: 'without a matching rule, the agent name is the process comm (else executable name; a runtime thread name such as MainThread counts as none)' },
 };
 
 function compileAgents(rules: AgentRule[], path: string): Array<{ test: (cmd: string) => boolean; name: string }> {
@@ -181,7 +187,7 @@ export class GenAiProcessor implements SpanProcessorComponent {
     for (const rule of this.agents) if (cmd !== '' && rule.test(cmd)) return rule.name;
     if (!this.cfg.agent_from_process) return undefined;
     const comm = span.internal?.comm;
-    if (comm !== undefined && comm !== '') return comm;
+    if (comm !== undefined && comm !== '' && !RUNTIME_THREAD_NAMES.has(comm)) return comm;
     const exe = r['process.executable.name'];
     return typeof exe === 'string' && exe !== '' ? exe : undefined;
   }

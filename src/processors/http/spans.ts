@@ -383,6 +383,8 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   if (tp !== null) {
     span.traceId = tp.traceId;
     span.parentSpanId = tp.parentId;
+    span.remoteParentSpanId = tp.parentId;
+    span.traceFlags = tp.flags;
     const ts = parseTracestate(head.tracestate);
     if (ts !== undefined) span.traceState = ts;
   } else {

@@ -1,6 +1,8 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/) parsing, and span/trace id generation.
 
 import { randomFillSync } from 'node:crypto';
+import { ROOT_CONTEXT, trace, type TextMapGetter } from '@opentelemetry/api';
+import type { W3CTraceContextPropagator } from '@opentelemetry/core';
 
 export interface TraceParent {
   traceId: string;
@@ -8,29 +10,23 @@ export interface TraceParent {
   flags: number;
 }
 
-function isLowerHex(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-}
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 
+/** Made at the first traceparent: @opentelemetry/core takes a few hundred ms to load. */
+let propagator: W3CTraceContextPropagator | undefined;
+const oneHeader: TextMapGetter<string> = { get: (value, key) => (key === 'traceparent' ? value : undefined), keys: () => ['traceparent'] };
+
 /**
- * Strict parse of a version-00 traceparent: exactly "00-<32 hex>-<16 hex>-<2 hex>", lowercase,
- * neither id all zeros. Anything else (other versions included) is rejected.
+ * A traceparent (the one value the parsers kept: a header sent twice is none) as
+ * OpenTelemetry's W3C propagator reads it: lowercase hex, neither id all zeros, version ff
+ * refused, a higher version read for its first four fields, version 00 with nothing after them.
  */
 export function parseTraceparent(value: string | undefined): TraceParent | null {
-  if (value === undefined || value.length !== 55) return null;
-  if (value[2] !== '-' || value[35] !== '-' || value[52] !== '-') return null;
-  if (value[0] !== '0' || value[1] !== '0') return null;
-  if (!isLowerHex(value, 3, 35) || !isLowerHex(value, 36, 52) || !isLowerHex(value, 53, 55)) return null;
-  const traceId = value.slice(3, 35);
-  const parentId = value.slice(36, 52);
-  if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return null;
-  return { traceId, parentId, flags: parseInt(value.slice(53, 55), 16) };
+  if (value === undefined) return null;
+  propagator ??= new (require('@opentelemetry/core') as typeof import('@opentelemetry/core')).W3CTraceContextPropagator();
+  const context = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, value, oneHeader));
+  return context === undefined ? null : { traceId: context.traceId, parentId: context.spanId, flags: context.traceFlags };
 }
 
 // list-member = key "=" value; key = simple-key / multi-tenant-key; value = 0*255(chr) nblk-chr
@@ -40,7 +36,8 @@ const TS_VALUE = /^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\
 /**
  * Validates a tracestate (combined header values). Returns it normalised (empty members and
  * OWS removed) or undefined when invalid or empty; per the spec an invalid tracestate is
- * dropped while the traceparent is kept.
+ * dropped while the traceparent is kept (whole: OpenTelemetry's TraceState would keep the
+ * members it can read, and pass on a header the caller's vendors could not have written).
  */
 export function parseTracestate(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;

@@ -42,7 +42,8 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
-export async function startCollector(bin: string, port: number): Promise<RunningCollector> {
+/** `httpPort`: also an OTLP/HTTP receiver there. */
+export async function startCollector(bin: string, port: number, httpPort?: number): Promise<RunningCollector> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelcol-'));
   const outFile = path.join(dir, 'received.jsonl');
   const config = path.join(dir, 'config.yaml');
@@ -52,7 +53,7 @@ export async function startCollector(bin: string, port: number): Promise<Running
   otlp:
     protocols:
       grpc:
-        endpoint: 127.0.0.1:${port}
+        endpoint: 127.0.0.1:${port}${httpPort ? `\n      http:\n        endpoint: 127.0.0.1:${httpPort}` : ''}
 exporters:
   file:
     path: ${outFile}
