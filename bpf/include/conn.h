@@ -12,8 +12,8 @@
 #endif
 
 /* A connection's endpoints as its records carry them (struct rec_hdr), read from the socket once,
- * at first sight: they do not change while the socket lives (a TCP disconnect passes through
- * TCP_CLOSE, which removes the entry). */
+ * at first sight: they do not change while the socket lives (a TCP socket connected again
+ * passes through a new handshake, which ends the entry: tcp_state.h). */
 struct conn_endpoints {
 	__u8 family;
 	__u8 pad;
