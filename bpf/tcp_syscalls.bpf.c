@@ -33,6 +33,11 @@ static __always_inline struct sock *capture_sock_of_fd(int fd)
 	return sk;
 }
 
+/* A TCP connection ends with its socket's destruction (tcp_state.h), not with a call. */
+static __always_inline void capture_call_done(struct sock *sk)
+{
+}
+
 /* ---- TCP socket life: role from the handshake, end at destruction (tcp_state.h) ---- */
 
 SEC("tracepoint/sock/inet_sock_set_state")
