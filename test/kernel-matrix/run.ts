@@ -22,6 +22,8 @@ interface Row {
   sendfile?: { ok: boolean };
   splice_read?: { ok: boolean };
   nginx?: { ok: boolean };
+  late_write?: { ok: boolean };
+  open_after?: number;
   ms: number;
 }
 
@@ -87,12 +89,15 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const sendfile = !tcp || r.sendfile?.ok === true;
   const spliceRead = !tcp || r.splice_read?.ok === true;
   const nginx = !tcp || r.nginx?.ok === true;
-  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && !r.reason;
+  const lateWrite = !tcp || r.late_write?.ok === true;
+  const ended = tcp || r.open_after === 0;
+  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && lateWrite && ended && !r.reason;
   const uringText = tcp ? `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}` : '';
   const sendfileText = tcp
     ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'}, spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}`
     : '';
-  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${r.reason ? `, ${r.reason}` : ''}`;
+  const endText = tcp ? `, last write after the peer closed ${lateWrite ? 'captured' : 'LOST'}` : `, ${ended ? 'every connection ended' : `${r.open_after ?? '?'} connection(s) LEFT OPEN`}`;
+  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${endText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };
 }
 
