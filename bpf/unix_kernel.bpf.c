@@ -76,20 +76,22 @@ int BPF_KRETPROBE(kretprobe_unix_stream_recvmsg, int ret)
 
 /* unix_release(struct socket *): the socket's release, at the last reference to its file, after
  * every call on it returned: its connection ends. */
-SEC("fentry/unix_release")
-int BPF_PROG(fentry_unix_release, struct socket *sock)
+static __always_inline int unix_released(struct socket *sock, __u8 backend)
 {
 	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : 0;
 	if (is_unix_stream(sk))
-		unix_conn_end(sk, BACKEND_FENTRY);
+		unix_conn_end(sk, backend);
 	return 0;
+}
+
+SEC("fentry/unix_release")
+int BPF_PROG(fentry_unix_release, struct socket *sock)
+{
+	return unix_released(sock, BACKEND_FENTRY);
 }
 
 SEC("kprobe/unix_release")
 int BPF_KPROBE(kprobe_unix_release, struct socket *sock)
 {
-	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : 0;
-	if (is_unix_stream(sk))
-		unix_conn_end(sk, BACKEND_KPROBE);
-	return 0;
+	return unix_released(sock, BACKEND_KPROBE);
 }
