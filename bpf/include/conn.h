@@ -30,6 +30,7 @@ struct conn_state {
 			  * entry must not be inherited by the next one allocated there */
 	__u8 role;       /* enum rec_role, learned from the handshake */
 	__u8 capture;    /* endpoint filters passed (decided at first capture) */
+	__u8 muted;      /* user space stopped it after its first records: it still gets a close */
 	struct conn_endpoints ep; /* set at first capture */
 	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
 };

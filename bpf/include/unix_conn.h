@@ -91,6 +91,8 @@ static __always_inline void unix_conn_end(struct sock *sk, __u8 backend)
 	if (!cs)
 		return;
 	emit_close(cs, backend);
+	if (cs->capture) /* a mute user space asked for that it never looked at */
+		bpf_map_delete_elem(&muted_conns, &cs->conn_id);
 	bpf_map_delete_elem(&conns, &key);
 }
 

@@ -17,8 +17,8 @@ const HANDOFF_SERVER = path.join(ROOT, 'test', 'fixtures', 'unix-handoff-server.
 const EXITING_CLIENT = `const s = require('net').connect(process.argv[1], () => s.write('GET /exiting HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
 let got = ''; s.on('data', (d) => { got += d; if (got.includes('handed over')) { console.log(got.length); process.exit(0); } });`;
 
-async function handoffServer(sock: string, count: number) {
-  const p = spawn('python3', [HANDOFF_SERVER, sock, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function handoffServer(sock: string, count: number, answerAfterSeconds = 0) {
+  const p = spawn('python3', [HANDOFF_SERVER, sock, String(count), String(answerAfterSeconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     p.stdout!.once('data', () => resolve());
     p.once('exit', (c) => reject(new Error(`server exited ${c}`)));
@@ -39,14 +39,12 @@ test('unix: an answer on a duplicated descriptor stays on its connection; a clie
   const chunks: CaptureChunk[] = [];
   receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
   await receiver.start();
-  let stats: Record<string, number>;
   try {
     await traffic(sock);
     for (let t0 = Date.now(); chunks.filter((c) => c.kind === 'close').length < 4 && Date.now() - t0 < 10_000; )
       await new Promise((r) => setTimeout(r, 50));
   } finally {
     await receiver.shutdown();
-    stats = receiver.stats();
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -63,7 +61,33 @@ test('unix: an answer on a duplicated descriptor stays on its connection; a clie
   const nodeConn = data.find((c) => c.comm === 'node')?.conn.connId;
   assert.ok(nodeConn, 'the Node client was captured');
   assert.equal(chunks.filter((c) => c.conn.connId === nodeConn).at(-1)!.kind, 'close', 'the exited client ended');
-  assert.equal(stats['connections.open'], 0, 'no connection left open');
+  for (const id of new Set(data.map((c) => c.conn.connId))) assert.equal(chunks.filter((c) => c.conn.connId === id).at(-1)!.kind, 'close', `${id} ended`);
+});
+
+test('unix: a connection the path filter mutes after its first records still ends (nothing left open)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-unix-release-'));
+  const sock = path.join(dir, 'excluded.sock');
+  // It answers late, so the mute has reached the kernel by then (it applies at a connection's next call).
+  const server = await handoffServer(sock, 1, 0.5);
+  // Only the server process (other traffic on the host does not count), and a path it does not match.
+  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [path.join(dir, 'wanted.sock')], pids: [server.pid] }, 'receivers::unix'), { id: 'unix', logger: createLogger('warn') });
+  const chunks: CaptureChunk[] = [];
+  receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
+  await receiver.start();
+  let stats: Record<string, number>;
+  try {
+    assert.equal(await run('curl', ['-sS', '--unix-socket', sock, 'http://localhost/excluded']), 'handed over');
+    const settled = () => receiver.stats()['connections.filtered'] === 1 && receiver.stats()['connections.open'] === 0;
+    for (let t0 = Date.now(); !settled() && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    await receiver.shutdown();
+    stats = receiver.stats();
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(chunks.filter((c) => c.kind !== 'process'), [], 'nothing of the excluded path passes');
+  assert.equal(stats['connections.filtered'], 1);
+  assert.equal(stats['connections.open'], 0, 'the muted connection ended too');
 });
 
 test('unix: the hand-over server through the collector: both SERVER spans complete', async () => {
