@@ -200,10 +200,16 @@ static __always_inline __u64 take_entry_sock(void)
 KPROBE_WITH_SOCK_AT_RETURN(tcp_sendpage, struct sock, int, sendpage_exit)
 KPROBE_WITH_SOCK_AT_RETURN(tcp_splice_read, struct socket, long, splice_read_exit)
 
-/* ---- TCP state changes: role from the handshake, close (as in the syscall backend) ---- */
+/* ---- TCP socket life: role from the handshake, end at destruction (as in the syscall backend) ---- */
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	return tcp_state_change(ctx, BACKEND_FENTRY);
+}
+
+SEC("tracepoint/tcp/tcp_destroy_sock")
+int on_tcp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	return tcp_destroyed(ctx, BACKEND_FENTRY);
 }

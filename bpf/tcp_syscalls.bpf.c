@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tcp receiver, syscall-tracepoint backend: the payload of TCP sockets (IPv4 and IPv6) passing
- * through read/write-style syscalls (bpf/include/syscall_capture.h), plus the TCP state
- * tracepoint for each connection's role (from the handshake) and its close. */
+ * through read/write-style syscalls (bpf/include/syscall_capture.h), plus the TCP
+ * tracepoints for each connection's role (from the handshake) and its end (tcp_state.h). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -33,12 +33,23 @@ static __always_inline struct sock *capture_sock_of_fd(int fd)
 	return sk;
 }
 
-/* ---- TCP state changes: role from the handshake, close ---- */
+/* A TCP connection ends with its socket's destruction (tcp_state.h), not with a call. */
+static __always_inline void capture_call_done(struct sock *sk)
+{
+}
+
+/* ---- TCP socket life: role from the handshake, end at destruction (tcp_state.h) ---- */
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	return tcp_state_change(ctx, BACKEND_SYSCALLS);
+}
+
+SEC("tracepoint/tcp/tcp_destroy_sock")
+int on_tcp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	return tcp_destroyed(ctx, BACKEND_SYSCALLS);
 }
 
 CAPTURE_SYSCALL_HOOKS()

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* unix receiver, socket-layer backends: fentry/fexit (preferred) or kprobe/kretprobe on
  * unix_stream_sendmsg and unix_stream_recvmsg, so io_uring and other paths that bypass the
- * read/write syscalls are seen too. The loader picks one family of programs; close(2) ends a
- * connection as in the syscall backend. Records are the same as the syscall backend's. */
+ * read/write syscalls are seen too. The loader picks one family of programs; a connection ends at
+ * its socket's release (unix_release). Records are the same as the syscall backend's. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -74,8 +74,24 @@ int BPF_KRETPROBE(kretprobe_unix_stream_recvmsg, int ret)
 	return k_exit(ret, BACKEND_KPROBE);
 }
 
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
+/* unix_release(struct socket *): the socket's release, at the last reference to its file, after
+ * every call on it returned: its connection ends. */
+static __always_inline int unix_released(struct socket *sock, __u8 backend)
 {
-	return unix_close_fd(ctx->args[0], BACKEND_FENTRY);
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : 0;
+	if (is_unix_stream(sk))
+		unix_conn_end(sk, backend);
+	return 0;
+}
+
+SEC("fentry/unix_release")
+int BPF_PROG(fentry_unix_release, struct socket *sock)
+{
+	return unix_released(sock, BACKEND_FENTRY);
+}
+
+SEC("kprobe/unix_release")
+int BPF_KPROBE(kprobe_unix_release, struct socket *sock)
+{
+	return unix_released(sock, BACKEND_KPROBE);
 }

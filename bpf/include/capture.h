@@ -366,6 +366,7 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		cs->mute_gen = *mute_gen;
 		if (bpf_map_lookup_elem(&muted_conns, &cs->conn_id)) {
 			cs->capture = 0; /* user space decided against this connection */
+			cs->muted = 1;
 			bpf_map_delete_elem(&muted_conns, &cs->conn_id);
 		}
 	}
@@ -466,10 +467,11 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	return 0;
 }
 
-/* Emits the REC_CLOSE record of a captured connection. */
+/* Emits the REC_CLOSE record of a connection user space has seen records of: captured, or muted
+ * after its first records (user space forgets it then, as any other). */
 static __always_inline void emit_close(const struct conn_state *cs, __u8 backend)
 {
-	if (!cs->conn_id || !cs->capture)
+	if (!cs->conn_id || !(cs->capture || cs->muted))
 		return;
 	struct rec_hdr h = {
 		.version = REC_VERSION,

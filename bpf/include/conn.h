@@ -12,8 +12,8 @@
 #endif
 
 /* A connection's endpoints as its records carry them (struct rec_hdr), read from the socket once,
- * at first sight: they do not change while the socket lives (a TCP disconnect passes through
- * TCP_CLOSE, which removes the entry). */
+ * at first sight: they do not change while the socket lives (a TCP socket connected again
+ * passes through a new handshake, which ends the entry: tcp_state.h). */
 struct conn_endpoints {
 	__u8 family;
 	__u8 pad;
@@ -30,6 +30,7 @@ struct conn_state {
 			  * entry must not be inherited by the next one allocated there */
 	__u8 role;       /* enum rec_role, learned from the handshake */
 	__u8 capture;    /* endpoint filters passed (decided at first capture) */
+	__u8 muted;      /* user space stopped it after its first records: it still gets a close */
 	struct conn_endpoints ep; /* set at first capture */
 	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
 };

@@ -6,6 +6,7 @@
  *
  * The including program defines, after including this file, the hooks of capture.h and:
  *   struct sock *capture_sock_of_fd(int fd)        the socket behind fd if captured, else 0
+ *   void capture_call_done(struct sock *)          after each call stashed at its entry
  * and then expands CAPTURE_SYSCALL_HOOKS(). */
 #ifndef TCPSNIFF_SYSCALL_CAPTURE_H
 #define TCPSNIFF_SYSCALL_CAPTURE_H
@@ -14,6 +15,7 @@
 
 
 static __always_inline struct sock *capture_sock_of_fd(int fd);
+static __always_inline void capture_call_done(struct sock *sk);
 
 static __always_inline int on_enter(int fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
 {
@@ -30,9 +32,12 @@ static __always_inline int on_enter(int fd, __u64 ptr, __u64 cnt, __u8 kind, __u
 static __always_inline int on_exit(long ret)
 {
 	struct stash a;
-	if (!stash_take(&a) || ret <= 0)
+	if (!stash_take(&a))
 		return 0;
-	return capture_transfer((struct sock *)a.sk, a.dir, a.kind, a.ptr, a.cnt, 0, ret, BACKEND_SYSCALLS);
+	if (ret > 0)
+		capture_transfer((struct sock *)a.sk, a.dir, a.kind, a.ptr, a.cnt, 0, ret, BACKEND_SYSCALLS);
+	capture_call_done((struct sock *)a.sk);
+	return 0;
 }
 
 /* ---- syscall hooks ---- */

@@ -7,7 +7,8 @@ static __always_inline void capture_endpoints(struct sock *sk, struct rec_hdr *h
 	read_endpoints(sk, h);
 }
 
-/* TCP_CLOSE (tcp_state.h) always removes a socket's entry: no identity check needed. */
+/* A TCP socket's entry is removed when it is destroyed or connected again (tcp_state.h): no
+ * identity check needed. */
 static __always_inline __u64 capture_ident(struct sock *sk)
 {
 	return 0;

@@ -39,6 +39,10 @@ interface Result {
   nginx?: { spans: number; ok: boolean };
   /** nginx seen by a tcp receiver alone (no sendfile receiver): the bodies are exact kernel-side gaps. */
   nginx_gaps?: { spans: number; ok: boolean };
+  /** The server's last write after the client closed at [DONE] (its reset arrives inside that send). */
+  late_write?: { spans: number; incomplete: unknown; ok: boolean };
+  /** Connections the receiver still tracks once every peer ended (a client exited without closing). */
+  open_after?: number;
   records?: number;
   ms: number;
 }
@@ -48,6 +52,8 @@ function sh(cmd: string, args: string[]): string {
   if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.error}`);
   return r.stdout;
 }
+
+const isLateWrite = (s: SpanRecord) => s.kind === 2 && s.attributes['url.path'] === '/sse-late';
 
 async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
@@ -101,6 +107,9 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     if (spliced !== 'ok' + SENDFILE_BODY) throw new Error('sendfile server answered the upload with something else');
     const fromNginx = sh('curl', ['-sS', `http://127.0.0.1:${NGINX_PORT}/a.txt`, `http://127.0.0.1:${NGINX_PORT}/b.txt`]);
     if (fromNginx !== SENDFILE_BODY + SENDFILE_BODY) throw new Error('nginx answered something else');
+    sh(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'sse-done-client.js'), String(PORT), '/sse-late']);
+    // The server's last write comes 100 ms after the client left (much later under emulation).
+    for (let t0 = Date.now(); !spans.some(isLateWrite) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 100));
   } finally {
     await Promise.all(receivers.map((r) => r.shutdown()));
     await http.shutdown();
@@ -144,12 +153,19 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     s.attributes['tcpsniff.sendfile.response.path'] === undefined &&
     s.attributes['tcpsniff.incomplete'] === undefined;
   result.nginx_gaps = { spans: gaps.length, ok: gaps.length === 2 && gaps.every(exactGap) };
+  const late = spans.filter(isLateWrite);
+  const lateIncomplete = late[0]?.attributes['tcpsniff.incomplete'];
+  result.late_write = { spans: late.length, incomplete: lateIncomplete, ok: late.length === 1 && lateIncomplete === undefined && late[0]!.status.code !== 2 };
   result.records = Number(receiver.stats()['records'] ?? 0);
   result.ms = Date.now() - t0;
   return result;
 }
 
-/** The unix receiver: curl --unix-socket against a Node server on a unix socket. */
+/** One request over a unix socket, then process.exit() on the answer: the socket is never closed. */
+const EXITING_UNIX_CLIENT = `const s = require('net').connect(process.argv[1], () => s.write('GET /exiting HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
+s.on('data', () => process.exit(0));`;
+
+/** The unix receiver: curl --unix-socket and an exiting Node client against a Node server on a unix socket. */
 async function runUnix(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
   const result: Result = { kernel: os.release(), backend: `unix/${backend}`, loaded: false, ms: 0 };
@@ -169,9 +185,14 @@ async function runUnix(backend: (typeof BACKENDS)[number]): Promise<Result> {
     await receiver.start();
     result.loaded = true;
     sh('curl', ['-sS', '-o', '/dev/null', '--unix-socket', sock, 'http://localhost/over-unix']);
+    // A client that exits without close(2): its connection still ends, and so does the server's.
+    sh(process.execPath, ['-e', EXITING_UNIX_CLIENT, sock]);
+    for (let t0 = Date.now(); Number(receiver.stats()['connections.open']) > 0 && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 100));
+    result.open_after = Number(receiver.stats()['connections.open']);
     await receiver.shutdown();
     await http.shutdown();
-    const hits = spans.filter((s) => s.attributes['network.peer.address'] === sock);
+    const curlRequest = (s: SpanRecord) => s.attributes['url.path'] === '/over-unix' || String(s.attributes['url.full']).endsWith('/over-unix');
+    const hits = spans.filter((s) => s.attributes['network.peer.address'] === sock && curlRequest(s));
     result.curl = { server: hits.filter((s) => s.kind === 2).length, client: hits.filter((s) => s.kind === 3).length, ok: hits.length === 2 };
   } catch (e) {
     result.reason = (e as Error).message.split('\n')[0]!.slice(0, 300);

@@ -23,6 +23,8 @@ interface Row {
   nginx_gaps?: { ok: boolean };
   splice_read?: { ok: boolean };
   nginx?: { ok: boolean };
+  late_write?: { ok: boolean };
+  open_after?: number;
   ms: number;
 }
 
@@ -89,12 +91,15 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const spliceRead = !tcp || r.splice_read?.ok === true;
   const nginx = !tcp || r.nginx?.ok === true;
   const nginxGaps = !tcp || r.nginx_gaps?.ok === true;
-  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && nginxGaps && !r.reason;
+  const lateWrite = !tcp || r.late_write?.ok === true;
+  const ended = tcp || r.open_after === 0;
+  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && nginxGaps && lateWrite && ended && !r.reason;
   const uringText = tcp ? `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}` : '';
   const sendfileText = tcp
     ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'} (without the sendfile receiver: ${nginxGaps ? 'exact gaps' : 'OUT OF STEP'}), spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}`
     : '';
-  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${r.reason ? `, ${r.reason}` : ''}`;
+  const endText = tcp ? `, last write after the peer closed ${lateWrite ? 'captured' : 'LOST'}` : `, ${ended ? 'every connection ended' : `${r.open_after ?? '?'} connection(s) LEFT OPEN`}`;
+  const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${endText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };
 }
 

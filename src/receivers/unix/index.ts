@@ -39,8 +39,8 @@ function parseUnixReceiverConfig(raw: unknown, path: string): UnixReceiverConfig
   return cfg;
 }
 
-/** bpf/unix_kernel.bpf.c */
-const UNIX_LAYER: KernelLayerObject = { object: 'unix_kernel', functions: ['unix_stream_sendmsg', 'unix_stream_recvmsg'] };
+/** bpf/unix_kernel.bpf.c; a connection ends at unix_release. */
+const UNIX_LAYER: KernelLayerObject = { object: 'unix_kernel', functions: ['unix_stream_sendmsg', 'unix_stream_recvmsg', 'unix_release'] };
 
 /** Bounds the per-connection verdict table (entries leave on close). */
 const MAX_VERDICTS = 65536;
