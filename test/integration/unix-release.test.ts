@@ -15,7 +15,7 @@ import { ROOT, SERVER, run, spansOf, stop, withCollector } from './harness';
 const HANDOFF_SERVER = path.join(ROOT, 'test', 'fixtures', 'unix-handoff-server.py');
 /** Node's net client: one request, then process.exit() on the response, its socket never closed. */
 const EXITING_CLIENT = `const s = require('net').connect(process.argv[1], () => s.write('GET /exiting HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
-let got = ''; s.on('data', (d) => { got += d; if (got.includes('handed over')) { console.log(got.length); process.exit(0); } });`;
+let got = ''; s.on('data', (d) => { got += d; if (got.includes('handed over')) { console.log(process.pid); process.exit(0); } });`;
 
 async function handoffServer(sock: string, count: number, answerAfterSeconds = 0) {
   const p = spawn('python3', [HANDOFF_SERVER, sock, String(count), String(answerAfterSeconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -26,9 +26,12 @@ async function handoffServer(sock: string, count: number, answerAfterSeconds = 0
   return p;
 }
 
-async function traffic(sock: string) {
+/** Runs curl and the exiting Node client against the server; returns the Node client's pid. */
+async function traffic(sock: string): Promise<number> {
   assert.equal(await run('curl', ['-sS', '--unix-socket', sock, 'http://localhost/curl']), 'handed over');
-  assert.ok(Number(await run(process.execPath, ['-e', EXITING_CLIENT, sock])) > 0);
+  const pid = Number(await run(process.execPath, ['-e', EXITING_CLIENT, sock]));
+  assert.ok(pid > 0, 'the Node client got its answer');
+  return pid;
 }
 
 test('unix: an answer on a duplicated descriptor stays on its connection; a client exiting without close(2) ends', async () => {
@@ -39,8 +42,9 @@ test('unix: an answer on a duplicated descriptor stays on its connection; a clie
   const chunks: CaptureChunk[] = [];
   receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
   await receiver.start();
+  let nodePid = 0;
   try {
-    await traffic(sock);
+    nodePid = await traffic(sock);
     for (let t0 = Date.now(); chunks.filter((c) => c.kind === 'close').length < 4 && Date.now() - t0 < 10_000; )
       await new Promise((r) => setTimeout(r, 50));
   } finally {
@@ -58,7 +62,8 @@ test('unix: an answer on a duplicated descriptor stays on its connection; a clie
     assert.equal(mine.at(-1)!.kind, 'close', 'one end, after the answer');
     assert.equal(mine.filter((c) => c.kind === 'close').length, 1);
   }
-  const nodeConn = data.find((c) => c.comm === 'node')?.conn.connId;
+  // By pid: Node 24 names its main thread (the comm the kernel reports) MainThread.
+  const nodeConn = data.find((c) => c.pid === nodePid)?.conn.connId;
   assert.ok(nodeConn, 'the Node client was captured');
   assert.equal(chunks.filter((c) => c.conn.connId === nodeConn).at(-1)!.kind, 'close', 'the exited client ended');
   for (const id of new Set(data.map((c) => c.conn.connId))) assert.equal(chunks.filter((c) => c.conn.connId === id).at(-1)!.kind, 'close', `${id} ended`);
@@ -95,7 +100,7 @@ test('unix: the hand-over server through the collector: both SERVER spans comple
   const sock = path.join(dir, 'handoff.sock');
   const server = await handoffServer(sock, 2);
   try {
-    const r = await withCollector({ unix: { include: [sock] } }, () => traffic(sock));
+    const r = await withCollector({ unix: { include: [sock] } }, async () => void (await traffic(sock)));
     assert.equal(r.exitCode, 0, r.stderr);
     const spans = spansOf(r.spans, SERVER);
     assert.deepEqual(spans.map((s) => s.attributes['url.path']).sort(), ['/curl', '/exiting'], r.stderr);
