@@ -141,6 +141,33 @@ export interface SpanInternal {
   response?: InspectedBody;
   /** Attribute keys whose values the http processor already replaced at the source (HPACK never-indexed). */
   redactedAtSource?: string[];
+  /** What the trace_links processor joins spans by. */
+  link?: LinkInfo;
+}
+
+/**
+ * Where an exchange sat on its connection and in its process, for trace assembly: the same
+ * exchange seen from both ends of a local connection has mirrored endpoints (SpanInternal.conn),
+ * opposite roles and the same request offset (HTTP/1) or stream id (HTTP/2).
+ */
+export interface LinkInfo {
+  connId: string;
+  /** From the handshake ('unknown': the collector attached mid-connection, offsets are not absolute). */
+  role: Role;
+  /** Stream offsets of the request's first byte (request direction) and the response's (response direction); HTTP/1 only, -1 when not known. */
+  requestOffset: number;
+  responseOffset: number;
+  /** HTTP/2 stream id; -1 for HTTP/1. */
+  h2StreamId: number;
+  /** The one thread that moved every byte of the connection up to this exchange's end; -1 when several did. */
+  thread: number;
+  /** Kernel start time of the process (ns since boot), with pid one incarnation; -1 when not known. */
+  processStartNs: number;
+  /** First and last byte times of the request and the response (0n: no response). */
+  requestStart: bigint;
+  requestEnd: bigint;
+  responseStart: bigint;
+  responseEnd: bigint;
 }
 
 export interface InspectedBody {

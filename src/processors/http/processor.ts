@@ -71,6 +71,9 @@ class Conn implements StreamSink, HandlerContext {
   epoch = -1; // batch in which it was last moved to the LRU tail
   fileSource: FileSource | null = null;
   kernelSideGap = false;
+  dataOffset = -1;
+  /** The one thread that moved every data chunk of the connection so far; -1 once two did (trace_links' thread rule). */
+  thread: number;
   /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
   private held: [Hold, Hold] = [emptyHold(), emptyHold()];
   private detectAttempts = 0;
@@ -86,6 +89,7 @@ class Conn implements StreamSink, HandlerContext {
     this.pid = first.pid;
     this.tid = first.tid;
     this.comm = first.comm;
+    this.thread = first.tid;
   }
 
   get limits(): HandlerLimits {
@@ -138,7 +142,7 @@ class Conn implements StreamSink, HandlerContext {
 
   private take(dir: Direction, data: Buffer, time: bigint): void {
     if (this.status === 'active') {
-      this.handler!.onData(dir, data, time);
+      this.handOver(dir, data, time, this.streamOf(dir).next); // the stream has just moved past data
       if (this.handler!.done) this.stopTracking();
       return;
     }
@@ -177,9 +181,12 @@ class Conn implements StreamSink, HandlerContext {
         this.handler = det.create(this, dir, candidate);
         this.status = 'active';
         this.stats.add(`connections.${det.protocol}`);
-        if (mineHeld !== null) this.handler.onData(dir, mineHeld, mineTime);
-        this.handler.onData(dir, data, time);
-        if (otherHeld !== null) this.handler.onData(dir === 'egress' ? 'ingress' : 'egress', otherHeld, otherTime);
+        // Held bytes end where the stream is: mine just before data, the other's at its stream's end.
+        const mineEnd = this.streamOf(dir).next - data.length;
+        if (mineHeld !== null) this.handOver(dir, mineHeld, mineTime, mineEnd);
+        this.handOver(dir, data, time, mineEnd + data.length);
+        const otherDir = dir === 'egress' ? 'ingress' : 'egress';
+        if (otherHeld !== null) this.handOver(otherDir, otherHeld, otherTime, this.streamOf(otherDir).next);
         if (this.handler.done) this.stopTracking();
         return;
       }
@@ -211,6 +218,17 @@ class Conn implements StreamSink, HandlerContext {
       this.stats.add('connections.non_http');
       this.stats.add('bytes.ignored', this.detectBytes);
     }
+  }
+
+  private streamOf(dir: Direction): DirStream {
+    return dir === 'egress' ? this.egress : this.ingress;
+  }
+
+  /** Hands bytes ending at stream offset `end` to the handler. */
+  private handOver(dir: Direction, data: Buffer, time: bigint, end: number): void {
+    this.dataOffset = end - data.length;
+    this.handler!.onData(dir, data, time);
+    this.dataOffset = -1;
   }
 
   /** The handler is done (upgrade/tunnel): keep the entry (so data is not re-detected) but hold nothing. */
@@ -380,7 +398,17 @@ export class HttpProcessor implements ChunkProcessorComponent {
 
   emitExchange(ex: HttpExchange, conn: Conn): void {
     const resource = this.resources.get(ex.pid, ex.comm);
-    this.out.push(buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies, maxBodyBytes: this.limits.maxBodyBytes }));
+    this.out.push(
+      buildSpan(ex, {
+        meta: conn.meta,
+        resource,
+        ids: this.ids,
+        captureBodies: this.limits.captureBodies,
+        maxBodyBytes: this.limits.maxBodyBytes,
+        thread: conn.thread,
+        processStartNs: this.resources.startTimeOf(ex.pid),
+      }),
+    );
     this.nExchanges++;
     if (ex.incomplete !== null) {
       this.counters.add('exchanges.incomplete');
@@ -442,6 +470,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
     this.nBytes += c.data.length;
     conn.pid = c.pid;
     conn.tid = c.tid;
+    if (conn.thread !== c.tid) conn.thread = -1;
     conn.comm = c.comm;
     if (conn.status === 'ignored') {
       this.counters.add('bytes.ignored', c.data.length);
