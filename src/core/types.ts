@@ -161,6 +161,12 @@ export interface LinkInfo {
   h2StreamId: number;
   /** The one thread that moved every byte of the connection up to this exchange's end; -1 when several did. */
   thread: number;
+  /**
+   * SERVER exchanges: since when that thread has moved bytes of no other server-side (or
+   * unknown-role) connection — a time after requestStart means it served another one meanwhile;
+   * -1n when not known.
+   */
+  servingSince: bigint;
   /** Kernel start time of the process (ns since boot), with pid one incarnation; -1 when not known. */
   processStartNs: number;
   /** First and last byte times of the request and the response (0n: no response). */

@@ -38,6 +38,9 @@ const ALWAYS_REPORTED_DROPS: Stats = Object.fromEntries(
   ),
 );
 
+/** Threads whose serving history is kept (trace_links' thread rule); the oldest go first. */
+const MAX_THREADS = 65536;
+
 /** Internal errors logged per processor (all are counted in 'errors'). */
 const MAX_ERROR_LOGS = 10;
 
@@ -274,6 +277,8 @@ export class HttpProcessor implements ChunkProcessorComponent {
   private readonly holding = new Set<Conn>();
   private readonly resources: ResourceCache;
   private readonly ids = new IdGenerator();
+  /** Per thread (pid/tid): the non-client connection it last moved bytes of, and since when (its first chunk there). */
+  private readonly threadServing = new Map<string, { connId: string; since: bigint }>();
   private readonly log: Logger;
   private consumer: SpanConsumer | null = null;
   private out: SpanRecord[] = [];
@@ -406,6 +411,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
         captureBodies: this.limits.captureBodies,
         maxBodyBytes: this.limits.maxBodyBytes,
         thread: conn.thread,
+        servingSince: ex.clientSide || conn.thread < 0 ? -1n : this.servingSince(ex.pid, conn.thread, conn.meta.connId),
         processStartNs: this.resources.startTimeOf(ex.pid),
       }),
     );
@@ -417,6 +423,25 @@ export class HttpProcessor implements ChunkProcessorComponent {
   }
 
   // ---- internals ----
+
+  /** A thread moved bytes of a server (or unknown-role) connection: note when it last switched connections. */
+  private noteServing(c: CaptureChunk): void {
+    const key = `${c.pid}/${c.tid}`;
+    const e = this.threadServing.get(key);
+    if (e === undefined) {
+      if (this.threadServing.size >= MAX_THREADS) this.threadServing.delete(this.threadServing.keys().next().value!);
+      this.threadServing.set(key, { connId: c.conn.connId, since: c.timeUnixNano });
+    } else if (e.connId !== c.conn.connId) {
+      e.connId = c.conn.connId;
+      e.since = c.timeUnixNano;
+    }
+  }
+
+  /** Since when the thread has served only this connection (-1n: it is on another one now, or unknown). */
+  private servingSince(pid: number, tid: number, connId: string): bigint {
+    const e = this.threadServing.get(`${pid}/${tid}`);
+    return e !== undefined && e.connId === connId ? e.since : -1n;
+  }
 
   private lookup(c: CaptureChunk, now: number): Conn | undefined {
     const id = c.conn.connId;
@@ -471,6 +496,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
     conn.pid = c.pid;
     conn.tid = c.tid;
     if (conn.thread !== c.tid) conn.thread = -1;
+    if (c.conn.role !== 'client') this.noteServing(c);
     conn.comm = c.comm;
     if (conn.status === 'ignored') {
       this.counters.add('bytes.ignored', c.data.length);

@@ -203,6 +203,8 @@ export interface SpanContext {
   thread?: number;
   /** Kernel start time of the process (ns since boot); -1 when not known. */
   processStartNs?: number;
+  /** SERVER exchanges: since when `thread` has moved bytes of no other server connection (-1n: unknown). */
+  servingSince?: bigint;
 }
 
 /** Captured header attributes (capture_headers), per the HTTP conventions: string arrays. */
@@ -386,6 +388,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     responseOffset: res?.startOffset ?? -1,
     h2StreamId: ex.h2?.streamId ?? -1,
     thread: c.thread ?? -1,
+    servingSince: c.servingSince ?? -1n,
     processStartNs: c.processStartNs ?? -1,
     requestStart: req.startTime,
     requestEnd: req.endTime,

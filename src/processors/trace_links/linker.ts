@@ -90,6 +90,7 @@ export class Linker {
     'thread.main_thread': 0,
     'thread.shared_connection': 0,
     'thread.concurrent_process': 0,
+    'thread.unproven': 0,
     'released.no_parent': 0,
     'unlinked.capacity': 0,
     'missed.late_parent': 0,
@@ -120,9 +121,17 @@ export class Linker {
     return this.window.size;
   }
 
-  /** Takes spans in, returns the spans whose ids are final (in no particular order). */
+  /**
+   * Takes spans in, returns the spans whose ids are final (in no particular order). A batch is
+   * indexed whole before any of it is joined, so candidates arriving together see each other.
+   */
   add(spans: SpanRecord[], now: number): SpanRecord[] {
-    for (const s of spans) this.one(s, now);
+    const nodes: Node[] = [];
+    for (const s of spans) {
+      const n = this.admit(s, now);
+      if (n !== null) nodes.push(n);
+    }
+    for (const n of nodes) this.resolve(n);
     this.expire(now);
     return this.take();
   }
@@ -151,33 +160,39 @@ export class Linker {
 
   // ---- arrival ----
 
-  private one(span: SpanRecord, now: number): void {
+  /** Indexes a span; null when it passes straight through. */
+  private admit(span: SpanRecord, now: number): Node | null {
     this.counters['spans.in']++;
     const link = span.internal?.link;
     if (link === undefined) {
       this.out.push(span); // not from the http processor: nothing to join it by
-      return;
+      return null;
     }
     const fromCaller = span.parentSpanId !== undefined; // the http processor sets it only from a valid traceparent
     if (fromCaller && !this.o.callerContext) {
       this.out.push(span); // rule 4 off: header-carrying spans are neither parents nor children
-      return;
+      return null;
     }
     const node = this.makeNode(span, link, now, fromCaller);
     if (node.kind === SpanKind.CLIENT && this.o.threadLinks && link.thread < 0) this.counters['thread.shared_connection']++;
     this.window.set(node.seq, node);
     if (node.connKey !== null) push(this.byConn, node.connKey, node);
     if (node.threadKey !== null) push(this.byThread, node.threadKey, node);
+    return node;
+  }
 
-    // Its parent, if one is already here.
+  private resolve(node: Node): void {
+    // Claimed as a child by a span of the same batch already: it only claims its own children.
+    const attached = node.state !== 'free';
     let parent: Node | null = null;
-    if (!fromCaller) parent = node.kind === SpanKind.SERVER ? this.connectionParent(node) : this.threadParent(node);
+    if (!attached && !node.callerRooted) parent = node.kind === SpanKind.SERVER ? this.connectionParent(node) : this.threadParent(node);
     // Its children, if they are waiting.
     if (node.kind === SpanKind.CLIENT) this.claimConnectionChildren(node);
     else this.claimThreadChildren(node);
 
+    if (attached) return;
     if (parent !== null) this.attach(node, parent);
-    else if (fromCaller) {
+    else if (node.callerRooted) {
       this.counters['caller_context.kept']++;
       this.finalize(node);
     } else if (this.mayWait(node)) node.state = 'waiting';
@@ -272,7 +287,10 @@ export class Linker {
       return false;
     }
     const slack = this.o.slackNs;
+    // The server reads the request after the client starts it, and before the client has the answer...
     if (sl.requestStart + slack < cl.requestStart) return false;
+    if (cl.responseStart !== ZERO && sl.requestStart > cl.responseStart + slack) return false;
+    // ...and has written all of its answer by the time the client read the last of it.
     if (cl.responseEnd !== ZERO && sl.responseEnd !== ZERO && sl.responseEnd > cl.responseEnd + slack) return false;
     const cPeer = this.peers.get(cl.connId);
     const sPeer = this.peers.get(sl.connId);
@@ -326,14 +344,23 @@ export class Linker {
   }
 
   /**
-   * No other SERVER exchange of the thread overlaps this one: otherwise the thread serves
-   * several requests at once (an event loop), and the process gets no thread links from now on.
+   * The thread served only this exchange from its request's first byte to its response's
+   * last: an HTTP/1 exchange (HTTP/2 multiplexes streams on one thread), the thread moved bytes
+   * of no other server connection meanwhile (the http processor's servingSince), and no other
+   * SERVER exchange of the thread seen here overlaps it. Otherwise the thread serves several
+   * requests at once (an event loop), and its process gets no thread links from now on.
    */
   private aloneOnThread(s: Node): boolean {
-    const others = this.byThread.get(s.threadKey!)!.filter(
-      (o) => o !== s && o.kind === SpanKind.SERVER && o.link.requestStart <= endOf(s.link) && s.link.requestStart <= endOf(o.link),
+    const l = s.link;
+    if (l.h2StreamId >= 0 || l.servingSince < ZERO) {
+      this.counters['thread.unproven']++;
+      return false;
+    }
+    const switched = l.servingSince > l.requestStart;
+    const overlaps = this.byThread.get(s.threadKey!)!.some(
+      (o) => o !== s && o.kind === SpanKind.SERVER && o.link.requestStart <= endOf(l) && l.requestStart <= endOf(o.link),
     );
-    if (others.length === 0) return true;
+    if (!switched && !overlaps) return true;
     this.counters['thread.ambiguous']++;
     this.concurrent.add(`${s.pid}/${s.link.processStartNs}`);
     return false;
