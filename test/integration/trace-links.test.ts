@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { CLIENT, ROOT, SERVER, freePort, run, startServer, stop, withCollector, type FlatSpan } from './harness';
+import { CLIENT, PYTHON_PEERS, ROOT, SERVER, freePort, run, startServer, stop, withCollector, type FlatSpan } from './harness';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 const N = 20;
@@ -116,6 +116,18 @@ test('traces: the same chain with a Node.js front: connection links on both hops
   assert.equal(r.links['links.connection'], 2 * N, r.stderr);
   assert.equal(r.links['links.thread'] ?? 0, 0, r.stderr);
   assert.ok((r.links['thread.event_loop'] ?? 0) > 0, `rule 3 refused node's in-process candidates: ${r.stderr}`);
+});
+
+test('traces: the same chain with an asyncio Python front (aiohttp): connection links on both hops, no in-process link', async () => {
+  const r = await chainRun([PYTHON_PEERS, path.join(FIXTURES, 'chain-front-asyncio.py')]);
+  for (const [id, c] of r.chains) {
+    assert.equal(c.frontServer.parentSpanId, c.curl.spanId, `request ${id}: front SERVER child of curl CLIENT`);
+    assert.equal(c.frontClient.parentSpanId, '', `request ${id}: no in-process link inside the event loop`);
+    assert.equal(c.downstream.parentSpanId, c.frontClient.spanId, `request ${id}: downstream SERVER child of the front's CLIENT`);
+  }
+  noCrossLinks(r.spans);
+  assert.equal(r.links['links.connection'], 2 * N, r.stderr);
+  assert.equal(r.links['links.thread'] ?? 0, 0, r.stderr);
 });
 
 test("traces: a caller's traceparent keeps its trace id down the chain", async () => {
