@@ -162,9 +162,10 @@ export interface LinkInfo {
   /** The one thread that moved every byte of the connection up to this exchange's end; -1 when several did. */
   thread: number;
   /**
-   * SERVER exchanges: since when that thread has moved bytes of no other server-side (or
-   * unknown-role) connection — a time after requestStart means it served another one meanwhile;
-   * -1n when not known.
+   * Since when that thread has moved bytes of no other server-side (or unknown-role) connection
+   * than its current one: for a SERVER exchange, a time after requestStart means it served
+   * another one meanwhile, -1n that it is not on this one or not known; for a CLIENT exchange,
+   * -1n means the thread never served (no thread parent possible).
    */
   servingSince: bigint;
   /** Kernel start time of the process (ns since boot), with pid one incarnation; -1 when not known. */

@@ -100,6 +100,8 @@ test('traces: curl → threaded Python front → Python downstream, 20 concurren
   noCrossLinks(r.spans);
   assert.equal(r.links['links.connection'], 2 * N, r.stderr);
   assert.equal(r.links['links.thread'], N, r.stderr);
+  // Every span found its parent or was a provable root (curl's thread never served): none waited out the window.
+  assert.equal(r.links['released.no_parent'] ?? 0, 0, r.stderr);
 });
 
 test('traces: the same chain with a Node.js front: connection links on both hops, no in-process link (event loop)', async () => {

@@ -48,7 +48,7 @@ interface Ex {
   t: [number, number, number, number];
   traceparent?: boolean;
   remote?: string;
-  /** When the thread last switched to this server connection (ms; default: the request start). */
+  /** When the thread last switched to its current server connection (ms; default: a server's request start, none for a client). */
   since?: number;
 }
 
@@ -65,7 +65,7 @@ function span(e: Ex): SpanRecord {
     responseOffset: e.h2 !== undefined ? -1 : (e.resOffset ?? e.offset ?? 0),
     h2StreamId: e.h2 ?? -1,
     thread: e.thread ?? e.pid + 1,
-    servingSince: client ? -1n : ms(e.since ?? e.t[0]),
+    servingSince: e.since !== undefined ? ms(e.since) : client ? -1n : ms(e.t[0]),
     processStartNs: 7,
     requestStart: ms(e.t[0]),
     requestEnd: ms(e.t[1]),
@@ -115,7 +115,7 @@ function chain(port: number, t0 = 0, front = { pid: 20, thread: 21, exe: 'python
   return {
     curl: span({ kind: 'client', pid: 10, exe: 'curl', thread: 10, conn: `curl${port}`, port, t: [t0, t0 + 1, t0 + 9, t0 + 10] }),
     frontServer: span({ kind: 'server', ...front, conn: `fs${port}`, port, t: [t0 + 0.1, t0 + 1.1, t0 + 8.9, t0 + 9.9] }),
-    frontClient: span({ kind: 'client', ...front, conn: `fc${port}`, port: port + 1, serverPort: 9000, t: [t0 + 2, t0 + 2.1, t0 + 7, t0 + 7.1] }),
+    frontClient: span({ kind: 'client', ...front, conn: `fc${port}`, port: port + 1, serverPort: 9000, since: t0 + 0.1, t: [t0 + 2, t0 + 2.1, t0 + 7, t0 + 7.1] }),
     // Its last byte is stamped a little after the client's (the two ends' stamps differ): clamped.
     downstream: span({ kind: 'server', pid: 30, thread: 31, conn: `ds${port}`, port: port + 1, serverPort: 9000, t: [t0 + 2.05, t0 + 2.15, t0 + 6.9, t0 + 7.12] }),
   };
@@ -128,11 +128,10 @@ test('trace_links: a chain arriving child-first waits for its root, then comes o
   assert.deepEqual(l.add([c.downstream], 0), []);
   assert.deepEqual(l.add([c.frontClient], 1), []);
   assert.deepEqual(l.add([c.frontServer], 2), []);
+  assert.equal(l.held, 3);
   const traceId = c.curl.traceId;
-  // curl's own span may still get a thread parent (curl is no event loop): it waits out the window.
-  assert.deepEqual(l.add([c.curl], 3), []);
-  assert.equal(l.held, 4);
-  const out = l.tick(1004);
+  // curl's thread never served a request: its span cannot get a thread parent, so it is final at once.
+  const out = l.add([c.curl], 3);
   assert.equal(out.length, 4);
   assert.equal(c.curl.parentSpanId, undefined);
   assert.equal(c.frontServer.parentSpanId, c.curl.spanId);
@@ -141,7 +140,7 @@ test('trace_links: a chain arriving child-first waits for its root, then comes o
   for (const s of out) assert.equal(s.traceId, traceId);
   assert.equal(l.counters['links.connection'], 2);
   assert.equal(l.counters['links.thread'], 1);
-  assert.equal(l.counters['released.no_parent'], 1);
+  assert.equal(l.counters['released.no_parent'], 0);
   assert.equal(l.held, 0);
 });
 
@@ -171,7 +170,7 @@ test('trace_links: ambiguous thread windows (two SERVER exchanges open on one th
   const l = linker();
   const s1 = span({ kind: 'server', pid: 50, thread: 51, conn: 'a', port: 1, t: [0, 1, 9, 10], since: 9 });
   const s2 = span({ kind: 'server', pid: 50, thread: 51, conn: 'b', port: 2, t: [0.5, 1.5, 9.5, 11] });
-  const c = span({ kind: 'client', pid: 50, thread: 51, conn: 'c', port: 3, serverPort: 9, remote: '192.0.2.1', t: [2, 3, 4, 5] });
+  const c = span({ kind: 'client', pid: 50, thread: 51, conn: 'c', port: 3, serverPort: 9, remote: '192.0.2.1', since: 0, t: [2, 3, 4, 5] });
   l.add([c], 0);
   l.add([s1], 1);
   l.add([s2], 2);
@@ -182,7 +181,7 @@ test('trace_links: ambiguous thread windows (two SERVER exchanges open on one th
   assert.ok(l.counters['thread.ambiguous']! >= 1);
   // Later, a clean single exchange on the same process: still refused (the process multiplexes).
   const s3 = span({ kind: 'server', pid: 50, thread: 52, conn: 'd', port: 4, t: [100, 101, 109, 110] });
-  const c3 = span({ kind: 'client', pid: 50, thread: 52, conn: 'e', port: 5, serverPort: 9, remote: '192.0.2.1', t: [102, 103, 104, 105] });
+  const c3 = span({ kind: 'client', pid: 50, thread: 52, conn: 'e', port: 5, serverPort: 9, remote: '192.0.2.1', since: 100, t: [102, 103, 104, 105] });
   l.add([c3, s3], 6000);
   l.tick(9000);
   assert.equal(c3.parentSpanId, undefined);
@@ -193,9 +192,9 @@ test('trace_links: ambiguous thread windows (two SERVER exchanges open on one th
 test('trace_links: a CLIENT exchange not entirely inside the server window, or on a shared connection, is not linked', () => {
   const l = linker();
   const s = span({ kind: 'server', pid: 60, thread: 61, conn: 'a', port: 1, t: [0, 1, 9, 10] });
-  const early = span({ kind: 'client', pid: 60, thread: 61, conn: 'b', port: 2, serverPort: 9, remote: '192.0.2.1', t: [0.5, 2, 3, 4] }); // starts before the request was read
-  const late = span({ kind: 'client', pid: 60, thread: 61, conn: 'c', port: 3, serverPort: 9, remote: '192.0.2.1', t: [2, 3, 4, 9.5] }); // ends after the response began
-  const shared = span({ kind: 'client', pid: 60, thread: -1, conn: 'd', port: 4, serverPort: 9, remote: '192.0.2.1', t: [2, 3, 4, 5] });
+  const early = span({ kind: 'client', pid: 60, thread: 61, conn: 'b', port: 2, serverPort: 9, remote: '192.0.2.1', since: 0, t: [0.5, 2, 3, 4] }); // starts before the request was read
+  const late = span({ kind: 'client', pid: 60, thread: 61, conn: 'c', port: 3, serverPort: 9, remote: '192.0.2.1', since: 0, t: [2, 3, 4, 9.5] }); // ends after the response began
+  const shared = span({ kind: 'client', pid: 60, thread: -1, conn: 'd', port: 4, serverPort: 9, remote: '192.0.2.1', since: 0, t: [2, 3, 4, 5] });
   const out = [...l.add([early, late, shared], 0), ...l.add([s], 1), ...l.tick(5000)];
   assert.equal(out.length, 4);
   for (const c of [early, late, shared]) assert.equal(c.parentSpanId, undefined);
@@ -215,7 +214,7 @@ test('trace_links: rule 3 — no thread links in node, Go binaries or a Python m
   for (const [what, who, counter] of cases) {
     const l = linker();
     const s = span({ kind: 'server', conn: 'a', port: 1, t: [0, 1, 9, 10], pid: 0, ...who });
-    const c = span({ kind: 'client', conn: 'b', port: 2, serverPort: 9, remote: '192.0.2.1', t: [2, 3, 4, 5], pid: 0, ...who });
+    const c = span({ kind: 'client', conn: 'b', port: 2, serverPort: 9, remote: '192.0.2.1', since: 0, t: [2, 3, 4, 5], pid: 0, ...who });
     const out = [...l.add([c], 0), ...l.add([s], 1), ...l.tick(5000)];
     assert.equal(out.length, 2, what);
     assert.equal(c.parentSpanId, undefined, what);
@@ -223,7 +222,7 @@ test('trace_links: rule 3 — no thread links in node, Go binaries or a Python m
     // With the guard off, the same spans are linked by rule 2's other guards alone.
     const open = linker({ eventLoopGuard: false });
     const s2 = span({ kind: 'server', conn: 'a', port: 1, t: [0, 1, 9, 10], pid: 0, ...who });
-    const c2 = span({ kind: 'client', conn: 'b', port: 2, serverPort: 9, remote: '192.0.2.1', t: [2, 3, 4, 5], pid: 0, ...who });
+    const c2 = span({ kind: 'client', conn: 'b', port: 2, serverPort: 9, remote: '192.0.2.1', since: 0, t: [2, 3, 4, 5], pid: 0, ...who });
     open.add([c2], 0);
     open.add([s2], 1);
     open.tick(5000);
@@ -322,7 +321,7 @@ test('trace_links: caller_context off — traceparent spans pass untouched and t
 
 test('trace_links: memory is bounded — beyond max_spans the oldest waiting span leaves unlinked (counted), nothing is dropped', () => {
   const l = linker({ maxSpans: 3 });
-  const waiting = [1, 2, 3, 4, 5].map((i) => span({ kind: 'client', pid: 90, exe: 'curl', thread: 90, conn: `k${i}`, port: 100 + i, t: [i, i + 1, i + 2, i + 3] }));
+  const waiting = [1, 2, 3, 4, 5].map((i) => span({ kind: 'client', pid: 90, exe: 'curl', thread: 90, conn: `k${i}`, port: 100 + i, since: 0, t: [i, i + 1, i + 2, i + 3] }));
   const out: SpanRecord[] = [];
   for (const s of waiting) out.push(...l.add([s], 0));
   assert.ok(l.windowSize <= 3);

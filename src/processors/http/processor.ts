@@ -411,7 +411,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
         captureBodies: this.limits.captureBodies,
         maxBodyBytes: this.limits.maxBodyBytes,
         thread: conn.thread,
-        servingSince: ex.clientSide || conn.thread < 0 ? -1n : this.servingSince(ex.pid, conn.thread, conn.meta.connId),
+        servingSince: conn.thread < 0 ? -1n : this.servingSince(ex.pid, conn.thread, ex.clientSide ? null : conn.meta.connId),
         processStartNs: this.resources.startTimeOf(ex.pid),
       }),
     );
@@ -437,10 +437,14 @@ export class HttpProcessor implements ChunkProcessorComponent {
     }
   }
 
-  /** Since when the thread has served only this connection (-1n: it is on another one now, or unknown). */
-  private servingSince(pid: number, tid: number, connId: string): bigint {
+  /**
+   * Since when the thread has served only its current server connection: for a server exchange,
+   * -1n unless that is the exchange's own connection; for a client exchange, any (-1n: the thread
+   * never served, so no server exchange of it can be the client's parent).
+   */
+  private servingSince(pid: number, tid: number, connId: string | null): bigint {
     const e = this.threadServing.get(`${pid}/${tid}`);
-    return e !== undefined && e.connId === connId ? e.since : -1n;
+    return e !== undefined && (connId === null || e.connId === connId) ? e.since : -1n;
   }
 
   private lookup(c: CaptureChunk, now: number): Conn | undefined {

@@ -203,7 +203,7 @@ export interface SpanContext {
   thread?: number;
   /** Kernel start time of the process (ns since boot); -1 when not known. */
   processStartNs?: number;
-  /** SERVER exchanges: since when `thread` has moved bytes of no other server connection (-1n: unknown). */
+  /** Since when `thread` has served only its current server connection (see LinkInfo.servingSince). */
   servingSince?: bigint;
 }
 

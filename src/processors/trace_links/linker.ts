@@ -231,7 +231,10 @@ export class Linker {
       const conn = n.span!.internal!.conn;
       return n.connKey !== null && conn !== undefined && this.isLocal(normAddr(conn.remoteAddr));
     }
-    return n.kind === SpanKind.CLIENT && this.threadEligible(n, true);
+    // A thread parent's request is read on this thread before the call starts: a thread that
+    // was serving nothing then (the http processor's servingSince) has none to wait for.
+    if (n.kind !== SpanKind.CLIENT || n.link.servingSince < ZERO || n.link.servingSince > n.link.requestStart) return false;
+    return this.threadEligible(n, true);
   }
 
   private isLocal(addr: string): boolean {
