@@ -299,7 +299,7 @@ test('trace_links: a parent exported before its child keeps its trace id; the la
   const out1 = l.add([front], 0);
   assert.deepEqual(out1, [front], 'a traceparent span has its ids: out at once');
   assert.equal(front.traceId, 'feed'.repeat(8));
-  const call = span({ kind: 'client', pid: 20, thread: 21, conn: 'c', port: 2, serverPort: 9, remote: '192.0.2.1', t: [2, 3, 4, 5] });
+  const call = span({ kind: 'client', pid: 20, thread: 21, conn: 'c', port: 2, serverPort: 9, remote: '192.0.2.1', since: 0, t: [2, 3, 4, 5] });
   const out2 = l.add([call], 1);
   assert.deepEqual(out2, [call]);
   assert.equal(call.traceId, front.traceId);
@@ -311,7 +311,7 @@ test('trace_links: a parent exported before its child keeps its trace id; the la
 test('trace_links: caller_context off — traceparent spans pass untouched and take no part', () => {
   const l = linker({ callerContext: false });
   const front = span({ kind: 'server', pid: 20, thread: 21, conn: 'f', port: 1, t: [0, 1, 9, 10], traceparent: true });
-  const call = span({ kind: 'client', pid: 20, thread: 21, conn: 'c', port: 2, serverPort: 9, remote: '192.0.2.1', t: [2, 3, 4, 5] });
+  const call = span({ kind: 'client', pid: 20, thread: 21, conn: 'c', port: 2, serverPort: 9, remote: '192.0.2.1', since: 0, t: [2, 3, 4, 5] });
   const own = call.traceId;
   const out = [...l.add([call], 0), ...l.add([front], 1), ...l.tick(5000)];
   assert.equal(out.length, 2);

@@ -40,7 +40,6 @@ interface Node {
   readonly kind: number;
   readonly pid: number;
   readonly exe: string;
-  readonly seq: number;
   readonly arrived: number;
   /** Rule 1 key (client endpoint > server endpoint | exchange), or null. */
   readonly connKey: string | null;
@@ -58,9 +57,13 @@ interface Node {
   callerRooted: boolean;
   /** A CLIENT span whose SERVER end is linked (one exchange has one server end). */
   hasServerEnd: boolean;
+  /** Rule 3's verdict on the span's process and thread, once asked (so a refusal counts once). */
+  eligible: boolean | undefined;
 }
 
 const ZERO = 0n;
+const SERVERS_PER_THREAD = 8;
+const CLIENTS_PER_THREAD = 256;
 
 /** IPv4-mapped IPv6 addresses read as IPv4 (a dual-stack server sees its IPv4 peers like that). */
 const normAddr = (a: string) => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
@@ -90,21 +93,28 @@ export class Linker {
     'thread.main_thread': 0,
     'thread.shared_connection': 0,
     'thread.concurrent_process': 0,
-    'thread.unproven': 0,
     'released.no_parent': 0,
     'unlinked.capacity': 0,
     'missed.late_parent': 0,
     'timestamps.clamped': 0,
   };
-  /** Nodes in arrival order (a Map keeps insertion order; seq → node). */
-  private readonly window = new Map<number, Node>();
+  /** Nodes in arrival order: window[head..] are in it (a queue; the dead prefix is cut off now and then). */
+  private window: Node[] = [];
+  private head = 0;
   private readonly byConn = new Map<string, Node[]>();
-  private readonly byThread = new Map<string, Node[]>();
+  /**
+   * Rule 2 candidates per thread, newest last, capped: a thread-per-request thread completes its
+   * server exchanges one after another, so only its latest few matter (SERVER spans), and the
+   * calls made inside one exchange (CLIENT spans) are bounded too.
+   */
+  private readonly serversByThread = new Map<string, Node[]>();
+  private readonly clientsByThread = new Map<string, Node[]>();
   /** Each end of a connection seen linked to its other end (connId → connId), bounded with the window. */
-  private readonly peers = new Map<string, string>();
+  private peers = new Map<string, string>();
+  /** The previous generation of `peers` (two generations bound it without scanning). */
+  private oldPeers = new Map<string, string>();
   /** Process incarnations seen serving two exchanges at once on one thread: no thread links. */
   private readonly concurrent = new Set<string>();
-  private seq = 0;
   private out: SpanRecord[] = [];
   private local: Set<string> | null = null;
   private localAt = 0;
@@ -113,12 +123,12 @@ export class Linker {
 
   get held(): number {
     let n = 0;
-    for (const node of this.window.values()) if (node.state === 'waiting' || node.state === 'child') n++;
+    for (let i = this.head; i < this.window.length; i++) if (this.window[i]!.state === 'waiting' || this.window[i]!.state === 'child') n++;
     return n;
   }
 
   get windowSize(): number {
-    return this.window.size;
+    return this.window.length - this.head;
   }
 
   /**
@@ -144,10 +154,12 @@ export class Linker {
 
   /** Releases everything (shutdown). */
   drain(): SpanRecord[] {
-    for (const node of this.window.values()) if (node.state === 'waiting') this.release(node, 'released.no_parent');
-    this.window.clear();
+    for (let i = this.head; i < this.window.length; i++) if (this.window[i]!.state === 'waiting') this.release(this.window[i]!, 'released.no_parent');
+    this.window = [];
+    this.head = 0;
     this.byConn.clear();
-    this.byThread.clear();
+    this.serversByThread.clear();
+    this.clientsByThread.clear();
     return this.take();
   }
 
@@ -175,9 +187,12 @@ export class Linker {
     }
     const node = this.makeNode(span, link, now, fromCaller);
     if (node.kind === SpanKind.CLIENT && this.o.threadLinks && link.thread < 0) this.counters['thread.shared_connection']++;
-    this.window.set(node.seq, node);
+    this.window.push(node);
     if (node.connKey !== null) push(this.byConn, node.connKey, node);
-    if (node.threadKey !== null) push(this.byThread, node.threadKey, node);
+    if (node.threadKey !== null) {
+      if (node.kind === SpanKind.SERVER) push(this.serversByThread, node.threadKey, node, SERVERS_PER_THREAD);
+      else push(this.clientsByThread, node.threadKey, node, CLIENTS_PER_THREAD);
+    }
     return node;
   }
 
@@ -208,10 +223,9 @@ export class Linker {
       kind: span.kind,
       pid,
       exe,
-      seq: this.seq++,
       arrived: now,
       connKey: this.o.connectionLinks ? connKeyOf(span, link) : null,
-      threadKey: this.o.threadLinks && link.thread >= 0 && pid >= 0 ? `${pid}/${link.processStartNs}/${link.thread}` : null,
+      threadKey: this.threadCandidate(span.kind, link, pid) ? `${pid}/${link.processStartNs}/${link.thread}` : null,
       state: 'free',
       parent: null,
       children: null,
@@ -222,7 +236,17 @@ export class Linker {
       end: span.endTimeUnixNano,
       callerRooted: fromCaller,
       hasServerEnd: false,
+      eligible: undefined,
     };
+  }
+
+  /**
+   * Can rule 2 use this span at all: one thread moved all of its connection, and that thread was
+   * serving (a CLIENT span: some server connection; a SERVER span: its own, HTTP/1).
+   */
+  private threadCandidate(kind: number, l: LinkInfo, pid: number): boolean {
+    if (!this.o.threadLinks || l.thread < 0 || pid < 0 || l.servingSince < ZERO) return false;
+    return kind === SpanKind.CLIENT || (kind === SpanKind.SERVER && l.h2StreamId < 0);
   }
 
   /** May a parent still come for this span (so it should wait)? */
@@ -234,7 +258,7 @@ export class Linker {
     // A thread parent's request is read on this thread before the call starts: a thread that
     // was serving nothing then (the http processor's servingSince) has none to wait for.
     if (n.kind !== SpanKind.CLIENT || n.link.servingSince < ZERO || n.link.servingSince > n.link.requestStart) return false;
-    return this.threadEligible(n, true);
+    return this.threadEligible(n); // a refusal here is counted: the call was made while serving
   }
 
   private isLocal(addr: string): boolean {
@@ -295,8 +319,8 @@ export class Linker {
     if (cl.responseStart !== ZERO && sl.requestStart > cl.responseStart + slack) return false;
     // ...and has written all of its answer by the time the client read the last of it.
     if (cl.responseEnd !== ZERO && sl.responseEnd !== ZERO && sl.responseEnd > cl.responseEnd + slack) return false;
-    const cPeer = this.peers.get(cl.connId);
-    const sPeer = this.peers.get(sl.connId);
+    const cPeer = this.peers.get(cl.connId) ?? this.oldPeers.get(cl.connId);
+    const sPeer = this.peers.get(sl.connId) ?? this.oldPeers.get(sl.connId);
     if ((cPeer !== undefined && cPeer !== sl.connId) || (sPeer !== undefined && sPeer !== cl.connId)) {
       this.counters['connection.conflict']++;
       return false;
@@ -306,10 +330,14 @@ export class Linker {
 
   // ---- rule 2: a thread's only SERVER exchange ----
 
-  private threadEligible(n: Node, quiet = false): boolean {
+  private threadEligible(n: Node): boolean {
     if (n.threadKey === null) return false;
+    return (n.eligible ??= this.judge(n));
+  }
+
+  private judge(n: Node): boolean {
     const count = (k: string) => {
-      if (!quiet) this.counters[k]!++;
+      this.counters[k]!++;
       return false;
     };
     const procKey = `${n.pid}/${n.link.processStartNs}`;
@@ -327,7 +355,7 @@ export class Linker {
   /** The SERVER exchange open on this CLIENT span's thread for its whole duration, when provably the only one. */
   private threadParent(client: Node): Node | null {
     if (client.threadKey === null) return null;
-    const servers = (this.byThread.get(client.threadKey) ?? []).filter((s) => s.kind === SpanKind.SERVER && encloses(s, client));
+    const servers = (this.serversByThread.get(client.threadKey) ?? []).filter((s) => encloses(s, client));
     if (servers.length === 0) return null;
     if (!this.threadEligible(client)) return null;
     const s = servers[0]!;
@@ -336,33 +364,24 @@ export class Linker {
 
   private claimThreadChildren(server: Node): void {
     if (server.threadKey === null) return;
-    const waiting = (this.byThread.get(server.threadKey) ?? []).filter((c) => c.kind === SpanKind.CLIENT && encloses(server, c));
+    const waiting = (this.clientsByThread.get(server.threadKey) ?? []).filter((c) => encloses(server, c));
     if (waiting.length === 0) return;
     if (!this.threadEligible(server)) return;
     if (!this.aloneOnThread(server)) return;
-    for (const c of waiting) {
-      if (c.state === 'waiting') this.attach(c, server);
-      else if (c.state === 'done' && c.parent === null && !c.callerRooted) this.counters['missed.late_parent']++;
-    }
+    for (const c of waiting) if (c.state === 'waiting') this.attach(c, server);
   }
 
   /**
    * The thread served only this exchange from its request's first byte to its response's
-   * last: an HTTP/1 exchange (HTTP/2 multiplexes streams on one thread), the thread moved bytes
-   * of no other server connection meanwhile (the http processor's servingSince), and no other
+   * last (an HTTP/1 exchange, see threadCandidate): the thread moved bytes of no other server
+   * connection meanwhile (the http processor's servingSince), and no other
    * SERVER exchange of the thread seen here overlaps it. Otherwise the thread serves several
    * requests at once (an event loop), and its process gets no thread links from now on.
    */
   private aloneOnThread(s: Node): boolean {
     const l = s.link;
-    if (l.h2StreamId >= 0 || l.servingSince < ZERO) {
-      this.counters['thread.unproven']++;
-      return false;
-    }
     const switched = l.servingSince > l.requestStart;
-    const overlaps = this.byThread.get(s.threadKey!)!.some(
-      (o) => o !== s && o.kind === SpanKind.SERVER && o.link.requestStart <= endOf(l) && l.requestStart <= endOf(o.link),
-    );
+    const overlaps = this.serversByThread.get(s.threadKey!)!.some((o) => o !== s && o.link.requestStart <= endOf(l) && l.requestStart <= endOf(o.link));
     if (!switched && !overlaps) return true;
     this.counters['thread.ambiguous']++;
     this.concurrent.add(`${s.pid}/${s.link.processStartNs}`);
@@ -375,6 +394,7 @@ export class Linker {
     for (let a: Node | null = parent; a !== null; a = a.parent) if (a === child) return; // never a cycle
     child.parent = parent;
     if (child.kind === SpanKind.SERVER) parent.hasServerEnd = true;
+    else this.dropThreadChild(child);
     this.counters[child.kind === SpanKind.SERVER ? 'links.connection' : 'links.thread']!++;
     if (child.kind === SpanKind.SERVER && this.o.connectionLinks) {
       this.peers.set(parent.link.connId, child.link.connId);
@@ -406,6 +426,7 @@ export class Linker {
     n.end = span.endTimeUnixNano;
     n.state = 'done';
     n.span = null;
+    if (n.kind === SpanKind.CLIENT) this.dropThreadChild(n);
     this.out.push(span);
     const kids = n.children;
     n.children = null;
@@ -432,6 +453,11 @@ export class Linker {
     this.finalize(n);
   }
 
+  /** A CLIENT span with a parent, or gone, is no one's thread child any more: out of the index. */
+  private dropThreadChild(n: Node): void {
+    if (n.threadKey !== null) unindex(this.clientsByThread, n.threadKey, n);
+  }
+
   /** The waiting node a held child ultimately waits with. */
   private rootOf(n: Node): Node {
     let r = n;
@@ -441,12 +467,13 @@ export class Linker {
 
   private expire(now: number): void {
     const limit = now - this.o.windowMs;
-    for (const [seq, n] of this.window) {
-      const full = this.window.size > this.o.maxSpans;
+    while (this.head < this.window.length) {
+      const n = this.window[this.head]!;
+      const full = this.window.length - this.head > this.o.maxSpans;
       if (!full && n.arrived > limit) break;
-      this.window.delete(seq);
+      this.head++;
       if (n.connKey !== null) unindex(this.byConn, n.connKey, n);
-      if (n.threadKey !== null) unindex(this.byThread, n.threadKey, n);
+      if (n.threadKey !== null) unindex(n.kind === SpanKind.SERVER ? this.serversByThread : this.clientsByThread, n.threadKey, n);
       if (n.state === 'waiting') this.release(n, full ? 'unlinked.capacity' : 'released.no_parent');
       else if (n.state === 'child' && full) {
         // Out of room: its whole tree leaves now, rooted where it waits.
@@ -455,7 +482,15 @@ export class Linker {
       }
       // (On time, a child waits on with its parent, which arrived later and leaves later.)
     }
-    while (this.peers.size > 2 * this.o.maxSpans) this.peers.delete(this.peers.keys().next().value!);
+    if (this.peers.size > this.o.maxSpans) {
+      this.oldPeers = this.peers;
+      this.peers = new Map();
+    }
+    // Drop the queue's dead prefix once it is as long as the rest.
+    if (this.head > 1024 && this.head * 2 > this.window.length) {
+      this.window = this.window.slice(this.head);
+      this.head = 0;
+    }
   }
 }
 
@@ -485,10 +520,10 @@ function encloses(s: Node, c: Node): boolean {
   return sl.responseStart !== ZERO && cl.responseEnd !== ZERO && sl.requestEnd <= cl.requestStart && cl.responseEnd <= sl.responseStart;
 }
 
-function push(m: Map<string, Node[]>, k: string, n: Node): void {
+function push(m: Map<string, Node[]>, k: string, n: Node, cap = Infinity): void {
   const l = m.get(k);
   if (l === undefined) m.set(k, [n]);
-  else l.push(n);
+  else if (l.push(n) > cap) l.shift(); // (a waiting CLIENT pushed out still leaves with the window)
 }
 
 function unindex(m: Map<string, Node[]>, k: string, n: Node): void {
