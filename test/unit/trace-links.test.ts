@@ -375,3 +375,36 @@ function goBinary(): string | null {
     return null;
   }
 }
+
+test('trace_links processor: an internal error passes the batch on unlinked, each span once; shutdown drains what waits', async () => {
+  const logs: string[] = [];
+  const logger = { debug() {}, info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
+  const cfg = traceLinksProcessorFactory.parseConfig({}, 'processors::trace_links');
+  const p = traceLinksProcessorFactory.create(cfg, { id: 'trace_links', logger: logger as never });
+  const got: SpanRecord[] = [];
+  p.setConsumer({ consumeSpans: (s) => got.push(...s) });
+  await p.start();
+  const waiting = span({ kind: 'client', pid: process.pid, exe: 'curl', thread: process.pid + 1, // a live process: its executable is readable
+    conn: 'w', port: 1, since: 0, t: [0, 1, 2, 3] });
+  p.consumeSpans([waiting]);
+  assert.equal(got.length, 0, 'it waits for a thread parent');
+  const linker = (p as unknown as { linker: { resolve: (n: unknown) => void } }).linker;
+  const real = linker.resolve;
+  let calls = 0;
+  linker.resolve = function (this: unknown, n: unknown) {
+    if (calls++ === 1) throw new Error('boom');
+    return real.call(this, n);
+  };
+  const batch = [1, 2, 3].map((i) => span({ kind: 'client', pid: 97, exe: 'curl', thread: 97, conn: `b${i}`, port: 10 + i, t: [0, 1, 2, 3] }));
+  p.consumeSpans(batch);
+  linker.resolve = real;
+  assert.equal(new Set(got).size, got.length, 'no span twice');
+  for (const s of batch) assert.ok(got.includes(s));
+  assert.equal(p.stats()['errors'], 1);
+  assert.ok(logs.some((l) => /internal error, spans passed on unlinked/.test(l)));
+  await p.shutdown();
+  assert.equal(got.filter((s) => s === waiting).length, 1, 'drained at shutdown');
+  assert.equal(got.length, 4);
+  await p.shutdown(); // idempotent
+  assert.ok(logs.some((l) => /4 span\(s\) in, 4 out/.test(l)), logs.join('\n'));
+});

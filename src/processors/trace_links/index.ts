@@ -35,6 +35,7 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
   private readonly linker: Linker;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private errors = 0;
 
   constructor(
     private readonly cfg: TraceLinksConfig,
@@ -66,7 +67,15 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
 
   consumeSpans(spans: SpanRecord[]): void {
     if (this.closed) return this.emit(spans); // upstream stops first; never lose a late span
-    this.emit(this.linker.add(spans, performance.now()));
+    let ready: SpanRecord[];
+    try {
+      ready = this.linker.add(spans, performance.now());
+    } catch (e) {
+      // A bug here must not lose spans: they go on as they are (counted, logged once).
+      if (this.errors++ === 0) this.ctx.logger.error(`internal error, spans passed on unlinked: ${(e as Error).stack ?? e}`);
+      ready = this.linker.salvage(spans);
+    }
+    this.emit(ready);
   }
 
   async shutdown(): Promise<void> {
@@ -81,7 +90,7 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
   }
 
   stats(): Stats {
-    return { ...this.linker.counters, 'spans.held': this.linker.held, 'window.spans': this.linker.windowSize };
+    return { ...this.linker.counters, 'spans.held': this.linker.held, 'window.spans': this.linker.windowSize, errors: this.errors };
   }
 
   private emit(spans: SpanRecord[]): void {

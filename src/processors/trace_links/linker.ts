@@ -206,8 +206,8 @@ export class Linker {
     else this.claimThreadChildren(node);
 
     if (attached) return;
-    if (parent !== null) this.attach(node, parent);
-    else if (node.callerRooted) {
+    if (parent !== null && this.attach(node, parent)) return;
+    if (node.callerRooted) {
       this.counters['caller_context.kept']++;
       this.finalize(node);
     } else if (this.mayWait(node)) node.state = 'waiting';
@@ -390,8 +390,9 @@ export class Linker {
 
   // ---- joining and export ----
 
-  private attach(child: Node, parent: Node): void {
-    for (let a: Node | null = parent; a !== null; a = a.parent) if (a === child) return; // never a cycle
+  /** Joins child under parent; false (nothing changed) when that would make a cycle. */
+  private attach(child: Node, parent: Node): boolean {
+    for (let a: Node | null = parent; a !== null; a = a.parent) if (a === child) return false;
     child.parent = parent;
     if (child.kind === SpanKind.SERVER) parent.hasServerEnd = true;
     else this.dropThreadChild(child);
@@ -405,10 +406,30 @@ export class Linker {
       child.state = 'child';
       (parent.children ??= []).push(child);
     }
+    return true;
+  }
+
+  /**
+   * After an internal error: the spans the linker had ready, plus `batch` as it is (each span
+   * once: the batch's nodes are marked done, so they never leave a second time).
+   */
+  salvage(batch: SpanRecord[]): SpanRecord[] {
+    const inBatch = new Set(batch);
+    for (let i = this.window.length - 1; i >= this.head; i--) {
+      const n = this.window[i]!;
+      if (n.span !== null && inBatch.has(n.span)) {
+        n.state = 'done';
+        n.span = null;
+      }
+    }
+    const seen = new Set(this.out);
+    for (const s of batch) if (!seen.has(s)) this.out.push(s);
+    return this.take();
   }
 
   /** Ids are final: take the parent's trace, export, and let waiting children follow. */
   private finalize(n: Node): void {
+    if (n.state === 'done') return; // (salvaged after an internal error)
     const span = n.span!;
     const p = n.parent;
     if (p !== null) {
