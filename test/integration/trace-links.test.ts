@@ -66,7 +66,8 @@ async function chainRun(front: string[], traceparent?: (i: number) => string) {
   try {
     down = await startServer('python3', [path.join(FIXTURES, 'chain-downstream.py'), String(downPort)], '127.0.0.1', downPort);
     fr = await startServer(front[0]!, [...front.slice(1), String(frontPort), String(downPort)], '127.0.0.1', frontPort);
-    const r = await withCollector({ ports: [frontPort, downPort], processors: [['trace_links', {}]] }, async () => {
+    // The debug exporter too: the console shows who is whose parent.
+    const r = await withCollector({ ports: [frontPort, downPort], processors: [['trace_links', {}]], exporters: { debug: { verbosity: 'normal' } } }, async () => {
       await Promise.all(
         Array.from({ length: N }, (_, i) =>
           run('curl', ['-sS', '--fail', '-w', '%{http_code} %{size_download} %{num_connects}', ...(traceparent ? ['-H', `traceparent: ${traceparent(i)}`] : []), `http://127.0.0.1:${frontPort}/r/${i}`]).then((out) =>
@@ -102,6 +103,11 @@ test('traces: curl → threaded Python front → Python downstream, 20 concurren
   assert.equal(r.links['links.thread'], N, r.stderr);
   // Every span found its parent or was a provable root (curl's thread never served): none waited out the window.
   assert.equal(r.links['released.no_parent'] ?? 0, 0, r.stderr);
+  // On the console: each child's line names its parent.
+  const c0 = r.chains.get('0')!;
+  for (const [child, parent] of [[c0.frontServer, c0.curl], [c0.frontClient, c0.frontServer], [c0.downstream, c0.frontClient]] as const) {
+    assert.ok(r.stderr.includes(`trace=${child.traceId.slice(0, 8)} span=${child.spanId.slice(0, 8)} parent=${parent.spanId.slice(0, 8)}`), r.stderr);
+  }
 });
 
 test('traces: the same chain with a Node.js front: connection links on both hops, no in-process link (event loop)', async () => {
