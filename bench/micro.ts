@@ -284,7 +284,7 @@ function benchLinks(rate: number, chains: boolean): void {
     id++;
     const client = kind === SpanKind.CLIENT;
     const link: LinkInfo = {
-      connId, role, requestOffset: offset, responseOffset: offset, h2StreamId: -1, thread, servingSince: serving, processStartNs: 1,
+      connId, role, requestOffset: offset, responseOffset: offset, h2StreamId: -1, inode: 0, peerInode: 0, thread, servingSince: serving, processStartNs: 1,
       requestStart: BigInt(t[0]!), requestEnd: BigInt(t[1]!), responseStart: BigInt(t[2]!), responseEnd: BigInt(t[3]!),
     };
     return {

@@ -17,6 +17,9 @@ export interface ConnectionMeta {
   role: Role;
   /** For unix sockets: the socket path (abstract names start with '@'). */
   path?: string;
+  /** For unix sockets: the inode numbers of this end and of its peer (as `ss -x` shows them; 0: not known). */
+  inode?: number;
+  peerInode?: number;
 }
 
 /**
@@ -159,6 +162,9 @@ export interface LinkInfo {
   responseOffset: number;
   /** HTTP/2 stream id; -1 for HTTP/1. */
   h2StreamId: number;
+  /** Unix sockets: this end's and the peer's inode numbers (0: not a unix socket, or not known). */
+  inode: number;
+  peerInode: number;
   /** The one thread that moved every byte of the connection up to this exchange's end; -1 when several did. */
   thread: number;
   /**

@@ -138,6 +138,8 @@ export class RecordDecoder {
     }
     live ??= this.track(b, at, connKey);
     const conn = live.meta;
+    // A client can send before its peer socket is accepted (no inode yet): learn it later.
+    if (conn.peerInode === 0) conn.peerInode = Number(b.readBigUInt64LE(at + 72));
     const lostAfter = b.readUInt32LE(at + 44);
     const offset = b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32);
     const pid = b.readUInt32LE(at + 8);
@@ -225,7 +227,9 @@ export class RecordDecoder {
     const role = ROLES[b[at + 3]!] ?? 'unknown';
     if (kernelFamily === AF_UNIX) {
       // The path arrives in the REC_CONN record that follows.
-      const unix = { connId: this.connIdOf(key), family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0, role } as const;
+      // No addresses; the kernel puts the inode numbers of both ends where they would be.
+      const ends = { inode: Number(b.readBigUInt64LE(at + 56)), peerInode: Number(b.readBigUInt64LE(at + 72)) };
+      const unix = { connId: this.connIdOf(key), family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0, role, ...ends } as const;
       return this.remember(key, { ...unix });
     }
     const mapped = kernelFamily !== AF_INET && isMapped(b, at + 56);

@@ -4,6 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { CLIENT, PYTHON_PEERS, ROOT, SERVER, freePort, run, startServer, stop, withCollector, type FlatSpan } from './harness';
 
@@ -155,31 +158,48 @@ test("traces: a caller's traceparent keeps its trace id down the chain", async (
   assert.equal(r.links['links.caller_context'], 2 * N, r.stderr);
 });
 
+/** grpc-js client → grpc-js server with `calls` concurrent calls on one connection; checks each SERVER span is the child of its own CLIENT span. */
+async function grpcCalls(target: string, collector: Parameters<typeof withCollector>[0], calls: number) {
+  const r = await withCollector(collector, async () => {
+    const out = JSON.parse(await run(process.execPath, [path.join(FIXTURES, 'grpc-concurrent-client.js'), target, String(calls)]));
+    assert.equal(out.length, calls);
+    await new Promise((res) => setTimeout(res, 500));
+  });
+  assert.equal(r.exitCode, 0, r.stderr);
+  const clients = r.spans.filter((s) => s.kind === CLIENT && s.name === 'tcpsniff.test.Echo/Unary');
+  const servers = r.spans.filter((s) => s.kind === SERVER && s.name === 'tcpsniff.test.Echo/Unary');
+  assert.equal(clients.length, calls, JSON.stringify(r.spans.map((s) => s.name)));
+  assert.equal(servers.length, calls);
+  assert.equal(new Set(clients.map((s) => s.attributes['tcpsniff.h2.stream_id'])).size, calls, 'one stream per call');
+  const byId = new Map(clients.map((s) => [s.spanId, s]));
+  for (const s of servers) {
+    const parent = byId.get(s.parentSpanId);
+    assert.ok(parent, `server span of stream ${s.attributes['tcpsniff.h2.stream_id']} has its CLIENT parent`);
+    assert.equal(parent.attributes['tcpsniff.h2.stream_id'], s.attributes['tcpsniff.h2.stream_id'], 'its own call');
+    assert.equal(parent.traceId, s.traceId);
+  }
+  assert.equal(linkStats(r.stderr)['links.connection'], calls, r.stderr);
+}
+
 test('traces: grpc-js client → grpc-js server, concurrent calls on one connection: each SERVER span is the child of its own CLIENT span', async () => {
   const port = await freePort();
-  const calls = 12;
   const server = await startServer(process.execPath, [path.join(FIXTURES, 'grpc-server.js'), String(port)], '127.0.0.1', port);
   try {
-    const r = await withCollector({ ports: [port], processors: [['trace_links', {}]] }, async () => {
-      const out = JSON.parse(await run(process.execPath, [path.join(FIXTURES, 'grpc-concurrent-client.js'), String(port), String(calls)]));
-      assert.equal(out.length, calls);
-      await new Promise((res) => setTimeout(res, 500));
-    });
-    assert.equal(r.exitCode, 0, r.stderr);
-    const clients = r.spans.filter((s) => s.kind === CLIENT && s.name === 'tcpsniff.test.Echo/Unary');
-    const servers = r.spans.filter((s) => s.kind === SERVER && s.name === 'tcpsniff.test.Echo/Unary');
-    assert.equal(clients.length, calls, JSON.stringify(r.spans.map((s) => s.name)));
-    assert.equal(servers.length, calls);
-    assert.equal(new Set(clients.map((s) => s.attributes['tcpsniff.h2.stream_id'])).size, calls, 'one stream per call');
-    const byId = new Map(clients.map((s) => [s.spanId, s]));
-    for (const s of servers) {
-      const parent = byId.get(s.parentSpanId);
-      assert.ok(parent, `server span of stream ${s.attributes['tcpsniff.h2.stream_id']} has its CLIENT parent`);
-      assert.equal(parent.attributes['tcpsniff.h2.stream_id'], s.attributes['tcpsniff.h2.stream_id'], 'its own call');
-      assert.equal(parent.traceId, s.traceId);
-    }
-    assert.equal(linkStats(r.stderr)['links.connection'], calls, r.stderr);
+    await grpcCalls(String(port), { ports: [port], processors: [['trace_links', {}]] }, 12);
   } finally {
     await stop(server);
+  }
+});
+
+test('traces: the same over a unix socket (the two ends are told by their inode numbers)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tl-'));
+  const sock = path.join(dir, 'grpc.sock');
+  const server = spawn(process.execPath, [path.join(FIXTURES, 'grpc-server.js'), sock], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await new Promise((res) => setTimeout(res, 50));
+    await grpcCalls(sock, { unix: { include: [sock] }, processors: [['trace_links', {}]] }, 12);
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

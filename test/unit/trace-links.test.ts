@@ -64,6 +64,8 @@ function span(e: Ex): SpanRecord {
     requestOffset: e.h2 !== undefined ? -1 : (e.offset ?? 0),
     responseOffset: e.h2 !== undefined ? -1 : (e.resOffset ?? e.offset ?? 0),
     h2StreamId: e.h2 ?? -1,
+    inode: 0,
+    peerInode: 0,
     thread: e.thread ?? e.pid + 1,
     servingSince: e.since !== undefined ? ms(e.since) : client ? -1n : ms(e.t[0]),
     processStartNs: 7,
@@ -331,7 +333,7 @@ test('trace_links: memory is bounded — beyond max_spans the oldest waiting spa
   assert.equal(l.counters['spans.in'], l.counters['spans.out']);
 });
 
-test('trace_links: a SERVER span whose peer is not on this host, or a unix socket, does not wait', () => {
+test('trace_links: a SERVER span whose peer is not on this host, or a unix socket without peer identity, does not wait', () => {
   const l = linker();
   const remote = span({ kind: 'server', pid: 20, conn: 'r', port: 1, t: [0, 1, 2, 3] });
   remote.internal!.conn!.remoteAddr = '198.51.100.7';
@@ -407,4 +409,24 @@ test('trace_links processor: an internal error passes the batch on unlinked, eac
   assert.equal(got.length, 4);
   await p.shutdown(); // idempotent
   assert.ok(logs.some((l) => /4 span\(s\) in, 4 out/.test(l)), logs.join('\n'));
+});
+
+test('trace_links: unix sockets — HTTP/2 streams link by the two ends\' inode numbers, mirrored; other inodes or HTTP/1 (offsets unproven without a handshake role) do not', () => {
+  const l = linker();
+  const unix = (s: SpanRecord, inode: number, peer: number, role: 'client' | 'server' | 'unknown' = 'unknown') => {
+    s.internal!.conn = { family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0 };
+    Object.assign(s.internal!.link!, { inode, peerInode: peer, role });
+    return s;
+  };
+  const c = unix(span({ kind: 'client', pid: 80, exe: 'node', conn: 'uc', port: 0, h2: 3, t: [0, 1, 8, 9] }), 1001, 1002);
+  const s = unix(span({ kind: 'server', pid: 81, exe: 'node', conn: 'us', port: 0, h2: 3, t: [1, 2, 7, 8] }), 1002, 1001);
+  const other = unix(span({ kind: 'server', pid: 82, exe: 'node', conn: 'uo', port: 0, h2: 3, t: [1, 2, 7, 8] }), 1003, 1004);
+  const h1c = unix(span({ kind: 'client', pid: 80, exe: 'node', conn: 'hc', port: 0, t: [0, 1, 8, 9] }), 2001, 2002);
+  const h1s = unix(span({ kind: 'server', pid: 81, exe: 'node', conn: 'hs', port: 0, t: [1, 2, 7, 8] }), 2002, 2001);
+  l.add([s, other, h1s], 0);
+  l.add([c, h1c], 1);
+  l.tick(5000);
+  assert.equal(s.parentSpanId, c.spanId);
+  assert.equal(other.parentSpanId, undefined);
+  assert.equal(h1s.parentSpanId, undefined);
 });

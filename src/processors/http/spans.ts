@@ -387,6 +387,8 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     requestOffset: req.startOffset,
     responseOffset: res?.startOffset ?? -1,
     h2StreamId: ex.h2?.streamId ?? -1,
+    inode: meta.inode ?? 0,
+    peerInode: meta.peerInode ?? 0,
     thread: c.thread ?? -1,
     servingSince: c.servingSince ?? -1n,
     processStartNs: c.processStartNs ?? -1,

@@ -252,8 +252,8 @@ export class Linker {
   /** May a parent still come for this span (so it should wait)? */
   private mayWait(n: Node): boolean {
     if (n.kind === SpanKind.SERVER) {
-      const conn = n.span!.internal!.conn;
-      return n.connKey !== null && conn !== undefined && this.isLocal(normAddr(conn.remoteAddr));
+      const conn = n.span!.internal!.conn!; // (a connKey implies it)
+      return n.connKey !== null && (conn.family === 0 || this.isLocal(normAddr(conn.remoteAddr))); // a unix peer is on this host
     }
     // A thread parent's request is read on this thread before the call starts: a thread that
     // was serving nothing then (the http processor's servingSince) has none to wait for.
@@ -518,11 +518,18 @@ export class Linker {
 /** Rule 1 key: the connection from the client's endpoint to the server's, and the exchange on it. */
 function connKeyOf(span: SpanRecord, link: LinkInfo): string | null {
   const conn = span.internal?.conn;
-  if (conn === undefined || conn.family === 0 || conn.remoteAddr === '') return null; // unix sockets: no peer identity
+  if (conn === undefined) return null;
   const client = span.kind === SpanKind.CLIENT;
-  if (link.role !== (client ? 'client' : 'server')) return null; // offsets are absolute only from the handshake on
-  const exchange = link.h2StreamId >= 0 ? `#${link.h2StreamId}` : link.requestOffset >= 0 ? `@${link.requestOffset}` : null;
-  if (exchange === null) return null;
+  let exchange: string;
+  if (link.h2StreamId >= 0) exchange = `#${link.h2StreamId}`; // stream ids are the frames' own: absolute
+  else if (link.requestOffset >= 0 && link.role === (client ? 'client' : 'server')) exchange = `@${link.requestOffset}`; // offsets are absolute only when the handshake was seen
+  else return null;
+  if (conn.family === 0) {
+    // Unix sockets: the two ends' inode numbers, mirrored.
+    if (link.inode <= 0 || link.peerInode <= 0) return null;
+    return `unix:${client ? link.inode : link.peerInode}>${client ? link.peerInode : link.inode}${exchange}`;
+  }
+  if (conn.remoteAddr === '') return null;
   const local = `${normAddr(conn.localAddr)}:${conn.localPort}`;
   const remote = `${normAddr(conn.remoteAddr)}:${conn.remotePort}`;
   return `${client ? local : remote}>${client ? remote : local}${exchange}`;
