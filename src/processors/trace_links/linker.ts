@@ -64,6 +64,8 @@ interface Node {
 const ZERO = 0n;
 const SERVERS_PER_THREAD = 8;
 const CLIENTS_PER_THREAD = 256;
+/** Process incarnations remembered as multiplexing (the oldest are forgotten first). */
+const MAX_CONCURRENT_PROCESSES = 4096;
 
 /** IPv4-mapped IPv6 addresses read as IPv4 (a dual-stack server sees its IPv4 peers like that). */
 const normAddr = (a: string) => (a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a);
@@ -302,8 +304,8 @@ export class Linker {
 
   /**
    * Same exchange seen from both ends: same key (mirrored endpoints, same request offset or
-   * stream id), opposite handshake roles, consistent response offsets, the server's view inside
-   * the client's (within the clock slack), and ends never seen paired with another connection.
+   * stream id), two sockets, consistent response offsets, the server's view inside the client's
+   * (within the clock slack), and ends never seen paired with another connection.
    */
   private sameExchange(c: Node, s: Node): boolean {
     const cl = c.link;
@@ -384,6 +386,7 @@ export class Linker {
     const overlaps = this.serversByThread.get(s.threadKey!)!.some((o) => o !== s && o.link.requestStart <= endOf(l) && l.requestStart <= endOf(o.link));
     if (!switched && !overlaps) return true;
     this.counters['thread.ambiguous']++;
+    if (this.concurrent.size >= MAX_CONCURRENT_PROCESSES) this.concurrent.delete(this.concurrent.values().next().value!);
     this.concurrent.add(`${s.pid}/${s.link.processStartNs}`);
     return false;
   }
