@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -135,6 +135,31 @@ test('traces: the same chain with an asyncio Python front (aiohttp): connection 
     assert.equal(c.frontServer.parentSpanId, c.curl.spanId, `request ${id}: front SERVER child of curl CLIENT`);
     assert.equal(c.frontClient.parentSpanId, '', `request ${id}: no in-process link inside the event loop`);
     assert.equal(c.downstream.parentSpanId, c.frontClient.spanId, `request ${id}: downstream SERVER child of the front's CLIENT`);
+  }
+  noCrossLinks(r.spans);
+  assert.equal(r.links['links.connection'], 2 * N, r.stderr);
+  assert.equal(r.links['links.thread'] ?? 0, 0, r.stderr);
+});
+
+/** The Go front, built from source into .cache/ (null with the reason when Go is missing). */
+function goFront(): string | { skip: string } {
+  const out = path.join(ROOT, '.cache', 'chain-front-go');
+  const src = path.join(FIXTURES, 'chain-front.go');
+  if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs) return out;
+  const r = spawnSync('go', ['build', '-o', out, src], { encoding: 'utf8' });
+  if (r.error) return { skip: `go is not installed: ${r.error.message}` };
+  if (r.status !== 0) throw new Error(`go build failed: ${r.stderr}`);
+  return out;
+}
+
+test('traces: the same chain with a Go (net/http) front: connection links on both hops, no in-process link', { timeout: 240_000 }, async (t) => {
+  const bin = goFront();
+  if (typeof bin !== 'string') return t.skip(bin.skip);
+  const r = await chainRun([bin]);
+  for (const [id, c] of r.chains) {
+    assert.equal(c.frontServer.parentSpanId, c.curl.spanId, `request ${id}: front SERVER child of curl CLIENT`);
+    assert.equal(c.frontClient.parentSpanId, '', `request ${id}: no in-process link inside Go`);
+    assert.equal(c.downstream.parentSpanId, c.frontClient.spanId, `request ${id}: downstream SERVER child of Go's CLIENT`);
   }
   noCrossLinks(r.spans);
   assert.equal(r.links['links.connection'], 2 * N, r.stderr);
