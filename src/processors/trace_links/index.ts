@@ -40,7 +40,6 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
   constructor(
     private readonly cfg: TraceLinksConfig,
     private readonly ctx: CreateContext,
-    opts: { procRoot?: string; localAddresses?: () => Set<string> } = {},
   ) {
     this.linker = new Linker({
       windowMs: cfg.window,
@@ -50,8 +49,7 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
       threadLinks: cfg.thread_links,
       eventLoopGuard: cfg.event_loop_guard,
       callerContext: cfg.caller_context,
-      runtime: new RuntimeClassifier({ eventLoopExecutables: cfg.event_loop_executables, procRoot: opts.procRoot }),
-      localAddresses: opts.localAddresses,
+      runtime: new RuntimeClassifier({ eventLoopExecutables: cfg.event_loop_executables }),
     });
   }
 
