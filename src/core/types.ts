@@ -17,7 +17,10 @@ export interface ConnectionMeta {
   role: Role;
   /** For unix sockets: the socket path (abstract names start with '@'). */
   path?: string;
-  /** For unix sockets: the inode numbers of this end and of its peer (as `ss -x` shows them; 0: not known). */
+  /**
+   * For unix sockets: the inode numbers of this end and of its peer (as `ss -x` shows them), read
+   * when the socket was first seen; 0: not known (a client's peer before the server accepted).
+   */
   inode?: number;
   peerInode?: number;
 }

@@ -138,8 +138,6 @@ export class RecordDecoder {
     }
     live ??= this.track(b, at, connKey);
     const conn = live.meta;
-    // A client can send before its peer socket is accepted (no inode yet): learn it later.
-    if (conn.peerInode === 0) conn.peerInode = Number(b.readBigUInt64LE(at + 72));
     const lostAfter = b.readUInt32LE(at + 44);
     const offset = b.readUInt32LE(at + 36) * 0x1_0000_0000 + b.readUInt32LE(at + 32);
     const pid = b.readUInt32LE(at + 8);

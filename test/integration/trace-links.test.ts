@@ -198,7 +198,7 @@ async function grpcCalls(target: string, collector: Parameters<typeof withCollec
   const byId = new Map(clients.map((s) => [s.spanId, s]));
   for (const s of servers) {
     const parent = byId.get(s.parentSpanId);
-    assert.ok(parent, `server span of stream ${s.attributes['tcpsniff.h2.stream_id']} has its CLIENT parent`);
+    assert.ok(parent, `server span of stream ${s.attributes["tcpsniff.h2.stream_id"]} has its CLIENT parent: ${/span\(s\) in.*/.exec(r.stderr)?.[0]}`);
     assert.equal(parent.attributes['tcpsniff.h2.stream_id'], s.attributes['tcpsniff.h2.stream_id'], 'its own call');
     assert.equal(parent.traceId, s.traceId);
   }
@@ -215,7 +215,7 @@ test('traces: grpc-js client → grpc-js server, concurrent calls on one connect
   }
 });
 
-test('traces: the same over a unix socket (the two ends are told by their inode numbers)', async () => {
+test("traces: the same over a unix socket (paired by the client end's inode number)", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tl-'));
   const sock = path.join(dir, 'grpc.sock');
   const server = spawn(process.execPath, [path.join(FIXTURES, 'grpc-server.js'), sock], { stdio: 'ignore' });

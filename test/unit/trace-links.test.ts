@@ -411,7 +411,7 @@ test('trace_links processor: an internal error passes the batch on unlinked, eac
   assert.ok(logs.some((l) => /4 span\(s\) in, 4 out/.test(l)), logs.join('\n'));
 });
 
-test('trace_links: unix sockets — HTTP/2 streams link by the two ends\' inode numbers, mirrored; other inodes or HTTP/1 (offsets unproven without a handshake role) do not', () => {
+test("trace_links: unix sockets — HTTP/2 streams link by the client end's inode number; other inodes or HTTP/1 (offsets unproven without a handshake role) do not", () => {
   const l = linker();
   const unix = (s: SpanRecord, inode: number, peer: number, role: 'client' | 'server' | 'unknown' = 'unknown') => {
     s.internal!.conn = { family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0 };
@@ -421,12 +421,16 @@ test('trace_links: unix sockets — HTTP/2 streams link by the two ends\' inode 
   const c = unix(span({ kind: 'client', pid: 80, exe: 'node', conn: 'uc', port: 0, h2: 3, t: [0, 1, 8, 9] }), 1001, 1002);
   const s = unix(span({ kind: 'server', pid: 81, exe: 'node', conn: 'us', port: 0, h2: 3, t: [1, 2, 7, 8] }), 1002, 1001);
   const other = unix(span({ kind: 'server', pid: 82, exe: 'node', conn: 'uo', port: 0, h2: 3, t: [1, 2, 7, 8] }), 1003, 1004);
+  // The client saw its peer before the server accepted it: no inode for the peer, still paired by its own.
+  const early = unix(span({ kind: 'client', pid: 80, exe: 'node', conn: 'ec', port: 0, h2: 1, t: [0, 1, 8, 9] }), 3001, 0);
+  const earlyS = unix(span({ kind: 'server', pid: 81, exe: 'node', conn: 'es', port: 0, h2: 1, t: [1, 2, 7, 8] }), 3002, 3001);
   const h1c = unix(span({ kind: 'client', pid: 80, exe: 'node', conn: 'hc', port: 0, t: [0, 1, 8, 9] }), 2001, 2002);
   const h1s = unix(span({ kind: 'server', pid: 81, exe: 'node', conn: 'hs', port: 0, t: [1, 2, 7, 8] }), 2002, 2001);
-  l.add([s, other, h1s], 0);
-  l.add([c, h1c], 1);
+  l.add([s, other, h1s, earlyS], 0);
+  l.add([c, h1c, early], 1);
   l.tick(5000);
   assert.equal(s.parentSpanId, c.spanId);
+  assert.equal(earlyS.parentSpanId, early.spanId);
   assert.equal(other.parentSpanId, undefined);
   assert.equal(h1s.parentSpanId, undefined);
 });

@@ -528,9 +528,11 @@ function connKeyOf(span: SpanRecord, link: LinkInfo): string | null {
   else if (link.requestOffset >= 0 && link.role === (client ? 'client' : 'server')) exchange = `@${link.requestOffset}`; // offsets are absolute only when the handshake was seen
   else return null;
   if (conn.family === 0) {
-    // Unix sockets: the two ends' inode numbers, mirrored.
-    if (link.inode <= 0 || link.peerInode <= 0) return null;
-    return `unix:${client ? link.inode : link.peerInode}>${client ? link.peerInode : link.inode}${exchange}`;
+    // Unix sockets: the client end's inode number, its own on the CLIENT span, its peer's on the
+    // SERVER span. (The client's view of the server end can be 0: the kernel reads it once, maybe
+    // before the server accepted.)
+    const clientEnd = client ? link.inode : link.peerInode;
+    return clientEnd > 0 ? `unix:${clientEnd}${exchange}` : null;
   }
   if (conn.remoteAddr === '') return null;
   const local = `${normAddr(conn.localAddr)}:${conn.localPort}`;
