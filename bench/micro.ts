@@ -2,6 +2,8 @@
 //   parser    HTTP/1 parsing and pairing (Http1Handler, server side) on realistic request/response pairs
 //   hpack     HPACK decoding of request and response header blocks (steady state, dynamic table)
 //   pipeline  CaptureChunks → http processor → batch → file exporter (OTLP/JSON lines to a temp file)
+//   links     the trace_links processor: spans of local exchanges (both ends) and 4-span thread-per-request
+//             chains, at a simulated arrival rate; CPU per span and what the window holds
 //   ringbuf   records/s from the kernel ring buffer into JS: a C program doing many small writes on
 //             a loopback TCP connection while the tcp receiver's syscalls backend drains (needs root)
 
@@ -18,6 +20,9 @@ import { HpackDecoder } from '../src/processors/http/hpack';
 import { Http1Handler } from '../src/processors/http/http1';
 import { Counters, type HandlerContext, type HttpExchange } from '../src/processors/http/protocol';
 import { fileExporterFactory } from '../src/exporters/file';
+import { Linker } from '../src/processors/trace_links/linker';
+import { RuntimeClassifier } from '../src/processors/trace_links/runtime';
+import { SpanKind, StatusCode, type LinkInfo } from '../src/core/types';
 import { HpackEncoder } from '../test/unit/helpers/h2';
 
 interface Row {
@@ -255,11 +260,110 @@ async function benchRingbuf(): Promise<void> {
   }
 }
 
+/**
+ * trace_links on spans shaped like the http processor's: per exchange, the SERVER span then the
+ * CLIENT span of one keep-alive connection out of 64 (a load generator → a local server: rule 1),
+ * or, with `chains`, curl → front → front's call → downstream (rules 1 and 2). Arrival time is
+ * simulated at `rate` spans/s, so the window fills as it would at that rate.
+ */
+function benchLinks(rate: number, chains: boolean): void {
+  const linker = new Linker({
+    windowMs: 2000,
+    maxSpans: 20_000,
+    connectionLinks: true,
+    threadLinks: true,
+    eventLoopGuard: true,
+    callerContext: true,
+    slackNs: 20_000_000n,
+    runtime: new RuntimeClassifier({ eventLoopExecutables: ['node'] }),
+    localAddresses: () => new Set(),
+  });
+  const resource = { attributes: { 'service.name': 'bench', 'process.executable.name': 'bench' } };
+  let id = 0;
+  const span = (kind: number, connId: string, role: 'client' | 'server', cport: number, sport: number, offset: number, pid: number, thread: number, serving: bigint, t: number[]): SpanRecord => {
+    id++;
+    const client = kind === SpanKind.CLIENT;
+    const link: LinkInfo = {
+      connId, role, requestOffset: offset, responseOffset: offset, h2StreamId: -1, inode: 0, peerInode: 0, thread, servingSince: serving, processStartNs: 1,
+      requestStart: BigInt(t[0]!), requestEnd: BigInt(t[1]!), responseStart: BigInt(t[2]!), responseEnd: BigInt(t[3]!),
+    };
+    return {
+      traceId: id.toString(16).padStart(32, '0'), spanId: id.toString(16).padStart(16, '0'), name: 'GET', kind: kind as 2 | 3,
+      startTimeUnixNano: BigInt(t[0]!), endTimeUnixNano: BigInt(t[3]!), attributes: {}, events: [], status: { code: StatusCode.UNSET }, resource,
+      internal: {
+        pid,
+        conn: client
+          ? { family: 4, localAddr: '127.0.0.1', localPort: cport, remoteAddr: '127.0.0.1', remotePort: sport }
+          : { family: 4, localAddr: '127.0.0.1', localPort: sport, remoteAddr: '127.0.0.1', remotePort: cport },
+        link,
+      },
+    };
+  };
+  // Pre-built batches (span building is the http processor's cost, not this one's).
+  const batches: SpanRecord[][] = [];
+  const total = QUICK ? 100_000 : 400_000;
+  const offsets = new Array<number>(64).fill(0);
+  let ns = 1_700_000_000_000_000_000;
+  for (let n = 0; n < total; ) {
+    const b: SpanRecord[] = [];
+    while (b.length < 64 && n < total) {
+      const k = n % 64;
+      ns += 50_000;
+      const t = (a: number) => [ns + a, ns + a + 10, ns + a + 800, ns + a + 900];
+      if (!chains) {
+        b.push(span(SpanKind.SERVER, `s${k}`, 'server', 40000 + k, 8080, offsets[k]!, 2, 2, BigInt(ns), t(100)));
+        b.push(span(SpanKind.CLIENT, `c${k}`, 'client', 40000 + k, 8080, offsets[k]!, 1, 1, -1n, t(0)));
+        offsets[k]! += 700;
+        n += 2;
+      } else {
+        const p = 50000 + (n % 20000);
+        const tid = 100 + k;
+        b.push(span(SpanKind.SERVER, `d${n}`, 'server', p + 1, 9000, 0, 3, 300 + k, BigInt(ns + 310), [ns + 310, ns + 320, ns + 600, ns + 650]));
+        b.push(span(SpanKind.CLIENT, `fc${n}`, 'client', p + 1, 9000, 0, process.pid, tid, BigInt(ns + 100), [ns + 300, ns + 305, ns + 640, ns + 700]));
+        b.push(span(SpanKind.SERVER, `fs${n}`, 'server', p, 8080, 0, process.pid, tid, BigInt(ns + 100), [ns + 100, ns + 110, ns + 800, ns + 850]));
+        b.push(span(SpanKind.CLIENT, `curl${n}`, 'client', p, 8080, 0, 1, 1, -1n, [ns, ns + 5, ns + 840, ns + 900]));
+        n += 4;
+      }
+    }
+    batches.push(b);
+  }
+  let out = 0;
+  let peakWindow = 0;
+  const cpu0 = process.cpuUsage();
+  let simulatedMs = 0;
+  for (const b of batches) {
+    simulatedMs += (b.length / rate) * 1000;
+    out += linker.add(b, simulatedMs).length;
+    peakWindow = Math.max(peakWindow, linker.windowSize);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  // What the window holds: the heap with it, minus the heap once it is drained (the spans
+  // themselves stay referenced by `batches` either way). Needs --expose-gc to mean anything.
+  globalThis.gc?.();
+  const held = process.memoryUsage().heapUsed;
+  out += linker.drain().length;
+  globalThis.gc?.();
+  const heap = (held - process.memoryUsage().heapUsed) / 2 ** 20;
+  const us = (cpu.user + cpu.system) / total;
+  const c = linker.counters;
+  rows.push({
+    name: `trace_links, ${chains ? '4-span thread-per-request chains' : 'both ends of local keep-alive connections'} at ${rate.toLocaleString('en-US')} spans/s`,
+    unit: 'µs CPU/span',
+    value: us,
+    detail: `${total.toLocaleString('en-US')} spans in, ${out.toLocaleString('en-US')} out; links: connection ${c['links.connection']}, thread ${c['links.thread']}; window peak ${peakWindow.toLocaleString('en-US')} spans, heap +${heap.toFixed(0)} MiB; unlinked.capacity ${c['unlinked.capacity']}, released.no_parent ${c['released.no_parent']}; ${(rate * us / 1e4).toFixed(1)}% of a core at that rate`,
+  });
+}
+
 async function main(): Promise<void> {
   const want = (n: string) => !ONLY || ONLY.includes(n);
   if (want('parser')) (say('HTTP/1 parser'), benchParser());
   if (want('hpack')) (say('HPACK'), benchHpack());
   if (want('pipeline')) (say('pipeline'), await benchPipeline());
+  if (want('links')) {
+    say('trace_links');
+    benchLinks(40_000, false); // nginx-1k-20k: 20,000 exchanges/s, both ends on the host
+    benchLinks(40_000, true);
+  }
   if (want('ringbuf')) {
     say('ring buffer');
     await benchRingbuf().catch((e) => say(`ringbuf failed: ${(e as Error).message}`));

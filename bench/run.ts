@@ -373,7 +373,7 @@ async function main(): Promise<void> {
   let micro: unknown = null;
   if (opts.micro) {
     log('microbenchmarks (node dist/bench/micro.js)');
-    const r = await runToEnd(process.execPath, [fromRoot('dist', 'bench', 'micro.js'), '--json', ...(opts.quick ? ['--quick'] : [])], { cpus: PLACEMENT.server, timeoutMs: 600_000 });
+    const r = await runToEnd(process.execPath, ['--expose-gc', fromRoot('dist', 'bench', 'micro.js'), '--json', ...(opts.quick ? ['--quick'] : [])], { cpus: PLACEMENT.server, timeoutMs: 600_000 });
     process.stderr.write(r.err);
     try {
       micro = JSON.parse(r.out);

@@ -11,6 +11,7 @@ import { batchProcessorFactory } from './processors/batch';
 import { genaiProcessorFactory } from './processors/genai';
 import { domainFilterProcessorFactory } from './processors/domain_filter';
 import { redactionProcessorFactory } from './processors/redaction';
+import { traceLinksProcessorFactory } from './processors/trace_links';
 import { debugExporterFactory } from './exporters/debug';
 import { fileExporterFactory } from './exporters/file';
 import { otlpGrpcExporterFactory } from './exporters/otlp_grpc';
@@ -27,6 +28,7 @@ export function builtinRegistry(): Registry {
     sendfileReceiverFactory,
     unixReceiverFactory,
     httpProcessorFactory,
+    traceLinksProcessorFactory,
     genaiProcessorFactory,
     domainFilterProcessorFactory,
     redactionProcessorFactory,

@@ -19,6 +19,12 @@ export interface ConnectionMeta {
   role: Role;
   /** For unix sockets: the socket path (abstract names start with '@'). */
   path?: string;
+  /**
+   * For unix sockets: the inode numbers of this end and of its peer (as `ss -x` shows them), read
+   * when the socket was first seen; 0: not known (a client's peer before the server accepted).
+   */
+  inode?: number;
+  peerInode?: number;
 }
 
 /**
@@ -159,6 +165,43 @@ export interface SpanInternal {
    * policy). process.command_line is exported only when the http processor's command_line is on.
    */
   processArgs?: readonly string[];
+  /** What the trace_links processor joins spans by. */
+  link?: LinkInfo;
+}
+
+/**
+ * Where an exchange sat on its connection and in its process, for trace assembly: the same
+ * exchange seen from both ends of a local connection has mirrored endpoints (SpanInternal.conn),
+ * opposite roles and the same request offset (HTTP/1) or stream id (HTTP/2).
+ */
+export interface LinkInfo {
+  connId: string;
+  /** From the handshake ('unknown': the collector attached mid-connection, offsets are not absolute). */
+  role: Role;
+  /** Stream offsets of the request's first byte (request direction) and the response's (response direction); HTTP/1 only, -1 when not known. */
+  requestOffset: number;
+  responseOffset: number;
+  /** HTTP/2 stream id; -1 for HTTP/1. */
+  h2StreamId: number;
+  /** Unix sockets: this end's and the peer's inode numbers (0: not a unix socket, or not known). */
+  inode: number;
+  peerInode: number;
+  /** The one thread that moved every byte of the connection up to this exchange's end; -1 when several did. */
+  thread: number;
+  /**
+   * Since when that thread has moved bytes of no other server-side (or unknown-role) connection
+   * than its current one: for a SERVER exchange, a time after requestStart means it served
+   * another one meanwhile, -1n that it is not on this one or not known; for a CLIENT exchange,
+   * -1n means the thread never served (no thread parent possible).
+   */
+  servingSince: bigint;
+  /** Kernel start time of the process (ns since boot), with pid one incarnation; -1 when not known. */
+  processStartNs: number;
+  /** First and last byte times of the request and the response (0n: no response). */
+  requestStart: bigint;
+  requestEnd: bigint;
+  responseStart: bigint;
+  responseEnd: bigint;
 }
 
 export interface InspectedBody {

@@ -244,7 +244,9 @@ export class RecordDecoder {
     const role = ROLES[b[at + REC_HDR.role]!] ?? 'unknown';
     if (kernelFamily === AF_UNIX) {
       // The path arrives in the REC_CONN record that follows.
-      const unix = { connId: this.connIdOf(key), family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0, role } as const;
+      // No addresses; the kernel puts the inode numbers of both ends where they would be.
+      const ends = { inode: Number(b.readBigUInt64LE(at + 56)), peerInode: Number(b.readBigUInt64LE(at + 72)) };
+      const unix = { connId: this.connIdOf(key), family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0, role, ...ends } as const;
       return this.remember(key, { ...unix });
     }
     const mapped = kernelFamily !== AF_INET && isMapped(b, at + REC_HDR.laddr);

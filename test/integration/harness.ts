@@ -198,7 +198,8 @@ export function run(cmd: string, args: string[], input?: string): Promise<string
     p.stdout!.on('data', (d) => (out += d));
     p.stderr!.on('data', (d) => (err += d));
     p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
+    // 'close', not 'exit': the output may still be in the pipes when the process exits.
+    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
     if (input !== undefined) {
       p.stdin!.on('error', () => {}); // a program may exit before reading its input (EPIPE)
       p.stdin!.end(input);

@@ -174,3 +174,56 @@ test('the sidecar shape: tcpsniff-collector → a real OpenTelemetry Collector �
   backends.push(col);
   await trafficToJaeger('otlp', `{ endpoint: '${col.otlp}', tls: { insecure: true } }`, j.query);
 });
+
+test('trace assembly through Jaeger v2: curl → threaded Python front → Python downstream is one trace of four spans, right parents and services', { skip: skipJaeger, timeout: 180_000 }, async () => {
+  const j = await startJaeger((jaeger as { bin: string }).bin);
+  backends.push(j);
+  const [frontPort, downPort] = [await freePort(), await freePort()];
+  const fixtures = path.join(ROOT, 'test', 'fixtures');
+  const down = await startServer('python3', [path.join(fixtures, 'chain-downstream.py'), String(downPort), 'downstream'], '127.0.0.1', downPort);
+  const front = await startServer('python3', [path.join(fixtures, 'chain-front.py'), String(frontPort), String(downPort), 'front'], '127.0.0.1', frontPort);
+  let cli: Awaited<ReturnType<typeof startCli>> | undefined;
+  try {
+    cli = await startCli(`receivers:
+  tcp: { ports: [${frontPort}, ${downPort}] }
+processors:
+  http: { service_names: { front: front, downstream: downstream } }
+  trace_links: { window: 500ms }
+  batch: { timeout: 100ms }
+exporters:
+  otlp:
+    endpoint: ${j.otlp}
+    tls: { insecure: true }
+service:
+  pipelines:
+    traces: { receivers: [tcp], processors: [http, trace_links, batch], exporters: [otlp] }
+`);
+    assert.equal(await run('curl', ['-sS', `http://127.0.0.1:${frontPort}/r/7`]), 'downstream 7\n');
+    const trace = await waitUntil('the chain as one trace in Jaeger', async () => {
+      const t = (await jaegerTraces(j.query, 'downstream'))[0];
+      return t && t.spans.length >= 4 && t;
+    }, 30_000);
+    const svc = (s: { processID: string }) => trace.processes[s.processID]!.serviceName;
+    const find = (service: string, kind: string) => {
+      const found = trace.spans.filter((s) => svc(s) === service && tag(s, 'span.kind') === kind);
+      assert.equal(found.length, 1, `${service} ${kind}: ${JSON.stringify(trace.spans.map((s) => [svc(s), tag(s, 'span.kind')]))}`);
+      return found[0]!;
+    };
+    assert.equal(trace.spans.length, 4);
+    const curl = find('curl', 'client');
+    const frontServer = find('front', 'server');
+    const frontClient = find('front', 'client');
+    const downstream = find('downstream', 'server');
+    const parentOf = (s: { references?: Array<{ refType: string; spanID: string }> }) => s.references?.find((r) => r.refType === 'CHILD_OF')?.spanID;
+    assert.equal(parentOf(curl), undefined);
+    assert.equal(parentOf(frontServer), curl.spanID);
+    assert.equal(parentOf(frontClient), frontServer.spanID);
+    assert.equal(parentOf(downstream), frontClient.spanID);
+    for (const s of trace.spans) assert.equal(s.traceID, curl.traceID);
+  } finally {
+    const code = cli ? await cli.stop() : null;
+    await stop(front);
+    await stop(down);
+    if (cli) assert.equal(code, 0, cli.output());
+  }
+});

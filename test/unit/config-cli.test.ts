@@ -64,7 +64,7 @@ test('validate: the shipped default and example configs are valid', () => {
   // Without --config, the package's default pipeline.
   const r = cli(['validate']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^OK: .*config\/default\.yaml: 1 pipeline\(s\): traces: tcp\+sendfile → http → genai → redaction → batch → debug$/m);
+  assert.match(r.stdout, /^OK: .*config\/default\.yaml: 1 pipeline\(s\): traces: tcp\+sendfile → http → trace_links → genai → redaction → batch → debug$/m);
 });
 
 test('validate: errors are one line naming the path, exit 2, no stack trace', () => {

@@ -36,6 +36,12 @@ test('normal: one line with time, kind, service, name, status, key attributes, d
   assert.equal(exp.stats()['spans.sent'], 2);
 });
 
+test('normal: a child span shows its parent id (trace assembly is visible on the console)', () => {
+  const { exp, written } = capture('normal');
+  exp.consumeSpans([{ ...span(), parentSpanId: '00f067aa0ba902b7' }]);
+  assert.match(written.join(''), / trace=0af76519 span=b7ad6b71 parent=00f067aa\n$/);
+});
+
 test('basic is shorter; detailed adds every attribute and resource attribute', () => {
   const b = capture('basic');
   b.exp.consumeSpans([span()]);

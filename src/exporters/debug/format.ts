@@ -71,7 +71,10 @@ export function formatSpan(s: SpanRecord, verbosity: Verbosity): string {
     }
   }
   line += ` dur=${formatDuration(s.endTimeUnixNano - s.startTimeUnixNano)}`;
-  if (verbosity !== 'basic') line += ` trace=${s.traceId.slice(0, 8)} span=${s.spanId.slice(0, 8)}`;
+  if (verbosity !== 'basic') {
+    line += ` trace=${s.traceId.slice(0, 8)} span=${s.spanId.slice(0, 8)}`;
+    if (s.parentSpanId !== undefined && verbosity === 'normal') line += ` parent=${s.parentSpanId.slice(0, 8)}`; // who calls whom, on one screen
+  }
   if (verbosity === 'detailed') {
     // Everything, on indented lines under the span's line, so the one-line view stays scannable.
     line += `\n    ids: trace=${s.traceId} span=${s.spanId}${s.parentSpanId ? ` parent=${s.parentSpanId}` : ''}`;

@@ -136,7 +136,8 @@ export class Http1Parser {
     return this.cur;
   }
 
-  push(data: Buffer, time: bigint): void {
+  /** `offset`: stream offset of data[0] (-1 when unknown), for the messages' startOffset. */
+  push(data: Buffer, time: bigint, offset = -1): void {
     const st = this.state;
     if (st === S_TUNNEL || st === S_CLOSED) return;
     if (st === S_PAUSED) {
@@ -145,6 +146,7 @@ export class Http1Parser {
     }
     let fresh = true; // data[0] follows a chunk boundary (a resync candidate)
     if (st === S_SCAN && this.scanTail !== null) {
+      if (offset >= 0) offset -= this.scanTail.length;
       data = Buffer.concat([this.scanTail, data]);
       this.scanTail = null;
     }
@@ -169,6 +171,7 @@ export class Http1Parser {
             break;
           }
           this.cur = new HttpMessage(this.isRequest, time);
+          if (offset >= 0) this.cur.startOffset = offset + pos;
           this.beginBlock(true);
           this.state = S_HEAD;
           break;

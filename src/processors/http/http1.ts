@@ -87,7 +87,7 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
 
   onData(dir: Direction, data: Buffer, time: bigint): void {
     if (this.h2 !== null) this.h2.onData(dir, data, time);
-    else (dir === this.reqDir ? this.req : this.res).push(data, time);
+    else (dir === this.reqDir ? this.req : this.res).push(data, time, this.ctx.dataOffset ?? -1);
   }
 
   onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {

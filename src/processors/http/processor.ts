@@ -38,6 +38,12 @@ const ALWAYS_REPORTED_DROPS: Stats = Object.fromEntries(
   ),
 );
 
+/** Threads whose serving history is kept (trace_links' thread rule); the oldest go first. */
+const MAX_THREADS = 65536;
+
+/** pid and tid in one number (both below 2^22, PID_MAX_LIMIT): a cheap Map key on the chunk path. */
+const threadKey = (pid: number, tid: number) => pid * 0x400000 + tid;
+
 /** Internal errors logged per processor (all are counted in 'errors'). */
 const MAX_ERROR_LOGS = 10;
 
@@ -71,6 +77,9 @@ class Conn implements StreamSink, HandlerContext {
   epoch = -1; // batch in which it was last moved to the LRU tail
   fileSource: FileSource | null = null;
   kernelSideGap = false;
+  dataOffset = -1;
+  /** The one thread that moved every data chunk of the connection so far; -1 once two did (trace_links' thread rule). */
+  thread: number;
   /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
   private held: [Hold, Hold] = [emptyHold(), emptyHold()];
   private detectAttempts = 0;
@@ -88,6 +97,7 @@ class Conn implements StreamSink, HandlerContext {
     this.pid = first.pid;
     this.tid = first.tid;
     this.comm = first.comm;
+    this.thread = first.tid;
   }
 
   get limits(): HandlerLimits {
@@ -143,7 +153,7 @@ class Conn implements StreamSink, HandlerContext {
 
   private take(dir: Direction, data: Buffer, time: bigint): void {
     if (this.status === 'active') {
-      this.handler!.onData(dir, data, time);
+      this.handOver(dir, data, time, this.streamOf(dir).next); // the stream has just moved past data
       if (this.handler!.done) this.stopTracking();
       return;
     }
@@ -186,9 +196,12 @@ class Conn implements StreamSink, HandlerContext {
         this.stats.add(`connections.${det.protocol}`);
         // Candidates rejected before this match (attached mid-message) were skipped unparsed.
         if (this.detectBytes > 0) this.stats.add('drops.resync_bytes', this.detectBytes);
-        if (mineHeld !== null) this.handler.onData(dir, mineHeld, mineTime);
-        this.handler.onData(dir, data, time);
-        if (otherHeld !== null) this.handler.onData(dir === 'egress' ? 'ingress' : 'egress', otherHeld, otherTime);
+        // Held bytes end where the stream is: mine just before data, the other's at its stream's end.
+        const mineEnd = this.streamOf(dir).next - data.length;
+        if (mineHeld !== null) this.handOver(dir, mineHeld, mineTime, mineEnd);
+        this.handOver(dir, data, time, mineEnd + data.length);
+        const otherDir = dir === 'egress' ? 'ingress' : 'egress';
+        if (otherHeld !== null) this.handOver(otherDir, otherHeld, otherTime, this.streamOf(otherDir).next);
         if (this.handler.done) this.stopTracking();
         return;
       }
@@ -221,6 +234,17 @@ class Conn implements StreamSink, HandlerContext {
       this.stats.add('connections.non_http');
       this.stats.add('bytes.ignored', this.detectBytes);
     }
+  }
+
+  private streamOf(dir: Direction): DirStream {
+    return dir === 'egress' ? this.egress : this.ingress;
+  }
+
+  /** Hands bytes ending at stream offset `end` to the handler. */
+  private handOver(dir: Direction, data: Buffer, time: bigint, end: number): void {
+    this.dataOffset = end - data.length;
+    this.handler!.onData(dir, data, time);
+    this.dataOffset = -1;
   }
 
   /** The handler is done (upgrade/tunnel): keep the entry (so data is not re-detected) but hold nothing. */
@@ -266,6 +290,8 @@ export class HttpProcessor implements ChunkProcessorComponent {
   private readonly holding = new Set<Conn>();
   private readonly resources: ResourceCache;
   private readonly ids = new IdGenerator();
+  /** Per thread (pid/tid): the non-client connection it last moved bytes of, and since when (its first chunk there). */
+  private readonly threadServing = new Map<number, { connId: string; since: bigint }>();
   private readonly log: Logger;
   private consumer: SpanConsumer | null = null;
   private out: SpanRecord[] = [];
@@ -390,7 +416,16 @@ export class HttpProcessor implements ChunkProcessorComponent {
 
   emitExchange(ex: HttpExchange, conn: Conn): void {
     const { resource, args } = this.resources.get(ex.pid, ex.comm);
-    const span = buildSpan(ex, { meta: conn.meta, resource, ids: this.ids, captureBodies: this.limits.captureBodies, maxBodyBytes: this.limits.maxBodyBytes });
+    const span = buildSpan(ex, {
+      meta: conn.meta,
+      resource,
+      ids: this.ids,
+      captureBodies: this.limits.captureBodies,
+      maxBodyBytes: this.limits.maxBodyBytes,
+      thread: conn.thread,
+      servingSince: conn.thread < 0 ? -1n : this.servingSince(ex.pid, conn.thread, ex.clientSide ? null : conn.meta.connId),
+      processStartNs: this.resources.startTimeOf(ex.pid),
+    });
     span.internal!.processArgs = args;
     this.out.push(span);
     this.nExchanges++;
@@ -401,6 +436,29 @@ export class HttpProcessor implements ChunkProcessorComponent {
   }
 
   // ---- internals ----
+
+  /** A thread moved bytes of a server (or unknown-role) connection: note when it last switched connections. */
+  private noteServing(c: CaptureChunk): void {
+    const key = threadKey(c.pid, c.tid);
+    const e = this.threadServing.get(key);
+    if (e === undefined) {
+      if (this.threadServing.size >= MAX_THREADS) this.threadServing.delete(this.threadServing.keys().next().value!);
+      this.threadServing.set(key, { connId: c.conn.connId, since: c.timeUnixNano });
+    } else if (e.connId !== c.conn.connId) {
+      e.connId = c.conn.connId;
+      e.since = c.timeUnixNano;
+    }
+  }
+
+  /**
+   * Since when the thread has served only its current server connection: for a server exchange,
+   * -1n unless that is the exchange's own connection; for a client exchange, any (-1n: the thread
+   * never served, so no server exchange of it can be the client's parent).
+   */
+  private servingSince(pid: number, tid: number, connId: string | null): bigint {
+    const e = this.threadServing.get(threadKey(pid, tid));
+    return e !== undefined && (connId === null || e.connId === connId) ? e.since : -1n;
+  }
 
   private lookup(c: CaptureChunk, now: number): Conn | undefined {
     const id = c.conn.connId;
@@ -454,6 +512,8 @@ export class HttpProcessor implements ChunkProcessorComponent {
     this.nBytes += c.data.length;
     conn.pid = c.pid;
     conn.tid = c.tid;
+    if (conn.thread !== c.tid) conn.thread = -1;
+    if (c.conn.role !== 'client') this.noteServing(c);
     conn.comm = c.comm;
     if (conn.status === 'ignored') {
       this.counters.add('bytes.ignored', c.data.length);

@@ -122,6 +122,8 @@ export class HttpMessage {
   head: HttpHead | null = null;
   /** Timestamp of the chunk holding the message's first byte. */
   readonly startTime: bigint;
+  /** Stream offset of the message's first byte in its direction (HTTP/1; -1 when not known). */
+  startOffset = -1;
   /** Timestamp of the chunk holding the latest byte seen so far (the last byte once complete). */
   endTime: bigint;
   /** Decoded body length (chunked framing removed), including bytes lost in bridged gaps. */
@@ -243,6 +245,8 @@ export interface HandlerContext {
   /** pid/comm of the latest chunk of the connection (the owning process). */
   readonly pid: number;
   readonly comm: string;
+  /** Stream offset of data[0] while data is handed to the handler; -1 when not known. */
+  readonly dataOffset?: number;
   /** A settled exchange; called at most once per exchange. */
   emit(ex: HttpExchange): void;
   /** While data or a gap is handed to the handler: the file those bytes were sent from, else null. */

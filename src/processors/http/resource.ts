@@ -69,6 +69,11 @@ export class ResourceCache {
     return entry;
   }
 
+  /** Kernel start time of `pid` (ns since boot) when a receiver described it, else -1. */
+  startTimeOf(pid: number): number {
+    return this.cache.get(pid)?.startTimeNs ?? -1;
+  }
+
   /**
    * A receiver's description of a live process: it replaces what the cache holds for the pid
    * unless it describes the same incarnation (so one process keeps one shared resource).

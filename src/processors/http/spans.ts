@@ -201,6 +201,12 @@ export interface SpanContext {
   captureBodies: boolean;
   /** Bodies longer than this are cut on export (they may have been kept longer for inspection). */
   maxBodyBytes?: number;
+  /** The one thread that moved every byte of the connection so far (-1: several did). */
+  thread?: number;
+  /** Kernel start time of the process (ns since boot); -1 when not known. */
+  processStartNs?: number;
+  /** Since when `thread` has served only its current server connection (see LinkInfo.servingSince). */
+  servingSince?: bigint;
 }
 
 /** Captured header attributes (capture_headers), per the HTTP conventions: string arrays. */
@@ -379,6 +385,22 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   if (req.inspect && req.body !== null) internal.request = inspected(req);
   if (res !== null && res.inspect && res.body !== null) internal.response = inspected(res);
   if (sensitive.length > 0) internal.redactedAtSource = sensitive;
+  internal.link = {
+    connId: meta.connId,
+    role: meta.role,
+    requestOffset: req.startOffset,
+    responseOffset: res?.startOffset ?? -1,
+    h2StreamId: ex.h2?.streamId ?? -1,
+    inode: meta.inode ?? 0,
+    peerInode: meta.peerInode ?? 0,
+    thread: c.thread ?? -1,
+    servingSince: c.servingSince ?? -1n,
+    processStartNs: c.processStartNs ?? -1,
+    requestStart: req.startTime,
+    requestEnd: req.endTime,
+    responseStart: res?.startTime ?? 0n,
+    responseEnd: res?.endTime ?? 0n,
+  };
   const tp = parseTraceparent(head.traceparentCount === 1 ? head.traceparent : undefined);
   if (tp !== null) {
     span.traceId = tp.traceId;
