@@ -15,7 +15,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     return DefineClass(env, "Probe",
                        {InstanceMethod("open", &ProbeWrap::Open), InstanceMethod("start", &ProbeWrap::Start),
                         InstanceMethod("counters", &ProbeWrap::Counters),
-                        InstanceMethod("updateMap", &ProbeWrap::UpdateMap), InstanceMethod("stats", &ProbeWrap::Stats),
+                        InstanceMethod("updateMap", &ProbeWrap::UpdateMap),
+                        InstanceMethod("attachUprobe", &ProbeWrap::AttachUprobe), InstanceMethod("stats", &ProbeWrap::Stats),
                         InstanceMethod("close", &ProbeWrap::Close)});
   }
 
@@ -118,6 +119,19 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     auto val = info[2].As<Napi::Buffer<char>>();
     std::string err = probe_.UpdateMap(info[0].As<Napi::String>().Utf8Value(), std::string(key.Data(), key.Length()),
                                        std::string(val.Data(), val.Length()));
+    if (!err.empty()) Napi::Error::New(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // attachUprobe(program, path, func): throws with the reason when it cannot attach.
+  Napi::Value AttachUprobe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsString() || !info[2].IsString()) {
+      Napi::TypeError::New(env, "attachUprobe(program: string, path: string, func: string)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    std::string err = probe_.AttachUprobe(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                                          info[2].As<Napi::String>().Utf8Value());
     if (!err.empty()) Napi::Error::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }

@@ -32,6 +32,8 @@ struct conn_state {
 	__u8 capture;    /* endpoint filters passed (decided at first capture) */
 	struct conn_endpoints ep; /* set at first capture */
 	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
+	__u8 tls;        /* a TLS session runs on it: its bytes are ciphertext, not captured (tls_capture.h) */
+	__u64 tls_offset[2]; /* byte offsets reached in the plaintext streams */
 };
 
 struct {

@@ -14,6 +14,7 @@ enum rec_kind {
 	REC_CONN = 4,  /* more about a new connection: struct conn_payload (unix sockets: the path) */
 	REC_FILE = 5,  /* bytes sent from a file (sendfile): struct file_payload; offset = stream
 	                  offset, lost_after = bytes sent; user space re-reads the range */
+	REC_EXEC = 6,  /* a process called exec (bpf/exec_watch.bpf.c); no payload */
 };
 
 enum rec_direction {
@@ -37,6 +38,8 @@ enum rec_flags {
 	/* lost_after counts bytes moved kernel-side (splice, vmsplice/tee through a pipe): by design
 	 * out of reach, not a capture failure. */
 	REC_FLAG_KERNEL_SIDE = 1,
+	/* TLS plaintext, from the TLS library (tls_capture.h): offset is in the plaintext stream. */
+	REC_FLAG_TLS = 2,
 };
 
 struct rec_hdr {
@@ -102,6 +105,10 @@ enum counter_index {
 	CNT_STASH_FULL,               /* per-thread syscall stash not stored (map full, no memory): syscall not captured */
 	CNT_CONN_TABLE_FULL,          /* connection table full: syscall not captured */
 	CNT_UNCAPTURED_BYTES,         /* bytes moved kernel-side and not captured (splice...): a gap */
+	CNT_TLS_AMBIGUOUS,            /* a TLS call moved bytes on two sockets: its plaintext is dropped */
+	CNT_TLS_UNBOUND,              /* TLS plaintext with no socket known for its session: dropped */
+	CNT_TLS_UNBOUND_BYTES,        /* the plaintext bytes of those two */
+	CNT_TLS_CALLS_FULL,           /* per-thread TLS call table full: the call is not captured */
 	CNT__MAX,
 };
 

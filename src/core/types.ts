@@ -17,6 +17,8 @@ export interface ConnectionMeta {
   role: Role;
   /** For unix sockets: the socket path (abstract names start with '@'). */
   path?: string;
+  /** The bytes are the plaintext of a TLS session on this connection (read from the TLS library). */
+  tls?: boolean;
 }
 
 /**

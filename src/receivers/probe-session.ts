@@ -15,6 +15,10 @@ const KERNEL_COUNTERS = [
   'drops.syscall_stash_full',
   'drops.connection_table_full',
   'drops.uncaptured_kernel_side_bytes', // moved kernel-side (splice; page sends outside sendfile): a gap
+  'drops.tls_ambiguous', // a TLS call moved bytes on two sockets: plaintext dropped (bpf/include/tls_capture.h)
+  'drops.tls_unbound', // TLS plaintext of a session whose socket is not known
+  'drops.tls_unbound_bytes',
+  'drops.tls_call_table_full',
 ] as const;
 
 export class ProbeSession {
@@ -70,6 +74,11 @@ export class ProbeSession {
     }
   }
 
+  /** Attaches one of the object's on-demand uprobes (bpf/include/tls_capture.h). Throws with the reason. */
+  attachUprobe(program: string, path: string, func: string): void {
+    this.probe.attachUprobe(program, path, func);
+  }
+
   /** Delivers what the ring still holds, then detaches. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.probe.close();
@@ -84,6 +93,8 @@ export class ProbeSession {
       'drops.malformed_records': this.decoder.stats.malformed,
       'sendfile.reread_bytes': this.decoder.stats.fileReread,
       'drops.sendfile_unread_bytes': this.decoder.stats.fileUnread,
+      'tls.bytes': this.decoder.stats.tlsBytes,
+      'drops.tls_ciphertext_after_binding': this.decoder.stats.tlsCiphertextDropped,
       'errors.processing': this.consumerErrors,
       'errors.mute_failed': this.muteFailures,
     };

@@ -14,6 +14,7 @@ const REC_PROC = 3;
 const REC_CONN = 4;
 const REC_FILE = 5;
 const REC_FLAG_KERNEL_SIDE = 1;
+const REC_FLAG_TLS = 2;
 const FILE_COMPONENTS = 16;
 const FILE_COMPONENT_BYTES = 128;
 /** A sendfile range is read again from the file up to this many bytes (the rest is a gap). */
@@ -54,6 +55,10 @@ export interface DecodeStats {
   payloadBytes: number;
   lostBytes: number; // bytes the kernel reported as not captured (lost_after)
   malformed: number; // records with a bad version or length: skipped
+  /** TLS plaintext bytes (from the TLS library, bpf/include/tls_capture.h). */
+  tlsBytes: number;
+  /** Raw (ciphertext) records of a connection already carrying TLS plaintext: dropped. */
+  tlsCiphertextDropped: number;
 }
 
 /** A live connection: its metadata, and who last used it (close records carry no process). */
@@ -62,6 +67,9 @@ interface LiveConn {
   pid: number;
   tid: number;
   comm: string;
+  /** Raw bytes of it were passed on / its TLS plaintext is (from then on, only that). */
+  raw: boolean;
+  tls: boolean;
 }
 
 /** Decodes records, keeping one ConnectionMeta object per live connection. */
@@ -70,7 +78,8 @@ export class RecordDecoder {
   /** `receiver/backend` per backend number (and `+file` for re-read sendfile ranges): the same string on every chunk. */
   private readonly sources: string[];
   private readonly fileSources: string[];
-  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, fileReread: 0, fileUnread: 0 };
+  private readonly tlsSources: string[];
+  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, fileReread: 0, fileUnread: 0, tlsBytes: 0, tlsCiphertextDropped: 0 };
 
   constructor(
     private readonly receiverName: string,
@@ -80,6 +89,7 @@ export class RecordDecoder {
   ) {
     this.sources = BACKENDS.map((b) => `${receiverName}/${b}`);
     this.fileSources = this.sources.map((s) => `${s}+file`);
+    this.tlsSources = this.sources.map((s) => `${s}+tls`);
   }
 
   get openConnections(): number {
@@ -100,12 +110,12 @@ export class RecordDecoder {
         this.stats.malformed++;
         continue;
       }
-      const chunk = this.decodeRecord(batch, rec, size);
+      const chunk = this.decodeRecord(batch, rec, size, out);
       if (chunk) out.push(chunk);
     }
   }
 
-  private decodeRecord(b: Buffer, at: number, size: number): CaptureChunk | null {
+  private decodeRecord(b: Buffer, at: number, size: number, out: CaptureChunk[]): CaptureChunk | null {
     const kind = b[at + 1]!;
     const connKey = b.readUInt32LE(at + 20) * 0x1_0000_0000 + b.readUInt32LE(at + 16);
     const len = b.readUInt32LE(at + 40);
@@ -144,12 +154,24 @@ export class RecordDecoder {
     if (kind === REC_PROC) return this.processChunk(b, at, len, conn, pid, offset);
     noteSender(live, b, at);
     if (kind === REC_FILE) return this.fileChunk(b, at, len, live, offset, lostAfter);
+    const flags = b.readUInt16LE(at + 6);
+    const tls = (flags & REC_FLAG_TLS) !== 0;
+    if (tls !== live.tls) {
+      if (!tls) {
+        // In flight before the kernel bound the connection to its TLS session (another thread).
+        this.stats.tlsCiphertextDropped++;
+        return null;
+      }
+      this.startTls(live, out, b.readBigUInt64LE(at + 24) + this.clockOffsetNs);
+    }
+    live.raw ||= !tls;
+    if (tls) this.stats.tlsBytes += len;
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
     const ts = b.readBigUInt64LE(at + 24);
     return {
       kind: 'data',
-      conn,
+      conn: live.meta,
       direction: b[at + 2] === 0 ? 'egress' : 'ingress',
       offset,
       data: len ? copyOut(b, at + REC_HEADER_BYTES, len) : EMPTY,
@@ -158,9 +180,21 @@ export class RecordDecoder {
       pid,
       tid: live.tid,
       comm: live.comm,
-      source: this.sources[b[at + 5]!] ?? this.sources[0]!,
-      kernelSide: (b.readUInt16LE(at + 6) & REC_FLAG_KERNEL_SIDE) !== 0,
+      source: (tls ? this.tlsSources : this.sources)[b[at + 5]!] ?? this.sources[0]!,
+      kernelSide: (flags & REC_FLAG_KERNEL_SIDE) !== 0,
     };
+  }
+
+  /**
+   * The connection's bytes are TLS plaintext from now on, with their own stream offsets. When raw
+   * bytes of it were passed on before (ciphertext of a session that began before the collector,
+   * or a protocol's plaintext prelude), a close ends that stream first: what follows is a new one.
+   */
+  private startTls(live: LiveConn, out: CaptureChunk[], timeUnixNano: bigint): void {
+    if (live.raw)
+      out.push({ ...CLOSE_TEMPLATE, conn: live.meta, timeUnixNano, pid: live.pid, tid: live.tid, comm: live.comm, source: this.receiverName });
+    live.meta = { ...live.meta, tls: true };
+    live.tls = true;
   }
 
   /**
@@ -253,7 +287,7 @@ export class RecordDecoder {
       const oldest = this.conns.keys().next().value;
       if (oldest !== undefined) this.conns.delete(oldest);
     }
-    const live: LiveConn = { meta: conn, pid: 0, tid: 0, comm: '' };
+    const live: LiveConn = { meta: conn, pid: 0, tid: 0, comm: '', raw: false, tls: false };
     this.conns.set(key, live);
     return live;
   }

@@ -10,6 +10,7 @@ import { parseTcpReceiverConfig, tcpReceiverSpec, type TcpReceiverConfig } from 
 import { syscallsBackend } from '../syscalls-backend';
 import { kernelLayerBackend, type KernelLayerObject } from '../kernel-backends';
 import { filterMaps } from './filters';
+import { TlsCapture } from '../tls';
 
 /**
  * bpf/tcp_kernel.bpf.c; sendfile/splice reach TCP through tcp_sendpage only up to 6.4; splice(2)
@@ -24,6 +25,7 @@ const TCP_LAYER: KernelLayerObject = {
 class TcpReceiver implements ReceiverComponent {
   private consumer?: ChunkConsumer;
   private session?: ProbeSession;
+  private tls?: TlsCapture;
   private backendName = '';
   private stopped?: Promise<void>;
 
@@ -58,15 +60,20 @@ class TcpReceiver implements ReceiverComponent {
     this.backendName = name;
     this.session = running;
     this.ctx.logger.debug(`${this.ctx.id}: attached ${running.attached.join(', ')}`);
+    this.tls = new TlsCapture(this.cfg.tls, (p, file, fn) => running.attachUprobe(p, file, fn), this.ctx.logger, this.ctx.id);
+    this.tls.start();
   }
 
   shutdown(): Promise<void> {
-    this.stopped ??= this.session ? this.session.close() : Promise.resolve();
+    this.stopped ??= (async () => {
+      await this.tls?.shutdown();
+      await this.session?.close();
+    })();
     return this.stopped;
   }
 
   stats() {
-    return this.session ? this.session.stats() : {};
+    return { ...this.session?.stats(), ...this.tls?.stats() };
   }
 
   get backend(): string {
