@@ -15,6 +15,7 @@ interface Rec {
   lost?: number;
   payload?: Buffer;
   version?: number;
+  flags?: number;
 }
 
 function record(r: Rec): Buffer {
@@ -26,6 +27,7 @@ function record(r: Rec): Buffer {
   b[3] = r.role ?? 1;
   b[4] = r.family ?? 2;
   b[5] = 1;
+  b.writeUInt16LE(r.flags ?? 0, 6);
   b.writeUInt32LE(r.pid ?? 42, 8);
   b.writeUInt32LE((r.pid ?? 42) + 1, 12);
   b.writeBigUInt64LE(BigInt(r.conn ?? 7), 16);
@@ -217,4 +219,32 @@ test('a lost-bytes record flagged kernel-side (splice) says so', () => {
   const [c] = decode(d, batch(rec));
   assert.equal(c?.kernelSide, true);
   assert.equal(c?.lostAfter, 4096);
+});
+
+test('TLS plaintext records: same connection, marked tls, own source; raw bytes before them end in a close, raw bytes after them are dropped and counted', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  const TLS = 2;
+  const out = decode(
+    d,
+    batch(
+      record({ payload: Buffer.from([0x16, 0x03, 0x01]) }), // a session that began before the collector
+      record({ flags: TLS, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') }),
+      record({ payload: Buffer.from([0x17, 0x03, 0x03]), offset: 3 }), // ciphertext in flight
+      record({ flags: TLS, dir: 1, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') }),
+    ),
+  );
+  assert.deepEqual(out.map((c) => [c.kind, c.direction, c.conn.tls === true, c.source]), [
+    ['data', 'egress', false, 'tcp/syscalls'],
+    ['close', 'egress', false, 'tcp'],
+    ['data', 'egress', true, 'tcp/syscalls+tls'],
+    ['data', 'ingress', true, 'tcp/syscalls+tls'],
+  ]);
+  assert.equal(out[2]!.conn.connId, out[0]!.conn.connId);
+  assert.equal(out[2]!.conn, out[3]!.conn, 'one meta object per connection');
+  assert.equal(out[2]!.conn.remotePort, 8080);
+  assert.equal(d.stats.tlsCiphertextDropped, 1);
+  assert.equal(d.stats.tlsBytes, 37);
+  // A connection whose first record is plaintext needs no close.
+  const fresh = decode(d, batch(record({ conn: 9, flags: TLS, payload: Buffer.from('x') })));
+  assert.deepEqual(fresh.map((c) => [c.kind, c.conn.tls]), [['data', true]]);
 });

@@ -19,7 +19,8 @@ import { systemLibraryDirs, TLS_EXIT_PROGRAM, TLS_RUNTIMES, type TlsRuntime } fr
 export type UprobeAttacher = (program: string, file: string, func: string) => void;
 
 /** After an exec, when to look at the new program's maps: the loader maps its libraries first. */
-const EXEC_RESCAN_MS = [2, 20, 200, 1000];
+const EXEC_RESCAN_MS = [2, 20, 200, 1000, 3000];
+const RESCAN_ALL_MS = 30_000;
 
 const PERMISSION = /Operation not permitted|Permission denied/;
 
@@ -29,6 +30,7 @@ export class TlsCapture {
   private readonly files = new Map<string, boolean>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private execWatch?: ExecWatch;
+  private rescan?: NodeJS.Timeout;
   private refused = false;
   private stopped = false;
   private readonly counts = { filesHooked: 0, filesFailed: 0, execs: 0 };
@@ -52,7 +54,10 @@ export class TlsCapture {
       } catch {
         continue;
       }
-      for (const n of names) this.consider(path.join(dir, n), path.join(dir, n));
+      for (const n of names) {
+        const file = path.join(dir, n);
+        if (this.runtimes.some((r) => r.matches(file))) this.consider(file, realPath(file));
+      }
     }
     for (const file of this.cfg.library_paths) {
       if (!fs.existsSync(file)) this.logger.warn(`${this.name}: tls: library_paths: ${file} does not exist`);
@@ -64,6 +69,13 @@ export class TlsCapture {
     } catch (e) {
       this.logger.warn(`${this.name}: tls: cannot watch exec, programs started from now on with a TLS library not yet hooked are not captured: ${firstLine(e)}`);
     }
+    this.scanAll();
+    // Libraries loaded later with dlopen, by processes already running.
+    this.rescan = setInterval(() => this.scanAll(), RESCAN_ALL_MS);
+    this.rescan.unref();
+  }
+
+  private scanAll(): void {
     for (const entry of fs.readdirSync('/proc')) if (/^\d+$/.test(entry)) this.scanProcess(Number(entry));
   }
 
@@ -106,7 +118,7 @@ export class TlsCapture {
     this.files.set(key, hooked);
     if (hooked) {
       this.counts.filesHooked++;
-      this.logger.info(`${this.name}: tls: capturing ${runtime.describe.split(' (')[0]} in ${file}${at !== file ? ` (${at})` : ''}`);
+      this.logger.info(`${this.name}: tls: capturing ${runtime.label} in ${file}${at !== file ? ` (${at})` : ''}`);
     }
   }
 
@@ -153,9 +165,18 @@ export class TlsCapture {
 
   async shutdown(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.rescan);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.execWatch?.close();
+  }
+}
+
+function realPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return file;
   }
 }
 

@@ -12,6 +12,7 @@ export interface TlsHook {
 
 export interface TlsRuntime {
   name: 'openssl';
+  label: string;
   describe: string;
   /** A mapped file (its path in the process's mount namespace) that may hold this runtime. */
   matches(file: string): boolean;
@@ -23,6 +24,7 @@ export const TLS_EXIT_PROGRAM = 'tls_exit';
 export const TLS_RUNTIMES: TlsRuntime[] = [
   {
     name: 'openssl',
+    label: 'OpenSSL',
     describe: 'OpenSSL 1.1 and 3.x shared libraries (libssl.so.*)',
     // libssl3.so is NSS's, not OpenSSL's.
     matches: (file) => /^libssl\.so(\.\d+)*$/.test(path.basename(file)),

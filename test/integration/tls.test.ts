@@ -1,0 +1,152 @@
+// TLS capture: the plaintext of real TLS sessions (self-signed certificates made here with the
+// openssl CLI), read by uprobes on OpenSSL's libssl and bound to the TCP connection. Servers:
+// Python's ssl module and nginx with ssl (HTTP/1.1 and HTTP/2 by ALPN); clients: curl, Python's
+// urllib and requests. Every request gives exactly one SERVER and one CLIENT span with the
+// exact path and status and url.scheme https; nothing is ever built from the ciphertext.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ROOT, PYTHON_PEERS, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun } from './harness';
+
+const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+
+/** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
+async function certIn(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  return { cert, key };
+}
+
+interface Want {
+  path: string;
+  query?: string;
+  status: number;
+  /** HTTP version the exchange used. */
+  version?: string;
+}
+
+/** Exactly one SERVER and one CLIENT span per wanted request, https, exact paths and statuses. */
+function assertHttps(r: CollectorRun, port: number, want: Want[], serverExe: RegExp) {
+  assert.equal(r.exitCode, 0, r.stderr);
+  for (const reason of ['tls_ambiguous', 'tls_unbound', 'tls_unbound_bytes', 'tls_call_table_full', 'tls_ciphertext_after_binding', 'copy_failed'])
+    assert.equal(r.drops[reason], 0, `drops.${reason}\n${r.stderr}`);
+  const key = (path: string, status: number) => `${path} ${status}`;
+  const expected = want.map((w) => key(w.path, w.status)).sort();
+  const servers = spansOf(r.spans, SERVER);
+  const clients = spansOf(r.spans, CLIENT);
+  assert.deepEqual(servers.map((s) => key(String(s.attributes['url.path']), Number(s.attributes['http.response.status_code']))).sort(), expected, 'SERVER spans');
+  const fullOf = (w: Want) => `https://127.0.0.1:${port}${w.path}${w.query ? `?${w.query}` : ''}`;
+  assert.deepEqual(clients.map((s) => key(String(s.attributes['url.full']), Number(s.attributes['http.response.status_code']))).sort(),
+    want.map((w) => key(fullOf(w), w.status)).sort(), 'CLIENT spans');
+  for (const s of servers) {
+    assert.equal(s.attributes['url.scheme'], 'https');
+    assert.match(String(s.resource['process.executable.name']), serverExe);
+    const w = want.find((x) => x.path === s.attributes['url.path'])!;
+    if (w.query) assert.equal(s.attributes['url.query'], w.query);
+    if (w.version) assert.equal(s.attributes['network.protocol.version'], w.version, `${w.path} version`);
+    assert.equal(s.attributes['tcpsniff.incomplete'], undefined, JSON.stringify(s.attributes));
+  }
+  for (const c of clients) assert.equal(c.attributes['tcpsniff.incomplete'], undefined, JSON.stringify(c.attributes));
+}
+
+test('curl (HTTP/1.1 keep-alive, --http2) and Python urllib/requests against a Python ssl server', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-'));
+  const { cert, key } = await certIn(dir);
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  const server = await startServer('python3', [path.join(FIXTURES, 'tls-server.py'), String(port), cert, key], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port] }, async () => {
+      assert.equal(await run('curl', ['-sk', '--http1.1', `${base}/curl/a?x=1`, '-o', '/dev/null', `${base}/status/404`]), 'hello /status/404');
+      // The server offers no h2 in ALPN: HTTP/1.1 again.
+      assert.equal(await run('curl', ['-sk', '--http2', `${base}/curl/h2`]), 'hello /curl/h2');
+      await run(PYTHON_PEERS, [path.join(FIXTURES, 'tls-clients.py'), base, '0', '/py/urllib', '/status/201', '/py/requests/1', '/py/requests/2']);
+    });
+    assertHttps(r, port, [
+      { path: '/curl/a', query: 'x=1', status: 200 }, { path: '/status/404', status: 404 }, { path: '/curl/h2', status: 200, version: '1.1' },
+      { path: '/py/urllib', status: 200 }, { path: '/status/201', status: 201 }, { path: '/py/requests/1', status: 200 }, { path: '/py/requests/2', status: 200 },
+    ], /^python3/);
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function startNginx(dir: string, cert: string, key: string): Promise<{ nginx: ChildProcess; port: number }> {
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  fs.writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+     events { worker_connections 64; }
+     http {
+       access_log off;
+       server {
+         listen 127.0.0.1:${port} ssl http2;
+         ssl_certificate ${cert}; ssl_certificate_key ${key};
+         location = /status/404 { return 404; }
+         location / { return 200 "nginx $uri\\n"; }
+       }
+     }`,
+  );
+  return { nginx: await startServer('nginx', ['-c', path.join(dir, 'nginx.conf')], '127.0.0.1', port), port };
+}
+
+test('curl (HTTP/1.1 and HTTP/2 by ALPN) and Python urllib/requests against nginx with ssl', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-nginx-'));
+  const { cert, key } = await certIn(dir);
+  const { nginx, port } = await startNginx(dir, cert, key);
+  const base = `https://127.0.0.1:${port}`;
+  try {
+    const r = await withCollector({ ports: [port] }, async () => {
+      await run('curl', ['-sk', '--http1.1', `${base}/h1/a`, `${base}/status/404`]);
+      const versions = await run('curl', ['-sk', '--http2', '-w', '%{http_version} ', '-o', '/dev/null', `${base}/h2/a?q=2`, '-o', '/dev/null', `${base}/h2/b`]);
+      assert.equal(versions, '2 2 ', 'HTTP/2 by ALPN');
+      await run(PYTHON_PEERS, [path.join(FIXTURES, 'tls-clients.py'), base, '0', '/py/urllib', '/py/requests']);
+    });
+    assertHttps(r, port, [
+      { path: '/h1/a', status: 200, version: '1.1' }, { path: '/status/404', status: 404 },
+      { path: '/h2/a', query: 'q=2', status: 200, version: '2' }, { path: '/h2/b', status: 200, version: '2' },
+      { path: '/py/urllib', status: 200 }, { path: '/py/requests', status: 200 },
+    ], /^nginx/);
+  } finally {
+    await stop(nginx);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a client started after the collector, with its own copy of libssl, is captured (exec watched, its maps read)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-late-'));
+  const { cert, key } = await certIn(dir);
+  const lib = path.join(dir, 'lib');
+  fs.mkdirSync(lib);
+  const system = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64'].map((d) => path.join(d, 'libssl.so.3')).find((f) => fs.existsSync(f));
+  assert.ok(system, 'libssl.so.3 not found');
+  fs.copyFileSync(system, path.join(lib, 'libssl.so.3')); // a file no process maps yet
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  const server = await startServer('python3', [path.join(FIXTURES, 'tls-server.py'), String(port), cert, key], '127.0.0.1', port);
+  let maps = '';
+  try {
+    const r = await withCollector({ ports: [port] }, async () => {
+      const client = execFile(PYTHON_PEERS, [path.join(FIXTURES, 'tls-clients.py'), base, '2', '/late/urllib', '/late/requests'], {
+        env: { ...process.env, LD_LIBRARY_PATH: lib },
+      });
+      const exited = new Promise<number | null>((resolve) => client.on('exit', resolve));
+      await new Promise((res) => setTimeout(res, 1000));
+      maps = fs.readFileSync(`/proc/${client.pid}/maps`, 'utf8');
+      assert.equal(await exited, 0);
+    });
+    assert.ok(maps.includes(path.join(lib, 'libssl.so.3')), 'the client runs on the copy');
+    assert.match(r.stderr, new RegExp(`tls: capturing OpenSSL in ${path.join(lib, 'libssl.so.3')}`));
+    assertHttps(r, port, [{ path: '/late/urllib', status: 200 }, { path: '/late/requests', status: 200 }], /^python3/);
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
