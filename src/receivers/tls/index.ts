@@ -8,12 +8,11 @@
 // /proc/PID/root, so a container's own libssl is hooked), and in the maps of each program
 // started later (exec is watched; its libraries are mapped by the dynamic loader just after).
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Logger } from '../../core/logger';
 import type { TlsConfig } from './config';
 import { ExecWatch } from './exec-watch';
-import { mappedExecutables } from './proc-maps';
-import { systemLibraryDirs, TLS_EXIT_PROGRAM, TLS_RUNTIMES, type TlsRuntime } from './runtimes';
+import { fileIdentity, processCandidates, runningPids, systemCandidates, type TlsCandidate } from './discovery';
+import { TLS_EXIT_PROGRAM, TLS_RUNTIMES, type TlsRuntime } from './runtimes';
 
 /** Attaches one program of the receiver's loaded object to a function of a file; throws why not. */
 export type UprobeAttacher = (program: string, file: string, func: string) => void;
@@ -47,21 +46,10 @@ export class TlsCapture {
   /** Hooks what is there now and starts watching exec. Never throws: TLS capture is optional. */
   start(): void {
     if (!this.cfg.enable || this.runtimes.length === 0) return;
-    for (const dir of systemLibraryDirs()) {
-      let names: string[] = [];
-      try {
-        names = fs.readdirSync(dir);
-      } catch {
-        continue;
-      }
-      for (const n of names) {
-        const file = path.join(dir, n);
-        if (this.runtimes.some((r) => r.matches(file))) this.consider(file, realPath(file));
-      }
-    }
+    for (const c of systemCandidates(this.runtimes)) this.consider(c);
     for (const file of this.cfg.library_paths) {
       if (!fs.existsSync(file)) this.logger.warn(`${this.name}: tls: library_paths: ${file} does not exist`);
-      else this.consider(file, file, true);
+      else this.consider({ runtime: this.runtimes[0]!, at: file, file });
     }
     if (this.refused) return;
     try {
@@ -76,7 +64,7 @@ export class TlsCapture {
   }
 
   private scanAll(): void {
-    for (const entry of fs.readdirSync('/proc')) if (/^\d+$/.test(entry)) this.scanProcess(Number(entry));
+    for (const pid of runningPids()) this.scanProcess(pid);
   }
 
   private onExec(pid: number): void {
@@ -93,32 +81,20 @@ export class TlsCapture {
   }
 
   /** Hooks the TLS library files a process maps that are not hooked yet. */
-  scanProcess(pid: number): void {
+  private scanProcess(pid: number): void {
     if (this.refused || this.stopped || pid === process.pid) return;
-    for (const file of mappedExecutables(pid)) {
-      // Its path in the process's own mount namespace: reached through /proc/PID/root.
-      if (this.runtimes.some((r) => r.matches(file))) this.consider(`/proc/${pid}/root${file}`, file);
-    }
+    for (const c of processCandidates(pid, this.runtimes)) this.consider(c);
   }
 
-  /** Hooks `file` (opened at `at`) with the first runtime it matches, unless already seen. */
-  private consider(at: string, file: string, explicit = false): void {
-    const runtime = this.runtimes.find((r) => explicit || r.matches(file));
-    if (!runtime || this.refused) return;
-    let key: string;
-    try {
-      const st = fs.statSync(at, { bigint: true });
-      if (!st.isFile()) return;
-      key = `${st.dev}:${st.ino}`;
-    } catch {
-      return; // gone meanwhile
-    }
-    if (this.files.has(key)) return;
-    const hooked = this.hook(at, runtime);
+  /** Hooks a file unless it was looked at before (by any path). */
+  private consider(c: TlsCandidate): void {
+    const key = fileIdentity(c.at);
+    if (key === undefined || this.refused || this.files.has(key)) return;
+    const hooked = this.hook(c.at, c.runtime);
     this.files.set(key, hooked);
     if (hooked) {
       this.counts.filesHooked++;
-      this.logger.info(`${this.name}: tls: capturing ${runtime.label} in ${file}${at !== file ? ` (${at})` : ''}`);
+      this.logger.info(`${this.name}: tls: capturing ${c.runtime.label} in ${c.file}${c.at !== c.file ? ` (${c.at})` : ''}`);
     }
   }
 
@@ -169,14 +145,6 @@ export class TlsCapture {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.execWatch?.close();
-  }
-}
-
-function realPath(file: string): string {
-  try {
-    return fs.realpathSync(file);
-  } catch {
-    return file;
   }
 }
 
