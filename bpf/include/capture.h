@@ -503,7 +503,8 @@ static __always_inline void header_sender(struct rec_hdr *h, const struct conn_s
 static __always_inline void capture_payload(struct scratch *s, __u64 *stream_offset, __u8 kind, __u64 ptr, __u64 cnt,
 					    __u64 skip, long ret);
 #ifdef CAPTURE_TLS
-static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __u8 backend);
+static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __u8 dir, __u8 kind, __u64 ptr, __u64 moved,
+				      __u8 backend);
 #endif
 
 /* Captures `ret` bytes moved on socket sk in direction dir: the buffer is described by kind,
@@ -554,7 +555,7 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	}
 #ifdef CAPTURE_TLS
 	/* Ciphertext of a TLS session: its plaintext comes from the TLS library (tls_capture.h). */
-	if (tls_claims(sk, cs, backend))
+	if (tls_claims(sk, cs, dir, kind, ptr + skip, ret, backend))
 		return 0;
 #endif
 	__u32 *mute_gen = bpf_map_lookup_elem(&mute_generation, &zero);

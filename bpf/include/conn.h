@@ -34,6 +34,7 @@ struct conn_state {
 	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
 	__u8 tls;        /* a TLS session runs on it: its bytes are ciphertext, not captured (tls_capture.h) */
 	__u64 tls_offset[2]; /* byte offsets reached in the plaintext streams */
+	__u64 tls_ssl;   /* the session bound by a length rule (memory-BIO runtimes): one per socket */
 };
 
 struct {

@@ -109,6 +109,7 @@ enum counter_index {
 	CNT_TLS_UNBOUND,              /* TLS plaintext with no socket known for its session: dropped */
 	CNT_TLS_UNBOUND_BYTES,        /* the plaintext bytes of those two */
 	CNT_TLS_CALLS_FULL,           /* per-thread TLS call table full: the call is not captured */
+	CNT_TLS_UNVERIFIED,           /* memory-BIO TLS plaintext whose socket call did not pass the length rule: dropped */
 	CNT__MAX,
 };
 

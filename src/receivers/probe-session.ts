@@ -19,6 +19,7 @@ const KERNEL_COUNTERS = [
   'drops.tls_unbound', // TLS plaintext of a session whose socket is not known
   'drops.tls_unbound_bytes',
   'drops.tls_call_table_full',
+  'drops.tls_unverified', // Node's TLS plaintext whose socket call failed the length rule
 ] as const;
 
 export class ProbeSession {

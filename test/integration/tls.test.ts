@@ -31,9 +31,9 @@ interface Want {
 }
 
 /** Exactly one SERVER and one CLIENT span per wanted request, https, exact paths and statuses. */
-function assertHttps(r: CollectorRun, port: number, want: Want[], serverExe: RegExp) {
+function assertHttps(r: CollectorRun, port: number, want: Want[], serverExe: RegExp, clientExes?: string[]) {
   assert.equal(r.exitCode, 0, r.stderr);
-  for (const reason of ['tls_ambiguous', 'tls_unbound', 'tls_unbound_bytes', 'tls_call_table_full', 'tls_ciphertext_after_binding', 'copy_failed'])
+  for (const reason of ['tls_ambiguous', 'tls_unbound', 'tls_unverified', 'tls_unbound_bytes', 'tls_call_table_full', 'tls_ciphertext_after_binding', 'copy_failed'])
     assert.equal(r.drops[reason], 0, `drops.${reason}\n${r.stderr}`);
   const key = (path: string, status: number) => `${path} ${status}`;
   const expected = want.map((w) => key(w.path, w.status)).sort();
@@ -52,6 +52,7 @@ function assertHttps(r: CollectorRun, port: number, want: Want[], serverExe: Reg
     assert.equal(s.attributes['tcpsniff.incomplete'], undefined, JSON.stringify(s.attributes));
   }
   for (const c of clients) assert.equal(c.attributes['tcpsniff.incomplete'], undefined, JSON.stringify(c.attributes));
+  if (clientExes) assert.deepEqual(clients.map((c) => String(c.resource['process.executable.name'])).sort(), [...clientExes].sort(), 'client processes');
 }
 
 test('curl (HTTP/1.1 keep-alive, --http2) and Python urllib/requests against a Python ssl server', async () => {
@@ -145,6 +146,30 @@ test('a client started after the collector, with its own copy of libssl, is capt
     assert.ok(maps.includes(path.join(lib, 'libssl.so.3')), 'the client runs on the copy');
     assert.match(r.stderr, new RegExp(`tls: capturing OpenSSL in ${path.join(lib, 'libssl.so.3')}`));
     assertHttps(r, port, [{ path: '/late/urllib', status: 200 }, { path: '/late/requests', status: 200 }], /^python3/);
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Node's https server and client (the node executable's OpenSSL: memory BIO, bound by lengths) with keep-alive, and curl against Node", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-node-'));
+  const { cert, key } = await certIn(dir);
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  const node = path.join(FIXTURES, 'node-https.js');
+  const server = await startServer(process.execPath, [node, 'server', String(port), cert, key], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port] }, async () => {
+      // One keep-alive connection (one agent socket): the first request binds the session, the rest use the binding.
+      const seen = await run(process.execPath, [node, 'client', base, '0', '/node/1', '/status/404', '/node/3?k=v']);
+      assert.equal(seen, '200 node /node/1\n404 node /status/404\n200 node /node/3?k=v\n');
+      await run('curl', ['-sk', '--http1.1', `${base}/curl/1`, '-o', '/dev/null', `${base}/curl/2`]);
+    });
+    assertHttps(r, port, [
+      { path: '/node/1', status: 200 }, { path: '/status/404', status: 404 }, { path: '/node/3', query: 'k=v', status: 200 },
+      { path: '/curl/1', status: 200 }, { path: '/curl/2', status: 200 },
+    ], /^node/, ['node', 'node', 'node', 'curl', 'curl']);
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ export interface TlsHook {
 }
 
 export interface TlsRuntime {
-  name: 'openssl';
+  name: 'openssl' | 'node';
   label: string;
   describe: string;
   /** A mapped file (its path in the process's mount namespace) that may hold this runtime. */
@@ -37,6 +37,19 @@ export const TLS_RUNTIMES: TlsRuntime[] = [
       // ciphertext out of the capture).
       { func: 'SSL_do_handshake', entry: 'tls_enter_control', optional: true },
       { func: 'SSL_shutdown', entry: 'tls_enter_control', optional: true },
+    ],
+  },
+  {
+    name: 'node',
+    label: "Node.js's OpenSSL",
+    describe: 'the OpenSSL inside the node executable (memory BIO: bound by lengths, see bpf/include/tls_capture.h)',
+    // The executable itself, wherever it is (found in each process's maps, like a library).
+    matches: (file) => /^(node|nodejs)$/.test(path.basename(file)),
+    hooks: [
+      { func: 'SSL_write', entry: 'tls_enter_write_membio' },
+      { func: 'SSL_read', entry: 'tls_enter_read_membio' },
+      { func: 'SSL_write_ex', entry: 'tls_enter_write_ex_membio', optional: true },
+      { func: 'SSL_read_ex', entry: 'tls_enter_read_ex_membio', optional: true },
     ],
   },
 ];
