@@ -30,6 +30,8 @@ export class ProbeSession {
   private muteGeneration = 0;
   private closing?: Promise<void>;
   readonly attached: string[];
+  /** Why the object's optional programs were left out (they did not load), else undefined. */
+  withoutOptional?: string;
 
   constructor(
     receiverName: string,

@@ -11,6 +11,7 @@ import { syscallsBackend } from '../syscalls-backend';
 import { kernelLayerBackend, type KernelLayerObject } from '../kernel-backends';
 import { filterMaps } from './filters';
 import { TlsCapture } from '../tls';
+import { TLS_PROGRAMS } from '../tls/runtimes';
 
 /**
  * bpf/tcp_kernel.bpf.c; sendfile/splice reach TCP through tcp_sendpage only up to 6.4; splice(2)
@@ -49,6 +50,8 @@ class TcpReceiver implements ReceiverComponent {
       mapEntries: filters.mapEntries,
       consumer: () => this.consumer,
       logger: this.ctx.logger,
+      // A kernel that refuses the TLS uprobe programs still runs TCP capture.
+      optionalPrograms: this.cfg.tls.enable ? TLS_PROGRAMS : [],
     };
     // Preference order: the TCP layer sees io_uring and kernel-side sends too.
     const candidates = [
@@ -60,6 +63,10 @@ class TcpReceiver implements ReceiverComponent {
     this.backendName = name;
     this.session = running;
     this.ctx.logger.debug(`${this.ctx.id}: attached ${running.attached.join(', ')}`);
+    if (running.withoutOptional !== undefined) {
+      this.ctx.logger.warn(`${this.ctx.id}: tls: TLS plaintext is not captured — its programs do not load on this kernel (${running.withoutOptional})`);
+      return;
+    }
     this.tls = new TlsCapture(this.cfg.tls, (p, file, fn) => running.attachUprobe(p, file, fn), this.ctx.logger, this.ctx.id);
     this.tls.start();
   }

@@ -56,6 +56,9 @@ export const TLS_RUNTIMES: TlsRuntime[] = [
 
 export type TlsRuntimeName = TlsRuntime['name'];
 
+/** Every program of bpf/include/tls_capture.h (attached on demand; absent from the object's start). */
+export const TLS_PROGRAMS = [...new Set([TLS_EXIT_PROGRAM, 'tls_enter_control', ...TLS_RUNTIMES.flatMap((r) => r.hooks.map((h) => h.entry))])];
+
 /** Directories where distributions keep shared libraries. */
 export function systemLibraryDirs(arch = process.arch): string[] {
   const multiarch = arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
