@@ -9,6 +9,7 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { assertGrpcEchoCalls } from './h2-expect';
 import { ROOT, PYTHON_PEERS, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun } from './harness';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
@@ -170,6 +171,45 @@ test("Node's https server and client (the node executable's OpenSSL: memory BIO,
       { path: '/node/1', status: 200 }, { path: '/status/404', status: 404 }, { path: '/node/3', query: 'k=v', status: 200 },
       { path: '/curl/1', status: 200 }, { path: '/curl/2', status: 200 },
     ], /^node/, ['node', 'node', 'node', 'curl', 'curl']);
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Node's http2 secure server (ALPN h2) with curl --http2: one connection, several streams", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-node-h2-'));
+  const { cert, key } = await certIn(dir);
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  const server = await startServer(process.execPath, [path.join(FIXTURES, 'node-https.js'), 'h2server', String(port), cert, key], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port] }, async () => {
+      const versions = await run('curl', ['-sk', '--http2', '-w', '%{http_version} ', ...['/h2/1', '/status/404', '/h2/3'].flatMap((p) => ['-o', '/dev/null', base + p])]);
+      assert.equal(versions, '2 2 2 ');
+    });
+    assertHttps(r, port, [
+      { path: '/h2/1', status: 200, version: '2' }, { path: '/status/404', status: 404, version: '2' }, { path: '/h2/3', status: 200, version: '2' },
+    ], /^node/, ['curl', 'curl', 'curl']);
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('grpc-js over TLS (Node on both ends): unary and streaming calls, status codes', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-grpc-'));
+  const { cert, key } = await certIn(dir);
+  const port = await freePort();
+  const server = await startServer(process.execPath, [path.join(FIXTURES, 'grpc-server.js'), String(port), cert, key], '127.0.0.1', port);
+  try {
+    let out: Record<string, { code: number; value?: unknown }> = {};
+    const r = await withCollector({ ports: [port] }, async () => {
+      out = JSON.parse(await run(process.execPath, [path.join(FIXTURES, 'grpc-client.js'), String(port), cert]));
+    });
+    assertGrpcEchoCalls(r, out, server.pid, (s, where) => {
+      assert.equal(s.attributes['server.port'], port, where);
+    });
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
