@@ -215,3 +215,35 @@ test('grpc-js over TLS (Node on both ends): unary and streaming calls, status co
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a server in its own mount namespace with its own copy of libssl (unshare -m, bind-mounted over the system one) is captured', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-ns-'));
+  const { cert, key } = await certIn(dir);
+  const system = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+  if (!fs.existsSync(system)) return; // another distribution layout: the late-client test covers the copy
+  const copy = path.join(dir, 'libssl.so.3');
+  fs.copyFileSync(system, copy);
+  const port = await freePort();
+  const base = `https://127.0.0.1:${port}`;
+  try {
+    const r = await withCollector({ ports: [port] }, async () => {
+      // Started after the collector, in a namespace where the system path is the copy.
+      const server = await startServer('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+        `mount --bind ${copy} ${system} && exec python3 ${path.join(FIXTURES, 'tls-server.py')} ${port} ${cert} ${key}`], '127.0.0.1', port);
+      try {
+        const maps = fs.readFileSync(`/proc/${server.pid}/maps`, 'utf8');
+        const ino = String(fs.statSync(copy).ino);
+        assert.ok(maps.split('\n').some((l) => l.endsWith(system) && l.split(/\s+/)[4] === ino), 'the server maps the copy at the system path');
+        // Give the exec watch's later scans time to find it (the server imported ssl before listening).
+        await new Promise((res) => setTimeout(res, 500));
+        await run('curl', ['-sk', `${base}/ns/a`, '-o', '/dev/null', `${base}/status/404`]);
+      } finally {
+        await stop(server);
+      }
+    });
+    assert.match(r.stderr, new RegExp(`tls: capturing OpenSSL in ${system} \\(/proc/\\d+/root${system}\\)`));
+    assertHttps(r, port, [{ path: '/ns/a', status: 200 }, { path: '/status/404', status: 404 }], /^python3/, ['curl', 'curl']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -22,6 +22,7 @@ interface Row {
   sendfile?: { ok: boolean };
   splice_read?: { ok: boolean };
   nginx?: { ok: boolean };
+  tls?: { ok: boolean };
   ms: number;
 }
 
@@ -87,10 +88,11 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const sendfile = !tcp || r.sendfile?.ok === true;
   const spliceRead = !tcp || r.splice_read?.ok === true;
   const nginx = !tcp || r.nginx?.ok === true;
-  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && !r.reason;
+  const tls = !tcp || r.tls?.ok === true;
+  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && tls && !r.reason;
   const uringText = tcp ? `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}` : '';
   const sendfileText = tcp
-    ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'}, spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}`
+    ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'}, spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}, TLS (curl → nginx, Node) ${tls ? 'plaintext captured' : 'MISSED'}`
     : '';
   const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };

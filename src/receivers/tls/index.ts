@@ -20,6 +20,8 @@ export type UprobeAttacher = (program: string, file: string, func: string) => vo
 /** After an exec, when to look at the new program's maps: the loader maps its libraries first. */
 const EXEC_RESCAN_MS = [2, 20, 200, 1000, 3000];
 const RESCAN_ALL_MS = 30_000;
+/** Exec storms (build scripts) could queue thousands of scans: past this many, execs are skipped (counted). */
+const MAX_PENDING_SCANS = 2000;
 
 const PERMISSION = /Operation not permitted|Permission denied/;
 
@@ -32,7 +34,7 @@ export class TlsCapture {
   private rescan?: NodeJS.Timeout;
   private refused = false;
   private stopped = false;
-  private readonly counts = { filesHooked: 0, filesFailed: 0, execs: 0 };
+  private readonly counts = { filesHooked: 0, filesFailed: 0, execs: 0, execsSkipped: 0 };
 
   constructor(
     private readonly cfg: TlsConfig,
@@ -70,6 +72,10 @@ export class TlsCapture {
   private onExec(pid: number): void {
     if (this.stopped || this.refused || pid === process.pid) return;
     this.counts.execs++;
+    if (this.timers.size >= MAX_PENDING_SCANS) {
+      this.counts.execsSkipped++; // found later by the periodic rescan, if it still runs
+      return;
+    }
     for (const ms of EXEC_RESCAN_MS) {
       const t = setTimeout(() => {
         this.timers.delete(t);
@@ -125,16 +131,12 @@ export class TlsCapture {
     return true;
   }
 
-  /** True when uprobes were refused (no privilege). */
-  get unavailable(): boolean {
-    return this.refused;
-  }
-
   stats(): Record<string, number> {
     return {
       'tls.files_hooked': this.counts.filesHooked,
       'tls.files_failed': this.counts.filesFailed,
       'tls.execs_seen': this.counts.execs,
+      'drops.tls_exec_scans_skipped': this.counts.execsSkipped,
       'drops.tls_exec_events_lost': this.execWatch?.lost ?? 0,
     };
   }
