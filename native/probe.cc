@@ -296,14 +296,15 @@ std::string Probe::UpdateMap(const std::string& map, const std::string& key, con
   return e ? "cannot update map " + map + ": " + Errno(e) : "";
 }
 
-std::string Probe::AttachUprobe(const std::string& program, const std::string& path, const std::string& func) {
+std::string Probe::AttachUprobe(const std::string& program, const std::string& path, const std::string& func,
+                                uint64_t offset) {
   if (!obj_) return "the probe is closed";
   bpf_program* prog = bpf_object__find_program_by_name(obj_, program.c_str());
   if (!prog || !IsOnDemandUprobe(prog)) return "the BPF object has no uprobe program named " + program;
   TakeLibbpfLog();
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = strcmp(bpf_program__section_name(prog), "uretprobe") == 0,
               .func_name = func.c_str());
-  bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), 0, &opts);
+  bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts);
   if (!link) {
     int err = errno;
     TakeLibbpfLog();

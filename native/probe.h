@@ -68,9 +68,10 @@ class Probe {
   void Destroy();
   // Writes one entry into a map of the loaded object (e.g. muted_conns). "" or an error.
   std::string UpdateMap(const std::string& map, const std::string& key, const std::string& value);
-  // Attaches a program of a plain "uprobe"/"uretprobe" section to func in the ELF file at path,
-  // for every process (it stays attached until Destroy). "" or an error (errno text).
-  std::string AttachUprobe(const std::string& program, const std::string& path, const std::string& func);
+  // Attaches a program of a plain "uprobe"/"uretprobe" section to func (plus offset bytes into it)
+  // in the ELF file at path, for every process (it stays attached until Destroy). "" or an error.
+  std::string AttachUprobe(const std::string& program, const std::string& path, const std::string& func,
+                           uint64_t offset = 0);
   // Kernel-side counters: the per-CPU array map "counters", summed over CPUs.
   std::vector<uint64_t> Counters();
   ProbeStats Stats();

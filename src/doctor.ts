@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import { bpfObjectPath, loadAddon } from './receivers/native';
 import { effectiveCapabilities, missingBpfPrivileges } from './receivers/privileges';
 import { tracefsRoot } from './receivers/tracefs';
-import { fileIdentity, processCandidates, runningPids, systemCandidates } from './receivers/tls/discovery';
+import { fileIdentity, processCandidates, runningPids, systemCandidates, type TlsCandidate } from './receivers/tls/discovery';
 import { TLS_RUNTIMES } from './receivers/tls/runtimes';
 
 const HOOKS = [
@@ -98,16 +98,19 @@ function tlsReport(uprobes: boolean | undefined): string[] {
   );
   // One line per file (device+inode), with the processes mapping it now.
   const files = new Map<string, { label: string; file: string; pids: number }>();
-  const note = (c: { runtime: { label: string }; at: string; file: string }, pid?: number) => {
+  const notRuntime = new Set<string>();
+  const note = (c: TlsCandidate, pid?: number) => {
     const key = fileIdentity(c.at);
-    if (key === undefined) return;
+    if (key === undefined || notRuntime.has(key)) return;
+    // Found by executable, not by name (Go): only when it holds the runtime.
+    if (!files.has(key) && c.runtime.executable && !c.runtime.hooks(c.at)) return void notRuntime.add(key);
     const f = files.get(key) ?? { label: c.runtime.label, file: c.file, pids: 0 };
     if (pid !== undefined) f.pids++;
     files.set(key, f);
   };
   for (const c of systemCandidates(TLS_RUNTIMES)) note(c);
   for (const pid of runningPids()) if (pid !== process.pid) for (const c of processCandidates(pid, TLS_RUNTIMES)) note(c, pid);
-  if (files.size === 0) lines.push('  runtimes           none found (no OpenSSL library in the system directories or mapped by a process)');
+  if (files.size === 0) lines.push('  runtimes           none found (no OpenSSL library in the system directories or mapped by a process, no node or Go TLS program running)');
   for (const f of files.values()) lines.push(`  ${f.label.padEnd(18)} ${f.file} (mapped by ${f.pids} process${f.pids === 1 ? '' : 'es'} now)`);
   return lines;
 }

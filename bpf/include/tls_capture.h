@@ -51,7 +51,9 @@ struct tls_call {
 	__u8 ambiguous;  /* a second socket was seen */
 	__u8 backend;    /* of the capture that saw the socket */
 	__u8 membio;     /* a memory-BIO runtime: no socket call inside (see the top) */
-	__u8 pad[3];
+	__u8 early;      /* emit at the first send inside the call (Go's Write: see go_enter) */
+	__u8 emitted;    /* early: done */
+	__u8 pad;
 	__u64 count;     /* in tls_pending_writes: the plaintext bytes */
 	__u64 ts;        /* in tls_pending_writes: when the call returned */
 };
@@ -234,6 +236,52 @@ static __always_inline int tls_pending_send(struct tls_held *p, __u64 id, struct
 	return bound;
 }
 
+/* ---- Go's crypto/tls ----
+ * Goroutines move between threads, and a uretprobe breaks Go's stack handling (the program dies
+ * with "unexpected return pc"): a call is keyed by its goroutine (the g pointer) and its end is
+ * probed at each RET instruction of (*Conn).Read/Write (user space finds them). Go's register ABI
+ * (amd64, go1.17+): the receiver in RAX, the slice's pointer and length in RBX and RCX, the
+ * result n in RAX, g in R14; where the socket call is made, g is read from the thread's TLS slot
+ * (-8 from the FS base; binaries linked by Go itself, not by an external linker). */
+struct go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct tls_call);
+} go_calls SEC(".maps");
+
+/* Processes that made Go TLS calls (tgid): only their socket calls look for a goroutine's call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} go_procs SEC(".maps");
+
+/* The Go TLS call of the goroutine running on this thread, or 0. */
+static __always_inline struct tls_call *go_current(__u64 id)
+{
+#if defined(__TARGET_ARCH_x86)
+	__u32 tgid = id >> 32;
+	if (!bpf_map_lookup_elem(&go_procs, &tgid))
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	struct go_key k = { .tgid = tgid };
+	if (!fsbase || bpf_probe_read_user(&k.g, sizeof(k.g), (void *)(fsbase - 8)))
+		return 0;
+	return bpf_map_lookup_elem(&go_calls, &k);
+#else
+	return 0;
+#endif
+}
+
 /* Called for every captured transfer on a TCP socket (`moved` bytes in direction dir, buffer as
  * in capture_transfer): 1 when it
  * is ciphertext of a TLS session (inside a TLS call of this thread, or on a connection bound
@@ -248,6 +296,8 @@ static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __
 			return 1;
 	}
 	struct tls_call *c = tls_current(bpf_map_lookup_elem(&tls_calls, &id));
+	if (!c)
+		c = go_current(id);
 	/* A memory-BIO library makes no socket call: one made inside its call is the runtime's, for
 	 * any socket (a callback's), and proves nothing. */
 	if (c && c->membio)
@@ -267,6 +317,11 @@ static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __
 			c->ambiguous = 1;
 		}
 		cs->tls = 1;
+		if (c->early && !c->emitted && !c->ambiguous && dir == DIR_EGRESS) {
+			c->emitted = 1;
+			if (cs->capture)
+				tls_emit(cs, id >> 32, (__u32)id, DIR_EGRESS, c->buf, c->count, backend);
+		}
 		return 1;
 	}
 	return cs->tls;
@@ -382,6 +437,8 @@ static __always_inline int tls_membio_unbound(struct tls_call *c, __u64 id, __u6
 	return 0;
 }
 
+static __always_inline int tls_finish(struct tls_call *cp, __u64 id, __u64 n);
+
 static __always_inline int tls_return(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -405,7 +462,14 @@ static __always_inline int tls_return(struct pt_regs *ctx)
 	if (!p)
 		return 0;
 	struct tls_call c = *p;
-	__u64 n = tls_moved(&c, (int)PT_REGS_RC(ctx));
+	return tls_finish(&c, id, tls_moved(&c, (int)PT_REGS_RC(ctx)));
+}
+
+/* A call returned having moved n plaintext bytes: binds its session when a socket call inside
+ * named the connection, else finds the binding, and emits the plaintext. */
+static __always_inline int tls_finish(struct tls_call *cp, __u64 id, __u64 n)
+{
+	struct tls_call c = *cp;
 	struct tls_binding_key key = { .tgid = id >> 32, .ssl = c.ssl };
 	if (c.ambiguous) {
 		count(CNT_TLS_AMBIGUOUS, 1);
@@ -438,7 +502,7 @@ static __always_inline int tls_return(struct pt_regs *ctx)
 		}
 		backend = b->backend;
 	}
-	if (n && cs->capture)
+	if (n && cs->capture && !c.emitted)
 		tls_emit(cs, id >> 32, (__u32)id, c.dir, c.buf, n, backend);
 	return 0;
 }
@@ -490,5 +554,82 @@ int tls_exit(struct pt_regs *ctx)
 {
 	return tls_return(ctx);
 }
+
+#if defined(__TARGET_ARCH_x86)
+static __always_inline int go_enter(struct pt_regs *ctx, __u8 dir, __u8 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	if (!pid_allowed(tgid))
+		return 0;
+	if (!bpf_map_lookup_elem(&go_procs, &tgid)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&go_procs, &tgid, &one, BPF_ANY);
+	}
+	struct go_key k = { .tgid = tgid, .g = ctx->r14 };
+	/* The handshake inside a Read or Write: the outer call owns its socket calls. */
+	struct tls_call *outer = kind == TLS_CALL_CONTROL ? bpf_map_lookup_elem(&go_calls, &k) : 0;
+	if (outer && outer->kind != TLS_CALL_CONTROL)
+		return 0;
+	/* A goroutine's stack growing re-enters the function from its start: the same call again.
+	 * A Write's plaintext is emitted at its first send, not at its return: another goroutine
+	 * may read the peer's answer (and emit it) before this one gets to its RET. Go's Write sends
+	 * all of b or fails the connection. */
+	struct tls_call c = { .ssl = ctx->ax, .buf = ctx->bx, .dir = dir, .kind = kind };
+	if (dir == DIR_EGRESS && kind == TLS_CALL_PLAIN) {
+		c.early = 1;
+		c.count = ctx->cx;
+	}
+	if (bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY))
+		count(CNT_TLS_CALLS_FULL, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int go_enter_write(struct pt_regs *ctx)
+{
+	return go_enter(ctx, DIR_EGRESS, TLS_CALL_PLAIN);
+}
+
+SEC("uprobe")
+int go_enter_read(struct pt_regs *ctx)
+{
+	return go_enter(ctx, DIR_INGRESS, TLS_CALL_PLAIN);
+}
+
+/* (*Conn).handshakeContext: no plaintext; its socket calls bind the session (the request that
+ * arrives with the handshake's last read is then returned by Read with no socket call). */
+SEC("uprobe")
+int go_enter_handshake(struct pt_regs *ctx)
+{
+	return go_enter(ctx, DIR_EGRESS, TLS_CALL_CONTROL);
+}
+
+/* At each RET of a hooked function: `control` says whether it is the handshake's. */
+static __always_inline int go_return(struct pt_regs *ctx, __u8 control)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct go_key k = { .tgid = id >> 32, .g = ctx->r14 };
+	struct tls_call *p = bpf_map_lookup_elem(&go_calls, &k);
+	if (!p || (p->kind == TLS_CALL_CONTROL) != control)
+		return 0; /* not ours: a handshake's end inside a Read or Write */
+	struct tls_call c = *p;
+	bpf_map_delete_elem(&go_calls, &k);
+	long n = ctx->ax;
+	return tls_finish(&c, id, !control && n > 0 ? n : 0);
+}
+
+SEC("uprobe")
+int go_exit(struct pt_regs *ctx)
+{
+	return go_return(ctx, 0);
+}
+
+SEC("uprobe")
+int go_exit_handshake(struct pt_regs *ctx)
+{
+	return go_return(ctx, 1);
+}
+#endif
 
 #endif

@@ -11,8 +11,8 @@ export interface NativeProbe {
   start(onBatch: (batch: Buffer, records: number) => void): void;
   /** Writes one map entry of the loaded object (e.g. muted_conns). Throws on error. */
   updateMap(map: string, key: Buffer, value: Buffer): void;
-  /** Attaches a program of a plain uprobe/uretprobe section to func in the ELF file at path, for every process. Throws with the reason. */
-  attachUprobe(program: string, path: string, func: string): void;
+  /** Attaches a program of a plain uprobe/uretprobe section to func (+ offset bytes) in the ELF file at path, for every process. Throws with the reason. */
+  attachUprobe(program: string, path: string, func: string, offset?: number): void;
   /** Kernel counters (bpf/include/record.h enum counter_index), summed over CPUs. */
   counters(): number[];
   stats(): { records: number; bytes: number; batches: number; waitsForConsumer: number; unreadAtCloseRecords: number; unreadAtCloseBytes: number };

@@ -78,8 +78,8 @@ export class ProbeSession {
   }
 
   /** Attaches one of the object's on-demand uprobes (bpf/include/tls_capture.h). Throws with the reason. */
-  attachUprobe(program: string, path: string, func: string): void {
-    this.probe.attachUprobe(program, path, func);
+  attachUprobe(program: string, path: string, func: string, offset = 0): void {
+    this.probe.attachUprobe(program, path, func, offset);
   }
 
   /** Delivers what the ring still holds, then detaches. Idempotent. */

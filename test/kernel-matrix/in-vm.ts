@@ -123,7 +123,7 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     ok: size === UPLOAD_BYTES && incomplete === undefined && lost > 0 && kernelSide === lost && after === 1,
   };
   // nginx's own sendfile path (its chunking, headers written with writev): bodies whole, the file named.
-  const nginx = spans.filter((s) => s.kind === 2 && exe(s) === 'nginx');
+  const nginx = spans.filter((s) => s.kind === 2 && exe(s) === 'nginx' && s.attributes['url.scheme'] !== 'https');
   const fromFile = nginx.filter((s) => s.attributes['tcpsniff.sendfile.response.path'] === path.join(NGINX_ROOT, String(s.attributes['url.path'])));
   result.nginx = { spans: nginx.length, ok: nginx.length === 2 && whole(nginx) === 2 && fromFile.length === 2 };
   // TLS plaintext: nginx's and Node's SERVER spans and curl's CLIENT spans, https, exact paths.

@@ -67,7 +67,7 @@ class TcpReceiver implements ReceiverComponent {
       this.ctx.logger.warn(`${this.ctx.id}: tls: TLS plaintext is not captured — its programs do not load on this kernel (${running.withoutOptional})`);
       return;
     }
-    this.tls = new TlsCapture(this.cfg.tls, (p, file, fn) => running.attachUprobe(p, file, fn), this.ctx.logger, this.ctx.id);
+    this.tls = new TlsCapture(this.cfg.tls, (p, file, fn, offset) => running.attachUprobe(p, file, fn, offset), this.ctx.logger, this.ctx.id);
     this.tls.start();
   }
 

@@ -36,6 +36,16 @@ export function processCandidates(pid: number, runtimes: TlsRuntime[]): TlsCandi
     const runtime = runtimes.find((r) => r.matches(file));
     if (runtime) out.push({ runtime, at: `/proc/${pid}/root${file}`, file });
   }
+  const byExe = runtimes.filter((r) => r.executable);
+  if (byExe.length) {
+    let file = '';
+    try {
+      file = fs.readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      return out; // a kernel thread, or gone
+    }
+    for (const runtime of byExe) out.push({ runtime, at: `/proc/${pid}/exe`, file });
+  }
   return out;
 }
 

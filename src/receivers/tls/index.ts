@@ -12,10 +12,10 @@ import type { Logger } from '../../core/logger';
 import type { TlsConfig } from './config';
 import { ExecWatch } from './exec-watch';
 import { fileIdentity, processCandidates, runningPids, systemCandidates, type TlsCandidate } from './discovery';
-import { TLS_EXIT_PROGRAM, TLS_RUNTIMES, type TlsRuntime } from './runtimes';
+import { TLS_RUNTIMES, type TlsRuntime } from './runtimes';
 
 /** Attaches one program of the receiver's loaded object to a function of a file; throws why not. */
-export type UprobeAttacher = (program: string, file: string, func: string) => void;
+export type UprobeAttacher = (program: string, file: string, func: string, offset?: number) => void;
 
 /** After an exec, when to look at the new program's maps: the loader maps its libraries first. */
 const EXEC_RESCAN_MS = [2, 20, 200, 1000, 3000];
@@ -106,11 +106,11 @@ export class TlsCapture {
 
   /** Attaches the runtime's hooks to one file: false when it is not that runtime or it failed. */
   private hook(file: string, runtime: TlsRuntime): boolean {
-    for (const h of runtime.hooks) {
+    const hooks = runtime.hooks(file);
+    if (!hooks) return false; // not this runtime (a Go check said no)
+    for (const h of hooks) {
       try {
-        // The return probe first: an entry without its return would leave calls pending.
-        this.attach(TLS_EXIT_PROGRAM, file, h.func);
-        this.attach(h.entry, file, h.func);
+        this.attach(h.program, file, h.func, h.offset);
       } catch (e) {
         const why = firstLine(e);
         if (PERMISSION.test(why)) {
