@@ -206,7 +206,7 @@ async function main() {
   console.log(`MATRIX-END ${reported}`);
   server.kill('SIGKILL');
   sendfileServer.kill('SIGKILL');
-  nginx.kill('SIGKILL');
+  nginx.kill('SIGTERM'); // its master stops the workers (SIGKILL would leave them listening, on a host)
   nodeTls.kill('SIGKILL');
 }
 
