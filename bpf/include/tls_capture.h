@@ -148,13 +148,29 @@ struct {
 	__type(value, struct tls_last_read);
 } tls_last_reads SEC(".maps");
 
-/* Processes that made memory-BIO TLS calls (tgid). */
+/* Processes that made TLS calls (tgid → enum tls_proc_flags): the socket calls of every other
+ * process cost tls_claims one lookup. */
+enum tls_proc_flags {
+	TLS_PROC_CALLS = 1,  /* calls that make their own socket calls (OpenSSL's socket BIO) */
+	TLS_PROC_MEMBIO = 2, /* memory-BIO calls (Node.js) */
+	TLS_PROC_GO = 4,     /* Go's crypto/tls */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u8);
-} tls_membio_procs SEC(".maps");
+} tls_procs SEC(".maps");
+
+static __always_inline void tls_proc_mark(__u32 tgid, __u8 flag)
+{
+	__u8 *f = bpf_map_lookup_elem(&tls_procs, &tgid);
+	if (f && (*f & flag))
+		return;
+	__u8 v = (f ? *f : 0) | flag;
+	bpf_map_update_elem(&tls_procs, &tgid, &v, BPF_ANY);
+}
 
 #define TLS_RECORD_PLAINTEXT 16384
 #define TLS_RECORD_MIN_OVERHEAD 21 /* header 5 + tag 16 (TLS 1.2 ChaCha20); TLS 1.3 adds 1 */
@@ -256,21 +272,11 @@ struct {
 	__type(value, struct tls_call);
 } go_calls SEC(".maps");
 
-/* Processes that made Go TLS calls (tgid): only their socket calls look for a goroutine's call. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u8);
-} go_procs SEC(".maps");
-
 /* The Go TLS call of the goroutine running on this thread, or 0. */
 static __always_inline struct tls_call *go_current(__u64 id)
 {
 #if defined(__TARGET_ARCH_x86)
 	__u32 tgid = id >> 32;
-	if (!bpf_map_lookup_elem(&go_procs, &tgid))
-		return 0;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
 	struct go_key k = { .tgid = tgid };
@@ -290,24 +296,28 @@ static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __
 				      __u8 backend)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	if (dir == DIR_EGRESS) {
+	__u32 tgid = id >> 32;
+	__u8 *pf = bpf_map_lookup_elem(&tls_procs, &tgid);
+	if (!pf)
+		return cs->tls;
+	__u8 flags = *pf;
+	if (dir == DIR_EGRESS && (flags & TLS_PROC_MEMBIO)) {
 		struct tls_held *pw = bpf_map_lookup_elem(&tls_pending_writes, &id);
 		if (pw && tls_pending_send(pw, id, sk, cs, kind, ptr, moved, backend))
 			return 1;
 	}
-	struct tls_call *c = tls_current(bpf_map_lookup_elem(&tls_calls, &id));
-	if (!c)
+	struct tls_call *c = 0;
+	if (flags & (TLS_PROC_CALLS | TLS_PROC_MEMBIO))
+		c = tls_current(bpf_map_lookup_elem(&tls_calls, &id));
+	if (!c && (flags & TLS_PROC_GO))
 		c = go_current(id);
 	/* A memory-BIO library makes no socket call: one made inside its call is the runtime's, for
 	 * any socket (a callback's), and proves nothing. */
 	if (c && c->membio)
 		c = 0;
-	if (!c && dir == DIR_INGRESS) {
-		__u32 tgid = id >> 32;
-		if (bpf_map_lookup_elem(&tls_membio_procs, &tgid)) {
-			struct tls_last_read lr = { .sk = (__u64)sk, .len = moved, .ts = bpf_ktime_get_ns(), .backend = backend };
-			bpf_map_update_elem(&tls_last_reads, &id, &lr, BPF_ANY);
-		}
+	if (!c && dir == DIR_INGRESS && (flags & TLS_PROC_MEMBIO)) {
+		struct tls_last_read lr = { .sk = (__u64)sk, .len = moved, .ts = bpf_ktime_get_ns(), .backend = backend };
+		bpf_map_update_elem(&tls_last_reads, &id, &lr, BPF_ANY);
 	}
 	if (c) {
 		if (!c->sk) {
@@ -361,10 +371,7 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, __u8 kind, _
 		count(CNT_TLS_CALLS_FULL, 1);
 		return 0;
 	}
-	if (membio && !bpf_map_lookup_elem(&tls_membio_procs, &tgid)) {
-		__u8 one = 1;
-		bpf_map_update_elem(&tls_membio_procs, &tgid, &one, BPF_ANY);
-	}
+	tls_proc_mark(tgid, membio ? TLS_PROC_MEMBIO : TLS_PROC_CALLS);
 	/* Mask in asm: clang drops a C mask it can prove redundant, and the verifier then sees an
 	 * unbounded index (as in capture.h). */
 	__u64 slot = t->depth;
@@ -562,10 +569,7 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u8 dir, __u8 kind)
 	__u32 tgid = id >> 32;
 	if (!pid_allowed(tgid))
 		return 0;
-	if (!bpf_map_lookup_elem(&go_procs, &tgid)) {
-		__u8 one = 1;
-		bpf_map_update_elem(&go_procs, &tgid, &one, BPF_ANY);
-	}
+	tls_proc_mark(tgid, TLS_PROC_GO);
 	struct go_key k = { .tgid = tgid, .g = ctx->r14 };
 	/* The handshake inside a Read or Write: the outer call owns its socket calls. */
 	struct tls_call *outer = kind == TLS_CALL_CONTROL ? bpf_map_lookup_elem(&go_calls, &k) : 0;
