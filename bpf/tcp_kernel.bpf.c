@@ -11,6 +11,7 @@
  *   - up to 6.4 sendfile/splice reach TCP through tcp_sendpage, not tcp_sendmsg (counted as
  *     uncaptured bytes, so the stream offsets stay right);
  *   - splice(2) out of a socket goes through tcp_splice_read on every kernel (an exact gap). */
+#define CAPTURE_TLS /* tls_capture.h */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -24,6 +25,7 @@
 #include "kernel_capture.h"
 #include "tcp_state.h"
 #include "tcp_hooks.h"
+#include "tls_capture.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -2,9 +2,11 @@
 /* tcp receiver, syscall-tracepoint backend: the payload of TCP sockets (IPv4 and IPv6) passing
  * through read/write-style syscalls (bpf/include/syscall_capture.h), plus the TCP
  * tracepoints for each connection's role (from the handshake) and its end (tcp_state.h). */
+#define CAPTURE_TLS /* tls_capture.h */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "record.h"
 #include "counters.h"
@@ -13,6 +15,7 @@
 #include "syscall_capture.h"
 #include "tcp_state.h"
 #include "tcp_hooks.h"
+#include "tls_capture.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

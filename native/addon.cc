@@ -16,8 +16,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     return DefineClass(env, "Probe",
                        {InstanceMethod("open", &ProbeWrap::Open), InstanceMethod("start", &ProbeWrap::Start),
                         InstanceMethod("counters", &ProbeWrap::Counters),
-                        InstanceMethod("updateMap", &ProbeWrap::UpdateMap), InstanceMethod("mapFd", &ProbeWrap::MapFd),
-                        InstanceMethod("stats", &ProbeWrap::Stats),
+                         InstanceMethod("updateMap", &ProbeWrap::UpdateMap), InstanceMethod("mapFd", &ProbeWrap::MapFd),
+                         InstanceMethod("attachUprobe", &ProbeWrap::AttachUprobe), InstanceMethod("stats", &ProbeWrap::Stats),
                         InstanceMethod("close", &ProbeWrap::Close)});
   }
 
@@ -136,6 +136,20 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
       return env.Undefined();
     }
     return Napi::Number::New(env, fd);
+  }
+
+  // attachUprobe(program, path, func, offset?): throws with the reason when it cannot attach.
+  Napi::Value AttachUprobe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString() || !info[1].IsString() || !info[2].IsString()) {
+      Napi::TypeError::New(env, "attachUprobe(program: string, path: string, func: string)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    uint64_t offset = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
+    std::string err = probe_.AttachUprobe(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                                          info[2].As<Napi::String>().Utf8Value(), offset);
+    if (!err.empty()) Napi::Error::New(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
   }
 
   Napi::Value Counters(const Napi::CallbackInfo& info) {

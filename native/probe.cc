@@ -76,6 +76,12 @@ int LoadHoldingProfilerSignal(bpf_object* obj) {
   return e;
 }
 
+// Programs in a plain "uprobe"/"uretprobe" section name no target: AttachUprobe attaches them.
+bool IsOnDemandUprobe(const bpf_program* prog) {
+  const char* sec = bpf_program__section_name(prog);
+  return strcmp(sec, "uprobe") == 0 || strcmp(sec, "uretprobe") == 0;
+}
+
 }  // namespace
 
 Probe::~Probe() {
@@ -130,7 +136,7 @@ std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* atta
   }
 
   bpf_object__for_each_program(prog, obj_) {
-    if (!bpf_program__autoload(prog)) continue;
+    if (!bpf_program__autoload(prog) || IsOnDemandUprobe(prog)) continue;
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int err2 = errno;
@@ -301,6 +307,24 @@ std::string Probe::UpdateMap(const std::string& map, const std::string& key, con
 int Probe::MapFd(const std::string& map) {
   bpf_map* m = obj_ ? bpf_object__find_map_by_name(obj_, map.c_str()) : nullptr;
   return m ? bpf_map__fd(m) : -1;
+}
+
+std::string Probe::AttachUprobe(const std::string& program, const std::string& path, const std::string& func,
+                                uint64_t offset) {
+  if (!obj_) return "the probe is closed";
+  bpf_program* prog = bpf_object__find_program_by_name(obj_, program.c_str());
+  if (!prog || !IsOnDemandUprobe(prog)) return "the BPF object has no uprobe program named " + program;
+  TakeLibbpfLog();
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = strcmp(bpf_program__section_name(prog), "uretprobe") == 0,
+              .func_name = func.c_str());
+  bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts);
+  if (!link) {
+    int err = errno;
+    TakeLibbpfLog();
+    return Errno(err);
+  }
+  links_.push_back(link);
+  return "";
 }
 
 std::vector<uint64_t> Probe::Counters() {

@@ -75,6 +75,10 @@ class Probe {
   int MapFd(const std::string& map);
   // False when the object writes into another object's ring buffer (reuse_maps["events"]).
   bool has_ring() const { return rb_ != nullptr; }
+  // Attaches a program of a plain "uprobe"/"uretprobe" section to func (plus offset bytes into it)
+  // in the ELF file at path, for every process (it stays attached until Destroy). "" or an error.
+  std::string AttachUprobe(const std::string& program, const std::string& path, const std::string& func,
+                           uint64_t offset = 0);
   // Kernel-side counters: the per-CPU array map "counters", summed over CPUs.
   std::vector<uint64_t> Counters();
   ProbeStats Stats();

@@ -12,9 +12,9 @@ say() { echo "setup-test: $*" >&2; }
 # 1. Debian packages only the tests, the kernel matrix and the benchmarks use (real peers and
 # tools): curl and nghttp2-client (clients), nginx-light, haproxy (a splicing proxy) and caddy (a
 # Go file server) as servers, bpftool (which programs are loaded), python3-venv (the peers'
-# virtualenv); qemu-system-x86, busybox-static, cpio, file and liburing-dev (an io_uring client)
+# virtualenv), openssl (the TLS tests' certificates); qemu-system-x86, busybox-static, cpio, file and liburing-dev (an io_uring client)
 # for the kernel matrix.
-TEST_PKGS=(curl nghttp2-client nginx-light haproxy caddy bpftool python3-venv
+TEST_PKGS=(curl nghttp2-client nginx-light haproxy caddy bpftool python3-venv openssl
            qemu-system-x86 busybox-static cpio file liburing-dev)
 install_missing "sudo npm test" "${TEST_PKGS[@]}"
 

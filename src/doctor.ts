@@ -7,6 +7,8 @@ import { bpfObjectPath, loadAddon } from './receivers/native';
 import { NO_KPROBES, kprobesMissing } from './receivers/kernel-backends';
 import { effectiveCapabilities, missingBpfPrivileges } from './receivers/privileges';
 import { tracefsRoot } from './receivers/tracefs';
+import { fileIdentity, processCandidates, runningPids, systemCandidates, type TlsCandidate } from './receivers/tls/discovery';
+import { TLS_RUNTIMES } from './receivers/tls/runtimes';
 
 const HOOKS = [
   ['tracepoint', 'hook_tracepoint'],
@@ -89,5 +91,31 @@ export function doctor(): DoctorReport {
   if (tcp === 'syscalls')
     lines.push('  note: no TCP-layer backend (fentry, kprobe) loads here, so io_uring traffic and kernel-side sends are not visible');
   if (!missing && !ring) lines.push('  note: BPF ring buffers (Linux 5.8+) are required');
+  lines.push(...tlsReport(missing ? undefined : ok('uprobe')));
   return { lines, backends: { tcp, unix, sendfile }, runnable: tcp !== undefined || unix !== undefined };
+}
+
+/** The tcp receiver's TLS capture: whether uprobes attach, and the TLS runtimes found here. */
+function tlsReport(uprobes: boolean | undefined): string[] {
+  const lines = ['tls capture (tcp receiver):'];
+  lines.push(
+    `  uprobes            ${uprobes === undefined ? 'not tried' : uprobes ? 'attach: TLS plaintext is captured' : 'refused: TLS plaintext is not captured (uprobes need CAP_SYS_ADMIN)'}`,
+  );
+  // One line per file (device+inode), with the processes mapping it now.
+  const files = new Map<string, { label: string; file: string; pids: number }>();
+  const notRuntime = new Set<string>();
+  const note = (c: TlsCandidate, pid?: number) => {
+    const key = fileIdentity(c.at);
+    if (key === undefined || notRuntime.has(key)) return;
+    // Found by executable, not by name (Go): only when it holds the runtime.
+    if (!files.has(key) && c.runtime.executable && !c.runtime.hooks(c.at)) return void notRuntime.add(key);
+    const f = files.get(key) ?? { label: c.runtime.label, file: c.file, pids: 0 };
+    if (pid !== undefined) f.pids++;
+    files.set(key, f);
+  };
+  for (const c of systemCandidates(TLS_RUNTIMES)) note(c);
+  for (const pid of runningPids()) if (pid !== process.pid) for (const c of processCandidates(pid, TLS_RUNTIMES)) note(c, pid);
+  if (files.size === 0) lines.push('  runtimes           none found (no OpenSSL library in the system directories or mapped by a process, no node or Go TLS program running)');
+  for (const f of files.values()) lines.push(`  ${f.label.padEnd(18)} ${f.file} (mapped by ${f.pids} process${f.pids === 1 ? '' : 'es'} now)`);
+  return lines;
 }

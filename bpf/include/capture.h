@@ -6,7 +6,8 @@
  *   void capture_endpoints(struct sock *, struct rec_hdr *)   family, ports, addresses
  *   __u64 capture_ident(struct sock *)   tells sockets apart that reuse one address (0: no need)
  *   int capture_allowed(const struct rec_hdr *)    filters, decided at a connection's first sight
- *   void capture_announce(struct sock *, const struct rec_hdr *)  extra records at first sight */
+ *   void capture_announce(struct sock *, const struct rec_hdr *)  extra records at first sight
+ * and, with CAPTURE_TLS defined (TCP), int tls_claims(...) of tls_capture.h. */
 #ifndef TCPSNIFF_CAPTURE_H
 #define TCPSNIFF_CAPTURE_H
 
@@ -315,6 +316,38 @@ static __always_inline void report_process(const struct rec_hdr *tmpl)
 		count(CNT_RINGBUF_FULL_RECORDS, 1);
 }
 
+/* The connection's endpoints, as read at its first sight. */
+static __always_inline void header_endpoints(struct rec_hdr *h, const struct conn_state *cs)
+{
+	h->family = cs->ep.family;
+	h->lport = cs->ep.lport;
+	h->rport = cs->ep.rport;
+	__builtin_memcpy(h->laddr, cs->ep.laddr, sizeof(h->laddr));
+	__builtin_memcpy(h->raddr, cs->ep.raddr, sizeof(h->raddr));
+}
+
+/* The connection's identity and role, the time and the current thread's name. */
+static __always_inline void header_sender(struct rec_hdr *h, const struct conn_state *cs)
+{
+	h->ts_ns = bpf_ktime_get_ns();
+#ifdef CAPTURE_NO_BPF_LOOP
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+#else
+	/* Two plain loads through the BTF task pointer instead of the helper's byte-wise copy: the
+	 * kernel keeps comm NUL-padded (__set_task_comm), so the raw 16 bytes are what it returns. */
+	__builtin_memcpy(h->comm, bpf_get_current_task_btf()->comm, sizeof(h->comm));
+#endif
+	h->conn_id = cs->conn_id;
+	h->role = cs->role;
+}
+
+static __always_inline void capture_payload(struct scratch *s, __u64 *stream_offset, __u8 kind, __u64 ptr, __u64 cnt,
+					    __u64 skip, long ret);
+#ifdef CAPTURE_TLS
+static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __u8 dir, __u8 kind, __u64 ptr, __u64 moved,
+				      __u8 backend);
+#endif
+
 /* Captures `ret` bytes moved on socket sk in direction dir: the buffer is described by kind,
  * ptr and cnt (see enum buf_kind), skip bytes into the first segment. Emits the records,
  * describes the connection and its process at first sight, and advances the stream offset. */
@@ -361,6 +394,11 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 		if (!cs)
 			return 0;
 	}
+#ifdef CAPTURE_TLS
+	/* Ciphertext of a TLS session: its plaintext comes from the TLS library (tls_capture.h). */
+	if (tls_claims(sk, cs, dir, kind, ptr + skip, ret, backend))
+		return 0;
+#endif
 	__u32 *mute_gen = bpf_map_lookup_elem(&mute_generation, &zero);
 	if (cs->capture && mute_gen && cs->mute_gen != *mute_gen) {
 		cs->mute_gen = *mute_gen;
@@ -372,31 +410,25 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	}
 	if (!cs->capture)
 		return 0;
-	if (!first_sight) {
-		h->family = cs->ep.family;
-		h->lport = cs->ep.lport;
-		h->rport = cs->ep.rport;
-		__builtin_memcpy(h->laddr, cs->ep.laddr, sizeof(h->laddr));
-		__builtin_memcpy(h->raddr, cs->ep.raddr, sizeof(h->raddr));
-	}
-	h->ts_ns = bpf_ktime_get_ns();
-#ifdef CAPTURE_NO_BPF_LOOP
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-#else
-	/* Two plain loads through the BTF task pointer instead of the helper's byte-wise copy: the
-	 * kernel keeps comm NUL-padded (__set_task_comm), so the raw 16 bytes are what it returns. */
-	__builtin_memcpy(h->comm, bpf_get_current_task_btf()->comm, sizeof(h->comm));
-#endif
-	h->conn_id = cs->conn_id;
-	h->role = cs->role;
+	if (!first_sight)
+		header_endpoints(h, cs);
+	header_sender(h, cs);
 	if (first_sight) {
 		/* The connection's own description first: user space may decide on it (unix paths). */
 		capture_announce(sk, h);
 		report_process(h);
 	}
+	capture_payload(s, &cs->offset[dir & 1], kind, ptr, cnt, skip, ret);
+	return 0;
+}
 
-	dir &= 1;
-	__u64 start = cs->offset[dir];
+/* Copies the `ret` bytes described by kind, ptr and cnt (skip bytes into the first segment) as
+ * records after the header prepared in s, from stream offset *stream_offset, which it advances;
+ * what it cannot capture is reported as a gap of the exact length. */
+static __always_inline void capture_payload(struct scratch *s, __u64 *stream_offset, __u8 kind, __u64 ptr, __u64 cnt,
+					    __u64 skip, long ret)
+{
+	__u64 start = *stream_offset;
 	struct cursor *cp = &s->c;
 	__builtin_memset(cp, 0, sizeof(*cp));
 	cp->budget = max_message_bytes;
@@ -463,8 +495,7 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	}
 	/* Not atomic: two threads writing one TCP socket at once is rare, and the kernel's own
 	 * ordering of their bytes is unknowable here anyway. */
-	cs->offset[dir] = start + total;
-	return 0;
+	*stream_offset = start + total;
 }
 
 /* Emits the REC_CLOSE record of a connection user space has seen records of: captured, or muted

@@ -33,6 +33,9 @@ struct conn_state {
 	__u8 muted;      /* user space stopped it after its first records: it still gets a close */
 	struct conn_endpoints ep; /* set at first capture */
 	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
+	__u8 tls;        /* a TLS session runs on it: its bytes are ciphertext, not captured (tls_capture.h) */
+	__u64 tls_offset[2]; /* byte offsets reached in the plaintext streams */
+	__u64 tls_ssl;   /* the session bound by a length rule (memory-BIO runtimes): one per socket */
 };
 
 struct {

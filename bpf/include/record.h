@@ -6,7 +6,7 @@
 #ifndef TCPSNIFF_RECORD_H
 #define TCPSNIFF_RECORD_H
 
-#define REC_VERSION 3 /* 3: REC_FILE describes a sendfile at its start (REC_FILE_SENT: how much it sent) */
+#define REC_VERSION 4 /* 3: REC_FILE describes a sendfile at its start (REC_FILE_SENT: how much it sent); 4: TLS plaintext (REC_FLAG_TLS), REC_EXEC */
 #define REC_CHUNK_BYTES 16384 /* payload bytes per record at most; bigger messages span records */
 
 enum rec_kind {
@@ -19,6 +19,7 @@ enum rec_kind {
 	                  kernel-side gaps from offset on; user space re-reads them from the file */
 	REC_FILE_SENT = 6, /* that sendfile sent fewer bytes than it may have: offset = the REC_FILE's,
 	                      lost_after = bytes it sent; no payload */
+	REC_EXEC = 7,  /* a process called exec (bpf/exec_watch.bpf.c); no payload */
 };
 
 enum rec_direction {
@@ -42,6 +43,8 @@ enum rec_flags {
 	/* lost_after counts bytes moved kernel-side (splice, vmsplice/tee through a pipe): by design
 	 * out of reach, not a capture failure. */
 	REC_FLAG_KERNEL_SIDE = 1,
+	/* TLS plaintext, from the TLS library (tls_capture.h): offset is in the plaintext stream. */
+	REC_FLAG_TLS = 2,
 };
 
 struct rec_hdr {
@@ -107,6 +110,11 @@ enum counter_index {
 	CNT_STASH_FULL,               /* per-thread syscall stash not stored (map full, no memory): syscall not captured */
 	CNT_CONN_TABLE_FULL,          /* connection table full: syscall not captured */
 	CNT_UNCAPTURED_BYTES,         /* bytes moved kernel-side and not captured (splice...): a gap */
+	CNT_TLS_AMBIGUOUS,            /* a TLS call moved bytes on two sockets: its plaintext is dropped */
+	CNT_TLS_UNBOUND,              /* TLS plaintext with no socket known for its session: dropped */
+	CNT_TLS_UNBOUND_BYTES,        /* the plaintext bytes of those two */
+	CNT_TLS_CALLS_FULL,           /* per-thread TLS call table full: the call is not captured */
+	CNT_TLS_UNVERIFIED,           /* memory-BIO TLS plaintext whose socket call did not pass the length rule: dropped */
 	CNT__MAX,
 };
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the kernel-matrix VM's root file system as an initramfs: busybox, node, curl, nginx (with
-# their shared libraries), the built project (dist/, the addon, node_modules) and an io_uring
+# their shared libraries, libssl included), a TLS certificate, the built project (dist/, the addon, node_modules) and an io_uring
 # HTTP client. Output: .cache/kernel-matrix/initramfs.cpio.gz (rebuilt when an input changed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,6 +49,10 @@ mkdir -p "$ROOTFS/opt/tcpsniff/test"
 cp -r test/fixtures "$ROOTFS/opt/tcpsniff/test/"
 cc -O2 -static -o "$ROOTFS/opt/tcpsniff/uring-http" test/fixtures/uring-http.c -luring
 cc -O2 -static -o "$ROOTFS/opt/tcpsniff/sendfile-http" test/fixtures/sendfile-http.c
+# The TLS servers' self-signed certificate (the VM has no openssl CLI).
+mkdir -p "$ROOTFS/opt/tcpsniff/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
+  -keyout "$ROOTFS/opt/tcpsniff/tls/key.pem" -out "$ROOTFS/opt/tcpsniff/tls/cert.pem" 2>/dev/null
 
 printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOTFS/etc/hosts"
 echo 'root:x:0:0:root:/:/bin/sh' > "$ROOTFS/etc/passwd"

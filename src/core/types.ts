@@ -25,6 +25,8 @@ export interface ConnectionMeta {
    */
   inode?: number;
   peerInode?: number;
+  /** The bytes are the plaintext of a TLS session on this connection (read from the TLS library). */
+  tls?: boolean;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface NativeProbe {
   updateMap(map: string, key: Buffer, value: Buffer): void;
   /** The fd of a map of the loaded object, for another object's reuseMaps. Throws when there is none. */
   mapFd(map: string): number;
+  /** Attaches a program of a plain uprobe/uretprobe section to func (+ offset bytes) in the ELF file at path, for every process. Throws with the reason. */
+  attachUprobe(program: string, path: string, func: string, offset?: number): void;
   /** Kernel counters (bpf/include/record.h enum counter_index), summed over CPUs. */
   counters(): number[];
   stats(): { records: number; bytes: number; batches: number; waitsForConsumer: number; unreadAtCloseRecords: number; unreadAtCloseBytes: number };

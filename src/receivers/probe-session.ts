@@ -16,6 +16,11 @@ const KERNEL_COUNTERS = [
   'drops.syscall_stash_full',
   'drops.connection_table_full',
   'drops.uncaptured_kernel_side_bytes', // moved kernel-side (splice; sendfile without the sendfile receiver): a gap
+  'drops.tls_ambiguous', // a TLS call moved bytes on two sockets: plaintext dropped (bpf/include/tls_capture.h)
+  'drops.tls_unbound', // TLS plaintext of a session whose socket is not known
+  'drops.tls_unbound_bytes',
+  'drops.tls_call_table_full',
+  'drops.tls_unverified', // Node's TLS plaintext whose socket call failed the length rule
 ] as const;
 
 export class ProbeSession {
@@ -26,6 +31,8 @@ export class ProbeSession {
   private muteGeneration = 0;
   private closing?: Promise<void>;
   readonly attached: string[];
+  /** Why the object's optional programs were left out (they did not load), else undefined. */
+  withoutOptional?: string;
 
   constructor(
     receiverName: string,
@@ -89,6 +96,11 @@ export class ProbeSession {
     this.decoder.fileSends = files;
   }
 
+  /** Attaches one of the object's on-demand uprobes (bpf/include/tls_capture.h). Throws with the reason. */
+  attachUprobe(program: string, path: string, func: string, offset = 0): void {
+    this.probe.attachUprobe(program, path, func, offset);
+  }
+
   /** Delivers what the ring still holds, then detaches. Idempotent. */
   close(): Promise<void> {
     this.closing ??= this.probe.close();
@@ -101,6 +113,8 @@ export class ProbeSession {
       bytes: this.decoder.stats.payloadBytes,
       'connections.open': this.decoder.openConnections,
       'drops.malformed_records': this.decoder.stats.malformed,
+      'tls.bytes': this.decoder.stats.tlsBytes,
+      'drops.tls_ciphertext_after_binding': this.decoder.stats.tlsCiphertextDropped,
       'errors.processing': this.consumerErrors,
       'errors.mute_failed': this.muteFailures,
     };

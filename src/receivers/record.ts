@@ -5,7 +5,7 @@
 import type { CaptureChunk, ConnectionMeta, ProcessInfo, Role } from '../core/types';
 import { formatAddress, isMapped } from './addresses';
 
-export const REC_VERSION = 3;
+export const REC_VERSION = 4;
 /**
  * Byte offsets of struct rec_hdr's fields, and its size (bpf/include/record.h).
  * test/unit/record-layout.test.ts checks them against the BTF of the built BPF objects, and the
@@ -29,6 +29,7 @@ const REC_CONN = 4;
 const REC_FILE = 5;
 const REC_FILE_SENT = 6;
 const REC_FLAG_KERNEL_SIDE = 1;
+const REC_FLAG_TLS = 2;
 export const FILE_COMPONENTS = 16;
 export const FILE_COMPONENT_BYTES = 128;
 const AF_UNIX = 1;
@@ -69,6 +70,10 @@ export interface DecodeStats {
   payloadBytes: number;
   lostBytes: number; // bytes the kernel reported as not captured (lost_after)
   malformed: number; // records with an unknown version or a bad length: skipped
+  /** TLS plaintext bytes (from the TLS library, bpf/include/tls_capture.h). */
+  tlsBytes: number;
+  /** Raw (ciphertext) records of a connection already carrying TLS plaintext: dropped. */
+  tlsCiphertextDropped: number;
 }
 
 /** A live connection: its metadata, and who last used it (close records carry no process). */
@@ -77,6 +82,9 @@ interface LiveConn {
   pid: number;
   tid: number;
   comm: string;
+  /** Raw bytes of it were passed on / its TLS plaintext is (from then on, only that). */
+  raw: boolean;
+  tls: boolean;
 }
 
 /** Decodes records, keeping one ConnectionMeta object per live connection. */
@@ -84,8 +92,9 @@ export class RecordDecoder {
   private readonly conns = new Map<number, LiveConn>();
   /** `receiver/backend` per backend number: the same string on every chunk. */
   private readonly sources: string[];
+  private readonly tlsSources: string[];
   private unknownVersionSeen = false;
-  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, kernelSideFromFiles: 0 };
+  readonly stats: DecodeStats = { records: 0, payloadBytes: 0, lostBytes: 0, malformed: 0, kernelSideFromFiles: 0, tlsBytes: 0, tlsCiphertextDropped: 0 };
   /** Where sendfile bodies come from, while a sendfile receiver joins this decoder's connections. */
   fileSends?: FileSends;
 
@@ -97,6 +106,7 @@ export class RecordDecoder {
     private readonly onUnknownVersion: (version: number) => void = () => {},
   ) {
     this.sources = BACKENDS.map((b) => `${receiverName}/${b}`);
+    this.tlsSources = this.sources.map((s) => `${s}+tls`);
   }
 
   get openConnections(): number {
@@ -121,12 +131,12 @@ export class RecordDecoder {
         }
         continue;
       }
-      const chunk = this.decodeRecord(batch, rec, size);
+      const chunk = this.decodeRecord(batch, rec, size, out);
       if (chunk) out.push(chunk);
     }
   }
 
-  private decodeRecord(b: Buffer, at: number, size: number): CaptureChunk | null {
+  private decodeRecord(b: Buffer, at: number, size: number, out: CaptureChunk[]): CaptureChunk | null {
     const kind = b[at + REC_HDR.kind]!;
     const connKey = b.readUInt32LE(at + REC_HDR.conn_id + 4) * 0x1_0000_0000 + b.readUInt32LE(at + REC_HDR.conn_id);
     const len = b.readUInt32LE(at + REC_HDR.len);
@@ -174,13 +184,24 @@ export class RecordDecoder {
       return null;
     }
     noteSender(live, b, at);
+    const flags = b.readUInt16LE(at + REC_HDR.flags);
+    const tls = (flags & REC_FLAG_TLS) !== 0;
+    if (tls !== live.tls) {
+      if (!tls) {
+        // In flight before the kernel bound the connection to its TLS session (another thread).
+        this.stats.tlsCiphertextDropped++;
+        return null;
+      }
+      this.startTls(live, out, b.readBigUInt64LE(at + REC_HDR.ts_ns) + this.clockOffsetNs);
+    }
+    live.raw ||= !tls;
+    if (tls) this.stats.tlsBytes += len;
     this.stats.payloadBytes += len;
     this.stats.lostBytes += lostAfter;
     const ts = b.readBigUInt64LE(at + REC_HDR.ts_ns);
-    const flags = b.readUInt16LE(at + REC_HDR.flags);
     const chunk: CaptureChunk = {
       kind: 'data',
-      conn,
+      conn: live.meta,
       direction: b[at + REC_HDR.direction] === 0 ? 'egress' : 'ingress',
       offset,
       data: len ? copyOut(b, at + REC_HEADER_BYTES, len) : EMPTY,
@@ -189,7 +210,7 @@ export class RecordDecoder {
       pid,
       tid: live.tid,
       comm: live.comm,
-      source: this.sources[b[at + REC_HDR.backend]!] ?? this.sources[0]!,
+      source: (tls ? this.tlsSources : this.sources)[b[at + REC_HDR.backend]!] ?? this.sources[0]!,
       kernelSide: (flags & REC_FLAG_KERNEL_SIDE) !== 0,
     };
     // Bytes a sendfile moved arrive as kernel-side gaps: the sendfile receiver may know their file.
@@ -201,6 +222,18 @@ export class RecordDecoder {
       }
     }
     return chunk;
+  }
+
+  /**
+   * The connection's bytes are TLS plaintext from now on, with their own stream offsets. When raw
+   * bytes of it were passed on before (ciphertext of a session that began before the collector,
+   * or a protocol's plaintext prelude), a close ends that stream first: what follows is a new one.
+   */
+  private startTls(live: LiveConn, out: CaptureChunk[], timeUnixNano: bigint): void {
+    if (live.raw)
+      out.push({ ...CLOSE_TEMPLATE, conn: live.meta, timeUnixNano, pid: live.pid, tid: live.tid, comm: live.comm, source: this.receiverName });
+    live.meta = { ...live.meta, tls: true };
+    live.tls = true;
   }
 
   /** REC_FILE: a sendfile starts on the connection (only the path components set are sent). */
@@ -245,7 +278,7 @@ export class RecordDecoder {
     if (kernelFamily === AF_UNIX) {
       // The path arrives in the REC_CONN record that follows.
       // No addresses; the kernel puts the inode numbers of both ends where they would be.
-      const ends = { inode: Number(b.readBigUInt64LE(at + 56)), peerInode: Number(b.readBigUInt64LE(at + 72)) };
+      const ends = { inode: Number(b.readBigUInt64LE(at + REC_HDR.laddr)), peerInode: Number(b.readBigUInt64LE(at + REC_HDR.raddr)) };
       const unix = { connId: this.connIdOf(key), family: 0, localAddr: '', localPort: 0, remoteAddr: '', remotePort: 0, role, ...ends } as const;
       return this.remember(key, { ...unix });
     }
@@ -274,7 +307,7 @@ export class RecordDecoder {
       const oldest = this.conns.keys().next().value;
       if (oldest !== undefined) this.conns.delete(oldest);
     }
-    const live: LiveConn = { meta: conn, pid: 0, tid: 0, comm: '' };
+    const live: LiveConn = { meta: conn, pid: 0, tid: 0, comm: '', raw: false, tls: false };
     this.conns.set(key, live);
     return live;
   }

@@ -29,6 +29,11 @@ export interface SyscallsBackendOptions {
   mapEntries?: ProbeOpenOptions['mapEntries'];
   /** Syscalls hooked at entry only (e.g. close for the unix receiver). */
   enterOnly?: string[];
+  /**
+   * Programs the object can do without (the tcp receiver's TLS uprobes): when the object does not
+   * load, it is loaded again without them, and the session says why in `withoutOptional`.
+   */
+  optionalPrograms?: string[];
   consumer: () => ChunkConsumer | undefined;
   logger: Logger;
 }
@@ -67,6 +72,20 @@ export function openCaptureSession(
   object: string,
   skipPrograms: string[],
 ): ProbeSession {
+  const optional = o.optionalPrograms ?? [];
+  try {
+    return loadCaptureSession(o, object, skipPrograms);
+  } catch (e) {
+    // Only when one of them is what failed to load (libbpf's log names the program).
+    const msg = (e as Error).message;
+    if (!optional.some((p) => msg.includes(`prog '${p}'`))) throw e;
+    const session = loadCaptureSession(o, object, [...skipPrograms, ...optional]);
+    session.withoutOptional = (e as Error).message.split('\n')[0] ?? '';
+    return session;
+  }
+}
+
+function loadCaptureSession(o: Omit<SyscallsBackendOptions, 'object' | 'enterOnly'>, object: string, skipPrograms: string[]): ProbeSession {
   return new ProbeSession(
     o.receiverName,
     bpfObjectPath(object),

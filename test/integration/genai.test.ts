@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { CLIENT, ROOT, SERVER, freePort, run, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
 
 const FIX = path.join(ROOT, 'test', 'fixtures');
@@ -117,6 +117,35 @@ test('openai SDK (chat, streamed chat with include_usage, embeddings) direct: ex
   const res = byApi(r.spans, 'openai.chat_completions', CLIENT)[0]!.resource;
   assert.equal(res['gen_ai.agent.name'], 'writer-agent', 'the agent is on the resource too');
   assert.ok(!dump(r.spans).includes('sk-test-not-a-real-key'));
+});
+
+test('openai SDK over HTTPS to a local TLS server (Node\'s OpenSSL on both ends): the same GenAI spans as over plain HTTP', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-genai-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  const tlsPort = await freePort();
+  const tlsServer = await startServer(process.execPath, [path.join(FIX, 'llm-server.js'), String(tlsPort), cert, key], '127.0.0.1', tlsPort);
+  try {
+    let out = '';
+    const r = await collect([tlsPort], async () => {
+      // The SDK verifies the server's certificate: the test's own CA file.
+      out = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [path.join(FIX, 'llm-clients.js'), 'openai', `https://127.0.0.1:${tlsPort}`], { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert } },
+          (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout))));
+    });
+    assert.deepEqual(JSON.parse(out.trim().split('\n')[1]!).usage, { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16 });
+    checkOpenAi(r.spans, 'writer-agent');
+    for (const s of r.spans) {
+      if (s.kind === SERVER) assert.equal(s.attributes['url.scheme'], 'https');
+      else assert.match(String(s.attributes['url.full']), /^https:\/\//);
+    }
+    assert.ok(!dump(r.spans).includes('sk-test-not-a-real-key'), 'the API key is redacted in the plaintext too');
+  } finally {
+    await stop(tlsServer);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('anthropic SDK (messages, streamed messages) and agent rules per process', async () => {

@@ -83,6 +83,9 @@ test('doctor: what this host allows and the backend each receiver would use; exi
   assert.ok(tcp, r.stdout);
   if (tcp === 'syscalls') assert.match(r.stdout, /io_uring traffic .* not visible/);
   else assert.doesNotMatch(r.stdout, /io_uring traffic/);
+  // TLS: uprobes attach here, and the host's libssl is found.
+  assert.match(r.stdout, /^ {2}uprobes +attach: TLS plaintext is captured$/m);
+  assert.match(r.stdout, /^ {2}OpenSSL +\/\S*libssl\.so\.3 \(mapped by \d+ process(es)? now\)$/m);
 
   const denied = spawnSync('setpriv', ['--bounding-set=-all', '--inh-caps=-all', process.execPath, CLI, 'doctor'], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(denied.status, 1, denied.stdout + denied.stderr);

@@ -19,6 +19,9 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 const PORT = 8080;
 const SENDFILE_PORT = 8081;
 const NGINX_PORT = 8082;
+/** TLS: nginx with ssl (OpenSSL's libssl) and Node's https server (its own OpenSSL), curl the client. */
+const NGINX_TLS_PORT = 8443;
+const NODE_TLS_PORT = 8444;
 /** nginx (Debian's, copied into the VM with its libraries) serves SENDFILE_BODY from here with sendfile on. */
 const NGINX_ROOT = path.join(os.tmpdir(), 'matrix-www');
 const SENDFILE_BODY = 'sendfile body line\n'.repeat(10_000); // ~190 KiB, text
@@ -43,6 +46,7 @@ interface Result {
   late_write?: { spans: number; incomplete: unknown; ok: boolean };
   /** Connections the receiver still tracks once every peer ended (a client exited without closing). */
   open_after?: number;
+  tls?: { server: number; client: number; ok: boolean };
   records?: number;
   ms: number;
 }
@@ -59,7 +63,7 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
   const result: Result = { kernel: os.release(), backend, loaded: false, ms: 0 };
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
-  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT, NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
+  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT, NGINX_PORT, NGINX_TLS_PORT, NODE_TLS_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
   // sendfile bodies, joined to the tcp receiver's connections.
   const files = sendfileReceiverFactory.create(sendfileReceiverFactory.parseConfig({}, 'sendfile'), { id: 'sendfile', logger, findReceiver: (id) => (id === 'tcp' ? receiver : undefined) });
   // A second tcp receiver without one, on nginx only.
@@ -110,6 +114,9 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     sh(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'sse-done-client.js'), String(PORT), '/sse-late']);
     // The server's last write comes 100 ms after the client left (much later under emulation).
     for (let t0 = Date.now(); !spans.some(isLateWrite) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 100));
+    const tls = (port: number, paths: string[]) => sh('curl', ['-sk', ...paths.map((p) => `https://127.0.0.1:${port}${p}`)]);
+    if (tls(NGINX_TLS_PORT, ['/tls/a', '/tls/b']) !== 'tls /tls/a\ntls /tls/b\n') throw new Error('nginx (TLS) answered something else');
+    if (tls(NODE_TLS_PORT, ['/tls/c']) !== 'node /tls/c') throw new Error('Node (TLS) answered something else');
   } finally {
     await Promise.all(receivers.map((r) => r.shutdown()));
     await http.shutdown();
@@ -142,7 +149,7 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     ok: size === UPLOAD_BYTES && incomplete === undefined && lost > 0 && kernelSide === lost && after === 1,
   };
   // nginx's own sendfile path (its chunking, headers written with writev): bodies whole, the file named.
-  const nginx = spans.filter((s) => s.kind === 2 && exe(s) === 'nginx');
+  const nginx = spans.filter((s) => s.kind === 2 && exe(s) === 'nginx' && s.attributes['url.scheme'] !== 'https');
   const fromFile = nginx.filter((s) => s.attributes['tcpsniff.sendfile.response.path'] === path.join(NGINX_ROOT, String(s.attributes['url.path'])));
   result.nginx = { spans: nginx.length, ok: nginx.length === 2 && whole(nginx) === 2 && fromFile.length === 2 };
   const gaps = spansAlone.filter((s) => s.kind === 2 && exe(s) === 'nginx');
@@ -156,6 +163,10 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const late = spans.filter(isLateWrite);
   const lateIncomplete = late[0]?.attributes['tcpsniff.incomplete'];
   result.late_write = { spans: late.length, incomplete: lateIncomplete, ok: late.length === 1 && lateIncomplete === undefined && late[0]!.status.code !== 2 };
+  // TLS plaintext: nginx's and Node's SERVER spans and curl's CLIENT spans, https, exact paths.
+  const tlsServer = spans.filter((s) => s.kind === 2 && s.attributes['url.scheme'] === 'https' && /^\/tls\/[abc]$/.test(String(s.attributes['url.path'])));
+  const tlsClient = spans.filter((s) => s.kind === 3 && exe(s) === 'curl' && /^https:\/\/127\.0\.0\.1:84\d\d\/tls\/[abc]$/.test(String(s.attributes['url.full'])));
+  result.tls = { server: tlsServer.length, client: tlsClient.length, ok: tlsServer.length === 3 && tlsClient.length === 3 && spans.length === new Set(spans.map((x) => x.spanId)).size };
   result.records = Number(receiver.stats()['records'] ?? 0);
   result.ms = Date.now() - t0;
   return result;
@@ -209,10 +220,13 @@ async function main() {
   fs.writeFileSync(bodyFile, SENDFILE_BODY);
   fs.writeFileSync(UPLOAD_FILE, 'u'.repeat(UPLOAD_BYTES));
   const sendfileServer = spawn(process.env.SENDFILE_HTTP ?? path.join(ROOT, 'sendfile-http'), [String(SENDFILE_PORT), bodyFile], { stdio: 'ignore' });
-  const nginx = startNginx();
+  const cert = tlsCertificate();
+  const nginx = startNginx(cert);
+  const nodeTls = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'node-https.js'), 'server', String(NODE_TLS_PORT), cert.cert, cert.key], { stdio: 'ignore' });
   for (let i = 0; i < 200; i++) {
     const up = (port: number, p: string) => spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}${p}`]).status === 0;
-    if (up(PORT, '/p/1') && up(SENDFILE_PORT, '/') && up(NGINX_PORT, '/')) break;
+    const upTls = (port: number) => spawnSync('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${port}/`]).status === 0;
+    if (up(PORT, '/p/1') && up(SENDFILE_PORT, '/') && up(NGINX_PORT, '/') && upTls(NGINX_TLS_PORT) && upTls(NODE_TLS_PORT)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   console.log(`MATRIX-DOCTOR ${JSON.stringify(doctor().backends)}`);
@@ -238,11 +252,22 @@ async function main() {
   console.log(`MATRIX-END ${reported}`);
   server.kill('SIGKILL');
   sendfileServer.kill('SIGKILL');
-  nginx.kill('SIGKILL');
+  nginx.kill('SIGTERM'); // its master stops the workers (SIGKILL would leave them listening, on a host)
+  nodeTls.kill('SIGKILL');
 }
 
-/** nginx with sendfile on, master and one worker as root (the VM has no other user). */
-function startNginx() {
+/** A self-signed certificate: made by build-initramfs.sh with the openssl CLI for the VM, else here. */
+function tlsCertificate(): { cert: string; key: string } {
+  const built = { cert: path.join(ROOT, 'tls', 'cert.pem'), key: path.join(ROOT, 'tls', 'key.pem') };
+  if (fs.existsSync(built.cert)) return built;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'matrix-tls-'));
+  const made = { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
+  sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', made.key, '-out', made.cert]);
+  return made;
+}
+
+/** nginx with sendfile on, and with ssl on another port; master and one worker as root (the VM has no other user). */
+function startNginx(tls: { cert: string; key: string }) {
   fs.mkdirSync(NGINX_ROOT, { recursive: true });
   for (const name of ['a.txt', 'b.txt']) fs.writeFileSync(path.join(NGINX_ROOT, name), SENDFILE_BODY);
   const conf = path.join(os.tmpdir(), 'matrix-nginx.conf');
@@ -250,7 +275,8 @@ function startNginx() {
     conf,
     `user root; worker_processes 1; daemon off; pid ${os.tmpdir()}/matrix-nginx.pid; error_log ${os.tmpdir()}/matrix-nginx.log;
      events { worker_connections 64; }
-     http { access_log off; sendfile on; server { listen 127.0.0.1:${NGINX_PORT}; root ${NGINX_ROOT}; } }`,
+     http { access_log off; sendfile on; server { listen 127.0.0.1:${NGINX_PORT}; root ${NGINX_ROOT}; }
+       server { listen 127.0.0.1:${NGINX_TLS_PORT} ssl; ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key}; location / { return 200 "tls $uri\\n"; } } }`,
   );
   return spawn('nginx', ['-c', conf], { stdio: 'ignore' });
 }

@@ -25,6 +25,7 @@ interface Row {
   nginx?: { ok: boolean };
   late_write?: { ok: boolean };
   open_after?: number;
+  tls?: { ok: boolean };
   ms: number;
 }
 
@@ -93,10 +94,11 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const nginxGaps = !tcp || r.nginx_gaps?.ok === true;
   const lateWrite = !tcp || r.late_write?.ok === true;
   const ended = tcp || r.open_after === 0;
-  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && nginxGaps && lateWrite && ended && !r.reason;
+  const tls = !tcp || r.tls?.ok === true;
+  const ok = curl && (!needUring || uring) && sendfile && spliceRead && nginx && nginxGaps && lateWrite && ended && tls && !r.reason;
   const uringText = tcp ? `, io_uring ${uring ? 'captured' : needUring ? 'MISSED' : 'not visible (expected)'}` : '';
   const sendfileText = tcp
-    ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'} (without the sendfile receiver: ${nginxGaps ? 'exact gaps' : 'OUT OF STEP'}), spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}`
+    ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'} (without the sendfile receiver: ${nginxGaps ? 'exact gaps' : 'OUT OF STEP'}), spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}, TLS (curl → nginx, Node) ${tls ? 'plaintext captured' : 'MISSED'}`
     : '';
   const endText = tcp ? `, last write after the peer closed ${lateWrite ? 'captured' : 'LOST'}` : `, ${ended ? 'every connection ended' : `${r.open_after ?? '?'} connection(s) LEFT OPEN`}`;
   const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${endText}${r.reason ? `, ${r.reason}` : ''}`;

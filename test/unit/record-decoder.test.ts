@@ -304,3 +304,31 @@ test('sendfile: the gaps of one sendfile are read from the file opened for its f
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('TLS plaintext records: same connection, marked tls, own source; raw bytes before them end in a close, raw bytes after them are dropped and counted', () => {
+  const d = new RecordDecoder('tcp', 0n);
+  const TLS = 2;
+  const out = decode(
+    d,
+    batch(
+      record({ payload: Buffer.from([0x16, 0x03, 0x01]) }), // a session that began before the collector
+      record({ flags: TLS, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') }),
+      record({ payload: Buffer.from([0x17, 0x03, 0x03]), offset: 3 }), // ciphertext in flight
+      record({ flags: TLS, dir: 1, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') }),
+    ),
+  );
+  assert.deepEqual(out.map((c) => [c.kind, c.direction, c.conn.tls === true, c.source]), [
+    ['data', 'egress', false, 'tcp/syscalls'],
+    ['close', 'egress', false, 'tcp'],
+    ['data', 'egress', true, 'tcp/syscalls+tls'],
+    ['data', 'ingress', true, 'tcp/syscalls+tls'],
+  ]);
+  assert.equal(out[2]!.conn.connId, out[0]!.conn.connId);
+  assert.equal(out[2]!.conn, out[3]!.conn, 'one meta object per connection');
+  assert.equal(out[2]!.conn.remotePort, 8080);
+  assert.equal(d.stats.tlsCiphertextDropped, 1);
+  assert.equal(d.stats.tlsBytes, 37);
+  // A connection whose first record is plaintext needs no close.
+  const fresh = decode(d, batch(record({ conn: 9, flags: TLS, payload: Buffer.from('x') })));
+  assert.deepEqual(fresh.map((c) => [c.kind, c.conn.tls]), [['data', true]]);
+});

@@ -66,7 +66,11 @@ function layout(types: Map<number, BtfType>, name: string): { size: number; fiel
 
 const offsets = (l: ReturnType<typeof layout>) => Object.fromEntries(Object.entries(l.fields).map(([k, v]) => [k, v.offset]));
 
-const objects = fs.existsSync(BPF_DIR) ? fs.readdirSync(BPF_DIR).filter((f) => f.endsWith('.bpf.o') && !f.startsWith('doctor')) : [];
+// doctor's objects write no records; exec_watch's bare rec_hdr lives on the stack only, so its BTF
+// does not carry the struct (the header is the same record.h's, checked in every other object).
+const objects = fs.existsSync(BPF_DIR)
+  ? fs.readdirSync(BPF_DIR).filter((f) => f.endsWith('.bpf.o') && !f.startsWith('doctor') && !f.startsWith('exec_watch'))
+  : [];
 
 test('the built BPF objects are there (npm run setup)', () => {
   for (const o of ['tcp_syscalls', 'tcp_kernel', 'unix_syscalls', 'unix_kernel']) assert.ok(objects.includes(`${o}.bpf.o`), `${o}.bpf.o in ${BPF_DIR}`);

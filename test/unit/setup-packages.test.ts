@@ -35,6 +35,7 @@ const TEST_TOOLS: Record<string, string> = {
   busybox: 'busybox-static', // scripts/kernel-matrix/build-initramfs.sh
   cpio: 'cpio', // same
   file: 'file', // same
+  openssl: 'openssl', // certificates for the TLS tests
 };
 /** Headers the tests compile against. */
 const TEST_HEADERS: Record<string, string> = { '/usr/include/liburing.h': 'liburing-dev' };
@@ -43,7 +44,7 @@ const TEST_HEADERS: Record<string, string> = { '/usr/include/liburing.h': 'libur
  * setup.sh (cc, python3), what the checkout came with (git), or the machine's Go toolchain (go: Go peers
  * built from source, like the Jaeger and Collector builds; this machine kind has it installed).
  */
-const BASE_TOOLS = new Set(['bash', 'sh', 'chown', 'setpriv', 'systemd-analyze', 'getconf', 'cc', 'python3', 'mount', 'taskset', 'dpkg-query', 'git', 'go']);
+const BASE_TOOLS = new Set(['bash', 'sh', 'chown', 'setpriv', 'systemd-analyze', 'getconf', 'cc', 'python3', 'mount', 'taskset', 'dpkg-query', 'git', 'go', 'unshare']);
 
 test('setup.sh installs only what building and running the collector needs: no test-only package', () => {
   const testOnly = [...new Set([...Object.values(TEST_TOOLS), ...Object.values(TEST_HEADERS), 'python3-venv'])];

@@ -234,7 +234,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   }
   const status = res?.head?.status ?? 0;
   if (status > 0 && grpc === null) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
-  const scheme = head.scheme === 'https' ? 'https' : 'http';
+  const scheme = head.scheme === 'https' || meta.tls === true ? 'https' : 'http';
   const defaultPort = scheme === 'https' ? 443 : 80;
 
   const target = parseTarget(head.target);

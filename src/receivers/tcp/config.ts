@@ -4,6 +4,7 @@
 import { ConfigError } from '../../core/component';
 import { ConfigErrorList, eachChecked, join, parseSection, type SectionSpec } from '../../config/schema';
 import { parseCidr, parseTarget } from '../addresses';
+import { tlsSpec, type TlsConfig } from '../tls/config';
 
 export const TCP_BACKENDS = ['auto', 'fentry', 'kprobe', 'syscalls'] as const;
 
@@ -16,6 +17,7 @@ export interface TcpReceiverConfig {
   ring_buffer_bytes: number;
   flush_interval: number;
   backend: (typeof TCP_BACKENDS)[number];
+  tls: TlsConfig;
 }
 
 /** The copy loop runs at most 256 steps of 16 KiB (fewer on kernels without bpf_loop). */
@@ -34,6 +36,7 @@ export const tcpReceiverSpec: SectionSpec = {
   ring_buffer_bytes: { type: 'bytes', default: 64 << 20, min: 1 << 20, max: 1 << 30, doc: 'kernel ring buffer size (rounded up to a power of two): peak bytes/s × longest consumer pause; counts twice in RSS' },
   flush_interval: { type: 'duration', default: 50, min: 1, doc: 'longest time captured bytes wait in a partly filled batch' },
   backend: { type: 'string', default: 'auto', enum: TCP_BACKENDS, doc: 'force a kernel backend instead of the first that loads' },
+  tls: { type: 'object', fields: tlsSpec, doc: 'TLS plaintext of the connections, from uprobes on the TLS libraries' },
 };
 
 export function parseTcpReceiverConfig(raw: unknown, path: string): TcpReceiverConfig {

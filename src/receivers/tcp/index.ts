@@ -10,6 +10,8 @@ import { parseTcpReceiverConfig, tcpReceiverSpec, type TcpReceiverConfig } from 
 import { syscallsBackend } from '../syscalls-backend';
 import { kernelLayerBackend, type KernelLayerObject } from '../kernel-backends';
 import { filterMaps } from './filters';
+import { TlsCapture } from '../tls';
+import { TLS_PROGRAMS } from '../tls/runtimes';
 
 /**
  * bpf/tcp_kernel.bpf.c; sendfile/splice reach TCP through tcp_sendpage only up to 6.4; splice(2)
@@ -33,6 +35,7 @@ export interface TcpCapture {
 export class TcpReceiver implements ReceiverComponent {
   private consumer?: ChunkConsumer;
   private session?: ProbeSession;
+  private tls?: TlsCapture;
   private backendName = '';
   private stopped?: Promise<void>;
   private capturing!: { resolve(c: TcpCapture): void; reject(e: Error): void };
@@ -74,6 +77,8 @@ export class TcpReceiver implements ReceiverComponent {
       mapEntries: filters.mapEntries,
       consumer: () => this.consumer,
       logger: this.ctx.logger,
+      // A kernel that refuses the TLS uprobe programs still runs TCP capture.
+      optionalPrograms: this.cfg.tls.enable ? TLS_PROGRAMS : [],
     };
     // Preference order: the TCP layer sees io_uring and kernel-side sends too.
     const candidates = [
@@ -86,16 +91,25 @@ export class TcpReceiver implements ReceiverComponent {
     this.session = running;
     this.ctx.logger.debug(`${this.ctx.id}: attached ${running.attached.join(', ')}`);
     this.capturing.resolve({ backend: name, session: running, pidFilterOn: filters.rodata['filter_pids_on'] ?? 0 });
+    if (running.withoutOptional !== undefined) {
+      this.ctx.logger.warn(`${this.ctx.id}: tls: TLS plaintext is not captured — its programs do not load on this kernel (${running.withoutOptional})`);
+      return;
+    }
+    this.tls = new TlsCapture(this.cfg.tls, (p, file, fn, offset) => running.attachUprobe(p, file, fn, offset), this.ctx.logger, this.ctx.id);
+    this.tls.start();
   }
 
   shutdown(): Promise<void> {
     this.capturing.reject(new Error(`${this.ctx.id} stopped before it started`)); // no effect once it runs
-    this.stopped ??= this.session ? this.session.close() : Promise.resolve();
+    this.stopped ??= (async () => {
+      await this.tls?.shutdown();
+      await this.session?.close();
+    })();
     return this.stopped;
   }
 
   stats() {
-    return this.session ? this.session.stats() : {};
+    return { ...this.session?.stats(), ...this.tls?.stats() };
   }
 
   get backend(): string {
