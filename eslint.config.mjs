@@ -1,9 +1,10 @@
 // A small rule set that catches mistakes, not taste: formatting is prettier's (npm run format).
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['dist/', 'build/', '.cache/', 'node_modules/', 'bench/results/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
