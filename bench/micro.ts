@@ -356,9 +356,18 @@ function benchLinks(rate: number, chains: boolean): void {
 
 async function main(): Promise<void> {
   const want = (n: string) => !ONLY || ONLY.includes(n);
-  if (want('parser')) (say('HTTP/1 parser'), benchParser());
-  if (want('hpack')) (say('HPACK'), benchHpack());
-  if (want('pipeline')) (say('pipeline'), await benchPipeline());
+  if (want('parser')) {
+    say('HTTP/1 parser');
+    benchParser();
+  }
+  if (want('hpack')) {
+    say('HPACK');
+    benchHpack();
+  }
+  if (want('pipeline')) {
+    say('pipeline');
+    await benchPipeline();
+  }
   if (want('links')) {
     say('trace_links');
     benchLinks(40_000, false); // nginx-1k-20k: 20,000 exchanges/s, both ends on the host

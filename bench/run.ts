@@ -13,7 +13,7 @@ import * as readline from 'node:readline';
 import { fromRoot } from '../src/core/paths';
 import { ALL_ARMS, bpfProgCosts, bpfProgNames, bpfProgStats, startArm, withBpfStats, type ArmName, type ArmStopResult, type BpfProgCost } from './lib/arms';
 import { missingMarkers, newMarkerScan, parseLoadavg, percentile, scanMarkers, topSelfTime, type MarkerScan, type ProfileEntry } from './lib/parse';
-import { cleanupAll, cpuNs, freePort, have, installExitHandlers, runToEnd, sleep, statCpuNs } from './lib/procs';
+import { cleanupAll, cpuNs, freePort, have, installExitHandlers, runToEnd, sleep } from './lib/procs';
 import { SIZES, runGhz, runH2load, runWrk, startGrpcServer, startNginx, startNodeServer, type Server } from './lib/servers';
 import { writeReport } from './report';
 

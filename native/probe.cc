@@ -286,7 +286,7 @@ void Probe::Destroy() {
   if (obj_) final_counters_ = Counters();  // still readable in the exit summary
   if (rb_) ring_buffer__free(rb_), rb_ = nullptr;
   // Each tracepoint detach waits for the kernel (RCU grace periods); detaching the links in
-  // parallel halves shutdown here (23 links: 1.7 s one by one, 0.9 s in parallel).
+  // parallel lets those waits overlap instead of adding up.
   std::vector<std::thread> detachers;
   for (auto* l : links_) detachers.emplace_back([l] { bpf_link__destroy(l); });
   for (auto& t : detachers) t.join();

@@ -9,13 +9,13 @@ cd "$(dirname "$0")/.."
 say() { echo "setup-test: $*" >&2; }
 . scripts/lib/debian-packages.sh
 
-# 1. Debian packages only the tests, the kernel matrix and the benchmarks use (real peers and
-# tools): curl and nghttp2-client (clients), nginx-light, haproxy (a splicing proxy) and caddy (a
-# Go file server) as servers, bpftool (which programs are loaded), python3-venv (the peers'
+# 1. Debian packages only the tests, the kernel matrix, the benchmarks and the linters use (real
+# peers and tools): curl and nghttp2-client (clients), nginx-light, haproxy (a splicing proxy) and
+# caddy (a Go file server) as servers, bpftool (which programs are loaded), python3-venv (the peers'
 # virtualenv), openssl (the TLS tests' certificates); qemu-system-x86, busybox-static, cpio, file and liburing-dev (an io_uring client)
-# for the kernel matrix.
+# for the kernel matrix; clang-format for npm run lint (bpf/ and native/).
 TEST_PKGS=(curl nghttp2-client nginx-light haproxy caddy bpftool python3-venv openssl
-           qemu-system-x86 busybox-static cpio file liburing-dev)
+           qemu-system-x86 busybox-static cpio file liburing-dev clang-format)
 install_missing "sudo npm test" "${TEST_PKGS[@]}"
 
 # 2. Python peers, in a virtualenv of their own.

@@ -4,7 +4,6 @@
 
 import type { ComponentFactory, ComponentKind } from '../core/component';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFactory = ComponentFactory<any, any>;
 
 export class Registry {

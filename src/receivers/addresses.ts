@@ -69,7 +69,7 @@ export function parseCidr(text: string): { addr: Buffer; prefix: number } | null
 
 /** "127.0.0.1:8080" or "[::1]:8080" → address bytes and port. */
 export function parseTarget(text: string): { addr: Buffer; port: number } | null {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\[\]]+):(\d+)$/.exec(text);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:[\]]+):(\d+)$/.exec(text);
   if (!m) return null;
   const addr = addressBytes(m[1]!);
   const port = Number(m[2]);

@@ -173,7 +173,8 @@ function waitFor(child: ChildProcess, ok: () => boolean, ms: number, output: () 
     }, 20);
     const done = (e?: Error) => {
       clearInterval(tick);
-      e ? reject(e) : resolve();
+      if (e) reject(e);
+      else resolve();
     };
   });
 }

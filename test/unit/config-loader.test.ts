@@ -168,7 +168,7 @@ test('pipelines: undefined components, empty lists, wrong section', () => {
   rejects(BASE.replace('      receivers: [tcp]\n', ''), /^service::pipelines::traces::receivers: must list at least one receiver/);
   rejects(BASE.replace('exporters: [debug]', 'exporters: [debug, debug]'), /^service::pipelines::traces::exporters::1: debug is listed twice$/);
   rejects(BASE.replace('    traces:', '    metrics:'), /^service::pipelines::metrics: metrics pipelines are not supported; tcpsniff-collector produces traces only/);
-  rejects(BASE.replace(/  pipelines:[^]*/, '  pipelines: {}\n'), /^service::pipelines: no pipelines defined/);
+  rejects(BASE.replace(/ {2}pipelines:[^]*/, '  pipelines: {}\n'), /^service::pipelines: no pipelines defined/);
   rejects(BASE.replace(/service:[^]*/, ''), /^service: is required/);
 });
 

@@ -17,7 +17,7 @@ const DEPLOY = path.join(ROOT, 'deploy');
 const CLI = path.join(ROOT, 'bin', 'tcpsniff-collector');
 const K8S_CAPS = MINIMAL_CAPS.map((c) => c.toUpperCase()).sort();
 
-type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Doc = Record<string, any>;
 
 function yamlFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

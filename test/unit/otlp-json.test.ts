@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { jsonString, traceRequestJson } from '../../src/exporters/otlp/json';
 import { groupByResource } from '../../src/exporters/otlp/group';
 import { SCOPE, SpanKind, StatusCode, type AttributeValue, type Attributes, type Resource, type SpanRecord } from '../../src/core/types';
-import { RESOURCE_A, RESOURCE_B, makeSpan } from './helpers/fakes';
+import { RESOURCE_B, makeSpan } from './helpers/fakes';
 
 // ---- reference: the object tree, as built before the string encoder
 type RefAnyValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean } | { arrayValue: { values: RefAnyValue[] } };

@@ -1,7 +1,7 @@
 // What the set-up installs: scripts/setup.sh (npm start, bin/tcpsniff-collector) only what
 // building and running the collector needs; every program the tests run comes from
-// scripts/setup-test.sh's TEST_PKGS (npm test, the kernel matrix, the benchmarks), or is part of
-// any Debian system or of the build packages.
+// scripts/setup-test.sh's TEST_PKGS (npm test, the kernel matrix, the benchmarks, npm run lint),
+// or is part of any Debian system or of the build packages.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ function bashArray(text: string, name: string): string[] {
 const RUNTIME_PKGS = bashArray(read('scripts/setup.sh'), 'PKGS');
 const TEST_PKGS = bashArray(read('scripts/setup-test.sh'), 'TEST_PKGS');
 
-/** Programs the tests and the kernel matrix run, and the Debian package each comes from. */
+/** Programs the tests, the kernel matrix and npm run lint run, and the Debian package each comes from. */
 const TEST_TOOLS: Record<string, string> = {
   curl: 'curl',
   nghttp: 'nghttp2-client',
@@ -36,6 +36,7 @@ const TEST_TOOLS: Record<string, string> = {
   cpio: 'cpio', // same
   file: 'file', // same
   openssl: 'openssl', // certificates for the TLS tests
+  'clang-format': 'clang-format', // npm run lint (scripts/lint.sh), which CI runs after npm test
 };
 /** Headers the tests compile against. */
 const TEST_HEADERS: Record<string, string> = { '/usr/include/liburing.h': 'liburing-dev' };

@@ -13,6 +13,7 @@ import { groupByResource } from './group';
 import { isInt64, spanFlags } from './span-context';
 
 /** Characters JSON.stringify escapes: controls, quote, backslash, and (lone) surrogates. */
+// eslint-disable-next-line no-control-regex -- the controls are what it looks for
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
 /** A JSON string literal; JSON.stringify only when something must be escaped (rare). */

@@ -195,7 +195,6 @@ export class Http2Handler implements ProtocolHandler {
   private readonly streams = new Map<number, Stream>();
   /** The direction carrying requests of client-initiated streams, once known. */
   private reqDir: Direction | null;
-  /** Highest stream id seen, to ignore frames of streams that ended or were never tracked. */
   private closed = false;
 
   constructor(

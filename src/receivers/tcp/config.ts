@@ -29,9 +29,9 @@ export const tcpReceiverSpec: SectionSpec = {
   targets: { type: 'list', of: { type: 'string' }, default: [], doc: 'capture only connections with an endpoint equal to one of these IP:port pairs (e.g. 127.0.0.1:8080, [::1]:443)' },
   pids: { type: 'list', of: { type: 'int', min: 1 }, default: [], doc: 'capture only these processes (tgid)' },
   max_message_bytes: { type: 'bytes', default: 1 << 20, min: 1, max: MAX_MESSAGE_BYTES_LIMIT, doc: 'bytes captured per syscall; the rest is counted and marked as cut' },
-  // 64 MiB: at a fixed 20k nginx exchanges/s seen from both ends (≈85 MB/s of records) with the
-  // collector sharing a CPU, 16 and 32 MiB lost 1-13% of records to the collector's pauses, 64 MiB
-  // none (bench, 2026-11-30). The ring is mapped twice (for records that wrap), so it counts
+  // 64 MiB: at a fixed 20k nginx requests/s (both ends seen) with the collector sharing a CPU, a
+  // 16 MiB ring lost 1-13% of records to the collector's pauses, 64 MiB at most 1% per round
+  // (BENCHMARKS.md, findings 3 and 4). The ring is mapped twice (for records that wrap), so it counts
   // twice in RSS although it is one allocation of kernel memory; lower it where memory matters more.
   ring_buffer_bytes: { type: 'bytes', default: 64 << 20, min: 1 << 20, max: 1 << 30, doc: 'kernel ring buffer size (rounded up to a power of two): peak bytes/s × longest consumer pause; counts twice in RSS' },
   flush_interval: { type: 'duration', default: 50, min: 1, doc: 'longest time captured bytes wait in a partly filled batch' },
