@@ -2,9 +2,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Http1Handler } from '../../src/processors/http/http1';
-import { parseChunkSize, parseHead, parseStartLine } from '../../src/processors/http/http1-head';
-import { Counters, type HandlerContext, type HttpExchange } from '../../src/processors/http/protocol';
+import { Http1Handler } from '../../src/processors/http/h1/handler';
+import { parseChunkSize, parseHead, parseStartLine } from '../../src/processors/http/h1/head';
+import { Counters } from '../../src/processors/http/core/counters';
+import type { HandlerContext } from '../../src/processors/http/core/contract';
+import type { HttpExchange } from '../../src/processors/http/model/exchange';
 import { SERVER_META, prng } from './http-fixtures';
 
 interface Summary {

@@ -27,12 +27,14 @@ import {
   type InspectedBody,
   type Resource,
   type SpanRecord,
-} from '../../core/types';
-import { GRPC_STATUS_NAMES, grpcIsError, grpcStatusFromHttp, type GrpcFramer } from './grpc';
-import type { FileBody, HttpExchange, HttpHead, HttpMessage, IncompleteReason } from './protocol';
+} from '../../../core/types';
+import { GRPC_STATUS_NAMES, grpcIsError, grpcStatusFromHttp, type GrpcFramer } from '../h2/grpc';
+import type { FileBody } from '../model/body';
+import type { HttpExchange, HttpHead, HttpMessage, IncompleteReason } from '../model/exchange';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
 import { redactQuery, redactUrl } from './url-redaction';
-import { H2_ERROR_NAMES } from './h2-frames';
+import { H2_ERROR_NAMES } from '../h2/frames';
+import type {} from '../h2/details';
 
 // Incubating (not yet stable) semantic-convention attributes, copied as the package recommends.
 export const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
@@ -220,7 +222,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const meta = c.meta;
   const attrs: Attributes = {};
 
-  const grpc = ex.grpc;
+  const grpc = ex.details.grpc ?? null;
   let name: string;
   if (grpc !== null) {
     name = '';
@@ -303,7 +305,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   addHeaders(attrs, ATTR_REQUEST_HEADER_PREFIX, head, sensitive);
   if (res?.head) addHeaders(attrs, ATTR_RESPONSE_HEADER_PREFIX, res.head, sensitive);
 
-  const h2 = ex.h2;
+  const h2 = ex.details.h2 ?? null;
   if (h2 !== null) {
     attrs[ATTR_H2_STREAM_ID] = h2.streamId;
     if (h2.unknownHeaders > 0) attrs[ATTR_H2_UNKNOWN_HEADERS] = h2.unknownHeaders;
@@ -390,7 +392,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     role: meta.role,
     requestOffset: req.startOffset,
     responseOffset: res?.startOffset ?? -1,
-    h2StreamId: ex.h2?.streamId ?? -1,
+    h2StreamId: ex.details.h2?.streamId ?? -1,
     inode: meta.inode ?? 0,
     peerInode: meta.peerInode ?? 0,
     thread: c.thread ?? -1,

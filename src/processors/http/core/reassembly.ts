@@ -7,8 +7,8 @@
 // chunks entirely before the expected offset (duplicates, or stragglers after their hole was
 // declared a gap) are dropped and counted. chunk.lostAfter is a gap right away ('truncated').
 
-import type { CaptureChunk, Direction, FileOrigin } from '../../core/types';
-import type { Counters } from './protocol';
+import type { CaptureChunk, Direction, FileOrigin } from '../../../core/types';
+import type { Counters } from './counters';
 
 export const REORDER_MAX_CHUNKS = 32;
 export const REORDER_MAX_BYTES = 256 * 1024;

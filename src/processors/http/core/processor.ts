@@ -6,27 +6,20 @@
 // per idle sweep). Everything is bounded: tracked connections (LRU eviction), reorder windows,
 // header sections, paused data, pending requests, captured bodies, detection buffers.
 
-import type { ChunkProcessorComponent, CreateContext, Stats } from '../../core/component';
-import type { Logger } from '../../core/logger';
-import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, SpanConsumer, SpanRecord } from '../../core/types';
-import type { HttpProcessorConfig } from './config';
-import { Http1Detector } from './http1';
-import { Http2Detector } from './http2';
-import {
-  Counters,
-  appendGrow,
-  type FileSource,
-  type HandlerContext,
-  type HandlerLimits,
-  type HttpExchange,
-  type IncompleteReason,
-  type ProtocolDetector,
-  type ProtocolHandler,
-} from './protocol';
+import type { ChunkProcessorComponent, CreateContext, Stats } from '../../../core/component';
+import type { Logger } from '../../../core/logger';
+import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, SpanConsumer, SpanRecord } from '../../../core/types';
+import type { HttpProcessorConfig } from '../config';
+import { Http1Detector } from '../h1/handler';
+import { Http2Detector } from '../h2/handler';
+import { Counters } from './counters';
+import { appendGrow } from './buffers';
+import type { FileSource, HandlerContext, HandlerLimits, ProtocolDetector, ProtocolHandler } from './contract';
+import type { HttpExchange, IncompleteReason } from '../model/exchange';
 import { DirStream, KERNEL_SIDE, type GapOrigin, type StreamSink } from './reassembly';
 import { ResourceCache } from './resource';
-import { buildSpan } from './spans';
-import { IdGenerator } from './trace-context';
+import { buildSpan } from '../spans/build';
+import { IdGenerator } from '../spans/trace-context';
 
 /** Detection gives up on a connection after this many candidate segments or bytes without a match. */
 export const DETECT_MAX_ATTEMPTS = 8;

@@ -10,20 +10,12 @@
 // resumes. This assumes the client does not pipeline across the gap; it never pairs a response
 // with a request that was sent before the gap's lost messages were answered.
 
-import type { Direction } from '../../core/types';
-import { Http1Parser, type Http1Sink } from './http1-parser';
-import { Http2Handler } from './http2';
-import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './http1-head';
-import {
-  HttpExchange,
-  type DetectResult,
-  type FileSource,
-  type HandlerContext,
-  type HttpMessage,
-  type IncompleteReason,
-  type ProtocolDetector,
-  type ProtocolHandler,
-} from './protocol';
+import type { Direction } from '../../../core/types';
+import { Http1Parser, type Http1Sink } from './parser';
+import { Http2Handler } from '../h2/handler';
+import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './head';
+import { HttpExchange, type HttpMessage, type IncompleteReason } from '../model/exchange';
+import type { DetectResult, FileSource, HandlerContext, ProtocolDetector, ProtocolHandler } from '../core/contract';
 
 const other = (d: Direction): Direction => (d === 'egress' ? 'ingress' : 'egress');
 

@@ -26,19 +26,12 @@ import {
   plausibleRequestLine,
   plausibleStatusLine,
   type Plausible,
-} from './http1-head';
-import {
-  HttpMessage,
-  appendGrow,
-  fileBodyData,
-  bypassedBodyLost,
-  completeBeforeClose,
-  keepBody,
-  type Counters,
-  type FileSource,
-  type HandlerLimits,
-  type IncompleteReason,
-} from './protocol';
+} from './head';
+import { HttpMessage, type IncompleteReason } from '../model/exchange';
+import { appendGrow } from '../core/buffers';
+import { fileBodyData, bypassedBodyLost, completeBeforeClose, keepBody } from '../model/body';
+import type { Counters } from '../core/counters';
+import type { FileSource, HandlerLimits } from '../core/contract';
 
 export interface Http1Sink {
   /** A request head was parsed (msg.head set). */

@@ -1,0 +1,94 @@
+// The contract between the http processor's connection tracking (core/) and the protocols
+// (h1/, h2/, registered in protocols.ts). Interfaces only; see README.md "The contract".
+//
+// The processor reassembles each connection's two byte streams (reassembly.ts) and hands
+// contiguous data, gaps and the close to a ProtocolHandler. Which handler runs is decided by
+// content, never by port: each ProtocolDetector looks at the first bytes of a direction and says
+// 'match', 'no' or 'more' (needs more bytes). Handlers produce HttpExchange records
+// (model/exchange.ts), which the processor turns into spans (spans/).
+
+import type { ConnectionMeta, Direction } from '../../../core/types';
+import type { HttpExchange, IncompleteReason } from '../model/exchange';
+import type { Counters } from './counters';
+
+/** Limits and options the handlers need (a subset of the processor config). */
+export interface HandlerLimits {
+  captureBodies: boolean;
+  maxBodyBytes: number;
+  /** Keep JSON/SSE bodies of POST exchanges for span processors (span.internal), up to maxInspectBytes. */
+  inspectBodies: boolean;
+  maxInspectBytes: number;
+  /** Lower-case header names to capture as http.request.header.* / http.response.header.* (empty: none). */
+  captureHeaders: ReadonlySet<string>;
+  maxHeaderBytes: number;
+  maxPendingRequests: number;
+}
+
+/** What a protocol handler gets from the processor for one connection. */
+export interface HandlerContext {
+  readonly meta: ConnectionMeta;
+  readonly limits: HandlerLimits;
+  readonly stats: Counters;
+  /** pid/comm of the latest chunk of the connection (the owning process). */
+  readonly pid: number;
+  readonly comm: string;
+  /** Stream offset of data[0] while data is handed to the handler; -1 when not known. */
+  readonly dataOffset?: number;
+  /** A settled exchange; called at most once per exchange. */
+  emit(ex: HttpExchange): void;
+  /** While data or a gap is handed to the handler: the file those bytes were sent from, else null. */
+  readonly fileSource: FileSource | null;
+  /** While a gap is handed to the handler: its bytes were moved kernel-side (splice), not lost. */
+  readonly kernelSideGap: boolean;
+}
+
+/** Why the bytes being handed over bypassed user memory (a HandlerContext's view of it). */
+export interface BypassView {
+  readonly fileSource: FileSource | null;
+  readonly kernelSideGap: boolean;
+}
+
+/**
+ * The file the bytes being handed over were sent from: `offset` is the file offset of the first
+ * byte, `end` of the byte after the last (parsers that prepend held bytes count from the end).
+ */
+export interface FileSource {
+  path: string;
+  offset: number;
+  end: number;
+}
+
+/** Parses one connection's traffic in one protocol. Never throws on bad input. */
+export interface ProtocolHandler {
+  readonly protocol: string;
+  /** True when the connection stopped being parseable as this protocol (upgrade, tunnel). */
+  readonly done: boolean;
+  onData(dir: Direction, data: Buffer, time: bigint): void;
+  /** `bytes` bytes of `dir` were not captured; `time` is the timestamp of the last chunk before them. */
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void;
+  /** The socket closed: finish close-delimited messages, settle everything else as 'closed'. */
+  onClose(): void;
+  /** Forced end (eviction, idle, shutdown): settle everything in flight with `reason`. */
+  flush(reason: IncompleteReason): void;
+  /** Bytes currently held (headers being assembled, paused data, captured bodies). */
+  bufferedBytes(): number;
+}
+
+export type DetectResult = 'match' | 'no' | 'more';
+
+export interface ProtocolDetector {
+  readonly protocol: string;
+  /**
+   * The detector decides on complete lines (HTTP/1): while only such detectors want more bytes, the
+   * processor waits for a line feed before asking again. Binary detectors leave it unset.
+   */
+  readonly lineBased?: boolean;
+  /** Looks at bytes from the start of a message boundary candidate of one direction. */
+  detect(dir: Direction, data: Buffer): DetectResult;
+  /**
+   * Creates the handler; `dir`/`data` are what matched (the handler is then fed `data`).
+   * `fromStart`: the connection was seen from its handshake and nothing of it was dropped before
+   * the match, so each direction is handed over from its first byte.
+   */
+  create(ctx: HandlerContext, dir: Direction, data: Buffer, fromStart: boolean): ProtocolHandler;
+}
