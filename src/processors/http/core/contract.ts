@@ -8,7 +8,8 @@
 // (model/exchange.ts), which the processor turns into spans (spans/).
 
 import type { ConnectionMeta, Direction } from '../../../core/types';
-import type { HttpExchange, IncompleteReason } from '../model/exchange';
+import type { HttpExchange, HttpMessage, IncompleteReason } from '../model/exchange';
+import type { SpanContributor } from '../spans/contributor';
 import type { Counters } from './counters';
 
 /** Limits and options the handlers need (a subset of the processor config). */
@@ -40,6 +41,20 @@ export interface HandlerContext {
   readonly fileSource: FileSource | null;
   /** While a gap is handed to the handler: its bytes were moved kernel-side (splice), not lost. */
   readonly kernelSideGap: boolean;
+  /**
+   * The registered protocol that takes a connection over with one of the HTTP/1 `Upgrade` tokens
+   * in `upgradeTo` (h2c), as a function creating its handler; null when none does (the
+   * connection becomes a tunnel, not parsed). Absent: no protocol takes connections over.
+   */
+  takeOver?(upgradeTo: string): ((h: Handover) => ProtocolHandler) | null;
+}
+
+/** A connection handed from one protocol to another (HTTP/1 101 Switching Protocols). */
+export interface Handover {
+  /** The direction carrying requests. */
+  clientDir: Direction;
+  /** The request that asked for the switch: the new protocol answers it (h2c: on stream 1). */
+  request: HttpMessage;
 }
 
 /** Why the bytes being handed over bypassed user memory (a HandlerContext's view of it). */
@@ -91,4 +106,16 @@ export interface ProtocolDetector {
    * the match, so each direction is handed over from its first byte.
    */
   create(ctx: HandlerContext, dir: Direction, data: Buffer, fromStart: boolean): ProtocolHandler;
+}
+
+/** A protocol as the processor knows it: one folder, one line in protocols.ts. */
+export interface Protocol {
+  readonly name: string;
+  detector(limits: HandlerLimits): ProtocolDetector;
+  /** HTTP/1 `Upgrade` tokens (lower case) with which this protocol takes a connection over. */
+  readonly upgradeTokens?: readonly string[];
+  /** Creates the handler that takes a connection over after the switch (see Handover). */
+  takeOver?(ctx: HandlerContext, h: Handover): ProtocolHandler;
+  /** What this protocol adds to spans, in order. */
+  readonly spans?: readonly SpanContributor[];
 }

@@ -10,16 +10,16 @@ import type { ChunkProcessorComponent, CreateContext, Stats } from '../../../cor
 import type { Logger } from '../../../core/logger';
 import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, SpanConsumer, SpanRecord } from '../../../core/types';
 import type { HttpProcessorConfig } from '../config';
-import { Http1Detector } from '../h1/handler';
-import { Http2Detector } from '../h2/handler';
 import { Counters } from './counters';
 import { appendGrow } from './buffers';
-import type { FileSource, HandlerContext, HandlerLimits, ProtocolDetector, ProtocolHandler } from './contract';
+import type { FileSource, HandlerContext, HandlerLimits, Handover, Protocol, ProtocolDetector, ProtocolHandler } from './contract';
 import type { HttpExchange, IncompleteReason } from '../model/exchange';
 import { DirStream, KERNEL_SIDE, type GapOrigin, type StreamSink } from './reassembly';
 import { ResourceCache } from './resource';
 import { buildSpan } from '../spans/build';
+import type { SpanContributor } from '../spans/contributor';
 import { IdGenerator } from '../spans/trace-context';
+import { PROTOCOLS } from '../protocols';
 
 /** Detection gives up on a connection after this many candidate segments or bytes without a match. */
 export const DETECT_MAX_ATTEMPTS = 8;
@@ -54,7 +54,7 @@ const emptyHold = (): Hold => ({ buf: null, len: 0, time: 0n, lineOnly: true });
 export interface HttpProcessorOptions {
   /** Root of the proc filesystem (tests use a fake tree). */
   procRoot?: string;
-  /** Protocol detectors, tried in order (default: HTTP/2, then HTTP/1). */
+  /** Protocol detectors, tried in order (default: those of PROTOCOLS, protocols.ts). */
   detectors?: ProtocolDetector[];
 }
 
@@ -102,6 +102,14 @@ class Conn implements StreamSink, HandlerContext {
 
   emit(ex: HttpExchange): void {
     this.proc.emitExchange(ex, this);
+  }
+
+  takeOver(upgradeTo: string): ((h: Handover) => ProtocolHandler) | null {
+    for (const token of upgradeTo.toLowerCase().split(/[\s,]+/)) {
+      const p = this.proc.upgrades.get(token);
+      if (p !== undefined) return (h) => p.takeOver!(this, h);
+    }
+    return null;
   }
 
   /** (A method: the status can change under a call that TypeScript cannot see.) */
@@ -278,6 +286,9 @@ export class HttpProcessor implements ChunkProcessorComponent {
   readonly counters = new Counters();
   readonly limits: HandlerLimits;
   readonly detectors: ProtocolDetector[];
+  /** HTTP/1 Upgrade token → the protocol that takes the connection over. */
+  readonly upgrades = new Map<string, Protocol>();
+  private readonly contributors: readonly SpanContributor[] = PROTOCOLS.flatMap((p) => p.spans ?? []);
   private readonly conns = new Map<string, Conn>();
   /** Connections with chunks waiting behind a hole. */
   private readonly holding = new Set<Conn>();
@@ -312,7 +323,8 @@ export class HttpProcessor implements ChunkProcessorComponent {
       maxInspectBytes: cfg.max_inspect_bytes,
       captureHeaders: new Set(cfg.capture_headers),
     };
-    this.detectors = opts.detectors ?? [new Http2Detector(), new Http1Detector(cfg.max_header_bytes)];
+    this.detectors = opts.detectors ?? PROTOCOLS.map((p) => p.detector(this.limits));
+    for (const p of PROTOCOLS) if (p.takeOver !== undefined) for (const t of p.upgradeTokens ?? []) this.upgrades.set(t, p);
     this.resources = new ResourceCache(cfg.service_names, cfg.command_line, opts.procRoot);
   }
 
@@ -413,6 +425,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
       meta: conn.meta,
       resource,
       ids: this.ids,
+      contributors: this.contributors,
       captureBodies: this.limits.captureBodies,
       maxBodyBytes: this.limits.maxBodyBytes,
       thread: conn.thread,

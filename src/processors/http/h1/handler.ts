@@ -12,10 +12,9 @@
 
 import type { Direction } from '../../../core/types';
 import { Http1Parser, type Http1Sink } from './parser';
-import { Http2Handler } from '../h2/handler';
 import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './head';
 import { HttpExchange, type HttpMessage, type IncompleteReason } from '../model/exchange';
-import type { DetectResult, FileSource, HandlerContext, ProtocolDetector, ProtocolHandler } from '../core/contract';
+import type { DetectResult, FileSource, HandlerContext, Handover, ProtocolDetector, ProtocolHandler } from '../core/contract';
 
 const other = (d: Direction): Direction => (d === 'egress' ? 'ingress' : 'egress');
 
@@ -60,10 +59,12 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   private synced = true;
   /** Responses still owed to requests dropped by the pending cap: they are skipped. */
   private skipResponses = 0;
-  /** The request whose 101 switched the connection to h2c (becomes HTTP/2 stream 1). */
-  private h2cRequest: HttpMessage | null = null;
-  /** After an h2c upgrade: the HTTP/2 handler that takes the connection over. */
-  private h2: Http2Handler | null = null;
+  /** The request whose 101 hands the connection to another protocol (h2c: it becomes HTTP/2 stream 1). */
+  private switchRequest: HttpMessage | null = null;
+  /** Creates the handler of the protocol the connection switches to (ctx.takeOver). */
+  private switchTo: ((h: Handover) => ProtocolHandler) | null = null;
+  /** After the switch: the handler that took the connection over (HTTP/2 after h2c). */
+  private next: ProtocolHandler | null = null;
 
   constructor(
     private readonly ctx: HandlerContext,
@@ -78,12 +79,12 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   // ---- ProtocolHandler ----
 
   onData(dir: Direction, data: Buffer, time: bigint): void {
-    if (this.h2 !== null) this.h2.onData(dir, data, time);
+    if (this.next !== null) this.next.onData(dir, data, time);
     else (dir === this.reqDir ? this.req : this.res).push(data, time, this.ctx.dataOffset ?? -1);
   }
 
   onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
-    if (this.h2 !== null) this.h2.onGap(dir, bytes, time, reason);
+    if (this.next !== null) this.next.onGap(dir, bytes, time, reason);
     else (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason);
   }
 
@@ -91,18 +92,18 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
     this.res.close(); // a close-delimited response ends here
     this.req.close();
     this.settleAll('closed');
-    this.h2?.onClose();
+    this.next?.onClose();
   }
 
   flush(reason: IncompleteReason): void {
     this.res.abort(reason);
     this.req.abort(reason);
     this.settleAll(reason);
-    this.h2?.flush(reason);
+    this.next?.flush(reason);
   }
 
   bufferedBytes(): number {
-    let n = this.req.bufferedBytes() + this.res.bufferedBytes() + (this.h2?.bufferedBytes() ?? 0);
+    let n = this.req.bufferedBytes() + this.res.bufferedBytes() + (this.next?.bufferedBytes() ?? 0);
     for (const ex of this.queue) n += ex.req.bodyCaptured + (ex.res?.bodyCaptured ?? 0);
     const cur = this.req.current; // an unpairable request is not in the queue
     if (cur !== null && cur.exchange !== null && cur.exchange.noResponse) n += cur.bodyCaptured;
@@ -161,9 +162,12 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
       this.ctx.stats.add('drops.unpaired_response');
       return null;
     }
-    if (msg.head!.status === 101 && ex.req.head?.upgradeTo !== undefined && /(^|[\s,])h2c([\s,]|$)/i.test(ex.req.head.upgradeTo)) {
-      // Upgrade to h2c: the request is answered on HTTP/2 stream 1; the 101 is not its response.
-      this.h2cRequest = ex.req;
+    const upgradeTo = msg.head!.status === 101 ? ex.req.head?.upgradeTo : undefined;
+    const switchTo = upgradeTo !== undefined ? (this.ctx.takeOver?.(upgradeTo) ?? null) : null;
+    if (switchTo !== null) {
+      // A protocol that answers the request itself takes over (h2c: on HTTP/2 stream 1); the 101 is not its response.
+      this.switchRequest = ex.req;
+      this.switchTo = switchTo;
       const i = this.queue.indexOf(ex);
       if (i >= 0) this.queue.splice(i, 1);
       return ex.req;
@@ -233,20 +237,19 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
 
   onTunnel(): void {
     const { kept, broken } = this.req.tunnel();
-    const up = this.h2cRequest;
-    if (up === null) {
+    const up = this.switchRequest;
+    if (up === null || this.switchTo === null) {
       this.done = true;
       this.ctx.stats.add('connections.upgraded');
       return;
     }
-    this.ctx.stats.add('connections.h2c');
-    this.h2 = new Http2Handler(this.ctx, { kind: 'upgrade', clientDir: this.reqDir, request: up });
-    if (broken) this.h2.onGap(this.reqDir, 1, up.endTime, 'gap');
-    for (const k of kept) this.h2.onData(this.reqDir, k.data, k.time);
+    this.next = this.switchTo({ clientDir: this.reqDir, request: up });
+    if (broken) this.next.onGap(this.reqDir, 1, up.endTime, 'gap');
+    for (const k of kept) this.next.onData(this.reqDir, k.data, k.time);
   }
 
   onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void {
-    this.h2?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time);
+    this.next?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time);
   }
 
   // ---- internals ----
