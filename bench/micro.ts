@@ -82,8 +82,6 @@ function benchParser(): void {
       pid: 1,
       comm: 'bench',
       emit: (_ex: HttpExchange) => void out++,
-      fileSource: null,
-      kernelSideGap: false,
     };
     const h = new Http1Handler(ctx, 'ingress');
     const r = timeIt(() => {

@@ -42,8 +42,6 @@ function newHandler(maxBodyBytes = 1 << 20) {
     pid: 1,
     comm: 'x',
     emit: (ex) => void out.push(ex),
-    fileSource: null,
-    kernelSideGap: false,
   };
   // Server side: requests arrive on ingress, responses leave on egress.
   const h = new Http1Handler(ctx, 'ingress');

@@ -7,7 +7,7 @@
 // 'match', 'no' or 'more' (needs more bytes). Handlers produce HttpExchange records
 // (model/exchange.ts), which the processor turns into spans (spans/).
 
-import type { ConnectionMeta, Direction } from '../../../core/types';
+import type { ConnectionMeta, Direction, FileOrigin } from '../../../core/types';
 import type { HttpExchange, HttpMessage, IncompleteReason } from '../model/exchange';
 import type { SpanContributor } from '../spans/contributor';
 import type { Counters } from './counters';
@@ -37,10 +37,6 @@ export interface HandlerContext {
   readonly dataOffset?: number;
   /** A settled exchange; called at most once per exchange. */
   emit(ex: HttpExchange): void;
-  /** While data or a gap is handed to the handler: the file those bytes were sent from, else null. */
-  readonly fileSource: FileSource | null;
-  /** While a gap is handed to the handler: its bytes were moved kernel-side (splice), not lost. */
-  readonly kernelSideGap: boolean;
   /**
    * The registered protocol that takes a connection over with one of the HTTP/1 `Upgrade` tokens
    * in `upgradeTo` (h2c), as a function creating its handler; null when none does (the
@@ -57,30 +53,25 @@ export interface Handover {
   request: HttpMessage;
 }
 
-/** Why the bytes being handed over bypassed user memory (a HandlerContext's view of it). */
-export interface BypassView {
-  readonly fileSource: FileSource | null;
-  readonly kernelSideGap: boolean;
-}
-
 /**
- * The file the bytes being handed over were sent from: `offset` is the file offset of the first
- * byte, `end` of the byte after the last (parsers that prepend held bytes count from the end).
+ * How bytes handed to a handler bypassed user memory, when they did: sent from a file
+ * (sendfile; `offset` is the file offset of the first byte), or, for a gap, moved kernel-side
+ * (splice, vmsplice/tee: out of reach by design, not lost by the collector).
  */
-export interface FileSource {
-  path: string;
-  offset: number;
-  end: number;
-}
+export type ByteOrigin = FileOrigin | 'kernel_side';
 
 /** Parses one connection's traffic in one protocol. Never throws on bad input. */
 export interface ProtocolHandler {
   readonly protocol: string;
   /** True when the connection stopped being parseable as this protocol (upgrade, tunnel). */
   readonly done: boolean;
-  onData(dir: Direction, data: Buffer, time: bigint): void;
-  /** `bytes` bytes of `dir` were not captured; `time` is the timestamp of the last chunk before them. */
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void;
+  /** Contiguous bytes of `dir`; `file`: they were sent from this file (data[0] at file.offset). */
+  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void;
+  /**
+   * `bytes` bytes of `dir` were not captured; `time` is the timestamp of the last chunk before
+   * them; `origin`: why, when they bypassed user memory (the first at file.offset).
+   */
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void;
   /** The socket closed: finish close-delimited messages, settle everything else as 'closed'. */
   onClose(): void;
   /** Forced end (eviction, idle, shutdown): settle everything in flight with `reason`. */

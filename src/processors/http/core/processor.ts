@@ -12,9 +12,9 @@ import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, SpanConsumer,
 import type { HttpProcessorConfig } from '../config';
 import { Counters } from './counters';
 import { appendGrow } from './buffers';
-import type { FileSource, HandlerContext, HandlerLimits, Handover, Protocol, ProtocolDetector, ProtocolHandler } from './contract';
+import type { ByteOrigin, HandlerContext, HandlerLimits, Handover, Protocol, ProtocolDetector, ProtocolHandler } from './contract';
 import type { HttpExchange, IncompleteReason } from '../model/exchange';
-import { DirStream, KERNEL_SIDE, type GapOrigin, type StreamSink } from './reassembly';
+import { DirStream, type StreamSink } from './reassembly';
 import { ResourceCache } from './resource';
 import { buildSpan } from '../spans/build';
 import type { SpanContributor } from '../spans/contributor';
@@ -68,8 +68,6 @@ class Conn implements StreamSink, HandlerContext {
   comm: string;
   lastActive = 0; // monotonic ms
   epoch = -1; // batch in which it was last moved to the LRU tail
-  fileSource: FileSource | null = null;
-  kernelSideGap = false;
   dataOffset = -1;
   /** The one thread that moved every data chunk of the connection so far; -1 once two did (trace_links' thread rule). */
   thread: number;
@@ -130,31 +128,8 @@ class Conn implements StreamSink, HandlerContext {
   // ---- StreamSink ----
 
   data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
-    if (file === undefined) return this.take(dir, data, time);
-    // The parsers ask for it while they account the bytes (synchronously, inside take).
-    this.fileSource = { path: file.path, offset: file.offset, end: file.offset + data.length };
-    this.take(dir, data, time);
-    this.fileSource = null;
-  }
-
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void {
-    if (this.status !== 'active') {
-      if (this.status === 'detecting') {
-        this.held[dir === 'egress' ? 0 : 1] = emptyHold();
-        this.skippedBeforeMatch = true;
-      }
-      return;
-    }
-    if (origin === KERNEL_SIDE) this.kernelSideGap = true;
-    else if (origin !== undefined) this.fileSource = { path: origin.path, offset: origin.offset, end: origin.offset + bytes };
-    this.handler!.onGap(dir, bytes, time, reason);
-    this.fileSource = null;
-    this.kernelSideGap = false;
-  }
-
-  private take(dir: Direction, data: Buffer, time: bigint): void {
     if (this.status === 'active') {
-      this.handOver(dir, data, time, this.streamOf(dir).next); // the stream has just moved past data
+      this.handOver(dir, data, time, this.streamOf(dir).next, file); // the stream has just moved past data
       if (this.handler!.done) this.stopTracking();
       return;
     }
@@ -162,12 +137,23 @@ class Conn implements StreamSink, HandlerContext {
       this.stats.add('bytes.ignored', data.length);
       return;
     }
-    this.detect(dir, data, time);
+    this.detect(dir, data, time, file);
+  }
+
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+    if (this.status !== 'active') {
+      if (this.status === 'detecting') {
+        this.held[dir === 'egress' ? 0 : 1] = emptyHold();
+        this.skippedBeforeMatch = true;
+      }
+      return;
+    }
+    this.handler!.onGap(dir, bytes, time, reason, origin);
   }
 
   // ---- detection ----
 
-  private detect(dir: Direction, data: Buffer, time: bigint): void {
+  private detect(dir: Direction, data: Buffer, time: bigint, file: FileOrigin | undefined): void {
     const i = dir === 'egress' ? 0 : 1;
     const held = this.held[i]!;
     const cap = this.limits.maxHeaderBytes;
@@ -200,7 +186,7 @@ class Conn implements StreamSink, HandlerContext {
         // Held bytes end where the stream is: mine just before data, the other's at its stream's end.
         const mineEnd = this.streamOf(dir).next - data.length;
         if (mineHeld !== null) this.handOver(dir, mineHeld, mineTime, mineEnd);
-        this.handOver(dir, data, time, mineEnd + data.length);
+        this.handOver(dir, data, time, mineEnd + data.length, file);
         const otherDir = dir === 'egress' ? 'ingress' : 'egress';
         if (otherHeld !== null) this.handOver(otherDir, otherHeld, otherTime, this.streamOf(otherDir).next);
         if (this.handler.done) this.stopTracking();
@@ -242,9 +228,9 @@ class Conn implements StreamSink, HandlerContext {
   }
 
   /** Hands bytes ending at stream offset `end` to the handler. */
-  private handOver(dir: Direction, data: Buffer, time: bigint, end: number): void {
+  private handOver(dir: Direction, data: Buffer, time: bigint, end: number, file?: FileOrigin): void {
     this.dataOffset = end - data.length;
-    this.handler!.onData(dir, data, time);
+    this.handler!.onData(dir, data, time, file);
     this.dataOffset = -1;
   }
 

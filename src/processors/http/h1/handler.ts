@@ -10,11 +10,11 @@
 // resumes. This assumes the client does not pipeline across the gap; it never pairs a response
 // with a request that was sent before the gap's lost messages were answered.
 
-import type { Direction } from '../../../core/types';
+import type { Direction, FileOrigin } from '../../../core/types';
 import { Http1Parser, type Http1Sink } from './parser';
 import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './head';
 import { HttpExchange, type HttpMessage, type IncompleteReason } from '../model/exchange';
-import type { DetectResult, FileSource, HandlerContext, Handover, ProtocolDetector, ProtocolHandler } from '../core/contract';
+import type { DetectResult, ByteOrigin, HandlerContext, Handover, ProtocolDetector, ProtocolHandler } from '../core/contract';
 
 const other = (d: Direction): Direction => (d === 'egress' ? 'ingress' : 'egress');
 
@@ -78,14 +78,14 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
 
   // ---- ProtocolHandler ----
 
-  onData(dir: Direction, data: Buffer, time: bigint): void {
-    if (this.next !== null) this.next.onData(dir, data, time);
-    else (dir === this.reqDir ? this.req : this.res).push(data, time, this.ctx.dataOffset ?? -1);
+  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
+    if (this.next !== null) this.next.onData(dir, data, time, file);
+    else (dir === this.reqDir ? this.req : this.res).push(data, time, this.ctx.dataOffset ?? -1, file);
   }
 
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
-    if (this.next !== null) this.next.onGap(dir, bytes, time, reason);
-    else (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason);
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+    if (this.next !== null) this.next.onGap(dir, bytes, time, reason, origin);
+    else (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason, origin);
   }
 
   onClose(): void {
@@ -116,14 +116,6 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   }
 
   // ---- Http1Sink ----
-
-  get fileSource(): FileSource | null {
-    return this.ctx.fileSource;
-  }
-
-  get kernelSideGap(): boolean {
-    return this.ctx.kernelSideGap;
-  }
 
   onRequestHead(msg: HttpMessage): void {
     const ex = new HttpExchange(msg, this.reqDir === 'egress', this.ctx.pid, this.ctx.comm);
@@ -245,11 +237,11 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
     }
     this.next = this.switchTo({ clientDir: this.reqDir, request: up });
     if (broken) this.next.onGap(this.reqDir, 1, up.endTime, 'gap');
-    for (const k of kept) this.next.onData(this.reqDir, k.data, k.time);
+    for (const k of kept) this.next.onData(this.reqDir, k.data, k.time, k.file);
   }
 
-  onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void {
-    this.next?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time);
+  onTunnelData(isRequest: boolean, data: Buffer, time: bigint, file?: FileOrigin): void {
+    this.next?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time, file);
   }
 
   // ---- internals ----

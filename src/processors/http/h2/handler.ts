@@ -16,7 +16,7 @@
 // is lost until a chunk starts with plausible frames, and every stream with an open message in that
 // direction is marked incomplete ('gap').
 
-import type { Direction } from '../../../core/types';
+import type { Direction, FileOrigin } from '../../../core/types';
 import {
   FLAG_ACK,
   FLAG_END_HEADERS,
@@ -46,8 +46,8 @@ import { HpackDecoder, type HeaderField } from './hpack';
 import { REDACTED } from '../spans/url-redaction';
 import { HttpExchange, HttpMessage, type HttpHead, type IncompleteReason } from '../model/exchange';
 import { appendGrow } from '../core/buffers';
-import { fileBodyData, bypassedBodyLost, completeBeforeClose, keepBody } from '../model/body';
-import type { DetectResult, HandlerContext, ProtocolDetector, ProtocolHandler } from '../core/contract';
+import { bodyData, bodyLost, completeBeforeClose, fileSource, type FileSource } from '../model/body';
+import type { ByteOrigin, DetectResult, HandlerContext, ProtocolDetector, ProtocolHandler } from '../core/contract';
 
 /** Streams tracked per connection; beyond, the oldest is reported as 'overflow'. */
 export const H2_MAX_STREAMS = 1024;
@@ -186,6 +186,10 @@ export class Http2Handler implements ProtocolHandler {
   private reqDir: Direction | null;
   /** Highest stream id seen, to ignore frames of streams that ended or were never tracked. */
   private closed = false;
+  /** While a chunk is parsed: the file it was sent from (null: from memory). */
+  private file: FileSource | null = null;
+  /** While a gap is handed over: how its bytes bypassed user memory. */
+  private gapOrigin: ByteOrigin | undefined = undefined;
 
   constructor(
     readonly ctx: HandlerContext,
@@ -221,14 +225,18 @@ export class Http2Handler implements ProtocolHandler {
 
   // ---- ProtocolHandler ----
 
-  onData(dir: Direction, data: Buffer, time: bigint): void {
+  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
     if (this.closed) return;
+    this.file = fileSource(file, data.length);
     this.dirs[dir].parser.push(data, time);
+    this.file = null;
   }
 
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
     if (this.closed) return;
+    this.gapOrigin = origin;
     this.dirs[dir].parser.gap(bytes, time, reason);
+    this.gapOrigin = undefined;
   }
 
   onClose(): void {
@@ -392,7 +400,7 @@ export class Http2Handler implements ProtocolHandler {
     }
     m.hasBody = true;
     side.sawData = true;
-    captureBody(m, data, from, to, time, this.ctx);
+    bodyData(m, data, from, to, time, this.file, this.ctx.limits);
     side.grpc?.push(data, from, to, time);
   }
 
@@ -412,14 +420,8 @@ export class Http2Handler implements ProtocolHandler {
       const m = side.msg;
       if (m === null) return;
       m.hasBody = true;
-      m.bodySize += bytes;
-      m.lostBytes += bytes;
-      m.endTime = time;
-      m.bodyTruncated = true;
-      m.sse?.lost();
-      bypassedBodyLost(m, this.ctx, bytes);
+      bodyLost(m, bytes, time, this.gapOrigin, this.ctx.stats);
       side.grpc?.skip(bytes);
-      this.ctx.stats.add('gaps.bridged');
       return;
     }
     if (f.type === FT_SETTINGS) this.dirs[other(d.dir)].hpack.forgetLimit();
@@ -890,12 +892,3 @@ export function headOf(fields: HeaderField[], isRequest: boolean, capture?: Read
   return head;
 }
 
-/** Body accounting and (when enabled) capture, as for HTTP/1. */
-function captureBody(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, ctx: HandlerContext): void {
-  const len = to - from;
-  if (len <= 0) return;
-  m.bodySize += len;
-  m.endTime = time;
-  if (ctx.fileSource !== null) fileBodyData(m, ctx.fileSource, data, from, to);
-  keepBody(m, data, from, to, time, ctx.limits);
-}

@@ -1,7 +1,9 @@
 // Body accounting shared by every protocol: decoded size, bytes lost in bridged gaps, what was
 // sent from files or moved kernel-side, capture for export or inspection, the SSE end scan.
 
-import type { BypassView, FileSource, HandlerLimits } from '../core/contract';
+import type { FileOrigin } from '../../../core/types';
+import type { ByteOrigin, HandlerLimits } from '../core/contract';
+import type { Counters } from '../core/counters';
 import type { HttpMessage } from './exchange';
 import { SseEnd } from './sse-end';
 
@@ -20,15 +22,48 @@ export interface FileBody {
   lastEnd: number;
 }
 
-/** Body bytes data[from..to) came from `src` (the caller checks src is not null). */
-export function fileBodyData(m: HttpMessage, src: FileSource, data: Buffer, from: number, to: number): void {
-  noteFileBody(m, src.path, src.end - (data.length - from), to - from, 0);
+/**
+ * The file the chunk being parsed was sent from: `end` is the file offset after its last byte
+ * (parsers that prepend held bytes count from the end).
+ */
+export interface FileSource {
+  path: string;
+  offset: number;
+  end: number;
 }
 
-/** `bytes` body bytes of a gap were bridged: note what bypassed user memory, and how. */
-export function bypassedBodyLost(m: HttpMessage, why: BypassView, bytes: number): void {
-  if (why.fileSource !== null) noteFileBody(m, why.fileSource.path, why.fileSource.offset, bytes, bytes);
-  if (why.kernelSideGap) m.kernelSideBytes += bytes;
+/** The FileSource of a chunk of `length` bytes handed over with `file`; null when it came from memory. */
+export function fileSource(file: FileOrigin | undefined, length: number): FileSource | null {
+  return file === undefined ? null : { path: file.path, offset: file.offset, end: file.offset + length };
+}
+
+/**
+ * Body bytes data[from..to) of `m` were received (`file`: the chunk ending with data's last byte
+ * was sent from it): counted, attributed to their file, kept as the limits say.
+ */
+export function bodyData(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, file: FileSource | null, lim: HandlerLimits): void {
+  const len = to - from;
+  if (len <= 0) return;
+  m.bodySize += len;
+  m.endTime = time;
+  if (file !== null) noteFileBody(m, file.path, file.end - (data.length - from), len, 0);
+  // Bodies of messages that belong to no exchange (unpaired responses) are not kept.
+  keepBody(m, data, from, to, time, lim);
+}
+
+/**
+ * A gap inside a body of known extent was bridged: its `bytes` are body bytes not captured
+ * (framing goes on). `origin`: how they bypassed user memory (the gap's, handed over with it).
+ */
+export function bodyLost(m: HttpMessage, bytes: number, time: bigint, origin: ByteOrigin | undefined, stats: Counters): void {
+  m.bodySize += bytes;
+  m.lostBytes += bytes;
+  m.bodyTruncated = true;
+  m.sse?.lost();
+  m.endTime = time;
+  if (origin === 'kernel_side') m.kernelSideBytes += bytes;
+  else if (origin !== undefined) noteFileBody(m, origin.path, origin.offset, bytes, bytes);
+  stats.add('gaps.bridged');
 }
 
 function noteFileBody(m: HttpMessage, path: string, offset: number, bytes: number, unread: number): void {
@@ -79,8 +114,8 @@ export function bodyCapFor(lim: HandlerLimits, m: HttpMessage): number {
   return m.inspect ? Math.max(exportCap, lim.maxInspectBytes) : exportCap;
 }
 
-/** Body accounting and capture shared by HTTP/1 and HTTP/2. */
-export function keepBody(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, lim: HandlerLimits): void {
+/** Capture of body bytes for export or inspection, and the SSE end scan. */
+function keepBody(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, lim: HandlerLimits): void {
   if (!m.isRequest) {
     if (m.sse === undefined) m.sse = isEventStream(m.head?.contentType) ? new SseEnd() : null;
     m.sse?.push(data, from, to);
