@@ -59,10 +59,11 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   private synced = true;
   /** Responses still owed to requests dropped by the pending cap: they are skipped. */
   private skipResponses = 0;
-  /** The request whose 101 hands the connection to another protocol (h2c: it becomes HTTP/2 stream 1). */
-  private switchRequest: HttpMessage | null = null;
-  /** Creates the handler of the protocol the connection switches to (ctx.takeOver). */
-  private switchTo: ((h: Handover) => ProtocolHandler) | null = null;
+  /**
+   * A 101 hands the connection to another protocol (ctx.takeOver): the request that asked (h2c:
+   * it becomes HTTP/2 stream 1) and the creator of that protocol's handler, used at the switch.
+   */
+  private switching: { request: HttpMessage; create: (h: Handover) => ProtocolHandler } | null = null;
   /** After the switch: the handler that took the connection over (HTTP/2 after h2c). */
   private next: ProtocolHandler | null = null;
 
@@ -155,11 +156,10 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
       return null;
     }
     const upgradeTo = msg.head!.status === 101 ? ex.req.head?.upgradeTo : undefined;
-    const switchTo = upgradeTo !== undefined ? (this.ctx.takeOver?.(upgradeTo) ?? null) : null;
-    if (switchTo !== null) {
+    const create = upgradeTo !== undefined ? (this.ctx.takeOver?.(upgradeTo) ?? null) : null;
+    if (create !== null) {
       // A protocol that answers the request itself takes over (h2c: on HTTP/2 stream 1); the 101 is not its response.
-      this.switchRequest = ex.req;
-      this.switchTo = switchTo;
+      this.switching = { request: ex.req, create };
       const i = this.queue.indexOf(ex);
       if (i >= 0) this.queue.splice(i, 1);
       return ex.req;
@@ -229,14 +229,14 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
 
   onTunnel(): void {
     const { kept, broken } = this.req.tunnel();
-    const up = this.switchRequest;
-    if (up === null || this.switchTo === null) {
+    const sw = this.switching;
+    if (sw === null) {
       this.done = true;
       this.ctx.stats.add('connections.upgraded');
       return;
     }
-    this.next = this.switchTo({ clientDir: this.reqDir, request: up });
-    if (broken) this.next.onGap(this.reqDir, 1, up.endTime, 'gap');
+    this.next = sw.create({ clientDir: this.reqDir, request: sw.request });
+    if (broken) this.next.onGap(this.reqDir, 1, sw.request.endTime, 'gap');
     for (const k of kept) this.next.onData(this.reqDir, k.data, k.time, k.file);
   }
 
