@@ -16,9 +16,11 @@ import { fromRoot } from '../src/core/paths';
 import type { CaptureChunk, ConnectionMeta, SpanRecord } from '../src/core/types';
 import { batchProcessorFactory } from '../src/processors/batch';
 import { httpProcessorFactory, HttpProcessor } from '../src/processors/http';
-import { HpackDecoder } from '../src/processors/http/hpack';
-import { Http1Handler } from '../src/processors/http/http1';
-import { Counters, type HandlerContext, type HttpExchange } from '../src/processors/http/protocol';
+import { HpackDecoder } from '../src/processors/http/h2/hpack';
+import { Http1Handler } from '../src/processors/http/h1/handler';
+import { Counters } from '../src/processors/http/core/counters';
+import type { HandlerContext } from '../src/processors/http/core/contract';
+import type { HttpExchange } from '../src/processors/http/model/exchange';
 import { fileExporterFactory } from '../src/exporters/file';
 import { Linker } from '../src/processors/trace_links/linker';
 import { RuntimeClassifier } from '../src/processors/trace_links/runtime';
@@ -80,8 +82,6 @@ function benchParser(): void {
       pid: 1,
       comm: 'bench',
       emit: (_ex: HttpExchange) => void out++,
-      fileSource: null,
-      kernelSideGap: false,
     };
     const h = new Http1Handler(ctx, 'ingress');
     const r = timeIt(() => {

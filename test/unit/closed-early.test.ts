@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SpanRecord } from '../../src/core/types';
-import { SseEnd } from '../../src/processors/http/sse-end';
+import { SseEnd } from '../../src/processors/http/model/sse-end';
 import { CLIENT_META, Conn, makeProcessor } from './http-fixtures';
 import { HpackEncoder, frame, settings } from './helpers/h2';
 

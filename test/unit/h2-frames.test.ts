@@ -3,8 +3,8 @@
 // check behind mid-stream detection rejects HTTP/1 and junk. Plus gRPC message framing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameParser, MAX_FRAME_SIZE_LIMIT, PREFACE, plausibleFrames, type FrameHeader, type FrameSink } from '../../src/processors/http/h2-frames';
-import { GrpcFramer, isGrpcContentType, parseGrpcPath } from '../../src/processors/http/grpc';
+import { FrameParser, MAX_FRAME_SIZE_LIMIT, PREFACE, plausibleFrames, type FrameHeader, type FrameSink } from '../../src/processors/http/h2/frames';
+import { GrpcFramer, isGrpcContentType, parseGrpcPath } from '../../src/processors/http/h2/grpc';
 import { prng } from './http-fixtures';
 import { HpackEncoder, frame, grpcMessage, settings } from './helpers/h2';
 

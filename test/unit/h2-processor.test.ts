@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { CaptureChunk, SpanRecord } from '../../src/core/types';
-import { unknownMarker } from '../../src/processors/http/hpack';
+import { unknownMarker } from '../../src/processors/http/h2/hpack';
 import { CLIENT_META, Conn, SERVER_META, makeProcessor, prng } from './http-fixtures';
 import { HpackEncoder, chunksOf, frame, grpcMessage, recordingProxy, settings, type Recorded } from './helpers/h2';
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { HpackDecoder } from '../../src/processors/http/hpack';
+import { HpackDecoder } from '../../src/processors/http/h2/hpack';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CORPUS = path.resolve(ROOT, '..', 'shared', 'corpora', 'hpack-test-case');

@@ -3,8 +3,8 @@
 // learning), list caps and hostile input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HARD_MAX_TABLE_SIZE, HpackDecoder, encodeInt, unknownMarker } from '../../src/processors/http/hpack';
-import { huffmanDecode, huffmanEncode } from '../../src/processors/http/hpack-huffman';
+import { HARD_MAX_TABLE_SIZE, HpackDecoder, encodeInt, unknownMarker } from '../../src/processors/http/h2/hpack';
+import { huffmanDecode, huffmanEncode } from '../../src/processors/http/h2/huffman';
 import { prng } from './http-fixtures';
 import { HpackEncoder } from './helpers/h2';
 

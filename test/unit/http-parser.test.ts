@@ -2,9 +2,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Http1Handler } from '../../src/processors/http/http1';
-import { parseChunkSize, parseHead, parseStartLine } from '../../src/processors/http/http1-head';
-import { Counters, type HandlerContext, type HttpExchange } from '../../src/processors/http/protocol';
+import { Http1Handler } from '../../src/processors/http/h1/handler';
+import { parseChunkSize, parseHead, parseStartLine } from '../../src/processors/http/h1/head';
+import { Counters } from '../../src/processors/http/core/counters';
+import type { HandlerContext } from '../../src/processors/http/core/contract';
+import type { HttpExchange } from '../../src/processors/http/model/exchange';
 import { SERVER_META, prng } from './http-fixtures';
 
 interface Summary {
@@ -40,8 +42,6 @@ function newHandler(maxBodyBytes = 1 << 20) {
     pid: 1,
     comm: 'x',
     emit: (ex) => void out.push(ex),
-    fileSource: null,
-    kernelSideGap: false,
   };
   // Server side: requests arrive on ingress, responses leave on egress.
   const h = new Http1Handler(ctx, 'ingress');

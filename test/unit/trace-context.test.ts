@@ -2,7 +2,7 @@
 // (validated whole), with the trace flags and remote parent they give the span.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTraceparent, parseTracestate } from '../../src/processors/http/trace-context';
+import { parseTraceparent, parseTracestate } from '../../src/processors/http/spans/trace-context';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const P = '00f067aa0ba902b7';

@@ -1,10 +1,10 @@
 // The http processor: turns captured socket bytes into HTTP spans. See README.md in this folder.
 import type { ChunkProcessorComponent, ComponentFactory } from '../../core/component';
 import { parseHttpConfig, type HttpProcessorConfig } from './config';
-import { HttpProcessor } from './processor';
+import { HttpProcessor } from './core/processor';
 
 export type { HttpProcessorConfig } from './config';
-export { HttpProcessor, type HttpProcessorOptions } from './processor';
+export { HttpProcessor, type HttpProcessorOptions } from './core/processor';
 
 export const httpProcessorFactory: ComponentFactory<HttpProcessorConfig, ChunkProcessorComponent> = {
   type: 'http',

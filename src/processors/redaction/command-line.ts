@@ -3,7 +3,7 @@
 // scripts (`sh -c '…'`) holding all of these. Every argument goes through the rules headers, URLs
 // and bodies use (the policy); this file only knows where in an argv those values sit.
 
-import { redactUrl } from '../http/url-redaction';
+import { redactUrl } from '../http/spans/url-redaction';
 import { REDACTED, redactText, type RedactionPolicy } from './rules';
 
 /** Flags whose value is `user[:password]` (curl, wget). */

@@ -2,7 +2,7 @@
 // the text scrubbers. Pure functions; see README.md in this folder for the default lists.
 
 import { globRegExp } from '../domain_filter/rules';
-import { REDACTED, isSensitiveParam, paramName } from '../http/url-redaction';
+import { REDACTED, isSensitiveParam, paramName } from '../http/spans/url-redaction';
 
 export { REDACTED };
 

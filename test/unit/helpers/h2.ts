@@ -3,8 +3,8 @@
 // unit tests can replay real traffic through the processor.
 
 import * as net from 'node:net';
-import { STATIC_TABLE, encodeInt } from '../../../src/processors/http/hpack';
-import { huffmanEncode, huffmanLength } from '../../../src/processors/http/hpack-huffman';
+import { STATIC_TABLE, encodeInt } from '../../../src/processors/http/h2/hpack';
+import { huffmanEncode, huffmanLength } from '../../../src/processors/http/h2/huffman';
 import type { CaptureChunk, ConnectionMeta, Direction } from '../../../src/core/types';
 
 export type Mode = 'index' | 'noindex' | 'never';

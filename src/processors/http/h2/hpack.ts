@@ -15,7 +15,7 @@
 // acknowledged SETTINGS_HEADER_TABLE_SIZE and HARD_MAX_TABLE_SIZE; the returned header list is
 // capped (fields beyond are decoded for their table effects, then counted and dropped).
 
-import { huffmanDecode } from './hpack-huffman';
+import { huffmanDecode } from './huffman';
 
 /** Largest dynamic table this decoder keeps, whatever the peer announces. */
 export const HARD_MAX_TABLE_SIZE = 64 * 1024;

@@ -10,20 +10,11 @@
 // resumes. This assumes the client does not pipeline across the gap; it never pairs a response
 // with a request that was sent before the gap's lost messages were answered.
 
-import type { Direction } from '../../core/types';
-import { Http1Parser, type Http1Sink } from './http1-parser';
-import { Http2Handler } from './http2';
-import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './http1-head';
-import {
-  HttpExchange,
-  type DetectResult,
-  type FileSource,
-  type HandlerContext,
-  type HttpMessage,
-  type IncompleteReason,
-  type ProtocolDetector,
-  type ProtocolHandler,
-} from './protocol';
+import type { Direction, FileOrigin } from '../../../core/types';
+import { Http1Parser, type Http1Sink } from './parser';
+import { firstLine, parseStartLine, plausibleRequestLine, plausibleStatusLine } from './head';
+import { HttpExchange, type HttpMessage, type IncompleteReason } from '../model/exchange';
+import type { DetectResult, ByteOrigin, HandlerContext, Handover, ProtocolDetector, ProtocolHandler } from '../core/contract';
 
 const other = (d: Direction): Direction => (d === 'egress' ? 'ingress' : 'egress');
 
@@ -68,10 +59,13 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   private synced = true;
   /** Responses still owed to requests dropped by the pending cap: they are skipped. */
   private skipResponses = 0;
-  /** The request whose 101 switched the connection to h2c (becomes HTTP/2 stream 1). */
-  private h2cRequest: HttpMessage | null = null;
-  /** After an h2c upgrade: the HTTP/2 handler that takes the connection over. */
-  private h2: Http2Handler | null = null;
+  /**
+   * A 101 hands the connection to another protocol (ctx.takeOver): the request that asked (h2c:
+   * it becomes HTTP/2 stream 1) and the creator of that protocol's handler, used at the switch.
+   */
+  private switching: { request: HttpMessage; create: (h: Handover) => ProtocolHandler } | null = null;
+  /** After the switch: the handler that took the connection over (HTTP/2 after h2c). */
+  private next: ProtocolHandler | null = null;
 
   constructor(
     private readonly ctx: HandlerContext,
@@ -85,32 +79,32 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
 
   // ---- ProtocolHandler ----
 
-  onData(dir: Direction, data: Buffer, time: bigint): void {
-    if (this.h2 !== null) this.h2.onData(dir, data, time);
-    else (dir === this.reqDir ? this.req : this.res).push(data, time, this.ctx.dataOffset ?? -1);
+  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
+    if (this.next !== null) this.next.onData(dir, data, time, file);
+    else (dir === this.reqDir ? this.req : this.res).push(data, time, this.ctx.dataOffset ?? -1, file);
   }
 
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
-    if (this.h2 !== null) this.h2.onGap(dir, bytes, time, reason);
-    else (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason);
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+    if (this.next !== null) this.next.onGap(dir, bytes, time, reason, origin);
+    else (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason, origin);
   }
 
   onClose(): void {
     this.res.close(); // a close-delimited response ends here
     this.req.close();
     this.settleAll('closed');
-    this.h2?.onClose();
+    this.next?.onClose();
   }
 
   flush(reason: IncompleteReason): void {
     this.res.abort(reason);
     this.req.abort(reason);
     this.settleAll(reason);
-    this.h2?.flush(reason);
+    this.next?.flush(reason);
   }
 
   bufferedBytes(): number {
-    let n = this.req.bufferedBytes() + this.res.bufferedBytes() + (this.h2?.bufferedBytes() ?? 0);
+    let n = this.req.bufferedBytes() + this.res.bufferedBytes() + (this.next?.bufferedBytes() ?? 0);
     for (const ex of this.queue) n += ex.req.bodyCaptured + (ex.res?.bodyCaptured ?? 0);
     const cur = this.req.current; // an unpairable request is not in the queue
     if (cur !== null && cur.exchange !== null && cur.exchange.noResponse) n += cur.bodyCaptured;
@@ -123,14 +117,6 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
   }
 
   // ---- Http1Sink ----
-
-  get fileSource(): FileSource | null {
-    return this.ctx.fileSource;
-  }
-
-  get kernelSideGap(): boolean {
-    return this.ctx.kernelSideGap;
-  }
 
   onRequestHead(msg: HttpMessage): void {
     const ex = new HttpExchange(msg, this.reqDir === 'egress', this.ctx.pid, this.ctx.comm);
@@ -169,9 +155,11 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
       this.ctx.stats.add('drops.unpaired_response');
       return null;
     }
-    if (msg.head!.status === 101 && ex.req.head?.upgradeTo !== undefined && /(^|[\s,])h2c([\s,]|$)/i.test(ex.req.head.upgradeTo)) {
-      // Upgrade to h2c: the request is answered on HTTP/2 stream 1; the 101 is not its response.
-      this.h2cRequest = ex.req;
+    const upgradeTo = msg.head!.status === 101 ? ex.req.head?.upgradeTo : undefined;
+    const create = upgradeTo !== undefined ? (this.ctx.takeOver?.(upgradeTo) ?? null) : null;
+    if (create !== null) {
+      // A protocol that answers the request itself takes over (h2c: on HTTP/2 stream 1); the 101 is not its response.
+      this.switching = { request: ex.req, create };
       const i = this.queue.indexOf(ex);
       if (i >= 0) this.queue.splice(i, 1);
       return ex.req;
@@ -241,20 +229,19 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
 
   onTunnel(): void {
     const { kept, broken } = this.req.tunnel();
-    const up = this.h2cRequest;
-    if (up === null) {
+    const sw = this.switching;
+    if (sw === null) {
       this.done = true;
       this.ctx.stats.add('connections.upgraded');
       return;
     }
-    this.ctx.stats.add('connections.h2c');
-    this.h2 = new Http2Handler(this.ctx, { kind: 'upgrade', clientDir: this.reqDir, request: up });
-    if (broken) this.h2.onGap(this.reqDir, 1, up.endTime, 'gap');
-    for (const k of kept) this.h2.onData(this.reqDir, k.data, k.time);
+    this.next = sw.create({ clientDir: this.reqDir, request: sw.request });
+    if (broken) this.next.onGap(this.reqDir, 1, sw.request.endTime, 'gap');
+    for (const k of kept) this.next.onData(this.reqDir, k.data, k.time, k.file);
   }
 
-  onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void {
-    this.h2?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time);
+  onTunnelData(isRequest: boolean, data: Buffer, time: bigint, file?: FileOrigin): void {
+    this.next?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time, file);
   }
 
   // ---- internals ----

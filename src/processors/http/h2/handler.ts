@@ -16,7 +16,7 @@
 // is lost until a chunk starts with plausible frames, and every stream with an open message in that
 // direction is marked incomplete ('gap').
 
-import type { Direction } from '../../core/types';
+import type { Direction, FileOrigin } from '../../../core/types';
 import {
   FLAG_ACK,
   FLAG_END_HEADERS,
@@ -40,25 +40,14 @@ import {
   prefaceMatch,
   type FrameHeader,
   type FrameSink,
-} from './h2-frames';
+} from './frames';
 import { GrpcFramer, isGrpcContentType, parseGrpcPath } from './grpc';
 import { HpackDecoder, type HeaderField } from './hpack';
-import { REDACTED } from './url-redaction';
-import {
-  HttpExchange,
-  HttpMessage,
-  appendGrow,
-  fileBodyData,
-  bypassedBodyLost,
-  completeBeforeClose,
-  keepBody,
-  type DetectResult,
-  type HandlerContext,
-  type HttpHead,
-  type IncompleteReason,
-  type ProtocolDetector,
-  type ProtocolHandler,
-} from './protocol';
+import { REDACTED } from '../spans/url-redaction';
+import { HttpExchange, HttpMessage, type HttpHead, type IncompleteReason } from '../model/exchange';
+import { appendGrow } from '../core/buffers';
+import { bodyData, bodyLost, completeBeforeClose, fileSource, type FileSource } from '../model/body';
+import type { ByteOrigin, DetectResult, HandlerContext, ProtocolDetector, ProtocolHandler } from '../core/contract';
 
 /** Streams tracked per connection; beyond, the oldest is reported as 'overflow'. */
 export const H2_MAX_STREAMS = 1024;
@@ -196,6 +185,10 @@ export class Http2Handler implements ProtocolHandler {
   /** The direction carrying requests of client-initiated streams, once known. */
   private reqDir: Direction | null;
   private closed = false;
+  /** While a chunk is parsed: the file it was sent from (null: from memory). */
+  private file: FileSource | null = null;
+  /** While a gap is handed over: how its bytes bypassed user memory. */
+  private gapOrigin: ByteOrigin | undefined = undefined;
 
   constructor(
     readonly ctx: HandlerContext,
@@ -218,7 +211,7 @@ export class Http2Handler implements ProtocolHandler {
         const s = new Stream(1, start.clientDir);
         const ex = new HttpExchange(start.request, start.clientDir === 'egress', ctx.pid, ctx.comm);
         start.request.exchange = ex;
-        ex.h2 = { streamId: 1, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
+        ex.details.h2 = { streamId: 1, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
         s.ex = ex;
         s.req.msg = start.request;
         s.req.headers = true;
@@ -231,14 +224,18 @@ export class Http2Handler implements ProtocolHandler {
 
   // ---- ProtocolHandler ----
 
-  onData(dir: Direction, data: Buffer, time: bigint): void {
+  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
     if (this.closed) return;
+    this.file = fileSource(file, data.length);
     this.dirs[dir].parser.push(data, time);
+    this.file = null;
   }
 
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
     if (this.closed) return;
+    this.gapOrigin = origin;
     this.dirs[dir].parser.gap(bytes, time, reason);
+    this.gapOrigin = undefined;
   }
 
   onClose(): void {
@@ -371,7 +368,7 @@ export class Http2Handler implements ProtocolHandler {
           if (s.id > last && this.initiatorDir(s) === receiver) {
             if (s.ex !== null) {
               s.ex.markIncomplete('goaway');
-              s.ex.h2!.goawayCode = code;
+              s.ex.details.h2!.goawayCode = code;
             }
             this.failOpen(s, 'goaway');
             this.settle(s, true);
@@ -402,7 +399,7 @@ export class Http2Handler implements ProtocolHandler {
     }
     m.hasBody = true;
     side.sawData = true;
-    captureBody(m, data, from, to, time, this.ctx);
+    bodyData(m, data, from, to, time, this.file, this.ctx.limits);
     side.grpc?.push(data, from, to, time);
   }
 
@@ -422,14 +419,8 @@ export class Http2Handler implements ProtocolHandler {
       const m = side.msg;
       if (m === null) return;
       m.hasBody = true;
-      m.bodySize += bytes;
-      m.lostBytes += bytes;
-      m.endTime = time;
-      m.bodyTruncated = true;
-      m.sse?.lost();
-      bypassedBodyLost(m, this.ctx, bytes);
+      bodyLost(m, bytes, time, this.gapOrigin, this.ctx.stats);
       side.grpc?.skip(bytes);
-      this.ctx.stats.add('gaps.bridged');
       return;
     }
     if (f.type === FT_SETTINGS) this.dirs[other(d.dir)].hpack.forgetLimit();
@@ -543,7 +534,7 @@ export class Http2Handler implements ProtocolHandler {
         side.headers = true;
         const nex = new HttpExchange(m, s.reqDir === 'egress', this.ctx.pid, this.ctx.comm);
         m.exchange = nex;
-        nex.h2 = { streamId: s.id, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
+        nex.details.h2 = { streamId: s.id, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
         s.ex = nex;
         this.noteFields(nex, fields, r.unknown);
         this.maybeGrpc(s, m.head, r.unknown);
@@ -565,14 +556,14 @@ export class Http2Handler implements ProtocolHandler {
         side.trailers = b.endStream;
         this.noteFields(ex, fields, r.unknown);
         this.maybeGrpc(s, head, r.unknown);
-        if (ex.grpc !== null) this.grpcStatus(ex, fields); // trailers-only response
+        if (ex.details.grpc !== undefined) this.grpcStatus(ex, fields); // trailers-only response
       }
     } else if (ex !== null) {
       // Trailers.
       st.add('h2.trailers');
       side.trailers = true;
       this.noteFields(ex, fields, r.unknown);
-      if (!isReq && ex.grpc !== null) this.grpcStatus(ex, fields);
+      if (!isReq && ex.details.grpc !== undefined) this.grpcStatus(ex, fields);
       if (side.msg !== null) side.msg.endTime = time;
     }
     if (b.endStream) this.endSide(s, side, time);
@@ -596,7 +587,7 @@ export class Http2Handler implements ProtocolHandler {
     s.req.ended = true;
     const ex = new HttpExchange(m, s.reqDir === 'egress', this.ctx.pid, this.ctx.comm);
     m.exchange = ex;
-    ex.h2 = { streamId: id, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
+    ex.details.h2 = { streamId: id, unknownHeaders: 0, unknownFields: [], sensitiveHeaders: 0 };
     s.ex = ex;
     this.noteFields(ex, fields, unknown);
   }
@@ -640,7 +631,7 @@ export class Http2Handler implements ProtocolHandler {
   }
 
   private noteFields(ex: HttpExchange, fields: HeaderField[], unknown: number): void {
-    const h2 = ex.h2!;
+    const h2 = ex.details.h2!;
     h2.unknownHeaders += unknown;
     for (const f of fields) {
       if (f.sensitive) h2.sensitiveHeaders++;
@@ -659,16 +650,16 @@ export class Http2Handler implements ProtocolHandler {
   private maybeGrpc(s: Stream, head: HttpHead, unknownFields: number): void {
     const ex = s.ex!;
     const grpc = isGrpcContentType(head.contentType);
-    if (ex.grpc !== null) {
-      if (ex.grpc.byFraming && grpc) ex.grpc.byFraming = false;
-      else if (ex.grpc.byFraming && head.contentType !== undefined) this.dropGrpcGuess(s);
+    if (ex.details.grpc !== undefined) {
+      if (ex.details.grpc.byFraming && grpc) ex.details.grpc.byFraming = false;
+      else if (ex.details.grpc.byFraming && head.contentType !== undefined) this.dropGrpcGuess(s);
       return;
     }
     const guess = !grpc && head.method === 'POST' && head.contentType === undefined && unknownFields > 0;
     if (!grpc && !guess) return;
     const target = ex.req.head?.target ?? '';
     const pm = parseGrpcPath(target.split('?')[0]!);
-    ex.grpc = {
+    ex.details.grpc = {
       service: pm?.service ?? '',
       method: pm?.method ?? '',
       status: null,
@@ -676,11 +667,11 @@ export class Http2Handler implements ProtocolHandler {
       response: new GrpcFramer(),
       byFraming: guess,
     };
-    s.req.grpc = ex.grpc.request;
-    s.res.grpc = ex.grpc.response;
+    s.req.grpc = ex.details.grpc.request;
+    s.res.grpc = ex.details.grpc.response;
     // Body bytes that went by before the call was known to be gRPC were not framed.
-    if (s.req.sawData) ex.grpc.request.lost = true;
-    if (s.res.sawData) ex.grpc.response.lost = true;
+    if (s.req.sawData) ex.details.grpc.request.lost = true;
+    if (s.res.sawData) ex.details.grpc.response.lost = true;
     if (!guess) this.ctx.stats.add('h2.grpc_calls');
   }
 
@@ -690,7 +681,7 @@ export class Http2Handler implements ProtocolHandler {
    */
   private grpcLike(s: Stream): boolean {
     const ex = s.ex!;
-    const g = ex.grpc!;
+    const g = ex.details.grpc!;
     return (
       ex.incomplete === null &&
       ex.res?.head?.status === 200 &&
@@ -704,7 +695,7 @@ export class Http2Handler implements ProtocolHandler {
   }
 
   private dropGrpcGuess(s: Stream): void {
-    s.ex!.grpc = null;
+    delete s.ex!.details.grpc;
     s.req.grpc = null;
     s.res.grpc = null;
   }
@@ -713,7 +704,7 @@ export class Http2Handler implements ProtocolHandler {
     for (const f of fields) {
       if (f.name === 'grpc-status' && !f.unknown && !f.sensitive) {
         const v = f.value.trim();
-        if (/^\d{1,3}$/.test(v)) ex.grpc!.status = Number(v);
+        if (/^\d{1,3}$/.test(v)) ex.details.grpc!.status = Number(v);
       }
     }
   }
@@ -751,7 +742,7 @@ export class Http2Handler implements ProtocolHandler {
    */
   private completeBeforeEnd(s: Stream): boolean {
     const m = s.res.msg;
-    if (!s.req.ended || s.res.ended || s.res.affected || m === null || m.state !== 'open' || s.ex!.grpc !== null) return false;
+    if (!s.req.ended || s.res.ended || s.res.affected || m === null || m.state !== 'open' || s.ex!.details.grpc !== undefined) return false;
     const length = m.head!.contentLength;
     return completeBeforeClose(m, length >= 0 && m.bodySize === length);
   }
@@ -765,7 +756,7 @@ export class Http2Handler implements ProtocolHandler {
     if (ex !== null) {
       if (!resComplete) {
         ex.markIncomplete('reset');
-        ex.h2!.resetCode = code;
+        ex.details.h2!.resetCode = code;
       }
     }
     if (resComplete) {
@@ -796,15 +787,15 @@ export class Http2Handler implements ProtocolHandler {
     if (ex.res === null) ex.noResponse = true;
     if (ex.req.state === 'open') ex.req.state = 'failed';
     if (ex.res !== null && ex.res.state === 'open') ex.res.state = 'failed';
-    if (ex.grpc?.byFraming === true) {
+    if (ex.details.grpc?.byFraming === true) {
       if (this.grpcLike(s)) {
         this.ctx.stats.add('h2.grpc_calls');
         this.ctx.stats.add('h2.grpc_by_framing');
       } else this.dropGrpcGuess(s);
     }
-    if (ex.grpc !== null && (ex.grpc.request.partial || ex.grpc.response.partial)) {
-      if (ex.grpc.request.partial) ex.grpc.request.lost = true;
-      if (ex.grpc.response.partial) ex.grpc.response.lost = true;
+    if (ex.details.grpc !== undefined && (ex.details.grpc.request.partial || ex.details.grpc.response.partial)) {
+      if (ex.details.grpc.request.partial) ex.details.grpc.request.lost = true;
+      if (ex.details.grpc.response.partial) ex.details.grpc.response.lost = true;
     }
     ex.emitted = true;
     this.ctx.emit(ex);
@@ -900,12 +891,3 @@ export function headOf(fields: HeaderField[], isRequest: boolean, capture?: Read
   return head;
 }
 
-/** Body accounting and (when enabled) capture, as for HTTP/1. */
-function captureBody(m: HttpMessage, data: Buffer, from: number, to: number, time: bigint, ctx: HandlerContext): void {
-  const len = to - from;
-  if (len <= 0) return;
-  m.bodySize += len;
-  m.endTime = time;
-  if (ctx.fileSource !== null) fileBodyData(m, ctx.fileSource, data, from, to);
-  keepBody(m, data, from, to, time, ctx.limits);
-}

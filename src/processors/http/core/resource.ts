@@ -9,9 +9,9 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { Resource } from '../../core/types';
-import { redactArgs } from '../redaction/command-line';
-import { DEFAULT_POLICY } from '../redaction/rules';
+import type { Resource } from '../../../core/types';
+import { redactArgs } from '../../redaction/command-line';
+import { DEFAULT_POLICY } from '../../redaction/rules';
 
 // Incubating semantic-convention attributes, copied as the semconv package recommends
 // (the incubating entry point is not meant to be imported at runtime).

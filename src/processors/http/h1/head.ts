@@ -1,7 +1,7 @@
 // HTTP/1 start lines and header blocks: plausibility checks on raw bytes (for detection and
 // resynchronisation) and the parse of a complete header block (latin1, no per-byte strings).
 
-import type { HttpHead } from './protocol';
+import type { HttpHead } from '../model/exchange';
 
 /** At most this many header lines in a block (and in a trailer section). */
 export const MAX_HEADER_COUNT = 256;

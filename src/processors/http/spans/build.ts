@@ -27,12 +27,12 @@ import {
   type InspectedBody,
   type Resource,
   type SpanRecord,
-} from '../../core/types';
-import { GRPC_STATUS_NAMES, grpcIsError, grpcStatusFromHttp, type GrpcFramer } from './grpc';
-import type { FileBody, HttpExchange, HttpHead, HttpMessage, IncompleteReason } from './protocol';
+} from '../../../core/types';
+import type { FileBody } from '../model/body';
+import type { HttpExchange, HttpHead, HttpMessage, IncompleteReason } from '../model/exchange';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
 import { redactQuery, redactUrl } from './url-redaction';
-import { H2_ERROR_NAMES } from './h2-frames';
+import type { SpanContributor, SpanDraft } from './contributor';
 
 // Incubating (not yet stable) semantic-convention attributes, copied as the package recommends.
 export const ATTR_HTTP_REQUEST_BODY_SIZE = 'http.request.body.size';
@@ -47,42 +47,9 @@ export const ATTR_RESPONSE_LOST_BYTES = 'tcpsniff.response.lost_bytes';
 export const ATTR_REQUEST_KERNEL_SIDE_BYTES = 'tcpsniff.request.kernel_side_bytes';
 export const ATTR_RESPONSE_KERNEL_SIDE_BYTES = 'tcpsniff.response.kernel_side_bytes';
 export const ATTR_RESPONSE_UNREAD = 'tcpsniff.response.unread';
-// HTTP/2 (documented in README.md).
 /** Prefixes of the attributes describing a body sent from files (sendfile): see addFileBody. */
 export const ATTR_SENDFILE_REQUEST_PREFIX = 'tcpsniff.sendfile.request.';
 export const ATTR_SENDFILE_RESPONSE_PREFIX = 'tcpsniff.sendfile.response.';
-export const ATTR_H2_STREAM_ID = 'tcpsniff.h2.stream_id';
-export const ATTR_H2_UNKNOWN_HEADERS = 'tcpsniff.h2.unknown_headers';
-export const ATTR_H2_UNKNOWN_FIELDS = 'tcpsniff.h2.unknown_fields';
-export const ATTR_H2_SENSITIVE_HEADERS = 'tcpsniff.h2.sensitive_headers';
-export const ATTR_H2_RESET_CODE = 'tcpsniff.h2.reset_code';
-export const ATTR_H2_RESET_ERROR = 'tcpsniff.h2.reset_error';
-export const ATTR_H2_GOAWAY_CODE = 'tcpsniff.h2.goaway_code';
-
-// RPC semantic conventions. Stable (semantic-conventions 1.45 stable_attributes):
-export const ATTR_RPC_SYSTEM_NAME = 'rpc.system.name';
-export const ATTR_RPC_METHOD = 'rpc.method'; // fully qualified: "package.Service/Method"
-export const ATTR_RPC_STATUS_CODE = 'rpc.status_code'; // string: "OK", "NOT_FOUND"...
-// Deprecated experimental names, still read by many backends (emitted alongside, like rpc/dup):
-export const ATTR_RPC_SYSTEM = 'rpc.system';
-export const ATTR_RPC_SERVICE = 'rpc.service';
-export const ATTR_RPC_GRPC_STATUS_CODE = 'rpc.grpc.status_code'; // int
-// Message events (experimental rpc.message.* attributes):
-export const EVENT_RPC_MESSAGE = 'rpc.message';
-export const ATTR_RPC_MESSAGE_TYPE = 'rpc.message.type';
-export const ATTR_RPC_MESSAGE_ID = 'rpc.message.id';
-export const ATTR_RPC_MESSAGE_COMPRESSED_SIZE = 'rpc.message.compressed_size';
-export const ATTR_RPC_MESSAGE_UNCOMPRESSED_SIZE = 'rpc.message.uncompressed_size';
-// This project's gRPC message counters (documented in README.md).
-export const ATTR_GRPC_REQUEST_MESSAGES = 'rpc.grpc.request.message_count';
-export const ATTR_GRPC_RESPONSE_MESSAGES = 'rpc.grpc.response.message_count';
-export const ATTR_GRPC_REQUEST_BYTES = 'rpc.grpc.request.message_bytes';
-export const ATTR_GRPC_RESPONSE_BYTES = 'rpc.grpc.response.message_bytes';
-export const ATTR_GRPC_REQUEST_COMPRESSED = 'rpc.grpc.request.compressed_message_count';
-export const ATTR_GRPC_RESPONSE_COMPRESSED = 'rpc.grpc.response.compressed_message_count';
-export const ATTR_GRPC_REQUEST_FRAMING_LOST = 'tcpsniff.grpc.request.framing_lost';
-export const ATTR_GRPC_RESPONSE_FRAMING_LOST = 'tcpsniff.grpc.response.framing_lost';
-export const ATTR_GRPC_RECOGNIZED_BY = 'tcpsniff.grpc.recognized_by';
 /** Suffixes of the body content attributes. */
 export const BODY_ENCODING_SUFFIX = '.encoding'; // "base64" when the body is not valid UTF-8
 export const BODY_TRUNCATED_SUFFIX = '.truncated'; // true when cut at max_body_bytes or by a gap
@@ -207,6 +174,8 @@ export interface SpanContext {
   processStartNs?: number;
   /** Since when `thread` has served only its current server connection (see LinkInfo.servingSince). */
   servingSince?: bigint;
+  /** What each protocol adds to its spans (registered with the protocol, protocols.ts). */
+  contributors: readonly SpanContributor[];
 }
 
 /** Captured header attributes (capture_headers), per the HTTP conventions: string arrays. */
@@ -220,9 +189,10 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const meta = c.meta;
   const attrs: Attributes = {};
 
-  const grpc = ex.grpc;
+  // A protocol whose calls are not HTTP requests (gRPC) owns its spans: no http.* / url.* attributes.
+  const owner = c.contributors.find((k) => k.owns?.(ex) === true) ?? null;
   let name: string;
-  if (grpc !== null) {
+  if (owner !== null) {
     name = '';
   } else if (KNOWN_METHODS.has(head.method)) {
     attrs[ATTR_HTTP_REQUEST_METHOD] = head.method;
@@ -233,7 +203,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     name = 'HTTP';
   }
   const status = res?.head?.status ?? 0;
-  if (status > 0 && grpc === null) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
+  if (status > 0 && owner === null) attrs[ATTR_HTTP_RESPONSE_STATUS_CODE] = status;
   const scheme = head.scheme === 'https' || meta.tls === true ? 'https' : 'http';
   const defaultPort = scheme === 'https' ? 443 : 80;
 
@@ -252,8 +222,8 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const serverAddress = authority?.host ?? serverEndpoint.host;
   const serverPort = authority !== null ? (authority.port ?? defaultPort) : serverEndpoint.port;
 
-  if (grpc !== null) {
-    // RPC spans carry rpc.* instead of url.* / http.* (see below).
+  if (owner !== null) {
+    // The owner (gRPC: rpc.*) describes the call instead of url.* / http.*.
   } else if (ex.clientSide) {
     if (target.full !== undefined) attrs[ATTR_URL_FULL] = redactUrl(target.full);
     else if (target.path !== undefined) {
@@ -283,7 +253,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   }
   attrs[ATTR_NETWORK_PROTOCOL_VERSION] = res?.head?.version ?? head.version;
   if (head.userAgent !== undefined) attrs[ATTR_USER_AGENT_ORIGINAL] = head.userAgent;
-  if (grpc === null) {
+  if (owner === null) {
     if (req.hasBody || req.bodySize > 0) attrs[ATTR_HTTP_REQUEST_BODY_SIZE] = req.bodySize;
     if (res !== null && (res.hasBody || res.bodySize > 0)) attrs[ATTR_HTTP_RESPONSE_BODY_SIZE] = res.bodySize;
   }
@@ -303,56 +273,18 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   addHeaders(attrs, ATTR_REQUEST_HEADER_PREFIX, head, sensitive);
   if (res?.head) addHeaders(attrs, ATTR_RESPONSE_HEADER_PREFIX, res.head, sensitive);
 
-  const h2 = ex.h2;
-  if (h2 !== null) {
-    attrs[ATTR_H2_STREAM_ID] = h2.streamId;
-    if (h2.unknownHeaders > 0) attrs[ATTR_H2_UNKNOWN_HEADERS] = h2.unknownHeaders;
-    if (h2.unknownFields.length > 0) attrs[ATTR_H2_UNKNOWN_FIELDS] = h2.unknownFields;
-    if (h2.sensitiveHeaders > 0) attrs[ATTR_H2_SENSITIVE_HEADERS] = h2.sensitiveHeaders;
-    if (h2.resetCode !== undefined && h2.resetCode >= 0) {
-      attrs[ATTR_H2_RESET_CODE] = h2.resetCode;
-      attrs[ATTR_H2_RESET_ERROR] = H2_ERROR_NAMES[h2.resetCode] ?? 'UNKNOWN';
-    }
-    if (h2.goawayCode !== undefined) attrs[ATTR_H2_GOAWAY_CODE] = h2.goawayCode;
-  }
 
+  const draft: SpanDraft = { name, attrs, events: [], error: null, streamId: -1 };
+  for (const k of c.contributors) k.contribute(ex, draft);
+  name = draft.name;
   let statusRec: SpanRecord['status'] = { code: StatusCode.UNSET };
-  const events: SpanRecord['events'] = [];
-  let rpcError: string | null = null;
-  if (grpc !== null) {
-    attrs[ATTR_RPC_SYSTEM_NAME] = 'grpc';
-    attrs[ATTR_RPC_SYSTEM] = 'grpc';
-    if (grpc.byFraming) attrs[ATTR_GRPC_RECOGNIZED_BY] = 'framing';
-    if (grpc.service !== '') {
-      name = `${grpc.service}/${grpc.method}`;
-      attrs[ATTR_RPC_METHOD] = name;
-      attrs[ATTR_RPC_SERVICE] = grpc.service;
-    } else {
-      name = head.target !== '' ? head.target : 'grpc';
-      attrs[ATTR_RPC_METHOD] = '_OTHER';
-    }
-    let code = grpc.status;
-    if (code === null && status > 0 && status !== 200) code = grpcStatusFromHttp(status);
-    if (code !== null) {
-      const codeName = GRPC_STATUS_NAMES[code] ?? String(code);
-      attrs[ATTR_RPC_STATUS_CODE] = codeName;
-      attrs[ATTR_RPC_GRPC_STATUS_CODE] = code;
-      if (grpcIsError(code, ex.clientSide)) rpcError = codeName;
-    }
-    rpcCounts(attrs, grpc.request, ATTR_GRPC_REQUEST_MESSAGES, ATTR_GRPC_REQUEST_BYTES, ATTR_GRPC_REQUEST_COMPRESSED, ATTR_GRPC_REQUEST_FRAMING_LOST);
-    rpcCounts(attrs, grpc.response, ATTR_GRPC_RESPONSE_MESSAGES, ATTR_GRPC_RESPONSE_BYTES, ATTR_GRPC_RESPONSE_COMPRESSED, ATTR_GRPC_RESPONSE_FRAMING_LOST);
-    // Requests are SENT by the client and RECEIVED by the server.
-    rpcEvents(events, grpc.request, ex.clientSide ? 'SENT' : 'RECEIVED');
-    rpcEvents(events, grpc.response, ex.clientSide ? 'RECEIVED' : 'SENT');
-    events.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
-  }
   if (ex.incomplete !== null) {
     attrs[ATTR_INCOMPLETE] = ex.incomplete;
     attrs[ATTR_ERROR_TYPE] = ex.incomplete;
     statusRec = { code: StatusCode.ERROR, message: `incomplete exchange: ${INCOMPLETE_TEXT[ex.incomplete]}` };
-  } else if (grpc !== null) {
-    if (rpcError !== null) {
-      attrs[ATTR_ERROR_TYPE] = rpcError;
+  } else if (owner !== null) {
+    if (draft.error !== null) {
+      attrs[ATTR_ERROR_TYPE] = draft.error;
       statusRec = { code: StatusCode.ERROR };
     }
   } else if (status >= 500 || (ex.clientSide && status >= 400)) {
@@ -372,7 +304,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     startTimeUnixNano: start,
     endTimeUnixNano: end,
     attributes: attrs,
-    events,
+    events: draft.events,
     status: statusRec,
     resource: c.resource,
     internal: {
@@ -390,7 +322,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     role: meta.role,
     requestOffset: req.startOffset,
     responseOffset: res?.startOffset ?? -1,
-    h2StreamId: ex.h2?.streamId ?? -1,
+    h2StreamId: draft.streamId,
     inode: meta.inode ?? 0,
     peerInode: meta.peerInode ?? 0,
     thread: c.thread ?? -1,
@@ -460,23 +392,3 @@ function inspected(m: HttpMessage): InspectedBody {
   return out;
 }
 
-function rpcCounts(attrs: Attributes, f: GrpcFramer, count: string, bytes: string, compressed: string, lost: string): void {
-  attrs[count] = f.messages;
-  attrs[bytes] = f.bytes;
-  if (f.compressed > 0) attrs[compressed] = f.compressed;
-  if (f.lost) attrs[lost] = true;
-}
-
-function rpcEvents(events: SpanRecord['events'], f: GrpcFramer, type: 'SENT' | 'RECEIVED'): void {
-  f.events.forEach((e, i) => {
-    events.push({
-      name: EVENT_RPC_MESSAGE,
-      timeUnixNano: e.time,
-      attributes: {
-        [ATTR_RPC_MESSAGE_TYPE]: type,
-        [ATTR_RPC_MESSAGE_ID]: i + 1,
-        [e.compressed ? ATTR_RPC_MESSAGE_COMPRESSED_SIZE : ATTR_RPC_MESSAGE_UNCOMPRESSED_SIZE]: e.size,
-      },
-    });
-  });
-}

@@ -26,19 +26,20 @@ import {
   plausibleRequestLine,
   plausibleStatusLine,
   type Plausible,
-} from './http1-head';
-import {
-  HttpMessage,
-  appendGrow,
-  fileBodyData,
-  bypassedBodyLost,
-  completeBeforeClose,
-  keepBody,
-  type Counters,
-  type FileSource,
-  type HandlerLimits,
-  type IncompleteReason,
-} from './protocol';
+} from './head';
+import { HttpMessage, type IncompleteReason } from '../model/exchange';
+import { appendGrow } from '../core/buffers';
+import { bodyData, bodyLost, completeBeforeClose, fileSource, type FileSource } from '../model/body';
+import type { Counters } from '../core/counters';
+import type { FileOrigin } from '../../../core/types';
+import type { ByteOrigin, HandlerLimits } from '../core/contract';
+
+/** Bytes held while paused, with what they were handed over with. */
+interface Kept {
+  data: Buffer;
+  time: bigint;
+  file?: FileOrigin | undefined;
+}
 
 export interface Http1Sink {
   /** A request head was parsed (msg.head set). */
@@ -54,11 +55,7 @@ export interface Http1Sink {
   /** 101 or 2xx to CONNECT: the connection is no longer HTTP/1. */
   onTunnel(): void;
   /** Bytes that followed the switch in the same push (the new protocol's first bytes). */
-  onTunnelData(isRequest: boolean, data: Buffer, time: bigint): void;
-  /** The file the bytes being pushed were sent from (sendfile), else null. */
-  readonly fileSource: FileSource | null;
-  /** The gap being reported was moved kernel-side (splice). */
-  readonly kernelSideGap: boolean;
+  onTunnelData(isRequest: boolean, data: Buffer, time: bigint, file?: FileOrigin): void;
 }
 
 export type Http1ParserOptions = HandlerLimits;
@@ -97,9 +94,13 @@ export class Http1Parser {
   private crSeen = false;
   // Resynchronisation.
   private scanTail: Buffer | null = null;
+  /** While a chunk is parsed: the file it was sent from (null: from memory). */
+  private file: FileSource | null = null;
+  /** While a gap is accounted: how its bytes bypassed user memory. */
+  private gapOrigin: ByteOrigin | undefined = undefined;
   private scanFromStart = true;
   // Paused request side (after an Upgrade request or a CONNECT).
-  private paused: { data: Buffer; time: bigint }[] = [];
+  private paused: Kept[] = [];
   private pausedBytes = 0;
   private pausedBroken = false;
   /** The request the request side is paused on. */
@@ -136,8 +137,18 @@ export class Http1Parser {
     return this.cur;
   }
 
-  /** `offset`: stream offset of data[0] (-1 when unknown), for the messages' startOffset. */
-  push(data: Buffer, time: bigint, offset = -1): void {
+  /**
+   * `offset`: stream offset of data[0] (-1 when unknown), for the messages' startOffset;
+   * `file`: the bytes were sent from this file (sendfile), data[0] at its offset.
+   */
+  push(data: Buffer, time: bigint, offset = -1, file?: FileOrigin): void {
+    const outer = this.file; // a push can replay paused data (resume) within another one
+    this.file = fileSource(file, data.length);
+    this.parse(data, time, offset);
+    this.file = outer;
+  }
+
+  private parse(data: Buffer, time: bigint, offset: number): void {
     const st = this.state;
     if (st === S_TUNNEL || st === S_CLOSED) return;
     if (st === S_PAUSED) {
@@ -302,15 +313,21 @@ export class Http1Parser {
           break;
         }
         default: // S_TUNNEL, S_CLOSED
-          if (this.state === S_TUNNEL && pos < n) this.sink.onTunnelData(this.isRequest, data.subarray(pos), time);
+          if (this.state === S_TUNNEL && pos < n) this.sink.onTunnelData(this.isRequest, data.subarray(pos), time, this.fileOf(n - pos));
           pos = n;
       }
       fresh = false;
     }
   }
 
-  /** `bytes` bytes of the stream were not captured after the data pushed so far. */
-  gap(bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
+  /** `bytes` bytes of the stream were not captured after the data pushed so far; `origin`: how they bypassed user memory. */
+  gap(bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+    this.gapOrigin = origin;
+    this.lost(bytes, time, reason);
+    this.gapOrigin = undefined;
+  }
+
+  private lost(bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
     switch (this.state) {
       case S_IDLE:
         this.state = S_SCAN;
@@ -407,14 +424,14 @@ export class Http1Parser {
     } else {
       this.state = S_IDLE;
     }
-    for (const k of kept) this.push(k.data, k.time);
+    for (const k of kept) this.push(k.data, k.time, -1, k.file);
   }
 
   /**
    * The connection switched protocols: parse nothing from here on. Returns the bytes held while
    * paused (the new protocol's first bytes) and whether some were dropped (over the cap or a gap).
    */
-  tunnel(): { kept: { data: Buffer; time: bigint }[]; broken: boolean } {
+  tunnel(): { kept: Kept[]; broken: boolean } {
     const out = { kept: this.paused, broken: this.pausedBroken };
     this.failCurrent('closed');
     this.paused = [];
@@ -444,17 +461,23 @@ export class Http1Parser {
     this.line = '';
   }
 
+  /** The file origin of the last `length` bytes of the chunk being parsed. */
+  private fileOf(length: number): FileOrigin | undefined {
+    return this.file === null ? undefined : { path: this.file.path, offset: this.file.end - length };
+  }
+
   private keepPaused(data: Buffer, time: bigint): void {
+    const k: Kept = { data, time, file: this.fileOf(data.length) };
     if (this.pausedBroken) return;
-    if (this.pausedBytes + data.length > this.opts.maxHeaderBytes) {
+    if (this.pausedBytes + k.data.length > this.opts.maxHeaderBytes) {
       this.stats.add('drops.paused_overflow');
       this.pausedBroken = true;
       this.paused = [];
       this.pausedBytes = 0;
       return;
     }
-    this.paused.push({ data, time });
-    this.pausedBytes += data.length;
+    this.paused.push(k);
+    this.pausedBytes += k.data.length;
   }
 
   private beginBlock(keep: boolean): void {
@@ -598,26 +621,12 @@ export class Http1Parser {
   }
 
   private body(data: Buffer, from: number, to: number, time: bigint): void {
-    const m = this.cur!;
-    const len = to - from;
-    if (len <= 0) return;
-    m.bodySize += len;
-    m.endTime = time;
-    const file = this.sink.fileSource;
-    if (file !== null) fileBodyData(m, file, data, from, to);
-    // Bodies of messages that belong to no exchange (unpaired responses) are not kept.
-    keepBody(m, data, from, to, time, this.opts);
+    bodyData(this.cur!, data, from, to, time, this.file, this.opts);
   }
 
   /** A bridged gap inside a body: counted as body bytes that were not captured. */
   private lose(m: HttpMessage, bytes: number, time: bigint): void {
-    m.bodySize += bytes;
-    m.lostBytes += bytes;
-    m.bodyTruncated = true;
-    m.sse?.lost();
-    m.endTime = time;
-    bypassedBodyLost(m, this.sink, bytes);
-    this.stats.add('gaps.bridged');
+    bodyLost(m, bytes, time, this.gapOrigin, this.stats);
   }
 
   private complete(): void {

@@ -1,36 +1,25 @@
 // The http processor component: CaptureChunks in, SpanRecords out.
 //
-// Per connection (connId): two DirStreams reassemble the byte streams, a detector picks the
+// Per connection (connId), a Conn (conn.ts): two DirStreams reassemble the byte streams, a detector picks the
 // protocol from the first bytes, and the protocol handler parses and pairs exchanges. Settled
 // exchanges become spans, handed to the consumer in one batch per consumeChunks call (and one
 // per idle sweep). Everything is bounded: tracked connections (LRU eviction), reorder windows,
 // header sections, paused data, pending requests, captured bodies, detection buffers.
 
-import type { ChunkProcessorComponent, CreateContext, Stats } from '../../core/component';
-import type { Logger } from '../../core/logger';
-import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, SpanConsumer, SpanRecord } from '../../core/types';
-import type { HttpProcessorConfig } from './config';
-import { Http1Detector } from './http1';
-import { Http2Detector } from './http2';
-import {
-  Counters,
-  appendGrow,
-  type FileSource,
-  type HandlerContext,
-  type HandlerLimits,
-  type HttpExchange,
-  type IncompleteReason,
-  type ProtocolDetector,
-  type ProtocolHandler,
-} from './protocol';
-import { DirStream, KERNEL_SIDE, type GapOrigin, type StreamSink } from './reassembly';
+import type { ChunkProcessorComponent, CreateContext, Stats } from '../../../core/component';
+import type { Logger } from '../../../core/logger';
+import type { CaptureChunk, SpanConsumer, SpanRecord } from '../../../core/types';
+import type { HttpProcessorConfig } from '../config';
+import { Conn, type ConnOwner } from './conn';
+import type { HandlerLimits, Protocol, ProtocolDetector } from './contract';
+import { Counters } from './counters';
+import type { HttpExchange } from '../model/exchange';
 import { ResourceCache } from './resource';
-import { buildSpan } from './spans';
-import { IdGenerator } from './trace-context';
+import { buildSpan } from '../spans/build';
+import type { SpanContributor } from '../spans/contributor';
+import { IdGenerator } from '../spans/trace-context';
+import { PROTOCOLS } from '../protocols';
 
-/** Detection gives up on a connection after this many candidate segments or bytes without a match. */
-export const DETECT_MAX_ATTEMPTS = 8;
-export const DETECT_MAX_BYTES = 64 * 1024;
 /** Reported even at zero, so the exit summary shows that nothing was lost here. */
 const ALWAYS_REPORTED_DROPS: Stats = Object.fromEntries(
   ['gap', 'truncated', 'malformed', 'too_large', 'pending_overflow', 'unpaired_response', 'unpairable_request', 'resync_bytes', 'after_shutdown'].map(
@@ -47,244 +36,22 @@ const threadKey = (pid: number, tid: number) => pid * 0x400000 + tid;
 /** Internal errors logged per processor (all are counted in 'errors'). */
 const MAX_ERROR_LOGS = 10;
 
-type ConnStatus = 'detecting' | 'active' | 'ignored';
-
-interface Hold {
-  buf: Buffer | null;
-  len: number;
-  time: bigint;
-  /** Only line-based detectors want more: wait for a line feed before asking again. */
-  lineOnly: boolean;
-}
-const emptyHold = (): Hold => ({ buf: null, len: 0, time: 0n, lineOnly: true });
 
 export interface HttpProcessorOptions {
   /** Root of the proc filesystem (tests use a fake tree). */
   procRoot?: string;
-  /** Protocol detectors, tried in order (default: HTTP/2, then HTTP/1). */
+  /** Protocol detectors, tried in order (default: those of PROTOCOLS, protocols.ts). */
   detectors?: ProtocolDetector[];
 }
 
-class Conn implements StreamSink, HandlerContext {
-  status: ConnStatus = 'detecting';
-  handler: ProtocolHandler | null = null;
-  readonly egress: DirStream;
-  readonly ingress: DirStream;
-  pid: number;
-  tid: number;
-  comm: string;
-  lastActive = 0; // monotonic ms
-  epoch = -1; // batch in which it was last moved to the LRU tail
-  fileSource: FileSource | null = null;
-  kernelSideGap = false;
-  dataOffset = -1;
-  /** The one thread that moved every data chunk of the connection so far; -1 once two did (trace_links' thread rule). */
-  thread: number;
-  /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
-  private held: [Hold, Hold] = [emptyHold(), emptyHold()];
-  private detectAttempts = 0;
-  private detectBytes = 0;
-  /** Bytes of a direction were dropped (a gap, a rejected candidate) before a protocol matched. */
-  private skippedBeforeMatch = false;
 
-  constructor(
-    readonly meta: ConnectionMeta,
-    first: CaptureChunk,
-    private readonly proc: HttpProcessor,
-  ) {
-    this.egress = new DirStream('egress', proc.counters);
-    this.ingress = new DirStream('ingress', proc.counters);
-    this.pid = first.pid;
-    this.tid = first.tid;
-    this.comm = first.comm;
-    this.thread = first.tid;
-  }
-
-  get limits(): HandlerLimits {
-    return this.proc.limits;
-  }
-  get stats(): Counters {
-    return this.proc.counters;
-  }
-
-  emit(ex: HttpExchange): void {
-    this.proc.emitExchange(ex, this);
-  }
-
-  /** (A method: the status can change under a call that TypeScript cannot see.) */
-  isIgnored(): boolean {
-    return this.status === 'ignored';
-  }
-
-  bufferedBytes(): number {
-    return (
-      this.egress.bufferedBytes +
-      this.ingress.bufferedBytes +
-      this.held[0].len +
-      this.held[1].len +
-      (this.handler?.bufferedBytes() ?? 0)
-    );
-  }
-
-  // ---- StreamSink ----
-
-  data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
-    if (file === undefined) return this.take(dir, data, time);
-    // The parsers ask for it while they account the bytes (synchronously, inside take).
-    this.fileSource = { path: file.path, offset: file.offset, end: file.offset + data.length };
-    this.take(dir, data, time);
-    this.fileSource = null;
-  }
-
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void {
-    if (this.status !== 'active') {
-      if (this.status === 'detecting') {
-        this.held[dir === 'egress' ? 0 : 1] = emptyHold();
-        this.skippedBeforeMatch = true;
-      }
-      return;
-    }
-    if (origin === KERNEL_SIDE) this.kernelSideGap = true;
-    else if (origin !== undefined) this.fileSource = { path: origin.path, offset: origin.offset, end: origin.offset + bytes };
-    this.handler!.onGap(dir, bytes, time, reason);
-    this.fileSource = null;
-    this.kernelSideGap = false;
-  }
-
-  private take(dir: Direction, data: Buffer, time: bigint): void {
-    if (this.status === 'active') {
-      this.handOver(dir, data, time, this.streamOf(dir).next); // the stream has just moved past data
-      if (this.handler!.done) this.stopTracking();
-      return;
-    }
-    if (this.status === 'ignored') {
-      this.stats.add('bytes.ignored', data.length);
-      return;
-    }
-    this.detect(dir, data, time);
-  }
-
-  // ---- detection ----
-
-  private detect(dir: Direction, data: Buffer, time: bigint): void {
-    const i = dir === 'egress' ? 0 : 1;
-    const held = this.held[i]!;
-    const cap = this.limits.maxHeaderBytes;
-    // A start line split across chunks: keep the pieces (copied, grown by doubling) and only
-    // decide again once a line feed arrives, so many tiny chunks cost linear time.
-    if (held.len > 0 && held.lineOnly && held.len + data.length < cap && data.indexOf(10) < 0) {
-      held.buf = appendGrow(held.buf, held.len, data, 0, data.length, cap);
-      held.len += data.length;
-      return;
-    }
-    const candidate = held.len > 0 ? Buffer.concat([held.buf!.subarray(0, held.len), data]) : data;
-    let more = false;
-    let lineOnly = true;
-    for (const det of this.proc.detectors) {
-      const r = det.detect(dir, candidate);
-      if (r === 'match') {
-        const mineHeld = held.len > 0 ? held.buf!.subarray(0, held.len) : null;
-        const mineTime = held.time;
-        const other = this.held[1 - i]!;
-        const otherHeld = other.len > 0 ? other.buf!.subarray(0, other.len) : null;
-        const otherTime = other.time;
-        this.held = [emptyHold(), emptyHold()];
-        // Seen from its handshake (the kernel knows the role), with nothing dropped: the handler
-        // gets both directions from their first byte.
-        this.handler = det.create(this, dir, candidate, this.meta.role !== 'unknown' && !this.skippedBeforeMatch);
-        this.status = 'active';
-        this.stats.add(`connections.${det.protocol}`);
-        // Candidates rejected before this match (attached mid-message) were skipped unparsed.
-        if (this.detectBytes > 0) this.stats.add('drops.resync_bytes', this.detectBytes);
-        // Held bytes end where the stream is: mine just before data, the other's at its stream's end.
-        const mineEnd = this.streamOf(dir).next - data.length;
-        if (mineHeld !== null) this.handOver(dir, mineHeld, mineTime, mineEnd);
-        this.handOver(dir, data, time, mineEnd + data.length);
-        const otherDir = dir === 'egress' ? 'ingress' : 'egress';
-        if (otherHeld !== null) this.handOver(otherDir, otherHeld, otherTime, this.streamOf(otherDir).next);
-        if (this.handler.done) this.stopTracking();
-        return;
-      }
-      if (r === 'more') {
-        more = true;
-        if (det.lineBased !== true) lineOnly = false;
-      }
-    }
-    if (more && candidate.length < cap) {
-      held.lineOnly = lineOnly;
-      if (held.len === 0) {
-        held.time = time;
-        held.buf = appendGrow(null, 0, data, 0, data.length, cap);
-        held.len = data.length;
-      } else {
-        held.buf = appendGrow(held.buf, held.len, data, 0, data.length, cap);
-        held.len += data.length;
-      }
-      return;
-    }
-    this.held[i] = emptyHold();
-    this.skippedBeforeMatch = true;
-    this.detectAttempts++;
-    this.detectBytes += candidate.length;
-    if (this.detectAttempts >= DETECT_MAX_ATTEMPTS || this.detectBytes >= DETECT_MAX_BYTES) {
-      this.status = 'ignored';
-      this.held = [emptyHold(), emptyHold()];
-      this.egress.clear();
-      this.ingress.clear();
-      this.stats.add('connections.non_http');
-      this.stats.add('bytes.ignored', this.detectBytes);
-    }
-  }
-
-  private streamOf(dir: Direction): DirStream {
-    return dir === 'egress' ? this.egress : this.ingress;
-  }
-
-  /** Hands bytes ending at stream offset `end` to the handler. */
-  private handOver(dir: Direction, data: Buffer, time: bigint, end: number): void {
-    this.dataOffset = end - data.length;
-    this.handler!.onData(dir, data, time);
-    this.dataOffset = -1;
-  }
-
-  /** The handler is done (upgrade/tunnel): keep the entry (so data is not re-detected) but hold nothing. */
-  private stopTracking(): void {
-    this.status = 'ignored';
-    this.egress.clear();
-    this.ingress.clear();
-  }
-
-  /** The socket closed. */
-  close(): void {
-    this.egress.flush(this);
-    this.ingress.flush(this);
-    this.handler?.onClose();
-    this.release();
-  }
-
-  /** Forced end: settle in-flight exchanges with `reason`. */
-  abort(reason: IncompleteReason): void {
-    if (this.status === 'active') {
-      this.egress.flush(this);
-      this.ingress.flush(this);
-    }
-    this.handler?.flush(reason);
-    this.release();
-  }
-
-  release(): void {
-    this.handler = null;
-    this.status = 'ignored';
-    this.egress.clear();
-    this.ingress.clear();
-    this.held = [emptyHold(), emptyHold()];
-  }
-}
-
-export class HttpProcessor implements ChunkProcessorComponent {
+export class HttpProcessor implements ChunkProcessorComponent, ConnOwner {
   readonly counters = new Counters();
   readonly limits: HandlerLimits;
   readonly detectors: ProtocolDetector[];
+  /** HTTP/1 Upgrade token → the protocol that takes the connection over. */
+  readonly upgrades = new Map<string, Protocol>();
+  private readonly contributors: readonly SpanContributor[] = PROTOCOLS.flatMap((p) => p.spans ?? []);
   private readonly conns = new Map<string, Conn>();
   /** Connections with chunks waiting behind a hole. */
   private readonly holding = new Set<Conn>();
@@ -319,7 +86,8 @@ export class HttpProcessor implements ChunkProcessorComponent {
       maxInspectBytes: cfg.max_inspect_bytes,
       captureHeaders: new Set(cfg.capture_headers),
     };
-    this.detectors = opts.detectors ?? [new Http2Detector(), new Http1Detector(cfg.max_header_bytes)];
+    this.detectors = opts.detectors ?? PROTOCOLS.map((p) => p.detector(this.limits));
+    for (const p of PROTOCOLS) if (p.takeOver !== undefined) for (const t of p.upgradeTokens ?? []) this.upgrades.set(t, p);
     this.resources = new ResourceCache(cfg.service_names, cfg.command_line, opts.procRoot);
   }
 
@@ -420,6 +188,7 @@ export class HttpProcessor implements ChunkProcessorComponent {
       meta: conn.meta,
       resource,
       ids: this.ids,
+      contributors: this.contributors,
       captureBodies: this.limits.captureBodies,
       maxBodyBytes: this.limits.maxBodyBytes,
       thread: conn.thread,

@@ -7,22 +7,19 @@
 // chunks entirely before the expected offset (duplicates, or stragglers after their hole was
 // declared a gap) are dropped and counted. chunk.lostAfter is a gap right away ('truncated').
 
-import type { CaptureChunk, Direction, FileOrigin } from '../../core/types';
-import type { Counters } from './protocol';
+import type { CaptureChunk, Direction, FileOrigin } from '../../../core/types';
+import type { ByteOrigin } from './contract';
+import type { Counters } from './counters';
 
 export const REORDER_MAX_CHUNKS = 32;
 export const REORDER_MAX_BYTES = 256 * 1024;
 
-/** A gap of bytes moved kernel-side (splice, vmsplice/tee): out of reach by design. */
-export const KERNEL_SIDE = 'kernel_side';
-/** Why a gap's bytes are missing, when known: sent from a file (not read again), or moved kernel-side. */
-export type GapOrigin = FileOrigin | typeof KERNEL_SIDE;
 
 export interface StreamSink {
   /** `file`: the bytes were sent from this file, data[0] from file.offset (sendfile). */
   data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void;
   /** `origin`: the missing bytes were sent from a file (the first from its offset), or moved kernel-side. */
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: GapOrigin): void;
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void;
 }
 
 export class DirStream {
@@ -125,7 +122,7 @@ export class DirStream {
     }
     if (c.lostAfter > 0 && lostEnd > this.next) {
       const bytes = lostEnd - this.next;
-      const origin = c.kernelSide === true ? KERNEL_SIDE : fileFrom(c, this.next - c.offset);
+      const origin = c.kernelSide === true ? 'kernel_side' : fileFrom(c, this.next - c.offset);
       this.stats.add('gaps');
       this.stats.add('gaps.bytes', bytes);
       this.lastTime = c.timeUnixNano;
