@@ -49,7 +49,8 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-bpf-cost-'));
   onCleanup(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const server = await startNginx(tmp, await freePort(), PLACEMENT.server);
-  const load = (n: number) => runH2load({ port: server.port, path: server.pathFor(size), h1: true, clients: connections, requests: n, tmp, cpus: PLACEMENT.load });
+  const load = (n: number) =>
+    runH2load({ port: server.port, path: server.pathFor(size), h1: true, clients: connections, requests: n, tmp, cpus: PLACEMENT.load });
   try {
     await load(Math.min(requests, 20000)); // warm-up: page cache, nginx
     const results = new Map<string, Round[]>(collectors.map((c) => [c.label, []]));
@@ -68,14 +69,18 @@ async function main(): Promise<void> {
             results.get(c.label)!.push({ requests: r.succeeded, programs });
             const total = programs.reduce((a, p) => a + p.totalNsPerReq, 0);
             const load1 = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-            process.stderr.write(`round ${round} ${c.label}: ${r.succeeded} requests, ${Math.round(r.rps)} req/s, BPF ${total.toFixed(0)} ns/request, loadavg ${load1}\n`);
+            process.stderr.write(
+              `round ${round} ${c.label}: ${r.succeeded} requests, ${Math.round(r.rps)} req/s, BPF ${total.toFixed(0)} ns/request, loadavg ${load1}\n`,
+            );
           } finally {
             await tracer.stop();
           }
         }
       }
     });
-    console.log(`nginx ${size}, h2load --h1 -c${connections} -n${requests}, ${uncaptured ? 'connections NOT captured (reject path)' : 'both sides captured'}, median of ${rounds} round(s), kernel ${os.release()}`);
+    console.log(
+      `nginx ${size}, h2load --h1 -c${connections} -n${requests}, ${uncaptured ? 'connections NOT captured (reject path)' : 'both sides captured'}, median of ${rounds} round(s), kernel ${os.release()}`,
+    );
     for (const c of collectors) report(c.label + (c.root ? ` (${c.root})` : ''), results.get(c.label)!);
   } finally {
     await server.stop();
@@ -85,15 +90,24 @@ async function main(): Promise<void> {
 function report(label: string, rounds: Round[]): void {
   const names = [...new Set(rounds.flatMap((r) => r.programs.map((p) => p.name)))];
   const med = (name: string, f: (p: BpfProgCost, requests: number) => number) =>
-    percentile(rounds.map((r) => { const p = r.programs.find((q) => q.name === name); return p ? f(p, r.requests) : 0; }), 50);
+    percentile(
+      rounds.map((r) => {
+        const p = r.programs.find((q) => q.name === name);
+        return p ? f(p, r.requests) : 0;
+      }),
+      50,
+    );
   const rows = names
     .map((name) => ({ name, perReq: med(name, (p, n) => p.runCnt / n), avgNs: med(name, (p) => p.avgNs), nsPerReq: med(name, (p) => p.totalNsPerReq) }))
     .sort((a, b) => b.nsPerReq - a.nsPerReq);
   const totals = rounds.map((r) => r.programs.reduce((a, p) => a + p.totalNsPerReq, 0));
   console.log(`\n${label}`);
   console.log(`${'program'.padEnd(24)} ${'runs/req'.padStart(9)} ${'ns/run'.padStart(8)} ${'ns/req'.padStart(8)}`);
-  for (const r of rows) console.log(`${r.name.padEnd(24)} ${r.perReq.toFixed(2).padStart(9)} ${r.avgNs.toFixed(0).padStart(8)} ${r.nsPerReq.toFixed(0).padStart(8)}`);
-  console.log(`${'total'.padEnd(24)} ${''.padStart(9)} ${''.padStart(8)} ${percentile(totals, 50).toFixed(0).padStart(8)}  (rounds: ${totals.map((t) => t.toFixed(0)).join(', ')})`);
+  for (const r of rows)
+    console.log(`${r.name.padEnd(24)} ${r.perReq.toFixed(2).padStart(9)} ${r.avgNs.toFixed(0).padStart(8)} ${r.nsPerReq.toFixed(0).padStart(8)}`);
+  console.log(
+    `${'total'.padEnd(24)} ${''.padStart(9)} ${''.padStart(8)} ${percentile(totals, 50).toFixed(0).padStart(8)}  (rounds: ${totals.map((t) => t.toFixed(0)).join(', ')})`,
+  );
 }
 
 if (require.main === module) {

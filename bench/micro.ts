@@ -84,15 +84,23 @@ function benchParser(): void {
       emit: (_ex: HttpExchange) => void out++,
     };
     const h = new Http1Handler(ctx, 'ingress');
-    const r = timeIt(() => {
-      for (const [q, s] of pairs) {
-        h.onData('ingress', q, 1n);
-        h.onData('egress', s, 2n);
-      }
-      return pairs.length;
-    }, QUICK ? 1500 : 4000);
+    const r = timeIt(
+      () => {
+        for (const [q, s] of pairs) {
+          h.onData('ingress', q, 1n);
+          h.onData('egress', s, 2n);
+        }
+        return pairs.length;
+      },
+      QUICK ? 1500 : 4000,
+    );
     const mbs = (r.units * bytesPerPair) / r.s / 1e6;
-    rows.push({ name: `HTTP/1 parse + pair, ${body} B body (${Math.round(bytesPerPair)} B per exchange)`, unit: 'MB/s', value: mbs, detail: `${((r.s / r.units) * 1e9).toFixed(0)} ns per exchange (request + response), ${Math.round(r.units / r.s).toLocaleString('en-US')} exchanges/s; ${out} emitted` });
+    rows.push({
+      name: `HTTP/1 parse + pair, ${body} B body (${Math.round(bytesPerPair)} B per exchange)`,
+      unit: 'MB/s',
+      value: mbs,
+      detail: `${((r.s / r.units) * 1e9).toFixed(0)} ns per exchange (request + response), ${Math.round(r.units / r.s).toLocaleString('en-US')} exchanges/s; ${out} emitted`,
+    });
   }
 }
 
@@ -124,15 +132,23 @@ function benchHpack(): void {
   }
   const bytes = blocks.reduce((a, b) => a + b.length, 0);
   // The encoder's table state is what the decoder must replay: decode the sequence from the start each time.
-  const r = timeIt(() => {
-    const d = new HpackDecoder();
-    for (const b of blocks) {
-      const res = d.decode(b);
-      if (!res.ok) throw new Error(res.error);
-    }
-    return blocks.length;
-  }, QUICK ? 1500 : 4000);
-  rows.push({ name: `HPACK decode (request + response blocks, Huffman, dynamic table; ${Math.round(bytes / blocks.length)} B per block)`, unit: 'MB/s', value: (r.units * (bytes / blocks.length)) / r.s / 1e6, detail: `${((r.s / r.units) * 1e9).toFixed(0)} ns per header block, ${Math.round(r.units / r.s).toLocaleString('en-US')} blocks/s` });
+  const r = timeIt(
+    () => {
+      const d = new HpackDecoder();
+      for (const b of blocks) {
+        const res = d.decode(b);
+        if (!res.ok) throw new Error(res.error);
+      }
+      return blocks.length;
+    },
+    QUICK ? 1500 : 4000,
+  );
+  rows.push({
+    name: `HPACK decode (request + response blocks, Huffman, dynamic table; ${Math.round(bytes / blocks.length)} B per block)`,
+    unit: 'MB/s',
+    value: (r.units * (bytes / blocks.length)) / r.s / 1e6,
+    detail: `${((r.s / r.units) * 1e9).toFixed(0)} ns per header block, ${Math.round(r.units / r.s).toLocaleString('en-US')} blocks/s`,
+  });
 }
 
 async function benchPipeline(): Promise<void> {
@@ -162,7 +178,19 @@ async function benchPipeline(): Promise<void> {
     const req = Buffer.from(reqText(7), 'latin1');
     const res = Buffer.from(resText(1024), 'latin1');
     const mk = (c: (typeof conns)[number], dir: 'ingress' | 'egress', data: Buffer, t: bigint): CaptureChunk => {
-      const ch: CaptureChunk = { kind: 'data', conn: c.meta, direction: dir, offset: c.off[dir], data, lostAfter: 0, timeUnixNano: t, pid: process.pid, tid: process.pid, comm: 'bench', source: 'bench' };
+      const ch: CaptureChunk = {
+        kind: 'data',
+        conn: c.meta,
+        direction: dir,
+        offset: c.off[dir],
+        data,
+        lostAfter: 0,
+        timeUnixNano: t,
+        pid: process.pid,
+        tid: process.pid,
+        comm: 'bench',
+        source: 'bench',
+      };
       c.off[dir] += data.length;
       return ch;
     };
@@ -170,7 +198,7 @@ async function benchPipeline(): Promise<void> {
     let t = 1_700_000_000_000_000_000n;
     const t0 = process.hrtime.bigint();
     const cpu0 = process.cpuUsage();
-    for (let done = 0; done < total; ) {
+    for (let done = 0; done < total;) {
       const chunks: CaptureChunk[] = [];
       for (let k = 0; k < 256 && done < total; k++, done++) {
         const c = conns[done % conns.length]!;
@@ -191,7 +219,7 @@ async function benchPipeline(): Promise<void> {
       name: 'spans through http → batch → file exporter (1 KiB responses, 64 connections)',
       unit: 'spans/s',
       value: written / s,
-      detail: `${((((cpu.user + cpu.system) / 1000) / written) * 1000).toFixed(2)} ms CPU per 1,000 spans; ${written.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} written (${spans} left the batch)`,
+      detail: `${(((cpu.user + cpu.system) / 1000 / written) * 1000).toFixed(2)} ms CPU per 1,000 spans; ${written.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} written (${spans} left the batch)`,
     });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -238,7 +266,9 @@ async function benchRingbuf(): Promise<void> {
       // The writer on the other CPU: writes `size` bytes in a loop for `seconds`; its peer reads with large reads.
       // Asynchronous: the event loop must stay free to take the addon's batches.
       const r = await new Promise<{ stdout: string }>((resolve, reject) => {
-        execFile('taskset', ['-c', '0', bin, String(port), String(size), String(seconds)], { encoding: 'utf8', timeout: 60_000 }, (err, stdout) => (err ? reject(err) : resolve({ stdout })));
+        execFile('taskset', ['-c', '0', bin, String(port), String(size), String(seconds)], { encoding: 'utf8', timeout: 60_000 }, (err, stdout) =>
+          err ? reject(err) : resolve({ stdout }),
+        );
       });
       const writes = Number(/writes=(\d+)/.exec(r.stdout)?.[1] ?? NaN);
       const reads = Number(/reads=(\d+)/.exec(r.stdout)?.[1] ?? NaN);
@@ -280,16 +310,47 @@ function benchLinks(rate: number, chains: boolean): void {
   });
   const resource = { attributes: { 'service.name': 'bench', 'process.executable.name': 'bench' } };
   let id = 0;
-  const span = (kind: number, connId: string, role: 'client' | 'server', cport: number, sport: number, offset: number, pid: number, thread: number, serving: bigint, t: number[]): SpanRecord => {
+  const span = (
+    kind: number,
+    connId: string,
+    role: 'client' | 'server',
+    cport: number,
+    sport: number,
+    offset: number,
+    pid: number,
+    thread: number,
+    serving: bigint,
+    t: number[],
+  ): SpanRecord => {
     id++;
     const client = kind === SpanKind.CLIENT;
     const link: LinkInfo = {
-      connId, role, requestOffset: offset, responseOffset: offset, h2StreamId: -1, inode: 0, peerInode: 0, thread, servingSince: serving, processStartNs: 1,
-      requestStart: BigInt(t[0]!), requestEnd: BigInt(t[1]!), responseStart: BigInt(t[2]!), responseEnd: BigInt(t[3]!),
+      connId,
+      role,
+      requestOffset: offset,
+      responseOffset: offset,
+      h2StreamId: -1,
+      inode: 0,
+      peerInode: 0,
+      thread,
+      servingSince: serving,
+      processStartNs: 1,
+      requestStart: BigInt(t[0]!),
+      requestEnd: BigInt(t[1]!),
+      responseStart: BigInt(t[2]!),
+      responseEnd: BigInt(t[3]!),
     };
     return {
-      traceId: id.toString(16).padStart(32, '0'), spanId: id.toString(16).padStart(16, '0'), name: 'GET', kind: kind as 2 | 3,
-      startTimeUnixNano: BigInt(t[0]!), endTimeUnixNano: BigInt(t[3]!), attributes: {}, events: [], status: { code: StatusCode.UNSET }, resource,
+      traceId: id.toString(16).padStart(32, '0'),
+      spanId: id.toString(16).padStart(16, '0'),
+      name: 'GET',
+      kind: kind as 2 | 3,
+      startTimeUnixNano: BigInt(t[0]!),
+      endTimeUnixNano: BigInt(t[3]!),
+      attributes: {},
+      events: [],
+      status: { code: StatusCode.UNSET },
+      resource,
       internal: {
         pid,
         conn: client
@@ -304,7 +365,7 @@ function benchLinks(rate: number, chains: boolean): void {
   const total = QUICK ? 100_000 : 400_000;
   const offsets = new Array<number>(64).fill(0);
   let ns = 1_700_000_000_000_000_000;
-  for (let n = 0; n < total; ) {
+  for (let n = 0; n < total;) {
     const b: SpanRecord[] = [];
     while (b.length < 64 && n < total) {
       const k = n % 64;
@@ -350,7 +411,7 @@ function benchLinks(rate: number, chains: boolean): void {
     name: `trace_links, ${chains ? '4-span thread-per-request chains' : 'both ends of local keep-alive connections'} at ${rate.toLocaleString('en-US')} spans/s`,
     unit: 'µs CPU/span',
     value: us,
-    detail: `${total.toLocaleString('en-US')} spans in, ${out.toLocaleString('en-US')} out; links: connection ${c['links.connection']}, thread ${c['links.thread']}; window peak ${peakWindow.toLocaleString('en-US')} spans, heap +${heap.toFixed(0)} MiB; unlinked.capacity ${c['unlinked.capacity']}, released.no_parent ${c['released.no_parent']}; ${(rate * us / 1e4).toFixed(1)}% of a core at that rate`,
+    detail: `${total.toLocaleString('en-US')} spans in, ${out.toLocaleString('en-US')} out; links: connection ${c['links.connection']}, thread ${c['links.thread']}; window peak ${peakWindow.toLocaleString('en-US')} spans, heap +${heap.toFixed(0)} MiB; unlinked.capacity ${c['unlinked.capacity']}, released.no_parent ${c['released.no_parent']}; ${((rate * us) / 1e4).toFixed(1)}% of a core at that rate`,
   });
 }
 

@@ -29,9 +29,11 @@ export interface Results {
 
 const ARM_TEXT: Record<ArmName, string> = {
   baseline: 'no tracer',
-  tcpsniff: 'tcpsniff-collector: tcp receiver (`ports: [P]`, syscalls backend) → the default pipeline’s processors (http → genai → redaction → batch) → file exporter (OTLP/JSON lines, instead of the console)',
+  tcpsniff:
+    'tcpsniff-collector: tcp receiver (`ports: [P]`, syscalls backend) → the default pipeline’s processors (http → genai → redaction → batch) → file exporter (OTLP/JSON lines, instead of the console)',
   tcpdump: '`tcpdump -i lo -s 0 -B 65536 -w FILE "tcp port P"`: whole packets to a file',
-  bpftrace: 'bpftrace on sys_enter/sys_exit of write, writev, sendto, sendmsg, read, readv, recvfrom, recvmsg, filtered on the server pid: per-syscall call count, byte sum and a latency histogram in maps (no payload copied, nothing printed per event)',
+  bpftrace:
+    'bpftrace on sys_enter/sys_exit of write, writev, sendto, sendmsg, read, readv, recvfrom, recvmsg, filtered on the server pid: per-syscall call count, byte sum and a latency histogram in maps (no payload copied, nothing printed per event)',
 };
 
 /** Values of one arm, and its ratios to the baseline of the same round. */
@@ -152,16 +154,25 @@ function targets(r: Results): Target[] {
     met: d.n ? d.median <= 1 : null,
   });
   const c1k = armFigures(main, 'tcpsniff', (c) => c.tracerCpuMsPer1k, false);
-  const c1kEx = armFigures(main, 'tcpsniff', (c) => (c.collector && c.collector.exchanges ? (c.tracerCpuMsPer1k * c.requests) / c.collector.exchanges : NaN), false);
+  const c1kEx = armFigures(
+    main,
+    'tcpsniff',
+    (c) => (c.collector && c.collector.exchanges ? (c.tracerCpuMsPer1k * c.requests) / c.collector.exchanges : NaN),
+    false,
+  );
   t.push({
     text: '≤ 5 ms of collector CPU per 1,000 HTTP/1.1 exchanges',
-    measured: c1k.n ? `${fmtSpread(c1k)} ms per 1,000 requests; each request is seen from both ends on loopback (client and server spans), so ${fmtSpread(c1kEx)} ms per 1,000 exchanges as the collector counts them` : 'not measured',
+    measured: c1k.n
+      ? `${fmtSpread(c1k)} ms per 1,000 requests; each request is seen from both ends on loopback (client and server spans), so ${fmtSpread(c1kEx)} ms per 1,000 exchanges as the collector counts them`
+      : 'not measured',
     met: c1kEx.n ? c1kEx.median <= 5 : null,
   });
   const c10k = r.cells.filter((c) => c.workload === 'nginx-1k-c10k' && c.arm === 'tcpsniff');
   t.push({
     text: 'collector RSS ≤ 150 MB at 10,000 open connections',
-    measured: c10k.length ? `${fmtSpread(spread(c10k.map((c) => c.tracerHwmMiB)))} MiB peak` : `not measured at 10,000 connections; peak RSS at 32 connections: ${fmtSpread(armFigures(main, 'tcpsniff', (c) => c.tracerHwmMiB, false))} MiB`,
+    measured: c10k.length
+      ? `${fmtSpread(spread(c10k.map((c) => c.tracerHwmMiB)))} MiB peak`
+      : `not measured at 10,000 connections; peak RSS at 32 connections: ${fmtSpread(armFigures(main, 'tcpsniff', (c) => c.tracerHwmMiB, false))} MiB`,
     met: c10k.length ? spread(c10k.map((c) => c.tracerHwmMiB)).max * 1.048576 <= 150 : null,
   });
   const fc = fixed.filter((c) => c.arm === 'tcpsniff' && c.completeness);
@@ -169,7 +180,9 @@ function targets(r: Results): Target[] {
   const exp = fc.reduce((a, c) => a + c.completeness!.expected, 0);
   t.push({
     text: 'zero lost exchanges at 20,000 exchanges/s',
-    measured: fc.length ? `${lost} of ${exp.toLocaleString('en-US')} requests without a server span at a fixed 20,000 req/s (the collector saw ≈40,000 exchanges/s: both ends), non-zero drop counters: ${nonZeroDrops(fc)}` : 'not measured',
+    measured: fc.length
+      ? `${lost} of ${exp.toLocaleString('en-US')} requests without a server span at a fixed 20,000 req/s (the collector saw ≈40,000 exchanges/s: both ends), non-zero drop counters: ${nonZeroDrops(fc)}`
+      : 'not measured',
     met: fc.length ? lost === 0 : null,
   });
   return t;
@@ -215,7 +228,9 @@ export function writeReport(r: Results, file: string): void {
     '',
     `- ${r.started} → ${r.finished}; \`npm run bench -- ${r.argv.join(' ')}\`; ${r.options.rounds} rounds of ${r.options.durationS} s per arm after a 2 s warm-up per workload, arms interleaved (${arms.join(' → ')}, repeated).`,
     `- Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGiB} GiB, Linux ${r.machine.kernel}, Node ${r.machine.node}; the tcp receiver runs its \`syscalls\` backend (only tracepoints, tp_btf and uprobes load here).`,
-    `- Tools: ${Object.entries(r.machine.tools).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `- Tools: ${Object.entries(r.machine.tools)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.`,
     `- Placement (taskset): the traced server alone on CPU ${r.placement.server}; the load generator (wrk / h2load, one thread) and the tracer's user-space process on CPU ${r.placement.load}. BPF programs run on the CPU of the hooked syscall (both). With 2 cores the tracer competes with the load generator, not with the server: max req/s stays server-bound as long as the load generator has headroom.`,
     '- Noise: other engineers run test suites on this machine at the same time. Every figure is median (min–max) over the rounds; ratios are taken against the baseline of the same round. The 1-minute load average before each run is recorded.',
     '',
@@ -226,10 +241,10 @@ export function writeReport(r: Results, file: string): void {
     '### Figures',
     '',
     '- **max req/s**: closed loop (wrk -t1, `-cN`, keep-alive unless stated; h2load for HTTP/2; ghz for gRPC, unary calls of a grpc-js echo service); the ratio to the baseline of the same round.',
-    '- **p50 / p99**: wrk\'s latency distribution (closed loop), or for fixed-rate runs h2load `--rps` per connection with `-n` = rate × duration and percentiles computed from its `--log-file` (each request\'s own latency); for gRPC, ghz\'s own latency distribution.',
-    '- **server CPU µs/req**: the traced server\'s CPU time during the load (sum of its threads\' `/proc/PID/task/*/schedstat`, ns) ÷ requests completed; BPF programs run in the traced syscalls, so their cost is inside this figure. Δ = minus the same round\'s baseline.',
+    "- **p50 / p99**: wrk's latency distribution (closed loop), or for fixed-rate runs h2load `--rps` per connection with `-n` = rate × duration and percentiles computed from its `--log-file` (each request's own latency); for gRPC, ghz's own latency distribution.",
+    "- **server CPU µs/req**: the traced server's CPU time during the load (sum of its threads' `/proc/PID/task/*/schedstat`, ns) ÷ requests completed; BPF programs run in the traced syscalls, so their cost is inside this figure. Δ = minus the same round's baseline.",
     '- **tracer CPU ms / 1k req**: user+system CPU of the tracer process (`/proc/PID/stat`) from the start of the load until it has caught up (CPU idle), ÷ requests × 1000. Peak RSS is VmHWM.',
-    '- **completeness**: each wrk request carries a unique marker (`?m=<thread>-<n>`, bench/lib/servers.ts); the spans file is scanned for every marker, server side (SERVER spans, nginx) and client side (CLIENT spans, wrk). For h2load runs, spans are counted against h2load\'s `done`, for ghz runs against its calls that ended OK. Drops: every `drops.*` counter of the collector\'s exit summary.',
+    "- **completeness**: each wrk request carries a unique marker (`?m=<thread>-<n>`, bench/lib/servers.ts); the spans file is scanned for every marker, server side (SERVER spans, nginx) and client side (CLIENT spans, wrk). For h2load runs, spans are counted against h2load's `done`, for ghz runs against its calls that ended OK. Drops: every `drops.*` counter of the collector's exit summary.",
     '',
     '## Targets (issue 8) and the gap',
     '',
@@ -245,10 +260,16 @@ export function writeReport(r: Results, file: string): void {
   for (const w of r.workloads) L.push(...workloadSection(w, r.cells, arms));
   L.push('## BPF program run time per event', '');
   if (r.bpf.length) {
-    L.push('One extra run of the first workload per arm with `kernel.bpf_stats_enabled=1` (restored afterwards; not during the timed rounds, stats add a little cost). From `/proc/PID/fdinfo` of the tracer\'s program fds.', '');
+    L.push(
+      "One extra run of the first workload per arm with `kernel.bpf_stats_enabled=1` (restored afterwards; not during the timed rounds, stats add a little cost). From `/proc/PID/fdinfo` of the tracer's program fds.",
+      '',
+    );
     for (const row of r.bpf) {
       const tot = row.programs.reduce((a, p) => a + p.totalNsPerReq, 0);
-      L.push(`**${row.arm}** (${row.workload}, ${row.requests.toLocaleString('en-US')} requests): ${fmt(tot)} ns of BPF per request in total (client and server syscalls, and every other process's hooked syscalls meanwhile).`, '');
+      L.push(
+        `**${row.arm}** (${row.workload}, ${row.requests.toLocaleString('en-US')} requests): ${fmt(tot)} ns of BPF per request in total (client and server syscalls, and every other process's hooked syscalls meanwhile).`,
+        '',
+      );
       L.push('| program | runs | avg ns/run | ns per request |', '|---|---|---|---|');
       for (const p of row.programs.slice(0, 12)) L.push(`| ${p.name} | ${p.runCnt.toLocaleString('en-US')} | ${fmt(p.avgNs)} | ${fmt(p.totalNsPerReq)} |`);
       L.push('');
@@ -256,7 +277,12 @@ export function writeReport(r: Results, file: string): void {
   } else L.push('Not measured (`--no-bpf-stats`, or the sysctl could not be set).', '');
   L.push('## Collector profile (node --cpu-prof during one run of the first workload)', '');
   if (r.profile) {
-    L.push(`Top functions by self time (profile written to ${r.profile.file} on the machine of the run, not committed; open it in Chrome DevTools):`, '', '| function | where | self ms | % |', '|---|---|---|---|');
+    L.push(
+      `Top functions by self time (profile written to ${r.profile.file} on the machine of the run, not committed; open it in Chrome DevTools):`,
+      '',
+      '| function | where | self ms | % |',
+      '|---|---|---|---|',
+    );
     for (const p of r.profile.top.slice(0, 15)) L.push(`| ${p.name} | ${p.where} | ${fmt(p.selfMs)} | ${fmt(p.pct)} |`);
     L.push('');
   } else L.push('Not run (`--no-profile`) or failed.', '');

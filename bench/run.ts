@@ -37,7 +37,15 @@ export interface Workload {
 export function workloads(quick: boolean): Workload[] {
   const w: Workload[] = [
     { id: 'nginx-1k', title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, closed loop (wrk -c32)', server: 'nginx', size: '1k', load: 'wrk', connections: 32 },
-    { id: 'nginx-1k-20k', title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, fixed 20,000 req/s (h2load --h1 --rps, 20 connections)', server: 'nginx', size: '1k', load: 'h1-fixed', connections: 20, rate: 20000 },
+    {
+      id: 'nginx-1k-20k',
+      title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, fixed 20,000 req/s (h2load --h1 --rps, 20 connections)',
+      server: 'nginx',
+      size: '1k',
+      load: 'h1-fixed',
+      connections: 20,
+      rate: 20000,
+    },
   ];
   if (quick) return w;
   return [
@@ -48,10 +56,34 @@ export function workloads(quick: boolean): Workload[] {
     { id: 'nginx-1k-close', title: 'nginx, 1 KiB, Connection: close, closed loop', server: 'nginx', size: '1k', load: 'wrk', connections: 32, close: true },
     { id: 'node-1k', title: 'Node http server, 1 KiB, HTTP/1.1 keep-alive, closed loop', server: 'node', size: '1k', load: 'wrk', connections: 32 },
     { id: 'node-16k', title: 'Node http server, 16 KiB, HTTP/1.1 keep-alive, closed loop', server: 'node', size: '16k', load: 'wrk', connections: 32 },
-    { id: 'nginx-1k-c10k', title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, 10,000 open connections, closed loop (wrk -c10000)', server: 'nginx', size: '1k', load: 'wrk', connections: 10000 },
+    {
+      id: 'nginx-1k-c10k',
+      title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, 10,000 open connections, closed loop (wrk -c10000)',
+      server: 'nginx',
+      size: '1k',
+      load: 'wrk',
+      connections: 10000,
+    },
     { id: 'nginx-h2-1k', title: 'nginx h2c, 1 KiB, HTTP/2 closed loop (h2load -c8 -m16)', server: 'nginx', size: '1k', load: 'h2', connections: 8 },
-    { id: 'grpc-1k', title: 'grpc-js server, 1 KiB unary calls, closed loop (ghz, 4 connections, 32 in flight)', server: 'grpc', size: '1k', load: 'ghz', connections: 4, concurrency: 32 },
-    { id: 'grpc-1k-3k', title: 'grpc-js server, 1 KiB unary calls, fixed 3,000 calls/s (ghz --rps, 4 connections)', server: 'grpc', size: '1k', load: 'ghz', connections: 4, concurrency: 32, rate: 3000 },
+    {
+      id: 'grpc-1k',
+      title: 'grpc-js server, 1 KiB unary calls, closed loop (ghz, 4 connections, 32 in flight)',
+      server: 'grpc',
+      size: '1k',
+      load: 'ghz',
+      connections: 4,
+      concurrency: 32,
+    },
+    {
+      id: 'grpc-1k-3k',
+      title: 'grpc-js server, 1 KiB unary calls, fixed 3,000 calls/s (ghz --rps, 4 connections)',
+      server: 'grpc',
+      size: '1k',
+      load: 'ghz',
+      connections: 4,
+      concurrency: 32,
+      rate: 3000,
+    },
   ];
 }
 
@@ -119,7 +151,15 @@ function parseArgs(argv: string[]): Options {
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
 
 function ensureTools(install: boolean): void {
-  const need: Record<string, string> = { wrk: 'wrk', h2load: 'nghttp2-client', tcpdump: 'tcpdump', bpftrace: 'bpftrace', nginx: 'nginx-light', taskset: 'util-linux', bpftool: 'bpftool' };
+  const need: Record<string, string> = {
+    wrk: 'wrk',
+    h2load: 'nghttp2-client',
+    tcpdump: 'tcpdump',
+    bpftrace: 'bpftrace',
+    nginx: 'nginx-light',
+    taskset: 'util-linux',
+    bpftool: 'bpftool',
+  };
   const missing = Object.entries(need).filter(([cmd]) => !have(cmd));
   if (missing.length === 0) {
     log(`tools present: ${Object.keys(need).join(', ')}`);
@@ -182,7 +222,13 @@ interface CellOptions {
 
 async function runCell(w: Workload, server: Server, arm: ArmName, round: number, tmp: string, o: CellOptions): Promise<Cell & { bpf?: BpfProgCost[] }> {
   const loadavg = parseLoadavg(fs.readFileSync('/proc/loadavg', 'utf8'));
-  const tracer = await startArm(arm, { port: w.load === 'h2' ? server.port + 1 : server.port, serverPid: server.pid, tmp, cpus: PLACEMENT.tracer, cpuProfDir: o.cpuProfDir });
+  const tracer = await startArm(arm, {
+    port: w.load === 'h2' ? server.port + 1 : server.port,
+    serverPid: server.pid,
+    tmp,
+    cpus: PLACEMENT.tracer,
+    cpuProfDir: o.cpuProfDir,
+  });
   const bpfBefore = o.bpfStats && tracer.pid ? bpfProgStats(tracer.pid) : undefined;
   await sleep(200);
   const s0 = cpuNs(server.pid);
@@ -205,7 +251,17 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     expected = [...r.issued.values()].reduce((a, b) => a + b, 0);
     allowance = w.connections;
   } else if (w.load === 'ghz') {
-    const r = await runGhz({ ghz: ghz(), port: server.port, bytes: SIZES[w.size] ?? 0, concurrency: w.concurrency ?? 32, connections: w.connections, rate: w.rate, durationS: o.durationS, tmp, cpus: PLACEMENT.load });
+    const r = await runGhz({
+      ghz: ghz(),
+      port: server.port,
+      bytes: SIZES[w.size] ?? 0,
+      concurrency: w.concurrency ?? 32,
+      connections: w.connections,
+      rate: w.rate,
+      durationS: o.durationS,
+      tmp,
+      cpus: PLACEMENT.load,
+    });
     requests = r.ok;
     rps = r.rps;
     p50 = r.latencyUs['p50'] ?? NaN;
@@ -330,7 +386,9 @@ async function main(): Promise<void> {
   const started = new Date();
   const all = workloads(opts.quick).filter((w) => !opts.only || opts.only.includes(w.id));
   if (all.some((w) => w.load === 'ghz')) log(`ghz: ${ghz()}`);
-  log(`${all.length} workload(s) × ${opts.arms.length} arms × ${opts.rounds} rounds of ${opts.durationS}s (+ warm-up); placement: server CPU ${PLACEMENT.server}, load generator CPU ${PLACEMENT.load}, tracer CPU ${PLACEMENT.tracer}`);
+  log(
+    `${all.length} workload(s) × ${opts.arms.length} arms × ${opts.rounds} rounds of ${opts.durationS}s (+ warm-up); placement: server CPU ${PLACEMENT.server}, load generator CPU ${PLACEMENT.load}, tracer CPU ${PLACEMENT.tracer}`,
+  );
   const cells: Cell[] = [];
   const bpfRows: BpfStatRow[] = [];
   let profile: { top: ProfileEntry[]; file: string } | null = null;
@@ -348,7 +406,20 @@ async function main(): Promise<void> {
             log(fmtCell(c));
           } catch (e) {
             log(`${w.id} ${arm} round ${round} failed: ${(e as Error).message}`);
-            cells.push({ workload: w.id, arm, round, loadavg: [NaN, NaN, NaN], requests: NaN, rps: NaN, p50Us: NaN, p99Us: NaN, serverCpuUsPerReq: NaN, tracerCpuMsPer1k: NaN, tracerHwmMiB: NaN, errors: (e as Error).message });
+            cells.push({
+              workload: w.id,
+              arm,
+              round,
+              loadavg: [NaN, NaN, NaN],
+              requests: NaN,
+              rps: NaN,
+              p50Us: NaN,
+              p99Us: NaN,
+              serverCpuUsPerReq: NaN,
+              tracerCpuMsPer1k: NaN,
+              tracerHwmMiB: NaN,
+              errors: (e as Error).message,
+            });
           }
         }
       }
@@ -373,7 +444,10 @@ async function main(): Promise<void> {
   let micro: unknown = null;
   if (opts.micro) {
     log('microbenchmarks (node dist/bench/micro.js)');
-    const r = await runToEnd(process.execPath, ['--expose-gc', fromRoot('dist', 'bench', 'micro.js'), '--json', ...(opts.quick ? ['--quick'] : [])], { cpus: PLACEMENT.server, timeoutMs: 600_000 });
+    const r = await runToEnd(process.execPath, ['--expose-gc', fromRoot('dist', 'bench', 'micro.js'), '--json', ...(opts.quick ? ['--quick'] : [])], {
+      cpus: PLACEMENT.server,
+      timeoutMs: 600_000,
+    });
     process.stderr.write(r.err);
     try {
       micro = JSON.parse(r.out);

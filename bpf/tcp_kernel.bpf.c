@@ -122,7 +122,7 @@ int BPF_PROG(fexit_tcp_sendpage, struct sock *sk, struct page *page, int offset,
 
 SEC("fexit/tcp_splice_read")
 int BPF_PROG(fexit_tcp_splice_read, struct socket *sock, loff_t *ppos, struct pipe_inode_info *pipe, size_t len,
-	     unsigned int flags, long ret)
+             unsigned int flags, long ret)
 {
 	return splice_read_exit(sock, ret, BACKEND_FENTRY);
 }

@@ -13,12 +13,12 @@ namespace {
 class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "Probe",
-                       {InstanceMethod("open", &ProbeWrap::Open), InstanceMethod("start", &ProbeWrap::Start),
-                        InstanceMethod("counters", &ProbeWrap::Counters),
-                         InstanceMethod("updateMap", &ProbeWrap::UpdateMap), InstanceMethod("mapFd", &ProbeWrap::MapFd),
-                         InstanceMethod("attachUprobe", &ProbeWrap::AttachUprobe), InstanceMethod("stats", &ProbeWrap::Stats),
-                        InstanceMethod("close", &ProbeWrap::Close)});
+    return DefineClass(
+        env, "Probe",
+        {InstanceMethod("open", &ProbeWrap::Open), InstanceMethod("start", &ProbeWrap::Start),
+         InstanceMethod("counters", &ProbeWrap::Counters), InstanceMethod("updateMap", &ProbeWrap::UpdateMap),
+         InstanceMethod("mapFd", &ProbeWrap::MapFd), InstanceMethod("attachUprobe", &ProbeWrap::AttachUprobe),
+         InstanceMethod("stats", &ProbeWrap::Stats), InstanceMethod("close", &ProbeWrap::Close)});
   }
 
   explicit ProbeWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProbeWrap>(info) {}
@@ -47,9 +47,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
     forEach("rodata", [&](const std::string& k, Napi::Value v) {
       opts.rodata[k] = static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
     });
-    forEach("mapSizes", [&](const std::string& k, Napi::Value v) {
-      opts.map_sizes[k] = v.As<Napi::Number>().Uint32Value();
-    });
+    forEach("mapSizes",
+            [&](const std::string& k, Napi::Value v) { opts.map_sizes[k] = v.As<Napi::Number>().Uint32Value(); });
     forEach("mapEntries", [&](const std::string& k, Napi::Value v) {
       Napi::Array entries = v.As<Napi::Array>();
       for (uint32_t i = 0; i < entries.Length(); i++) {
@@ -59,9 +58,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
         opts.map_entries[k].emplace_back(std::string(key.Data(), key.Length()), std::string(val.Data(), val.Length()));
       }
     });
-    forEach("reuseMaps", [&](const std::string& k, Napi::Value v) {
-      opts.reuse_maps[k] = v.As<Napi::Number>().Int32Value();
-    });
+    forEach("reuseMaps",
+            [&](const std::string& k, Napi::Value v) { opts.reuse_maps[k] = v.As<Napi::Number>().Int32Value(); });
     Napi::Value skip = o.Get("skipPrograms");
     if (skip.IsArray()) {
       Napi::Array a = skip.As<Napi::Array>();
@@ -88,7 +86,8 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsFunction() || probe_.running() || !probe_.has_ring()) {
-      Napi::TypeError::New(env, "start(onBatch) once, after open(), for an object with its own ring buffer").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "start(onBatch) once, after open(), for an object with its own ring buffer")
+          .ThrowAsJavaScriptException();
       return env.Undefined();
     }
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[0].As<Napi::Function>(), "tcpsniff-drain", 0, 1, this,
@@ -142,12 +141,14 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
   Napi::Value AttachUprobe(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsString() || !info[1].IsString() || !info[2].IsString()) {
-      Napi::TypeError::New(env, "attachUprobe(program: string, path: string, func: string)").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, "attachUprobe(program: string, path: string, func: string)")
+          .ThrowAsJavaScriptException();
       return env.Undefined();
     }
     uint64_t offset = info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value()) : 0;
-    std::string err = probe_.AttachUprobe(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
-                                          info[2].As<Napi::String>().Utf8Value(), offset);
+    std::string err =
+        probe_.AttachUprobe(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                            info[2].As<Napi::String>().Utf8Value(), offset);
     if (!err.empty()) Napi::Error::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }

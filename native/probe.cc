@@ -129,8 +129,8 @@ std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* atta
     for (auto& entry : kv.second) {
       if (entry.first.size() != bpf_map__key_size(m) || entry.second.size() != bpf_map__value_size(m))
         return "wrong key or value size for map " + kv.first;
-      e = bpf_map__update_elem(m, entry.first.data(), entry.first.size(), entry.second.data(),
-                               entry.second.size(), BPF_ANY);
+      e = bpf_map__update_elem(m, entry.first.data(), entry.first.size(), entry.second.data(), entry.second.size(),
+                               BPF_ANY);
       if (e) return "cannot fill map " + kv.first + ": " + Errno(e);
     }
   }
@@ -140,8 +140,8 @@ std::string Probe::Open(const ProbeOptions& opts, std::vector<std::string>* atta
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int err2 = errno;
-      return std::string("cannot attach ") + bpf_program__name(prog) + " (" +
-             bpf_program__section_name(prog) + "): " + Errno(err2) + "\n" + TakeLibbpfLog();
+      return std::string("cannot attach ") + bpf_program__name(prog) + " (" + bpf_program__section_name(prog) +
+             "): " + Errno(err2) + "\n" + TakeLibbpfLog();
     }
     links_.push_back(link);
     if (attached) attached->push_back(bpf_program__name(prog));
@@ -187,7 +187,8 @@ Batch* Probe::Acquire(int timeout_ms, bool wake_on_stop) {
   std::unique_lock<std::mutex> lock(mu_);
   if (free_.empty()) {
     waits_.fetch_add(1, std::memory_order_relaxed);
-    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return !free_.empty() || (wake_on_stop && stop_.load()); });
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                 [&] { return !free_.empty() || (wake_on_stop && stop_.load()); });
     if (free_.empty()) return nullptr;
   }
   Batch* b = free_.back();
@@ -370,8 +371,10 @@ std::string TryProgram(const std::string& object_path, const std::string& progra
     } else {
       link = bpf_program__attach(target);
     }
-    if (!link) result = "attach: " + Errno(errno);
-    else bpf_link__destroy(link);
+    if (!link)
+      result = "attach: " + Errno(errno);
+    else
+      bpf_link__destroy(link);
   }
   bpf_object__close(obj);
   TakeLibbpfLog();

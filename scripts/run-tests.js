@@ -12,7 +12,11 @@ const root = path.resolve(__dirname, '..');
 const list = (dir) => {
   const d = path.join(root, 'dist', 'test', dir);
   return fs.existsSync(d)
-    ? fs.readdirSync(d).filter((f) => f.endsWith('.test.js')).sort().map((f) => path.join(d, f))
+    ? fs
+        .readdirSync(d)
+        .filter((f) => f.endsWith('.test.js'))
+        .sort()
+        .map((f) => path.join(d, f))
     : [];
 };
 

@@ -33,9 +33,7 @@ function version(): string {
 }
 
 function pipelineLine(cfg: CollectorConfig): string {
-  return cfg.pipelines
-    .map((p) => `${p.id}: ${[p.receivers.join('+'), ...p.processors, p.exporters.join('+')].join(' → ')}`)
-    .join('; ');
+  return cfg.pipelines.map((p) => `${p.id}: ${[p.receivers.join('+'), ...p.processors, p.exporters.join('+')].join(' → ')}`).join('; ');
 }
 
 function validate(registry: Registry, file: string): number {

@@ -22,8 +22,13 @@ const HOOKS = [
 type Hook = (typeof HOOKS)[number][0];
 
 const CAPS: Array<[string, number]> = [
-  ['CAP_SYS_ADMIN', 21], ['CAP_BPF', 39], ['CAP_PERFMON', 38], ['CAP_SYS_RESOURCE', 24],
-  ['CAP_NET_ADMIN', 12], ['CAP_SYS_PTRACE', 19], ['CAP_DAC_READ_SEARCH', 2],
+  ['CAP_SYS_ADMIN', 21],
+  ['CAP_BPF', 39],
+  ['CAP_PERFMON', 38],
+  ['CAP_SYS_RESOURCE', 24],
+  ['CAP_NET_ADMIN', 12],
+  ['CAP_SYS_PTRACE', 19],
+  ['CAP_DAC_READ_SEARCH', 2],
 ];
 
 function readOr(file: string, fallback: string): string {
@@ -88,8 +93,7 @@ export function doctor(): DoctorReport {
   lines.push(`  tcp                backend ${tcp ?? 'none: cannot run here'}`);
   lines.push(`  sendfile           backend ${sendfile ?? 'none: sendfile bodies stay exact gaps'}`);
   lines.push(`  unix               backend ${unix ?? 'none: cannot run here'}`);
-  if (tcp === 'syscalls')
-    lines.push('  note: no TCP-layer backend (fentry, kprobe) loads here, so io_uring traffic and kernel-side sends are not visible');
+  if (tcp === 'syscalls') lines.push('  note: no TCP-layer backend (fentry, kprobe) loads here, so io_uring traffic and kernel-side sends are not visible');
   if (!missing && !ring) lines.push('  note: BPF ring buffers (Linux 5.8+) are required');
   lines.push(...tlsReport(missing ? undefined : ok('uprobe')));
   return { lines, backends: { tcp, unix, sendfile }, runnable: tcp !== undefined || unix !== undefined };
@@ -115,7 +119,8 @@ function tlsReport(uprobes: boolean | undefined): string[] {
   };
   for (const c of systemCandidates(TLS_RUNTIMES)) note(c);
   for (const pid of runningPids()) if (pid !== process.pid) for (const c of processCandidates(pid, TLS_RUNTIMES)) note(c, pid);
-  if (files.size === 0) lines.push('  runtimes           none found (no OpenSSL library in the system directories or mapped by a process, no node or Go TLS program running)');
+  if (files.size === 0)
+    lines.push('  runtimes           none found (no OpenSSL library in the system directories or mapped by a process, no node or Go TLS program running)');
   for (const f of files.values()) lines.push(`  ${f.label.padEnd(18)} ${f.file} (mapped by ${f.pids} process${f.pids === 1 ? '' : 'es'} now)`);
   return lines;
 }

@@ -8,7 +8,15 @@
 // its consumer runs); shutdown is the reverse, one stage at a time, each component with a
 // time limit, and a component that fails to stop does not keep the others from stopping.
 
-import { ConfigError, UserError, type Component, type ChunkProcessorComponent, type ExporterComponent, type ReceiverComponent, type SpanProcessorComponent } from './core/component';
+import {
+  ConfigError,
+  UserError,
+  type Component,
+  type ChunkProcessorComponent,
+  type ExporterComponent,
+  type ReceiverComponent,
+  type SpanProcessorComponent,
+} from './core/component';
 import type { Logger } from './core/logger';
 import type { ChunkConsumer, SpanConsumer } from './core/types';
 import type { CollectorConfig, ComponentConfig } from './config/loader';
@@ -95,7 +103,12 @@ export class Service {
       this.pipelines.push({ id: p.id, processors });
     }
     // In-kernel filters derived from the pipelines' filtering processors (domain_filter).
-    const pushed = planPushdown(c, (p) => this.pipelines.find((b) => b.id === p)!.processors.slice(1).map((r) => r.component as SpanProcessorComponent));
+    const pushed = planPushdown(c, (p) =>
+      this.pipelines
+        .find((b) => b.id === p)!
+        .processors.slice(1)
+        .map((r) => r.component as SpanProcessorComponent),
+    );
     for (const [id, targets] of chunkTargets) {
       const plan = pushed.get(id);
       if (plan) this.logger.info(`receiver/${id}: ${plan.note}`);
@@ -161,9 +174,11 @@ export class Service {
   private async stopAll(): Promise<Summary> {
     await Promise.all([...this.receivers.values()].map((r) => this.stopOne(r)));
     // Processors of one pipeline in order, so what the first flushes reaches the next before it flushes.
-    await Promise.all(this.pipelines.map(async (p) => {
-      for (const proc of p.processors) await this.stopOne(proc);
-    }));
+    await Promise.all(
+      this.pipelines.map(async (p) => {
+        for (const proc of p.processors) await this.stopOne(proc);
+      }),
+    );
     await Promise.all([...this.exporters.values()].map((e) => this.stopOne(e)));
     return this.summary();
   }
@@ -186,11 +201,7 @@ export class Service {
 
   /** Stats of every component, for the summary and the self-metrics. */
   componentStats(): ComponentStats[] {
-    const all: Array<Running<Component>> = [
-      ...this.receivers.values(),
-      ...this.pipelines.flatMap((p) => p.processors),
-      ...this.exporters.values(),
-    ];
+    const all: Array<Running<Component>> = [...this.receivers.values(), ...this.pipelines.flatMap((p) => p.processors), ...this.exporters.values()];
     return all.map((r) => {
       let stats = {};
       try {

@@ -78,7 +78,12 @@ export function formatSummary(s: Summary): string[] {
     `summary: records=${s.records} bytes=${s.bytes} exchanges=${s.exchanges} spans_exported=${s.spansExported}${perExporter} drops_total=${total}${bytes ? ` dropped_bytes=${bytes}` : ''}`,
     `summary: drops by reason: ${dropList}`,
   ];
-  const detail = Object.entries(s.dropsByComponent).map(([label, d]) => `${label}: ${Object.entries(d).map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  const detail = Object.entries(s.dropsByComponent).map(
+    ([label, d]) =>
+      `${label}: ${Object.entries(d)
+        .map(([r, n]) => `${r}=${n}`)
+        .join(' ')}`,
+  );
   if (detail.length) lines.push(`summary: drops by component: ${detail.join('; ')}`);
   return lines;
 }

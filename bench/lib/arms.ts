@@ -106,7 +106,10 @@ service:
     const env = ctx.cpuProfDir ? { ...process.env, TCPSNIFF_BENCH_CPUPROF: path.join(ctx.cpuProfDir, 'collector.cpuprofile') } : process.env;
     // Loading can fail transiently with EAGAIN while other suites load programs: retry.
     for (let attempt = 1; ; attempt++) {
-      p = start(process.execPath, [...nodeArgs, path.join(ctx.collectorRoot ?? fromRoot(), 'bin', 'tcpsniff-collector'), '--config', cfg], { cpus: ctx.cpus, env });
+      p = start(process.execPath, [...nodeArgs, path.join(ctx.collectorRoot ?? fromRoot(), 'bin', 'tcpsniff-collector'), '--config', cfg], {
+        cpus: ctx.cpus,
+        env,
+      });
       const q = p;
       await waitFor('the collector to be ready', () => /\bready\b/.test(q.err()) || q.child.exitCode !== null, 30000);
       if (p.child.exitCode === null) break;
@@ -205,7 +208,12 @@ export interface BpfProgCost {
 }
 
 /** Per-program cost between two bpfProgStats snapshots: ns per run and per request, costliest first. */
-export function bpfProgCosts(before: ReturnType<typeof bpfProgStats>, after: ReturnType<typeof bpfProgStats>, names: Map<number, string>, requests: number): BpfProgCost[] {
+export function bpfProgCosts(
+  before: ReturnType<typeof bpfProgStats>,
+  after: ReturnType<typeof bpfProgStats>,
+  names: Map<number, string>,
+  requests: number,
+): BpfProgCost[] {
   const out: BpfProgCost[] = [];
   for (const [id, a] of after) {
     const b = before.get(id) ?? { runTimeNs: 0, runCnt: 0 };

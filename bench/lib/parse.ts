@@ -128,7 +128,12 @@ export interface GhzResult {
 
 /** ghz -O json output → counts and latencies (ghz reports nanoseconds). */
 export function parseGhz(out: string): GhzResult {
-  let j: { count?: number; rps?: number; statusCodeDistribution?: Record<string, number>; latencyDistribution?: { percentage: number; latency: number }[] | null };
+  let j: {
+    count?: number;
+    rps?: number;
+    statusCodeDistribution?: Record<string, number>;
+    latencyDistribution?: { percentage: number; latency: number }[] | null;
+  };
   try {
     j = JSON.parse(out.slice(out.indexOf('{')));
   } catch {
@@ -296,9 +301,7 @@ export function topSelfTime(profile: { nodes: CpuProfileNode[]; samples?: number
     if (!meta.has(key)) meta.set(key, { name: cf.functionName || '(anonymous)', where: file ? `${file}:${cf.lineNumber + 1}` : '' });
     total += dt;
   }
-  return [...selfUs.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, us]) => ({ ...meta.get(k)!, selfMs: us / 1000, pct: total ? (100 * us) / total : 0 }));
+  return [...selfUs.entries()].sort((a, b) => b[1] - a[1]).map(([k, us]) => ({ ...meta.get(k)!, selfMs: us / 1000, pct: total ? (100 * us) / total : 0 }));
 }
 
 /** "0.45 0.52 0.60 2/345 6789" → the three load averages. */

@@ -49,7 +49,11 @@ export function start(cmd: string, args: string[], opts: { cpus?: string; cwd?: 
 }
 
 /** Runs to completion, returns stdout+stderr and the exit code. */
-export async function runToEnd(cmd: string, args: string[], opts: { cpus?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; out: string; err: string }> {
+export async function runToEnd(
+  cmd: string,
+  args: string[],
+  opts: { cpus?: string; timeoutMs?: number } = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   const p = start(cmd, args, opts);
   const timer = opts.timeoutMs ? setTimeout(() => killGroup(p.child, 'SIGKILL'), opts.timeoutMs) : undefined;
   const code = await p.exited;

@@ -122,9 +122,10 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult & { raw: string }
   // Thousands of connections need more descriptors than the default soft limit (up to the
   // hard limit: raising that needs CAP_SYS_RESOURCE, which containers often lack).
   const nofile = Math.min(65536, hardNofileLimit());
-  const r = o.connections > 512
-    ? await runToEnd('prlimit', [`--nofile=${nofile}:${nofile}`, 'taskset', '-c', o.cpus, 'wrk', ...args], { timeoutMs: (o.durationS + 60) * 1000 })
-    : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
+  const r =
+    o.connections > 512
+      ? await runToEnd('prlimit', [`--nofile=${nofile}:${nofile}`, 'taskset', '-c', o.cpus, 'wrk', ...args], { timeoutMs: (o.durationS + 60) * 1000 })
+      : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
   const res = parseWrk(r.out);
   if (!Number.isFinite(res.requests)) throw new Error(`wrk failed (${r.code}): ${r.out}${r.err}`);
   return { ...res, raw: r.out };
@@ -192,8 +193,25 @@ export async function runGhz(o: GhzOptions): Promise<GhzResult> {
   const data = JSON.stringify({ text: 'x'.repeat(Math.max(0, o.bytes - 3)) });
   // The JSON report goes to a file: it lists every call, megabytes for a closed-loop run.
   const report = path.join(o.tmp, `ghz-${Date.now()}.json`);
-  const args = ['--insecure', '--proto', fromRoot('bench', 'fixtures', 'echo.proto'), '--call', 'tcpsniff.test.Echo.Unary', '-d', data,
-    '-c', String(o.concurrency), '--connections', String(o.connections), '-z', `${o.durationS}s`, '-O', 'json', '-o', report];
+  const args = [
+    '--insecure',
+    '--proto',
+    fromRoot('bench', 'fixtures', 'echo.proto'),
+    '--call',
+    'tcpsniff.test.Echo.Unary',
+    '-d',
+    data,
+    '-c',
+    String(o.concurrency),
+    '--connections',
+    String(o.connections),
+    '-z',
+    `${o.durationS}s`,
+    '-O',
+    'json',
+    '-o',
+    report,
+  ];
   if (o.rate) args.push('--rps', String(o.rate));
   args.push(`127.0.0.1:${o.port}`);
   const r = await runToEnd(o.ghz, args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });

@@ -228,7 +228,8 @@ static long copy_step(__u32 i, void *unused)
 		struct iovec v;
 		void *at = (void *)(c->iov + (__u64)c->iov_idx * sizeof(v));
 		/* A kernel iterator's iovec array was copied into kernel memory; its bases are user memory. */
-		if (c->kind == BUF_KIOVEC ? bpf_probe_read_kernel(&v, sizeof(v), at) : bpf_probe_read_user(&v, sizeof(v), at)) {
+		if (c->kind == BUF_KIOVEC ? bpf_probe_read_kernel(&v, sizeof(v), at)
+		                          : bpf_probe_read_user(&v, sizeof(v), at)) {
 			c->failed = 1;
 			return 1;
 		}
@@ -277,8 +278,8 @@ static __always_inline __u64 mmsg_total(__u64 msgs, __u32 cnt)
 			break;
 		__u32 len = 0;
 		bpf_probe_read_user(&len, sizeof(len),
-				    (void *)(msgs + (__u64)i * sizeof(struct mmsghdr) +
-					     __builtin_offsetof(struct mmsghdr, msg_len)));
+		                    (void *)(msgs + (__u64)i * sizeof(struct mmsghdr) +
+		                             __builtin_offsetof(struct mmsghdr, msg_len)));
 		total += len;
 	}
 	return total;
@@ -312,7 +313,8 @@ static __always_inline void report_process(const struct rec_hdr *tmpl)
 	if (len && bpf_probe_read_user(r->p.args, len, (void *)arg_start))
 		len = 0;
 	r->h.len = PROC_EXE_BYTES + len;
-	if (bpf_ringbuf_output(&events, r, sizeof(r->h) + PROC_EXE_BYTES + len, wakeup_flags(sizeof(r->h) + PROC_EXE_BYTES + len)))
+	if (bpf_ringbuf_output(&events, r, sizeof(r->h) + PROC_EXE_BYTES + len,
+	                       wakeup_flags(sizeof(r->h) + PROC_EXE_BYTES + len)))
 		count(CNT_RINGBUF_FULL_RECORDS, 1);
 }
 
@@ -342,17 +344,17 @@ static __always_inline void header_sender(struct rec_hdr *h, const struct conn_s
 }
 
 static __always_inline void capture_payload(struct scratch *s, __u64 *stream_offset, __u8 kind, __u64 ptr, __u64 cnt,
-					    __u64 skip, long ret);
+                                            __u64 skip, long ret);
 #ifdef CAPTURE_TLS
-static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __u8 dir, __u8 kind, __u64 ptr, __u64 moved,
-				      __u8 backend);
+static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __u8 dir, __u8 kind, __u64 ptr,
+                                      __u64 moved, __u8 backend);
 #endif
 
 /* Captures `ret` bytes moved on socket sk in direction dir: the buffer is described by kind,
  * ptr and cnt (see enum buf_kind), skip bytes into the first segment. Emits the records,
  * describes the connection and its process at first sight, and advances the stream offset. */
 static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind, __u64 ptr, __u64 cnt, __u64 skip,
-					    long ret, __u8 backend)
+                                            long ret, __u8 backend)
 {
 	__u64 id = bpf_get_current_pid_tgid(), skey = (__u64)sk;
 	__u32 zero = 0;
@@ -376,7 +378,8 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
 	int first_sight = !cs || cs->conn_id == 0 || cs->ident != ident;
 	if (first_sight) {
 		/* The role was learned at the handshake, for this same socket only. */
-		struct conn_state fresh = { .role = cs && cs->conn_id == 0 && cs->ident == ident ? cs->role : ROLE_UNKNOWN };
+		struct conn_state fresh = { .role = cs && cs->conn_id == 0 && cs->ident == ident ? cs->role
+			                                                                         : ROLE_UNKNOWN };
 		fresh.ident = ident;
 		fresh.conn_id = next_conn_id();
 		capture_endpoints(sk, h);
@@ -426,7 +429,7 @@ static __always_inline int capture_transfer(struct sock *sk, __u8 dir, __u8 kind
  * records after the header prepared in s, from stream offset *stream_offset, which it advances;
  * what it cannot capture is reported as a gap of the exact length. */
 static __always_inline void capture_payload(struct scratch *s, __u64 *stream_offset, __u8 kind, __u64 ptr, __u64 cnt,
-					    __u64 skip, long ret)
+                                            __u64 skip, long ret)
 {
 	__u64 start = *stream_offset;
 	struct cursor *cp = &s->c;
@@ -486,7 +489,8 @@ static __always_inline void capture_payload(struct scratch *s, __u64 *stream_off
 	 * in a REC_FILE record just before (bpf/sendfile.bpf.c), and user space reads it again. */
 	if (cp->captured < total) {
 		if (kind != BUF_NONE)
-			count(cp->failed ? CNT_COPY_FAILED : CNT_TRUNCATED_BYTES, cp->failed ? 1 : total - cp->captured);
+			count(cp->failed ? CNT_COPY_FAILED : CNT_TRUNCATED_BYTES,
+			      cp->failed ? 1 : total - cp->captured);
 		else
 			s->h.flags = REC_FLAG_KERNEL_SIDE;
 		s->h.offset = start + cp->captured;

@@ -24,18 +24,18 @@ struct conn_endpoints {
 };
 
 struct conn_state {
-	__u64 conn_id;   /* 0 until the first captured syscall */
-	__u64 offset[2]; /* indexed by enum rec_direction */
-	__u64 ident;     /* which socket lives at this address (capture_ident): a freed socket's
-			  * entry must not be inherited by the next one allocated there */
-	__u8 role;       /* enum rec_role, learned from the handshake */
-	__u8 capture;    /* endpoint filters passed (decided at first capture) */
-	__u8 muted;      /* user space stopped it after its first records: it still gets a close */
+	__u64 conn_id;            /* 0 until the first captured syscall */
+	__u64 offset[2];          /* indexed by enum rec_direction */
+	__u64 ident;              /* which socket lives at this address (capture_ident): a freed socket's
+	                           * entry must not be inherited by the next one allocated there */
+	__u8 role;                /* enum rec_role, learned from the handshake */
+	__u8 capture;             /* endpoint filters passed (decided at first capture) */
+	__u8 muted;               /* user space stopped it after its first records: it still gets a close */
 	struct conn_endpoints ep; /* set at first capture */
-	__u32 mute_gen;  /* mute_generation when muted_conns was last looked at for it */
-	__u8 tls;        /* a TLS session runs on it: its bytes are ciphertext, not captured (tls_capture.h) */
-	__u64 tls_offset[2]; /* byte offsets reached in the plaintext streams */
-	__u64 tls_ssl;   /* the session bound by a length rule (memory-BIO runtimes): one per socket */
+	__u32 mute_gen;           /* mute_generation when muted_conns was last looked at for it */
+	__u8 tls;                 /* a TLS session runs on it: its bytes are ciphertext, not captured (tls_capture.h) */
+	__u64 tls_offset[2];      /* byte offsets reached in the plaintext streams */
+	__u64 tls_ssl;            /* the session bound by a length rule (memory-BIO runtimes): one per socket */
 };
 
 struct {

@@ -42,7 +42,8 @@ static __always_inline struct dentry *dentry_up(struct dentry *d, const unsigned
 		struct dentry *parent;
 		struct qstr name;
 	} up = {};
-	if (bpf_core_field_offset(struct dentry, d_name) == bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *)) {
+	if (bpf_core_field_offset(struct dentry, d_name) ==
+	    bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *)) {
 		bpf_core_read(&up, sizeof(up), &d->d_parent);
 	} else {
 		up.parent = BPF_CORE_READ(d, d_parent);
@@ -108,7 +109,9 @@ static __always_inline void emit_file(const struct rec_hdr *tmpl, __u64 at, __u6
 	__u32 size = __builtin_offsetof(struct file_payload, comp) + r->p.components * FILE_COMPONENT_BYTES;
 	/* Bound the size itself: a bound on the count is lost in the multiplication (a shift, which
 	 * the verifier tracks by known bits only). */
-	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];" : [n] "+r"(size) : [max] "i"(sizeof(struct file_payload)));
+	asm volatile("if %[n] <= %[max] goto +1; %[n] = %[max];"
+	             : [n] "+r"(size)
+	             : [max] "i"(sizeof(struct file_payload)));
 	r->h.len = size;
 	if (bpf_ringbuf_output(&events, &r->h, sizeof(r->h) + size, wakeup_flags(sizeof(r->h) + size)))
 		count(CNT_RINGBUF_FULL_RECORDS, 1);

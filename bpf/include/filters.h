@@ -3,7 +3,7 @@
 #ifndef TCPSNIFF_FILTERS_H
 #define TCPSNIFF_FILTERS_H
 
-const volatile __u32 self_tgid = 0;      /* the collector: never captured */
+const volatile __u32 self_tgid = 0; /* the collector: never captured */
 const volatile __u8 filter_pids_on = 0;
 const volatile __u8 filter_ports_on = 0;
 const volatile __u8 filter_addrs_on = 0;

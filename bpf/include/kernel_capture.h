@@ -24,7 +24,8 @@ static __always_inline void iter_describe(struct iov_iter *it, struct stash *st)
 	st->skip = BPF_CORE_READ(it, iov_offset);
 	if (bpf_core_field_exists(it->iter_type)) {
 		__u8 t = BPF_CORE_READ(it, iter_type);
-		if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) && t == bpf_core_enum_value(enum iter_type, ITER_UBUF))
+		if (bpf_core_enum_value_exists(enum iter_type, ITER_UBUF) &&
+		    t == bpf_core_enum_value(enum iter_type, ITER_UBUF))
 			ubuf = 1;
 		else if (t == bpf_core_enum_value(enum iter_type, ITER_IOVEC))
 			iovec = 1;

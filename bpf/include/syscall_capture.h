@@ -42,28 +42,28 @@ static __always_inline int on_exit(long ret)
 
 /* ---- syscall hooks ---- */
 
-#define ENTER(name, kind, dir, ptr_arg, cnt_arg)                                             \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
-	{                                                                                    \
+#define ENTER(name, kind, dir, ptr_arg, cnt_arg)                                                  \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                               \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                                   \
+	{                                                                                         \
 		return on_enter(ctx->args[0], ctx->args[ptr_arg], ctx->args[cnt_arg], kind, dir); \
 	}
 /* recv-style calls with MSG_PEEK leave the data in the socket: it will be read again. */
-#define ENTER_RECV(name, kind, ptr_arg, cnt_arg, flags_arg)                                  \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
-	{                                                                                    \
-		if (ctx->args[flags_arg] & MSG_PEEK_)                                        \
-			return 0;                                                            \
+#define ENTER_RECV(name, kind, ptr_arg, cnt_arg, flags_arg)                                               \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                                       \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                                           \
+	{                                                                                                 \
+		if (ctx->args[flags_arg] & MSG_PEEK_)                                                     \
+			return 0;                                                                         \
 		return on_enter(ctx->args[0], ctx->args[ptr_arg], ctx->args[cnt_arg], kind, DIR_INGRESS); \
 	}
 /* sendfile(out_fd, in_fd, offset, count) moves bytes from a file kernel-side: an exact gap, so
  * the stream stays in step (the sendfile receiver says which file they came from). */
-#define ENTER_SENDFILE()                                                              \
-	SEC("tracepoint/syscalls/sys_enter_sendfile64")                               \
-	int enter_sendfile64(struct trace_event_raw_sys_enter *ctx)                   \
-	{                                                                             \
-		return on_enter(ctx->args[0], 0, 0, BUF_NONE, DIR_EGRESS);            \
+#define ENTER_SENDFILE()                                                   \
+	SEC("tracepoint/syscalls/sys_enter_sendfile64")                    \
+	int enter_sendfile64(struct trace_event_raw_sys_enter *ctx)        \
+	{                                                                  \
+		return on_enter(ctx->args[0], 0, 0, BUF_NONE, DIR_EGRESS); \
 	}
 /* splice(fd_in, off_in, fd_out, off_out, len, flags) moves bytes kernel-side, into a socket
  * (egress) or out of one (ingress): they cannot be copied here, but are reported as a gap of the
@@ -74,44 +74,44 @@ static __always_inline int on_enter_splice(int fd_in, int fd_out)
 		return on_enter(fd_out, 0, 0, BUF_NONE, DIR_EGRESS);
 	return on_enter(fd_in, 0, 0, BUF_NONE, DIR_INGRESS);
 }
-#define ENTER_SPLICE()                                                  \
-	SEC("tracepoint/syscalls/sys_enter_splice")                     \
-	int enter_splice(struct trace_event_raw_sys_enter *ctx)         \
-	{                                                               \
-		return on_enter_splice(ctx->args[0], ctx->args[2]);     \
+#define ENTER_SPLICE()                                              \
+	SEC("tracepoint/syscalls/sys_enter_splice")                 \
+	int enter_splice(struct trace_event_raw_sys_enter *ctx)     \
+	{                                                           \
+		return on_enter_splice(ctx->args[0], ctx->args[2]); \
 	}
-#define EXIT(name)                                          \
-	SEC("tracepoint/syscalls/sys_exit_" #name)          \
+#define EXIT(name)                                            \
+	SEC("tracepoint/syscalls/sys_exit_" #name)            \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx) \
-	{                                                   \
-		return on_exit(ctx->ret);                   \
+	{                                                     \
+		return on_exit(ctx->ret);                     \
 	}
 
 /* Every syscall the capture hooks, entry and exit. */
-#define CAPTURE_SYSCALL_HOOKS() \
-	ENTER(write, BUF_PLAIN, DIR_EGRESS, 1, 2) \
-	ENTER(sendto, BUF_PLAIN, DIR_EGRESS, 1, 2) \
-	ENTER(writev, BUF_IOVEC, DIR_EGRESS, 1, 2) \
-	ENTER(sendmsg, BUF_MSG, DIR_EGRESS, 1, 2) \
+#define CAPTURE_SYSCALL_HOOKS()                     \
+	ENTER(write, BUF_PLAIN, DIR_EGRESS, 1, 2)   \
+	ENTER(sendto, BUF_PLAIN, DIR_EGRESS, 1, 2)  \
+	ENTER(writev, BUF_IOVEC, DIR_EGRESS, 1, 2)  \
+	ENTER(sendmsg, BUF_MSG, DIR_EGRESS, 1, 2)   \
 	ENTER(sendmmsg, BUF_MMSG, DIR_EGRESS, 1, 2) \
-	ENTER_SENDFILE() \
-	ENTER_SPLICE() \
-	ENTER(read, BUF_PLAIN, DIR_INGRESS, 1, 2) \
-	ENTER(readv, BUF_IOVEC, DIR_INGRESS, 1, 2) \
-	ENTER_RECV(recvfrom, BUF_PLAIN, 1, 2, 3) \
-	ENTER_RECV(recvmsg, BUF_MSG, 1, 2, 2) \
-	ENTER_RECV(recvmmsg, BUF_MMSG, 1, 2, 3) \
-	EXIT(write) \
-	EXIT(sendto) \
-	EXIT(writev) \
-	EXIT(sendmsg) \
-	EXIT(sendmmsg) \
-	EXIT(sendfile64) \
-	EXIT(splice) \
-	EXIT(read) \
-	EXIT(readv) \
-	EXIT(recvfrom) \
-	EXIT(recvmsg) \
+	ENTER_SENDFILE()                            \
+	ENTER_SPLICE()                              \
+	ENTER(read, BUF_PLAIN, DIR_INGRESS, 1, 2)   \
+	ENTER(readv, BUF_IOVEC, DIR_INGRESS, 1, 2)  \
+	ENTER_RECV(recvfrom, BUF_PLAIN, 1, 2, 3)    \
+	ENTER_RECV(recvmsg, BUF_MSG, 1, 2, 2)       \
+	ENTER_RECV(recvmmsg, BUF_MMSG, 1, 2, 3)     \
+	EXIT(write)                                 \
+	EXIT(sendto)                                \
+	EXIT(writev)                                \
+	EXIT(sendmsg)                               \
+	EXIT(sendmmsg)                              \
+	EXIT(sendfile64)                            \
+	EXIT(splice)                                \
+	EXIT(read)                                  \
+	EXIT(readv)                                 \
+	EXIT(recvfrom)                              \
+	EXIT(recvmsg)                               \
 	EXIT(recvmmsg)
 
 #endif

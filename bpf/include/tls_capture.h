@@ -54,8 +54,8 @@ struct tls_call {
 	__u8 early;      /* emit at the first send inside the call (Go's Write: see go_enter) */
 	__u8 emitted;    /* early: done */
 	__u8 pad;
-	__u64 count;     /* in tls_pending_writes: the plaintext bytes */
-	__u64 ts;        /* in tls_pending_writes: when the call returned */
+	__u64 count; /* in tls_pending_writes: the plaintext bytes */
+	__u64 ts;    /* in tls_pending_writes: when the call returned */
 };
 
 /* The TLS calls a thread is in, innermost last. Calls nest for real in runtimes that run code
@@ -173,11 +173,12 @@ static __always_inline void tls_proc_mark(__u32 tgid, __u8 flag)
 }
 
 #define TLS_RECORD_PLAINTEXT 16384
-#define TLS_RECORD_MIN_OVERHEAD 21 /* header 5 + tag 16 (TLS 1.2 ChaCha20); TLS 1.3 adds 1 */
-#define TLS_RECORD_MAX_OVERHEAD 29 /* header 5 + explicit nonce 8 + tag 16 (TLS 1.2 AES-GCM) */
+#define TLS_RECORD_MIN_OVERHEAD 21       /* header 5 + tag 16 (TLS 1.2 ChaCha20); TLS 1.3 adds 1 */
+#define TLS_RECORD_MAX_OVERHEAD 29       /* header 5 + explicit nonce 8 + tag 16 (TLS 1.2 AES-GCM) */
 #define TLS_MEMBIO_WINDOW_NS 50000000ULL /* the socket call follows within the same callback */
 
-static __always_inline void tls_emit(struct conn_state *cs, __u32 pid, __u32 tid, __u8 dir, __u64 buf, __u64 n, __u8 backend);
+static __always_inline void tls_emit(struct conn_state *cs, __u32 pid, __u32 tid, __u8 dir, __u64 buf, __u64 n,
+                                     __u8 backend);
 
 /* Binds a memory-BIO session to sk after its length rule passed; 0 when sk is another session's. */
 static __always_inline int tls_bind_membio(__u32 tgid, __u64 ssl, __u64 sk, struct conn_state *cs, __u8 backend)
@@ -209,17 +210,18 @@ static __always_inline int tls_send_ends_with(__u64 buf, __u64 sent, __u64 count
  * buffer as in capture.h): emitted when the send carries its records (see the top). Returns 1
  * when it did (the send is ciphertext). */
 static __always_inline int tls_pending_send(struct tls_held *p, __u64 id, struct sock *sk, struct conn_state *cs,
-					    __u8 kind, __u64 ptr, __u64 sent, __u8 backend)
+                                            __u8 kind, __u64 ptr, __u64 sent, __u8 backend)
 {
 	__u64 n = p->call.count;
 	__u64 records = (n + TLS_RECORD_PLAINTEXT - 1) / TLS_RECORD_PLAINTEXT;
 	int carries = sent >= n + records * TLS_RECORD_MIN_OVERHEAD && sent <= n + records * TLS_RECORD_MAX_OVERHEAD;
 	/* TLS 1.3 (22 bytes per record: type byte and tag), TLS 1.2 AES-GCM (29), ChaCha20 (21). */
 	if (!carries && kind == BUF_PLAIN)
-		carries = tls_send_ends_with(ptr, sent, n, records, 22) || tls_send_ends_with(ptr, sent, n, records, 29) ||
-			  tls_send_ends_with(ptr, sent, n, records, 21);
+		carries = tls_send_ends_with(ptr, sent, n, records, 22) ||
+		          tls_send_ends_with(ptr, sent, n, records, 29) ||
+		          tls_send_ends_with(ptr, sent, n, records, 21);
 	int bound = bpf_ktime_get_ns() - p->call.ts <= TLS_MEMBIO_WINDOW_NS && carries &&
-		    tls_bind_membio(id >> 32, p->call.ssl, (__u64)sk, cs, backend);
+	            tls_bind_membio(id >> 32, p->call.ssl, (__u64)sk, cs, backend);
 	if (!bound) {
 		count(CNT_TLS_UNVERIFIED, 1);
 		count(CNT_TLS_UNBOUND_BYTES, n);
@@ -292,8 +294,8 @@ static __always_inline struct tls_call *go_current(__u64 id)
  * in capture_transfer): 1 when it
  * is ciphertext of a TLS session (inside a TLS call of this thread, or on a connection bound
  * before), which is not captured. */
-static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __u8 dir, __u8 kind, __u64 ptr, __u64 moved,
-				      __u8 backend)
+static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __u8 dir, __u8 kind, __u64 ptr,
+                                      __u64 moved, __u8 backend)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -316,7 +318,9 @@ static __always_inline int tls_claims(struct sock *sk, struct conn_state *cs, __
 	if (c && c->membio)
 		c = 0;
 	if (!c && dir == DIR_INGRESS && (flags & TLS_PROC_MEMBIO)) {
-		struct tls_last_read lr = { .sk = (__u64)sk, .len = moved, .ts = bpf_ktime_get_ns(), .backend = backend };
+		struct tls_last_read lr = {
+			.sk = (__u64)sk, .len = moved, .ts = bpf_ktime_get_ns(), .backend = backend
+		};
 		bpf_map_update_elem(&tls_last_reads, &id, &lr, BPF_ANY);
 	}
 	if (c) {
@@ -347,7 +351,8 @@ static __always_inline int tls_enter(struct pt_regs *ctx, __u8 dir, __u8 kind, _
 	struct tls_thread *t = bpf_map_lookup_elem(&tls_calls, &id);
 	if (!t) {
 		struct tls_thread fresh = {};
-		if (bpf_map_update_elem(&tls_calls, &id, &fresh, BPF_NOEXIST) && bpf_map_update_elem(&tls_calls, &id, &fresh, BPF_ANY)) {
+		if (bpf_map_update_elem(&tls_calls, &id, &fresh, BPF_NOEXIST) &&
+		    bpf_map_update_elem(&tls_calls, &id, &fresh, BPF_ANY)) {
 			count(CNT_TLS_CALLS_FULL, 1);
 			return 0;
 		}
@@ -515,7 +520,8 @@ static __always_inline int tls_finish(struct tls_call *cp, __u64 id, __u64 n)
 }
 
 /* Emits n bytes of plaintext at buf as TLS records of the connection, at its plaintext offset. */
-static __always_inline void tls_emit(struct conn_state *cs, __u32 pid, __u32 tid, __u8 dir, __u64 buf, __u64 n, __u8 backend)
+static __always_inline void tls_emit(struct conn_state *cs, __u32 pid, __u32 tid, __u8 dir, __u64 buf, __u64 n,
+                                     __u8 backend)
 {
 	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_buf, &zero);
@@ -538,10 +544,10 @@ static __always_inline void tls_emit(struct conn_state *cs, __u32 pid, __u32 tid
 
 /* ---- the uprobes; user space attaches them per library file (src/receivers/tls) ---- */
 
-#define TLS_ENTRY(name, dir, kind, membio)             \
-	SEC("uprobe")                                  \
-	int name(struct pt_regs *ctx)                  \
-	{                                              \
+#define TLS_ENTRY(name, dir, kind, membio)                \
+	SEC("uprobe")                                     \
+	int name(struct pt_regs *ctx)                     \
+	{                                                 \
 		return tls_enter(ctx, dir, kind, membio); \
 	}
 

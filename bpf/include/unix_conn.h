@@ -9,7 +9,8 @@
 
 static __always_inline int is_unix_stream(struct sock *sk)
 {
-	return sk && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX_ && BPF_CORE_READ(sk, sk_type) == SOCK_STREAM_;
+	return sk && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX_ &&
+	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM_;
 }
 
 /* No ports or IPs: the inode numbers of both ends (as `ss -x` shows them) identify them. */
@@ -179,7 +180,8 @@ static __always_inline int unix_process_exit(void)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, files, count.counter) != 1)
 		return 0; /* other threads still use the descriptors */
-	struct exit_scan scan = { .fds = BPF_CORE_READ(task, files, fdt, fd), .max_fds = BPF_CORE_READ(task, files, fdt, max_fds) };
+	struct exit_scan scan = { .fds = BPF_CORE_READ(task, files, fdt, fd),
+		                  .max_fds = BPF_CORE_READ(task, files, fdt, max_fds) };
 #ifdef CAPTURE_NO_BPF_LOOP
 	for (__u32 i = 0; i < EXIT_SCAN_FDS_NO_LOOP_HELPER; i++)
 		if (exit_scan_step(i, &scan))

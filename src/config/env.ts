@@ -41,7 +41,7 @@ function substituteString(s: string, env: Env, path: string): unknown {
   if (whole) return typed(resolve(whole[1]!, env, path));
 
   let out = '';
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const c = s[i]!;
     if (c !== '$') {
       out += c;

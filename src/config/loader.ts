@@ -119,7 +119,8 @@ const firstLine = (s: string) => s.split('\n')[0]!.replace(/ at line \d+, column
 /** Validates a parsed (and env-substituted) tree. Exported for tests. */
 export function buildConfig(tree: unknown, source: string, registry: Registry): CollectorConfig {
   if (tree === null || tree === undefined) throw new ConfigError('', `${source} is empty; it needs receivers, processors, exporters and service::pipelines`);
-  if (!isMapping(tree)) throw new ConfigError('', `the top level of ${source} must be a mapping of receivers, processors, exporters and service, got ${show(tree)}`);
+  if (!isMapping(tree))
+    throw new ConfigError('', `the top level of ${source} must be a mapping of receivers, processors, exporters and service, got ${show(tree)}`);
   const errors = new ConfigErrorList();
   for (const key of Object.keys(tree)) {
     if (UNSUPPORTED_TOP_LEVEL[key]) errors.add(new ConfigError(key, UNSUPPORTED_TOP_LEVEL[key]!));
@@ -136,7 +137,11 @@ export function buildConfig(tree: unknown, source: string, registry: Registry): 
   errors.throwIfAny();
 
   const warnings: string[] = [];
-  for (const [section, map] of [['receivers', receivers], ['processors', processors], ['exporters', exporters]] as const) {
+  for (const [section, map] of [
+    ['receivers', receivers],
+    ['processors', processors],
+    ['exporters', exporters],
+  ] as const) {
     for (const id of map.keys()) {
       if (!usedIn(pipelines, section, id)) warnings.push(`${section}::${id}: defined but not used in any pipeline; it will not run`);
     }
@@ -150,7 +155,13 @@ function usedIn(pipelines: PipelineConfig[], section: 'receivers' | 'processors'
 }
 
 /** The section's valid components; the IDs of invalid ones go to `invalid` (as `section::id`), their errors to `errors`. */
-function parseComponents(tree: Mapping, section: keyof typeof SECTIONS, registry: Registry, errors: ConfigErrorList, invalid: Set<string>): Map<string, ComponentConfig> {
+function parseComponents(
+  tree: Mapping,
+  section: keyof typeof SECTIONS,
+  registry: Registry,
+  errors: ConfigErrorList,
+  invalid: Set<string>,
+): Map<string, ComponentConfig> {
   const kind = SECTIONS[section];
   const out = new Map<string, ComponentConfig>();
   const raw = tree[section];
@@ -194,18 +205,21 @@ const METRICS_SPEC: SectionSpec = {
 };
 
 function parseService(raw: unknown): ServiceSection {
-  if (raw === undefined || raw === null) throw new ConfigError('service', 'is required; it lists the pipelines (service::pipelines::traces: {receivers, processors, exporters})');
+  if (raw === undefined || raw === null)
+    throw new ConfigError('service', 'is required; it lists the pipelines (service::pipelines::traces: {receivers, processors, exporters})');
   if (!isMapping(raw)) throw new ConfigError('service', `expected a mapping with pipelines (and optionally telemetry), got ${show(raw)}`);
   expectKeys(raw, 'service', ['pipelines', 'telemetry'], { extensions: 'extensions are not supported by tcpsniff-collector' });
   const telemetry = raw['telemetry'];
-  if (telemetry !== undefined && telemetry !== null && !isMapping(telemetry)) throw new ConfigError('service::telemetry', `expected a mapping, got ${show(telemetry)}`);
+  if (telemetry !== undefined && telemetry !== null && !isMapping(telemetry))
+    throw new ConfigError('service::telemetry', `expected a mapping, got ${show(telemetry)}`);
   const t = (telemetry ?? {}) as Mapping;
   expectKeys(t, 'service::telemetry', ['logs', 'metrics']);
   const errors = new ConfigErrorList();
   const logs = errors.check(() => {
     const l = parseSection<{ level: string; summary_interval: number }>(t['logs'], 'service::telemetry::logs', LOGS_SPEC);
     const level = l.level.toLowerCase();
-    if (!LOG_LEVELS.includes(level as Level)) throw new ConfigError('service::telemetry::logs::level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(l.level)}`);
+    if (!LOG_LEVELS.includes(level as Level))
+      throw new ConfigError('service::telemetry::logs::level', `expected one of ${LOG_LEVELS.join(', ')}, got ${show(l.level)}`);
     return { level: level as Level, summaryIntervalMs: l.summary_interval };
   });
   const metrics = errors.check(() => {
@@ -243,10 +257,12 @@ type Section = 'receivers' | 'processors' | 'exporters';
 
 function parsePipelines(raw: unknown, defined: Defined): PipelineConfig[] {
   const p = 'service::pipelines';
-  if (raw === undefined || raw === null) throw new ConfigError(p, 'is required; define at least one pipeline, e.g. traces: {receivers: [tcp], processors: [http], exporters: [debug]}');
+  if (raw === undefined || raw === null)
+    throw new ConfigError(p, 'is required; define at least one pipeline, e.g. traces: {receivers: [tcp], processors: [http], exporters: [debug]}');
   if (!isMapping(raw)) throw new ConfigError(p, `expected a mapping of pipeline IDs (traces or traces/<name>) to pipelines, got ${show(raw)}`);
   const ids = Object.keys(raw);
-  if (ids.length === 0) throw new ConfigError(p, 'no pipelines defined; define at least one, e.g. traces: {receivers: [tcp], processors: [http], exporters: [debug]}');
+  if (ids.length === 0)
+    throw new ConfigError(p, 'no pipelines defined; define at least one, e.g. traces: {receivers: [tcp], processors: [http], exporters: [debug]}');
   return eachChecked(ids, (id) => parsePipeline(id, raw[id], join(p, id), defined));
 }
 
@@ -254,7 +270,8 @@ function parsePipeline(id: string, raw: unknown, p: string, defined: Defined): P
   const m = /^([a-z]+)(?:\/(.+))?$/.exec(id);
   if (!m || m[1] !== 'traces' || (id.includes('/') && !m[2])) {
     const signal = m?.[1];
-    const why = signal === 'metrics' || signal === 'logs' ? `${signal} pipelines are not supported; tcpsniff-collector produces traces only` : 'invalid pipeline ID';
+    const why =
+      signal === 'metrics' || signal === 'logs' ? `${signal} pipelines are not supported; tcpsniff-collector produces traces only` : 'invalid pipeline ID';
     throw new ConfigError(p, `${why}; pipeline IDs are traces or traces/<name>`);
   }
   if (!isMapping(raw)) throw new ConfigError(p, `expected a mapping with receivers, processors and exporters, got ${show(raw)}`);
@@ -264,7 +281,8 @@ function parsePipeline(id: string, raw: unknown, p: string, defined: Defined): P
   const processors = errors.check(() => idList(raw['processors'], join(p, 'processors'), 'processors', defined, false));
   const exporters = errors.check(() => idList(raw['exporters'], join(p, 'exporters'), 'exporters', defined, true));
   // The order needs each processor's stage: not known for one whose section is invalid.
-  if (processors !== undefined && processors.every((id) => defined.processors.has(id))) errors.check(() => checkProcessorOrder(processors, join(p, 'processors'), defined.processors));
+  if (processors !== undefined && processors.every((id) => defined.processors.has(id)))
+    errors.check(() => checkProcessorOrder(processors, join(p, 'processors'), defined.processors));
   errors.throwIfAny();
   return { id, receivers: receivers!, processors: processors!, exporters: exporters! };
 }
@@ -313,7 +331,10 @@ function checkJoins(pipelines: PipelineConfig[], receivers: Map<string, Componen
     }
     pipelines.forEach((p) => {
       if (p.receivers.includes(id) && !p.receivers.includes(j.receiver))
-        throw new ConfigError(join(join('service::pipelines', p.id), 'receivers'), `${id} joins the connections of ${j.receiver}: list ${j.receiver} in this pipeline too`);
+        throw new ConfigError(
+          join(join('service::pipelines', p.id), 'receivers'),
+          `${id} joins the connections of ${j.receiver}: list ${j.receiver} in this pipeline too`,
+        );
     });
   }
 }
@@ -330,9 +351,15 @@ function checkProcessorOrder(ids: string[], p: string, processors: Map<string, C
     throw new ConfigError(p, `must include the http processor: receivers capture raw bytes and only http turns them into spans for the exporters (${example})`);
   }
   if (chunkStage.length > 1) {
-    throw new ConfigError(p, `lists ${chunkStage.join(' and ')}, but a pipeline takes exactly one processor that turns bytes into spans; use one per pipeline, or define two pipelines`);
+    throw new ConfigError(
+      p,
+      `lists ${chunkStage.join(' and ')}, but a pipeline takes exactly one processor that turns bytes into spans; use one per pipeline, or define two pipelines`,
+    );
   }
   if (ids[0] !== chunkStage[0]) {
-    throw new ConfigError(p, `${chunkStage[0]} must come first: ${ids[0]} works on spans, which only exist after ${chunkStage[0]} has turned the captured bytes into them (${example})`);
+    throw new ConfigError(
+      p,
+      `${chunkStage[0]} must come first: ${ids[0]} works on spans, which only exist after ${chunkStage[0]} has turned the captured bytes into them (${example})`,
+    );
   }
 }

@@ -51,12 +51,23 @@ export function eachChecked<T, U>(items: readonly T[], f: (item: T, i: number) =
   return out;
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const BYTE_UNITS: Record<string, number> = {
-  '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
-  ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3,
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  ki: 1024,
+  kib: 1024,
+  mi: 1024 ** 2,
+  mib: 1024 ** 2,
+  gi: 1024 ** 3,
+  gib: 1024 ** 3,
 };
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -111,8 +122,7 @@ function parseField(spec: FieldSpec, v: unknown, path: string): unknown {
       return v;
     case 'string':
       if (typeof v !== 'string') throw new ConfigError(path, `expected a string, got ${show(v)}`);
-      if (spec.enum && !spec.enum.includes(v))
-        throw new ConfigError(path, `expected one of ${spec.enum.join(', ')}, got ${show(v)}`);
+      if (spec.enum && !spec.enum.includes(v)) throw new ConfigError(path, `expected one of ${spec.enum.join(', ')}, got ${show(v)}`);
       return v;
     case 'list':
       if (!Array.isArray(v)) throw new ConfigError(path, `expected a list, got ${show(v)}`);
@@ -146,8 +156,7 @@ function defaultOf(spec: FieldSpec): unknown {
  * The result type is the caller's to assert (it matches the spec).
  */
 export function parseSection<T = Record<string, unknown>>(raw: unknown, path: string, spec: SectionSpec): T {
-  if (raw !== undefined && raw !== null && !isPlainObject(raw))
-    throw new ConfigError(path, `expected a mapping of keys, got ${show(raw)}`);
+  if (raw !== undefined && raw !== null && !isPlainObject(raw)) throw new ConfigError(path, `expected a mapping of keys, got ${show(raw)}`);
   const user = (raw ?? {}) as Record<string, unknown>;
   const errors = new ConfigErrorList();
   for (const key of Object.keys(user)) {

@@ -197,7 +197,9 @@ export class QueuedSpanExporter implements ExporterComponent {
     this.counters.batchesSent++;
     if (rejected > 0 || result.errorMessage) {
       this.counters.rejectedByBackend += rejected;
-      this.failures.failure(`backend at ${this.transport.target} rejected ${rejected} of ${batch.length} span(s)${result.errorMessage ? `: ${result.errorMessage}` : ''}`);
+      this.failures.failure(
+        `backend at ${this.transport.target} rejected ${rejected} of ${batch.length} span(s)${result.errorMessage ? `: ${result.errorMessage}` : ''}`,
+      );
     } else {
       this.failures.success(`exports to ${this.transport.target} succeed again`);
     }
@@ -228,7 +230,9 @@ export class QueuedSpanExporter implements ExporterComponent {
     this.abandon();
     await this.idle();
     if (this.counters.unsentAtShutdown > 0) {
-      this.ctx.logger.warn(`could not send ${this.counters.unsentAtShutdown} span(s) to ${this.transport.target} before the flush timeout (${this.cfg.flush_timeout}ms); they are dropped`);
+      this.ctx.logger.warn(
+        `could not send ${this.counters.unsentAtShutdown} span(s) to ${this.transport.target} before the flush timeout (${this.cfg.flush_timeout}ms); they are dropped`,
+      );
     }
   }
 

@@ -10,12 +10,19 @@ export function formatAddress(buf: Buffer, off: number, family: number): string 
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push(buf.readUInt16BE(off + 2 * i));
   // RFC 5952: compress the longest run (length >= 2) of zero words.
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) { i++; continue; }
+  let bestStart = -1,
+    bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = words.map((w) => w.toString(16));

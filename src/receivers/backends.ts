@@ -19,8 +19,7 @@ export async function startFirstAvailable<R>(
   logger: Logger,
 ): Promise<{ name: string; running: R }> {
   const tried = forced === 'auto' ? candidates : candidates.filter((c) => c.name === forced);
-  if (tried.length === 0)
-    throw new UserError(`${receiver}: unknown backend "${forced}"; valid: auto, ${candidates.map((c) => c.name).join(', ')}`);
+  if (tried.length === 0) throw new UserError(`${receiver}: unknown backend "${forced}"; valid: auto, ${candidates.map((c) => c.name).join(', ')}`);
   const failures: string[] = [];
   for (const c of tried) {
     try {

@@ -45,8 +45,7 @@ export function kernelLayerBackend(
       const other: KernelLayerKind = kind === 'fentry' ? 'kprobe' : 'fentry';
       const all = [...target.functions, ...(target.optionalFunctions ?? [])];
       const skip = all.flatMap((f) => PROGRAMS[other].map((p) => `${p}_${f}`));
-      for (const f of target.optionalFunctions ?? [])
-        if (!kernelHasFunction(f)) skip.push(...PROGRAMS[kind].map((p) => `${p}_${f}`));
+      for (const f of target.optionalFunctions ?? []) if (!kernelHasFunction(f)) skip.push(...PROGRAMS[kind].map((p) => `${p}_${f}`));
       return openCaptureSession(o, target.object, skip);
     },
   };

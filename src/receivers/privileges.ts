@@ -24,8 +24,5 @@ export function missingBpfPrivileges(caps = effectiveCapabilities()): string | n
   if (!has(caps, CAP_BPF)) missing.push('CAP_BPF');
   if (!has(caps, CAP_PERFMON)) missing.push('CAP_PERFMON');
   if (missing.length === 0) return null;
-  return (
-    `loading eBPF programs needs ${missing.join(' and ')} (or CAP_SYS_ADMIN); ` +
-    `run as root (e.g. with sudo) or grant CAP_BPF and CAP_PERFMON`
-  );
+  return `loading eBPF programs needs ${missing.join(' and ')} (or CAP_SYS_ADMIN); ` + `run as root (e.g. with sudo) or grant CAP_BPF and CAP_PERFMON`;
 }

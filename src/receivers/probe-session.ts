@@ -51,7 +51,9 @@ export class ProbeSession {
     this.probe = new addon.Probe();
     this.attached = this.probe.open(objectPath, options); // throws with libbpf's reasons
     this.decoder = new RecordDecoder(receiverName, monotonicToUnixOffsetNs(), undefined, (v) =>
-      this.logger.error(`kernel records of version ${v} skipped (counted in drops.malformed_records): this collector decodes version ${REC_VERSION} of bpf/include/record.h; rebuild the BPF objects and the addon with 'npm run setup'`),
+      this.logger.error(
+        `kernel records of version ${v} skipped (counted in drops.malformed_records): this collector decodes version ${REC_VERSION} of bpf/include/record.h; rebuild the BPF objects and the addon with 'npm run setup'`,
+      ),
     );
     this.probe.start((batch) => this.onBatch(batch));
   }

@@ -12,9 +12,26 @@ export const REC_VERSION = 4;
  * receiver refuses an addon built from another version (probe-session.ts).
  */
 export const REC_HDR = {
-  version: 0, kind: 1, direction: 2, role: 3, family: 4, backend: 5, flags: 6, pid: 8, tid: 12,
-  conn_id: 16, ts_ns: 24, offset: 32, len: 40, lost_after: 44, lport: 48, rport: 50, reserved: 52,
-  laddr: 56, raddr: 72, comm: 88,
+  version: 0,
+  kind: 1,
+  direction: 2,
+  role: 3,
+  family: 4,
+  backend: 5,
+  flags: 6,
+  pid: 8,
+  tid: 12,
+  conn_id: 16,
+  ts_ns: 24,
+  offset: 32,
+  len: 40,
+  lost_after: 44,
+  lport: 48,
+  rport: 50,
+  reserved: 52,
+  laddr: 56,
+  raddr: 72,
+  comm: 88,
 } as const;
 export const REC_HEADER_BYTES = 104;
 export const COMM_BYTES = 16;
@@ -230,8 +247,7 @@ export class RecordDecoder {
    * or a protocol's plaintext prelude), a close ends that stream first: what follows is a new one.
    */
   private startTls(live: LiveConn, out: CaptureChunk[], timeUnixNano: bigint): void {
-    if (live.raw)
-      out.push({ ...CLOSE_TEMPLATE, conn: live.meta, timeUnixNano, pid: live.pid, tid: live.tid, comm: live.comm, source: this.receiverName });
+    if (live.raw) out.push({ ...CLOSE_TEMPLATE, conn: live.meta, timeUnixNano, pid: live.pid, tid: live.tid, comm: live.comm, source: this.receiverName });
     live.meta = { ...live.meta, tls: true };
     live.tls = true;
   }

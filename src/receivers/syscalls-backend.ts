@@ -9,8 +9,18 @@ import type { BackendCandidate } from './backends';
 
 /** Syscalls hooked at enter and exit. Program names are enter_<name> / exit_<name>. */
 export const HOOKED_SYSCALLS = [
-  'write', 'sendto', 'writev', 'sendmsg', 'sendmmsg', 'sendfile64', 'splice',
-  'read', 'readv', 'recvfrom', 'recvmsg', 'recvmmsg',
+  'write',
+  'sendto',
+  'writev',
+  'sendmsg',
+  'sendmmsg',
+  'sendfile64',
+  'splice',
+  'read',
+  'readv',
+  'recvfrom',
+  'recvmsg',
+  'recvmmsg',
 ] as const;
 
 export interface SyscallCaptureSettings {
@@ -67,11 +77,7 @@ const BATCH_BYTES = 1 << 20;
 const BATCH_COUNT = 32;
 
 /** Loads a capture object (bpf/include/capture.h) with the receiver's settings and filters. */
-export function openCaptureSession(
-  o: Omit<SyscallsBackendOptions, 'object' | 'enterOnly'>,
-  object: string,
-  skipPrograms: string[],
-): ProbeSession {
+export function openCaptureSession(o: Omit<SyscallsBackendOptions, 'object' | 'enterOnly'>, object: string, skipPrograms: string[]): ProbeSession {
   const optional = o.optionalPrograms ?? [];
   try {
     return loadCaptureSession(o, object, skipPrograms);

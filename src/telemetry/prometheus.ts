@@ -24,7 +24,11 @@ export function isGauge(key: string): boolean {
   return /(^|\.)(open|active|tracked|pending|size|queued)$/.test(key) || /^(queue|buffer|inflight|in_flight|held)\./.test(key);
 }
 
-const sanitize = (s: string) => s.replace(/[^a-zA-Z0-9_]/g, '_').replace(/_+/g, '_').replace(/^_|_$/g, '');
+const sanitize = (s: string) =>
+  s
+    .replace(/[^a-zA-Z0-9_]/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^_|_$/g, '');
 
 /** `spans.sent` → `spans_sent`; `bytes.written` → `written_bytes`. */
 export function metricStem(key: string): string {
@@ -77,7 +81,8 @@ const HELP: Record<string, string> = {
   'receiver:records': 'Capture records received from the kernel.',
   'receiver:bytes': 'Payload bytes captured from sockets.',
   'receiver:connections.open': 'Connections the receiver currently tracks.',
-  'receiver:addon.waits_for_consumer': 'Times the addon thread waited for JavaScript to take a batch (it never drops; the kernel ring buffer absorbs the burst).',
+  'receiver:addon.waits_for_consumer':
+    'Times the addon thread waited for JavaScript to take a batch (it never drops; the kernel ring buffer absorbs the burst).',
   'processor:chunks': 'Capture chunks the processor consumed.',
   'processor:bytes': 'Payload bytes the processor consumed.',
   'processor:exchanges': 'Request/response exchanges turned into spans.',
@@ -107,9 +112,21 @@ export function renderMetrics(components: ComponentStats[], info: ProcessInfo): 
       if (key.startsWith('drops.')) {
         const reason = key.slice('drops.'.length);
         if (reason.endsWith('_bytes')) {
-          m.add('tcpsniff_dropped_bytes_total', 'counter', 'Bytes lost, by place (component) and reason.', { ...base, reason: reason.slice(0, -'_bytes'.length) }, value);
+          m.add(
+            'tcpsniff_dropped_bytes_total',
+            'counter',
+            'Bytes lost, by place (component) and reason.',
+            { ...base, reason: reason.slice(0, -'_bytes'.length) },
+            value,
+          );
         } else {
-          m.add('tcpsniff_dropped_total', 'counter', 'Items lost (records, chunks, exchanges or spans, as the place handles them), by place (component) and reason.', { ...base, reason }, value);
+          m.add(
+            'tcpsniff_dropped_total',
+            'counter',
+            'Items lost (records, chunks, exchanges or spans, as the place handles them), by place (component) and reason.',
+            { ...base, reason },
+            value,
+          );
         }
         continue;
       }

@@ -58,7 +58,12 @@ export async function startCli(configText: string, opts: { wrap?: string[]; read
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  everyMs = 200,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -160,7 +165,14 @@ export interface RunningJaeger extends Backend {
 /** Jaeger v2 all-in-one with in-memory storage, every port of ours free (no 4317/16686 clash). */
 export async function startJaeger(bin: string): Promise<RunningJaeger> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jaeger-'));
-  const [grpcPort, queryPort, queryGrpcPort, healthPort, metricsPort, httpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [grpcPort, queryPort, queryGrpcPort, healthPort, metricsPort, httpPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const config = path.join(dir, 'config.yaml');
   fs.writeFileSync(
     config,

@@ -47,7 +47,8 @@ for (const asgi of ['uvicorn', 'hypercorn']) {
     try {
       const outs: Array<{ text: string; error: string | null }> = [];
       const r = await withCollector({ ports: [port] }, async () => {
-        for (const model of ['gpt-4o-mini', 'cut']) outs.push(JSON.parse(await run(PYTHON_PEERS, [path.join(FIX, 'openai-stream.py'), `http://127.0.0.1:${port}`, model])));
+        for (const model of ['gpt-4o-mini', 'cut'])
+          outs.push(JSON.parse(await run(PYTHON_PEERS, [path.join(FIX, 'openai-stream.py'), `http://127.0.0.1:${port}`, model])));
         await new Promise((res) => setTimeout(res, 500)); // the server's late terminator is long written
       });
       assert.equal(r.exitCode, 0, r.stderr);
@@ -66,7 +67,10 @@ for (const asgi of ['uvicorn', 'hypercorn']) {
       assertCut(cut, 'CLIENT cut stream');
       const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
       assert.equal(servers.length, 2, dump(r.spans));
-      assert.ok(servers.every((s) => s.attributes['url.path'] === '/v1/chat/completions' && s.attributes['http.response.status_code'] === 200), dump(servers));
+      assert.ok(
+        servers.every((s) => s.attributes['url.path'] === '/v1/chat/completions' && s.attributes['http.response.status_code'] === 200),
+        dump(servers),
+      );
       assert.notEqual(servers[1]!.attributes['tcpsniff.incomplete'], undefined, 'the cut stream is incomplete on the server side too');
     } finally {
       await stop(server);
@@ -85,7 +89,10 @@ for (const [name, cmd, args] of [
       const base = `http://127.0.0.1:${port}`;
       const codes: number[] = [];
       const r = await withCollector({ ports: [port] }, async () => {
-        assert.equal(await run('curl', ['-sS', '--http2-prior-knowledge', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${base}/late-end/5000?delay=500`]), '200 5000');
+        assert.equal(
+          await run('curl', ['-sS', '--http2-prior-knowledge', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `${base}/late-end/5000?delay=500`]),
+          '200 5000',
+        );
         if (name !== 'hypercorn') codes.push(await exitCodeOf('curl', ['-sS', '--http2-prior-knowledge', '-o', '/dev/null', `${base}/cut/4000`]));
         await new Promise((res) => setTimeout(res, 800)); // the server's late END_STREAM is long written
       });

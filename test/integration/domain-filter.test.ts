@@ -45,7 +45,13 @@ test('domain_filter: a port include rule is pushed down; the other port never re
     assert.equal(pushed.exitCode, 0, pushed.stderr);
     assert.match(pushed.stderr, new RegExp(`receiver/tcp: domain_filter pushed down into the kernel filter: ports \\[${a.port}\\]`));
     const mine = pushed.spans.filter((s) => ['wanted.local', 'noise.local'].includes(String(s.attributes['server.address'])));
-    assert.deepEqual(mine.map((s) => [s.attributes['server.address'], s.kind]).sort(), [['wanted.local', SERVER], ['wanted.local', CLIENT]].sort());
+    assert.deepEqual(
+      mine.map((s) => [s.attributes['server.address'], s.kind]).sort(),
+      [
+        ['wanted.local', SERVER],
+        ['wanted.local', CLIENT],
+      ].sort(),
+    );
     const s1 = summary(pushed);
     assert.equal(s1.exchanges, 2, 'only port A exchanges reached the http processor');
     assert.ok(s1.bytes < 10_000, `captured bytes ${s1.bytes}: port B's 500 kB stayed in the kernel`);

@@ -29,7 +29,16 @@ const GENAI = {
 };
 
 async function collect(ports: number[], traffic: () => Promise<void>, genai: Record<string, unknown> = GENAI): Promise<CollectorRun> {
-  const r = await withCollector({ ports, processors: [['genai', genai], ['redaction', {}]] }, traffic);
+  const r = await withCollector(
+    {
+      ports,
+      processors: [
+        ['genai', genai],
+        ['redaction', {}],
+      ],
+    },
+    traffic,
+  );
   assert.equal(r.exitCode, 0, r.stderr);
   for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
   return r;
@@ -119,12 +128,29 @@ test('openai SDK (chat, streamed chat with include_usage, embeddings) direct: ex
   assert.ok(!dump(r.spans).includes('sk-test-not-a-real-key'));
 });
 
-test('openai SDK over HTTPS to a local TLS server (Node\'s OpenSSL on both ends): the same GenAI spans as over plain HTTP', async () => {
+test("openai SDK over HTTPS to a local TLS server (Node's OpenSSL on both ends): the same GenAI spans as over plain HTTP", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-genai-tls-'));
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
   const tlsPort = await freePort();
   const tlsServer = await startServer(process.execPath, [path.join(FIX, 'llm-server.js'), String(tlsPort), cert, key], '127.0.0.1', tlsPort);
   try {
@@ -132,8 +158,13 @@ test('openai SDK over HTTPS to a local TLS server (Node\'s OpenSSL on both ends)
     const r = await collect([tlsPort], async () => {
       // The SDK verifies the server's certificate: the test's own CA file.
       out = await new Promise<string>((resolve, reject) =>
-        execFile(process.execPath, [path.join(FIX, 'llm-clients.js'), 'openai', `https://127.0.0.1:${tlsPort}`], { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert } },
-          (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout))));
+        execFile(
+          process.execPath,
+          [path.join(FIX, 'llm-clients.js'), 'openai', `https://127.0.0.1:${tlsPort}`],
+          { env: { ...process.env, NODE_EXTRA_CA_CERTS: cert } },
+          (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stderr}`)) : resolve(stdout)),
+        ),
+      );
     });
     assert.deepEqual(JSON.parse(out.trim().split('\n')[1]!).usage, { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16 });
     checkOpenAi(r.spans, 'writer-agent');
@@ -200,20 +231,32 @@ test('anthropic SDK (messages, streamed messages) and agent rules per process', 
 
 test('two client processes, three agents: rules by command line, else the comm', async () => {
   const r = await collect([port], async () => {
-    await Promise.all([client(`http://127.0.0.1:${port}`, 'openai'), client(`http://127.0.0.1:${port}`, 'anthropic'), client(`http://127.0.0.1:${port}`, 'ollama')]);
+    await Promise.all([
+      client(`http://127.0.0.1:${port}`, 'openai'),
+      client(`http://127.0.0.1:${port}`, 'anthropic'),
+      client(`http://127.0.0.1:${port}`, 'ollama'),
+    ]);
   });
   const agents = (api: string) => [...new Set(byApi(r.spans, api, CLIENT).map((s) => s.attributes['gen_ai.agent.name']))];
   assert.deepEqual(agents('openai.chat_completions'), ['writer-agent']);
   assert.deepEqual(agents('anthropic.messages'), ['critic-agent']);
   assert.deepEqual(agents('ollama.chat'), ['node']);
-  assert.deepEqual([...new Set(byApi(r.spans, 'ollama.chat', SERVER).map((s) => s.attributes['gen_ai.agent.name']))], [undefined], 'the serving side is no agent');
+  assert.deepEqual(
+    [...new Set(byApi(r.spans, 'ollama.chat', SERVER).map((s) => s.attributes['gen_ai.agent.name']))],
+    [undefined],
+    'the serving side is no agent',
+  );
 });
 
 test('ollama client (NDJSON stream, generate) and Gemini REST (generateContent, streamGenerateContent SSE)', async () => {
-  const r = await collect([port], async () => {
-    await client(`http://127.0.0.1:${port}`, 'ollama');
-    await client(`http://127.0.0.1:${port}`, 'gemini');
-  }, { capture_content: true, max_content_bytes: 200 });
+  const r = await collect(
+    [port],
+    async () => {
+      await client(`http://127.0.0.1:${port}`, 'ollama');
+      await client(`http://127.0.0.1:${port}`, 'gemini');
+    },
+    { capture_content: true, max_content_bytes: 200 },
+  );
   const [chat] = byApi(r.spans, 'ollama.chat', CLIENT);
   const s = stable(genaiOf(chat!));
   assert.equal(chat!.name, 'chat llama3.2');
@@ -233,7 +276,9 @@ test('ollama client (NDJSON stream, generate) and Gemini REST (generateContent, 
     'gen_ai.output.type': 'text',
     'gen_ai.agent.name': 'node',
     'gen_ai.input.messages': JSON.stringify([{ role: 'user', content: 'Hi' }]),
-    'gen_ai.output.messages': JSON.stringify([{ role: 'assistant', parts: [{ type: 'text', content: 'Hello from the local model. ' }], finish_reason: 'stop' }]),
+    'gen_ai.output.messages': JSON.stringify([
+      { role: 'assistant', parts: [{ type: 'text', content: 'Hello from the local model. ' }], finish_reason: 'stop' },
+    ]),
   });
   assert.ok(s.ttfc! >= 0.015);
   const [gen] = byApi(r.spans, 'ollama.generate', CLIENT);
@@ -297,7 +342,10 @@ http {
     const hop2 = r.spans.filter((s) => !hop1.includes(s));
     checkOpenAi(hop1, 'writer-agent');
     checkOpenAi(hop2, 'nginx');
-    assert.ok(hop2.some((s) => s.kind === CLIENT && s.resource['process.executable.name'] === 'nginx'), 'nginx called the model server');
+    assert.ok(
+      hop2.some((s) => s.kind === CLIENT && s.resource['process.executable.name'] === 'nginx'),
+      'nginx called the model server',
+    );
   } finally {
     await stop(nginx);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -42,7 +42,11 @@ export function assertGrpcEchoCalls(
     ['server', servers],
     ['client', clients],
   ] as const) {
-    assert.deepEqual(spans.map((s) => s.name), names.map((n) => `tcpsniff.test.Echo/${n}`), kind);
+    assert.deepEqual(
+      spans.map((s) => s.name),
+      names.map((n) => `tcpsniff.test.Echo/${n}`),
+      kind,
+    );
     spans.forEach((s, i) => {
       const where = `${kind} ${s.name}`;
       assert.equal(s.attributes['rpc.system.name'], 'grpc', where);

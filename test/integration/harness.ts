@@ -144,7 +144,12 @@ export async function withCollector(opts: CollectorOptions, traffic: () => Promi
   child.stderr!.on('data', (d) => (stderr += d));
   child.stdout!.on('data', (d) => (stderr += d));
   try {
-    await waitFor(child, () => /\bready\b/.test(stderr), 30_000, () => stderr);
+    await waitFor(
+      child,
+      () => /\bready\b/.test(stderr),
+      30_000,
+      () => stderr,
+    );
     await traffic();
   } finally {
     child.kill('SIGTERM');

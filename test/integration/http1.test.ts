@@ -26,13 +26,26 @@ test('curl against python3 -m http.server: one SERVER and one CLIENT span, exact
   const parentId = '00f067aa0ba902b7';
   try {
     const r = await withCollector({ ports: [port], http: { command_line: true } }, async () => {
-      const out = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', `traceparent: 00-${traceId}-${parentId}-01`, `http://127.0.0.1:${port}/hello.txt?a=1&b=two`]);
+      const out = await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-H',
+        `traceparent: 00-${traceId}-${parentId}-01`,
+        `http://127.0.0.1:${port}/hello.txt?a=1&b=two`,
+      ]);
       assert.equal(out, '200');
     });
     assertNoDrops(r);
     const servers = spansOf(r.spans, SERVER);
     const clients = spansOf(r.spans, CLIENT);
-    assert.equal(servers.length, 1, JSON.stringify(r.spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 1));
+    assert.equal(
+      servers.length,
+      1,
+      JSON.stringify(r.spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 1),
+    );
     assert.equal(clients.length, 1);
     const [s, c] = [servers[0]!, clients[0]!];
 
@@ -85,7 +98,10 @@ test('Node http server and client: keep-alive, chunked responses and a chunked r
   try {
     let lines: Array<{ path: string; status: number; body: string }> = [];
     const r = await withCollector({ ports: [port] }, async () => {
-      lines = (await run(process.execPath, [NODE_CLIENT, String(port)])).trim().split('\n').map((l) => JSON.parse(l));
+      lines = (await run(process.execPath, [NODE_CLIENT, String(port)]))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     });
     assertNoDrops(r);
     assert.equal(lines.length, 4);
@@ -94,8 +110,14 @@ test('Node http server and client: keep-alive, chunked responses and a chunked r
     assert.equal(servers.length, 4, r.stderr);
     assert.equal(clients.length, 4, r.stderr);
     for (const spans of [servers, clients]) {
-      assert.deepEqual(spans.map((s) => s.attributes['http.request.method']), ['GET', 'GET', 'POST', 'GET']);
-      assert.deepEqual(spans.map((s) => s.attributes['http.response.status_code']), [200, 200, 201, 200]);
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.request.method']),
+        ['GET', 'GET', 'POST', 'GET'],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.response.status_code']),
+        [200, 200, 201, 200],
+      );
       assert.deepEqual(
         spans.map((s) => s.attributes['http.response.body.size']),
         lines.map((l) => Buffer.byteLength(l.body, 'latin1')),
@@ -104,7 +126,10 @@ test('Node http server and client: keep-alive, chunked responses and a chunked r
       // One keep-alive connection: the same peer port for all four exchanges.
       assert.equal(new Set(spans.map((s) => s.attributes['network.peer.port'])).size, 1);
     }
-    assert.deepEqual(servers.map((s) => s.attributes['url.path']), ['/chunked/3', '/chunked/5', '/echo-size', '/p/1000']);
+    assert.deepEqual(
+      servers.map((s) => s.attributes['url.path']),
+      ['/chunked/3', '/chunked/5', '/echo-size', '/p/1000'],
+    );
     assert.equal(servers[0]!.resource['process.pid'], server.pid);
     assert.equal(clients[3]!.attributes['url.full'], `http://127.0.0.1:${port}/p/1000`);
   } finally {

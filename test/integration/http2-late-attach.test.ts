@@ -78,18 +78,24 @@ test('attached to a busy HTTP/2 connection: pre-attach table entries are marked 
 
     let lastBeforeReady = 0; // every request numbered above this one was sent after the collector was ready
     let switchedAt = 0; // the first request of session v2 is numbered above this one
-    const r = await withCollector({ ports: [port], http: { capture_headers: ['x-session', 'x-tenant', 'x-served-session', 'x-session-n', 'x-tenant-n', 'x-served-session-n', 'content-type'] } }, async () => {
-      lastBeforeReady = done.length + 1; // at most one request in flight
-      await until('40 requests after attach', () => alive() && done.length >= lastBeforeReady + 40);
-      switchedAt = done.length + 1;
-      c.stdin!.write('switch v2\n');
-      await until('30 requests of session v2', () => alive() && done.filter((d) => d.session === 'v2').length >= 30);
-      c.stdin!.write('switch v3 n\n');
-      await until('30 requests of session v3', () => alive() && done.filter((d) => d.session === 'v3').length >= 30);
-      c.stdin!.write('stop\n');
-      await until('the client to exit', () => c.exitCode !== null);
-      assert.equal(c.exitCode, 0, clientErr);
-    });
+    const r = await withCollector(
+      {
+        ports: [port],
+        http: { capture_headers: ['x-session', 'x-tenant', 'x-served-session', 'x-session-n', 'x-tenant-n', 'x-served-session-n', 'content-type'] },
+      },
+      async () => {
+        lastBeforeReady = done.length + 1; // at most one request in flight
+        await until('40 requests after attach', () => alive() && done.length >= lastBeforeReady + 40);
+        switchedAt = done.length + 1;
+        c.stdin!.write('switch v2\n');
+        await until('30 requests of session v2', () => alive() && done.filter((d) => d.session === 'v2').length >= 30);
+        c.stdin!.write('switch v3 n\n');
+        await until('30 requests of session v3', () => alive() && done.filter((d) => d.session === 'v3').length >= 30);
+        c.stdin!.write('stop\n');
+        await until('the client to exit', () => c.exitCode !== null);
+        assert.equal(c.exitCode, 0, clientErr);
+      },
+    );
     assert.equal(r.exitCode, 0, r.stderr);
     const byI = new Map(done.map((d) => [d.i, d]));
     for (const d of done) {
@@ -137,12 +143,18 @@ test('attached to a busy HTTP/2 connection: pre-attach table entries are marked 
         }
         if (kind === 'client') {
           // url.full holds the authority: right, or (unknown) the server endpoint — never another request's.
-          assert.ok(target === `http://${d.authority}${d.path}` || (unknown > 0 && target === `http://127.0.0.1:${port}${d.path}`), `${target} for ${JSON.stringify(d)}`);
+          assert.ok(
+            target === `http://${d.authority}${d.path}` || (unknown > 0 && target === `http://127.0.0.1:${port}${d.path}`),
+            `${target} for ${JSON.stringify(d)}`,
+          );
         }
         const one = (k: string, want: string) => {
           const v = a[k];
           const w = k.startsWith('http.') ? [want] : want; // captured headers are string arrays
-          assert.ok(v === undefined ? unknown > 0 : JSON.stringify(v) === JSON.stringify(w), `${kind} ${d.path} ${k}=${JSON.stringify(v)}, want ${want} (unknown ${unknown})`);
+          assert.ok(
+            v === undefined ? unknown > 0 : JSON.stringify(v) === JSON.stringify(w),
+            `${kind} ${d.path} ${k}=${JSON.stringify(v)}, want ${want} (unknown ${unknown})`,
+          );
         };
         one(`http.request.header.x-session${d.suffix}`, d.session);
         one(`http.request.header.x-tenant${d.suffix}`, `tenant-${d.session}`);
@@ -169,7 +181,9 @@ test('attached to a busy HTTP/2 connection: pre-attach table entries are marked 
       assert.ok(seen.server.has(i), `SERVER span for /r/${i} (attached before /r/${lastBeforeReady + 1}; ${servers.length} spans)`);
       assert.ok(seen.client.has(i), `CLIENT span for /r/${i} (${clients.length} spans)`);
     }
-    console.log(`# ${done.length} requests, attach before /r/${lastBeforeReady + 1}, switches at /r/${firstV2} and /r/${firstV3}, spans ${servers.length}+${clients.length}, with unknown fields ${unknownSpans}`);
+    console.log(
+      `# ${done.length} requests, attach before /r/${lastBeforeReady + 1}, switches at /r/${firstV2} and /r/${firstV3}, spans ${servers.length}+${clients.length}, with unknown fields ${unknownSpans}`,
+    );
   } finally {
     if (client && client.exitCode === null) client.kill('SIGKILL');
     await stop(server);
@@ -224,7 +238,10 @@ test("attached to Go's h2c (1 MiB SETTINGS_MAX_FRAME_SIZE, not seen): 17 KB+ POS
         else assert.match(String(a['url.full']), new RegExp(`^http://127\\.0\\.0\\.1:${port}${path}\\?i=`), where);
         // The status and the body sizes are exact (a 201 inserted before the attach may be unknown: absent, never wrong).
         const status = what === 'post' ? 201 : what === 'get' ? 200 : 404;
-        assert.ok(a['http.response.status_code'] === status || (a['http.response.status_code'] === undefined && Number(a['tcpsniff.h2.unknown_headers']) > 0), `${where}: ${dump([s])}`);
+        assert.ok(
+          a['http.response.status_code'] === status || (a['http.response.status_code'] === undefined && Number(a['tcpsniff.h2.unknown_headers']) > 0),
+          `${where}: ${dump([s])}`,
+        );
         assert.equal(a['http.request.body.size'], what === 'post' ? Number(n) : undefined, where);
         assert.equal(a['http.response.body.size'], what === 'post' ? n!.length : what === 'get' ? Number(n) : 9, where);
         for (const m of (a['tcpsniff.h2.unknown_fields'] ?? []) as string[]) assert.match(m, MARKER, where);
@@ -259,7 +276,14 @@ for (const [name, serverCmd, clientCmd, pathKnown] of [
         for (const cmd of after) await request(cmd);
       });
       assert.equal(r.exitCode, 0, r.stderr);
-      assert.deepEqual(done.slice(3).map((d) => [d.code, d.value]), [[0, 'hello'], [0, 3], [0, 'again']]);
+      assert.deepEqual(
+        done.slice(3).map((d) => [d.code, d.value]),
+        [
+          [0, 'hello'],
+          [0, 3],
+          [0, 'again'],
+        ],
+      );
       for (const kind of [SERVER, CLIENT]) {
         const spans = spansOf(r.spans, kind).sort((a, b) => Number(a.start - b.start));
         assert.equal(spans.length, 3, dump(r.spans));

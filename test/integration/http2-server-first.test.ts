@@ -46,7 +46,21 @@ test('h2load as a gRPC client against grpcio (preface and stream 1 in one write)
   const server = await startServer(PYTHON_PEERS, [path.join(FIX, 'grpcio-server.py'), String(port)], '127.0.0.1', port);
   try {
     const r = await withCollector({ ports: [port] }, async () => {
-      const load = await run('h2load', ['-n', '12', '-c', '2', '-m', '3', '-d', msg, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${port}/tcpsniff.test.Echo/Unary`]);
+      const load = await run('h2load', [
+        '-n',
+        '12',
+        '-c',
+        '2',
+        '-m',
+        '3',
+        '-d',
+        msg,
+        '-H',
+        'content-type: application/grpc',
+        '-H',
+        'te: trailers',
+        `http://127.0.0.1:${port}/tcpsniff.test.Echo/Unary`,
+      ]);
       assert.match(load, /requests: 12 total, 12 started, 12 done, 12 succeeded/);
     });
     assertNoDrops(r);
@@ -54,7 +68,10 @@ test('h2load as a gRPC client against grpcio (preface and stream 1 in one write)
       const spans = spansOf(r.spans, kind).sort(byStream);
       assert.equal(spans.length, 12, dump(r.spans));
       // Two connections of six streams each: stream 1 of both has its span.
-      assert.deepEqual(spans.map((s) => s.attributes['tcpsniff.h2.stream_id']), [1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11]);
+      assert.deepEqual(
+        spans.map((s) => s.attributes['tcpsniff.h2.stream_id']),
+        [1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11],
+      );
       assertWhole(spans, port);
       for (const s of spans) {
         assert.equal(s.name, 'tcpsniff.test.Echo/Unary');
@@ -77,7 +94,10 @@ test("Node's http2 client (preface and stream 1 in one write) against grpcio: st
   try {
     let lines: Array<{ path: string; grpcStatus: number; messages: number }> = [];
     const r = await withCollector({ ports: [port] }, async () => {
-      lines = (await run(process.execPath, [path.join(FIX, 'h2-grpc-client.js'), String(port)])).trim().split('\n').map((l) => JSON.parse(l));
+      lines = (await run(process.execPath, [path.join(FIX, 'h2-grpc-client.js'), String(port)]))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     });
     assertNoDrops(r);
     const calls = ['Unary', 'Expand', 'Unary'];
@@ -89,13 +109,31 @@ test("Node's http2 client (preface and stream 1 in one write) against grpcio: st
       const spans = spansOf(r.spans, kind).sort(byStream);
       assert.equal(spans.length, 3, dump(r.spans));
       assertWhole(spans, port);
-      assert.deepEqual(spans.map((s) => s.attributes['tcpsniff.h2.stream_id']), [1, 3, 5]);
-      assert.deepEqual(spans.map((s) => s.name), calls.map((m) => `tcpsniff.test.Echo/${m}`));
-      assert.deepEqual(spans.map((s) => s.attributes['rpc.grpc.request.message_count']), [1, 1, 1]);
-      assert.deepEqual(spans.map((s) => s.attributes['rpc.grpc.response.message_count']), [1, 3, 1]);
-      assert.deepEqual(spans.map((s) => s.attributes['rpc.status_code']), ['OK', 'OK', 'OK']);
+      assert.deepEqual(
+        spans.map((s) => s.attributes['tcpsniff.h2.stream_id']),
+        [1, 3, 5],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.name),
+        calls.map((m) => `tcpsniff.test.Echo/${m}`),
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['rpc.grpc.request.message_count']),
+        [1, 1, 1],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['rpc.grpc.response.message_count']),
+        [1, 3, 1],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['rpc.status_code']),
+        ['OK', 'OK', 'OK'],
+      );
       // Every stream's fields decode, from stream 1's insertions on: the user agent on each.
-      assert.deepEqual(spans.map((s) => s.attributes['user_agent.original']), ['node-h2-grpc', 'node-h2-grpc', 'node-h2-grpc']);
+      assert.deepEqual(
+        spans.map((s) => s.attributes['user_agent.original']),
+        ['node-h2-grpc', 'node-h2-grpc', 'node-h2-grpc'],
+      );
     }
     assert.ok(spansOf(r.spans, SERVER).every((s) => s.resource['process.pid'] === server.pid));
   } finally {

@@ -15,7 +15,8 @@ function assertNoDrops(r: CollectorRun) {
   assert.equal(r.exitCode, 0, r.stderr);
 }
 const dump = (spans: FlatSpan[]) => JSON.stringify(spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 1);
-const key = (s: FlatSpan) => `${s.attributes['http.request.method']} ${s.attributes['url.path']}${s.attributes['url.query'] ? '?' + s.attributes['url.query'] : ''} ${s.attributes['http.response.status_code']}`;
+const key = (s: FlatSpan) =>
+  `${s.attributes['http.request.method']} ${s.attributes['url.path']}${s.attributes['url.query'] ? '?' + s.attributes['url.query'] : ''} ${s.attributes['http.response.status_code']}`;
 const count = (keys: string[]) => keys.reduce<Record<string, number>>((m, k) => ((m[k] = (m[k] ?? 0) + 1), m), {});
 
 function assertH2(spans: FlatSpan[], port: number) {
@@ -54,7 +55,10 @@ test('nghttp, h2load and curl --http2-prior-knowledge against a Node h2c server'
     });
     assertNoDrops(r);
     const servers = spansOf(r.spans, SERVER);
-    assert.ok(servers.every((s) => s.resource['process.pid'] === server.pid), dump(servers));
+    assert.ok(
+      servers.every((s) => s.resource['process.pid'] === server.pid),
+      dump(servers),
+    );
     assert.equal(servers.length, 3 + 1 + 50 + 2, dump(r.spans));
     assert.deepEqual(count(servers.map(key)), {
       'GET /p/10?a=1 200': 1,
@@ -81,12 +85,23 @@ test('nghttp, h2load and curl --http2-prior-knowledge against a Node h2c server'
 
     const h2load = spansOf(r.spans, CLIENT, 'h2load');
     assert.equal(h2load.length, 50, dump(r.spans));
-    assert.ok(h2load.every((s) => s.name === 'GET' && s.attributes['url.full'] === `${base}/p/7` && s.attributes['http.response.status_code'] === 200 && s.attributes['http.response.body.size'] === 7));
+    assert.ok(
+      h2load.every(
+        (s) =>
+          s.name === 'GET' &&
+          s.attributes['url.full'] === `${base}/p/7` &&
+          s.attributes['http.response.status_code'] === 200 &&
+          s.attributes['http.response.body.size'] === 7,
+      ),
+    );
     assert.equal(new Set(h2load.map((s) => s.attributes['network.peer.port'])).size, 1); // the server's port
     // Two connections: stream ids 1,3,... restart on each, 25 streams per connection.
     const ids = count(h2load.map((s) => String(s.attributes['tcpsniff.h2.stream_id'])));
     assert.equal(Object.keys(ids).length, 25, JSON.stringify(ids));
-    assert.ok(Object.values(ids).every((n) => n === 2), JSON.stringify(ids));
+    assert.ok(
+      Object.values(ids).every((n) => n === 2),
+      JSON.stringify(ids),
+    );
 
     const curl = spansOf(r.spans, CLIENT, 'curl');
     assert.equal(curl.length, 2, dump(r.spans));

@@ -55,7 +55,10 @@ test('Node http2 server and client over a unix socket (h2c prior knowledge): con
   await withUnixServer(path.join(FIX, 'h2-server.js'), async (sock, server) => {
     let lines: Array<{ path: string; status: number; body: number; trailers?: string }> = [];
     const r = await withCollector({ unix: { include: [sock] } }, async () => {
-      lines = (await run(process.execPath, [path.join(FIX, 'h2-client.js'), sock])).trim().split('\n').map((l) => JSON.parse(l));
+      lines = (await run(process.execPath, [path.join(FIX, 'h2-client.js'), sock]))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     });
     assertNoDrops(r);
     assert.deepEqual(
@@ -75,12 +78,30 @@ test('Node http2 server and client over a unix socket (h2c prior knowledge): con
     assert.ok(servers.every((s) => s.resource['process.pid'] === server.pid));
     assert.ok(clients.every((s) => s.resource['process.pid'] !== server.pid));
     for (const spans of [servers, clients]) {
-      assert.deepEqual(spans.map((s) => s.attributes['tcpsniff.h2.stream_id']), [1, 3, 5, 7, 9]);
-      assert.deepEqual(spans.map((s) => s.name), ['GET', 'GET', 'POST', 'POST', 'GET']);
-      assert.deepEqual(spans.map((s) => s.attributes['http.request.method']), ['GET', 'GET', 'POST', 'POST', 'GET']);
-      assert.deepEqual(spans.map((s) => s.attributes['http.response.status_code']), [200, 200, 201, 201, 404]);
-      assert.deepEqual(spans.map((s) => s.attributes['http.response.body.size']), [10, 20000, 5, 1, 9]);
-      assert.deepEqual(spans.map((s) => s.attributes['http.request.body.size']), [undefined, undefined, 70000, 5, undefined]);
+      assert.deepEqual(
+        spans.map((s) => s.attributes['tcpsniff.h2.stream_id']),
+        [1, 3, 5, 7, 9],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.name),
+        ['GET', 'GET', 'POST', 'POST', 'GET'],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.request.method']),
+        ['GET', 'GET', 'POST', 'POST', 'GET'],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.response.status_code']),
+        [200, 200, 201, 201, 404],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.response.body.size']),
+        [10, 20000, 5, 1, 9],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.request.body.size']),
+        [undefined, undefined, 70000, 5, undefined],
+      );
       for (const s of spans) {
         assert.equal(s.attributes['network.protocol.version'], '2');
         assert.equal(s.attributes['network.transport'], 'unix');
@@ -92,7 +113,10 @@ test('Node http2 server and client over a unix socket (h2c prior knowledge): con
         assert.ok(s.end >= s.start);
       }
     }
-    assert.deepEqual(servers.map((s) => s.attributes['url.path']), ['/p/10', '/p/20000', '/echo-size', '/echo-size', '/missing']);
+    assert.deepEqual(
+      servers.map((s) => s.attributes['url.path']),
+      ['/p/10', '/p/20000', '/echo-size', '/echo-size', '/missing'],
+    );
     assert.equal(servers[0]!.attributes['url.query'], 'q=1');
     // Node's client sends :authority 'localhost:80' (the URL's host and default port), as on the wire.
     assert.equal(clients[0]!.attributes['url.full'], 'http://localhost:80/p/10?q=1');

@@ -19,7 +19,10 @@ test('Node http2 server and client (h2c prior knowledge): concurrent streams, PO
   try {
     let lines: Array<{ path: string; status: number; body: number; trailers?: string }> = [];
     const r = await withCollector({ ports: [port] }, async () => {
-      lines = (await run(process.execPath, [H2_CLIENT, String(port)])).trim().split('\n').map((l) => JSON.parse(l));
+      lines = (await run(process.execPath, [H2_CLIENT, String(port)]))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     });
     assertNoDrops(r);
     assert.deepEqual(
@@ -37,11 +40,26 @@ test('Node http2 server and client (h2c prior knowledge): concurrent streams, PO
     assert.equal(servers.length, 5, dump(r.spans));
     assert.equal(clients.length, 5, dump(r.spans));
     for (const spans of [servers, clients]) {
-      assert.deepEqual(spans.map((s) => s.attributes['tcpsniff.h2.stream_id']), [1, 3, 5, 7, 9]);
-      assert.deepEqual(spans.map((s) => s.name), ['GET', 'GET', 'POST', 'POST', 'GET']);
-      assert.deepEqual(spans.map((s) => s.attributes['http.response.status_code']), [200, 200, 201, 201, 404]);
-      assert.deepEqual(spans.map((s) => s.attributes['http.response.body.size']), [10, 20000, 5, 1, 9]);
-      assert.deepEqual(spans.map((s) => s.attributes['http.request.body.size']), [undefined, undefined, 70000, 5, undefined]);
+      assert.deepEqual(
+        spans.map((s) => s.attributes['tcpsniff.h2.stream_id']),
+        [1, 3, 5, 7, 9],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.name),
+        ['GET', 'GET', 'POST', 'POST', 'GET'],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.response.status_code']),
+        [200, 200, 201, 201, 404],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.response.body.size']),
+        [10, 20000, 5, 1, 9],
+      );
+      assert.deepEqual(
+        spans.map((s) => s.attributes['http.request.body.size']),
+        [undefined, undefined, 70000, 5, undefined],
+      );
       for (const s of spans) {
         assert.equal(s.attributes['network.protocol.version'], '2');
         assert.equal(s.attributes['server.address'], '127.0.0.1');
@@ -53,7 +71,10 @@ test('Node http2 server and client (h2c prior knowledge): concurrent streams, PO
       // One connection: the same peer port for every stream.
       assert.equal(new Set(spans.map((s) => s.attributes['network.peer.port'])).size, 1);
     }
-    assert.deepEqual(servers.map((s) => s.attributes['url.path']), ['/p/10', '/p/20000', '/echo-size', '/echo-size', '/missing']);
+    assert.deepEqual(
+      servers.map((s) => s.attributes['url.path']),
+      ['/p/10', '/p/20000', '/echo-size', '/echo-size', '/missing'],
+    );
     assert.equal(servers[0]!.attributes['url.query'], 'q=1');
     assert.equal(servers[0]!.attributes['url.scheme'], 'http');
     assert.equal(servers[0]!.resource['process.pid'], server.pid);

@@ -69,16 +69,32 @@ service:
     traces: { receivers: [tcp], processors: [http, batch], exporters: [${id}] }
 `);
     // curl → python, carrying a traceparent; a Node client → a Node server (GET and POST).
-    assert.equal(await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', `traceparent: 00-${traceId}-${parentId}-01`, `http://127.0.0.1:${pyPort}/hello.txt?x=1`]), '200');
+    assert.equal(
+      await run('curl', [
+        '-sS',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-H',
+        `traceparent: 00-${traceId}-${parentId}-01`,
+        `http://127.0.0.1:${pyPort}/hello.txt?x=1`,
+      ]),
+      '200',
+    );
     const lines = (await run(process.execPath, [NODE_CLIENT, String(nodePort)])).trim().split('\n');
     assert.equal(lines.length, 4);
     assert.equal(await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-d', 'posted-by-curl', `http://127.0.0.1:${nodePort}/echo-size`]), '201');
 
     // The traceparent trace: curl's CLIENT span and python's SERVER span, both children of the caller's span.
-    const trace = await waitUntil('the traceparent trace in Jaeger', async () => {
-      const t = await jaegerTrace(query, traceId);
-      return t && t.spans.length >= 2 && t;
-    }, 30_000);
+    const trace = await waitUntil(
+      'the traceparent trace in Jaeger',
+      async () => {
+        const t = await jaegerTrace(query, traceId);
+        return t && t.spans.length >= 2 && t;
+      },
+      30_000,
+    );
     assert.equal(trace.spans.length, 2, JSON.stringify(trace, null, 1));
     const svc = (t: JaegerTrace, s: { processID: string }) => t.processes[s.processID]!.serviceName;
     const client = trace.spans.find((s) => tag(s, 'span.kind') === 'client')!;
@@ -108,7 +124,10 @@ service:
       const s = await jaegerServices(query);
       return s.includes('node') && s.includes('curl') && s;
     });
-    assert.ok(services.some((s) => /^python3/.test(s)), services.join(','));
+    assert.ok(
+      services.some((s) => /^python3/.test(s)),
+      services.join(','),
+    );
     const ops = await waitUntil('GET and POST operations of node', async () => {
       const o = await jaegerOperations(query, 'node');
       return o.length >= 4 && o;
@@ -126,14 +145,25 @@ service:
     assert.equal(byKind('server').length, 5);
     const post = byKind('server').filter((s) => s.operationName === 'POST');
     assert.equal(post.length, 2);
-    assert.deepEqual(post.map((s) => tag(s, 'http.response.status_code')), [201, 201]);
-    assert.deepEqual(post.map((s) => tag(s, 'url.path')), ['/echo-size', '/echo-size']);
-    assert.deepEqual(byKind('client').map((s) => tag(s, 'url.full')).sort(), [
-      `http://127.0.0.1:${nodePort}/chunked/3`,
-      `http://127.0.0.1:${nodePort}/chunked/5`,
-      `http://127.0.0.1:${nodePort}/echo-size`,
-      `http://127.0.0.1:${nodePort}/p/1000`,
-    ]);
+    assert.deepEqual(
+      post.map((s) => tag(s, 'http.response.status_code')),
+      [201, 201],
+    );
+    assert.deepEqual(
+      post.map((s) => tag(s, 'url.path')),
+      ['/echo-size', '/echo-size'],
+    );
+    assert.deepEqual(
+      byKind('client')
+        .map((s) => tag(s, 'url.full'))
+        .sort(),
+      [
+        `http://127.0.0.1:${nodePort}/chunked/3`,
+        `http://127.0.0.1:${nodePort}/chunked/5`,
+        `http://127.0.0.1:${nodePort}/echo-size`,
+        `http://127.0.0.1:${nodePort}/p/1000`,
+      ],
+    );
     // Without traceparent each exchange starts its own trace: no parent references.
     for (const s of nodeSpans) assert.deepEqual(s.references ?? [], []);
   } finally {
@@ -155,17 +185,25 @@ test('real traffic → tcpsniff-collector → Jaeger v2: services, operations, a
   await trafficToJaeger('otlp', `{ endpoint: '${j.otlp}', tls: { insecure: true } }`, j.query);
 });
 
-test('otlp_js with @opentelemetry/exporter-trace-otlp-grpc → Jaeger v2 (OTLP/gRPC): the same spans, links and attributes', { skip: skipJaeger, timeout: 180_000 }, async () => {
-  const j = await startJaeger((jaeger as { bin: string }).bin);
-  backends.push(j);
-  await trafficToJaeger('otlp_js', `{ protocol: grpc, endpoint: '${j.otlp}', tls: { insecure: true } }`, j.query);
-});
+test(
+  'otlp_js with @opentelemetry/exporter-trace-otlp-grpc → Jaeger v2 (OTLP/gRPC): the same spans, links and attributes',
+  { skip: skipJaeger, timeout: 180_000 },
+  async () => {
+    const j = await startJaeger((jaeger as { bin: string }).bin);
+    backends.push(j);
+    await trafficToJaeger('otlp_js', `{ protocol: grpc, endpoint: '${j.otlp}', tls: { insecure: true } }`, j.query);
+  },
+);
 
-test('otlp_js with @opentelemetry/exporter-trace-otlp-proto → Jaeger v2 (OTLP/HTTP): the same spans, links and attributes', { skip: skipJaeger, timeout: 180_000 }, async () => {
-  const j = await startJaeger((jaeger as { bin: string }).bin);
-  backends.push(j);
-  await trafficToJaeger('otlp_js', `{ protocol: http/protobuf, endpoint: '${j.otlpHttp}', tls: { insecure: true } }`, j.query);
-});
+test(
+  'otlp_js with @opentelemetry/exporter-trace-otlp-proto → Jaeger v2 (OTLP/HTTP): the same spans, links and attributes',
+  { skip: skipJaeger, timeout: 180_000 },
+  async () => {
+    const j = await startJaeger((jaeger as { bin: string }).bin);
+    backends.push(j);
+    await trafficToJaeger('otlp_js', `{ protocol: http/protobuf, endpoint: '${j.otlpHttp}', tls: { insecure: true } }`, j.query);
+  },
+);
 
 test('the sidecar shape: tcpsniff-collector → a real OpenTelemetry Collector → Jaeger v2', { skip: skipSidecar, timeout: 180_000 }, async () => {
   const j = await startJaeger((jaeger as { bin: string }).bin);
@@ -175,16 +213,19 @@ test('the sidecar shape: tcpsniff-collector → a real OpenTelemetry Collector �
   await trafficToJaeger('otlp', `{ endpoint: '${col.otlp}', tls: { insecure: true } }`, j.query);
 });
 
-test('trace assembly through Jaeger v2: curl → threaded Python front → Python downstream is one trace of four spans, right parents and services', { skip: skipJaeger, timeout: 180_000 }, async () => {
-  const j = await startJaeger((jaeger as { bin: string }).bin);
-  backends.push(j);
-  const [frontPort, downPort] = [await freePort(), await freePort()];
-  const fixtures = path.join(ROOT, 'test', 'fixtures');
-  const down = await startServer('python3', [path.join(fixtures, 'chain-downstream.py'), String(downPort), 'downstream'], '127.0.0.1', downPort);
-  const front = await startServer('python3', [path.join(fixtures, 'chain-front.py'), String(frontPort), String(downPort), 'front'], '127.0.0.1', frontPort);
-  let cli: Awaited<ReturnType<typeof startCli>> | undefined;
-  try {
-    cli = await startCli(`receivers:
+test(
+  'trace assembly through Jaeger v2: curl → threaded Python front → Python downstream is one trace of four spans, right parents and services',
+  { skip: skipJaeger, timeout: 180_000 },
+  async () => {
+    const j = await startJaeger((jaeger as { bin: string }).bin);
+    backends.push(j);
+    const [frontPort, downPort] = [await freePort(), await freePort()];
+    const fixtures = path.join(ROOT, 'test', 'fixtures');
+    const down = await startServer('python3', [path.join(fixtures, 'chain-downstream.py'), String(downPort), 'downstream'], '127.0.0.1', downPort);
+    const front = await startServer('python3', [path.join(fixtures, 'chain-front.py'), String(frontPort), String(downPort), 'front'], '127.0.0.1', frontPort);
+    let cli: Awaited<ReturnType<typeof startCli>> | undefined;
+    try {
+      cli = await startCli(`receivers:
   tcp: { ports: [${frontPort}, ${downPort}] }
 processors:
   http: { service_names: { front: front, downstream: downstream } }
@@ -198,32 +239,37 @@ service:
   pipelines:
     traces: { receivers: [tcp], processors: [http, trace_links, batch], exporters: [otlp] }
 `);
-    assert.equal(await run('curl', ['-sS', `http://127.0.0.1:${frontPort}/r/7`]), 'downstream 7\n');
-    const trace = await waitUntil('the chain as one trace in Jaeger', async () => {
-      const t = (await jaegerTraces(j.query, 'downstream'))[0];
-      return t && t.spans.length >= 4 && t;
-    }, 30_000);
-    const svc = (s: { processID: string }) => trace.processes[s.processID]!.serviceName;
-    const find = (service: string, kind: string) => {
-      const found = trace.spans.filter((s) => svc(s) === service && tag(s, 'span.kind') === kind);
-      assert.equal(found.length, 1, `${service} ${kind}: ${JSON.stringify(trace.spans.map((s) => [svc(s), tag(s, 'span.kind')]))}`);
-      return found[0]!;
-    };
-    assert.equal(trace.spans.length, 4);
-    const curl = find('curl', 'client');
-    const frontServer = find('front', 'server');
-    const frontClient = find('front', 'client');
-    const downstream = find('downstream', 'server');
-    const parentOf = (s: { references?: Array<{ refType: string; spanID: string }> }) => s.references?.find((r) => r.refType === 'CHILD_OF')?.spanID;
-    assert.equal(parentOf(curl), undefined);
-    assert.equal(parentOf(frontServer), curl.spanID);
-    assert.equal(parentOf(frontClient), frontServer.spanID);
-    assert.equal(parentOf(downstream), frontClient.spanID);
-    for (const s of trace.spans) assert.equal(s.traceID, curl.traceID);
-  } finally {
-    const code = cli ? await cli.stop() : null;
-    await stop(front);
-    await stop(down);
-    if (cli) assert.equal(code, 0, cli.output());
-  }
-});
+      assert.equal(await run('curl', ['-sS', `http://127.0.0.1:${frontPort}/r/7`]), 'downstream 7\n');
+      const trace = await waitUntil(
+        'the chain as one trace in Jaeger',
+        async () => {
+          const t = (await jaegerTraces(j.query, 'downstream'))[0];
+          return t && t.spans.length >= 4 && t;
+        },
+        30_000,
+      );
+      const svc = (s: { processID: string }) => trace.processes[s.processID]!.serviceName;
+      const find = (service: string, kind: string) => {
+        const found = trace.spans.filter((s) => svc(s) === service && tag(s, 'span.kind') === kind);
+        assert.equal(found.length, 1, `${service} ${kind}: ${JSON.stringify(trace.spans.map((s) => [svc(s), tag(s, 'span.kind')]))}`);
+        return found[0]!;
+      };
+      assert.equal(trace.spans.length, 4);
+      const curl = find('curl', 'client');
+      const frontServer = find('front', 'server');
+      const frontClient = find('front', 'client');
+      const downstream = find('downstream', 'server');
+      const parentOf = (s: { references?: Array<{ refType: string; spanID: string }> }) => s.references?.find((r) => r.refType === 'CHILD_OF')?.spanID;
+      assert.equal(parentOf(curl), undefined);
+      assert.equal(parentOf(frontServer), curl.spanID);
+      assert.equal(parentOf(frontClient), frontServer.spanID);
+      assert.equal(parentOf(downstream), frontClient.spanID);
+      for (const s of trace.spans) assert.equal(s.traceID, curl.traceID);
+    } finally {
+      const code = cli ? await cli.stop() : null;
+      await stop(front);
+      await stop(down);
+      if (cli) assert.equal(code, 0, cli.output());
+    }
+  },
+);

@@ -30,11 +30,20 @@ function startAsgi(server: Server, port: number) {
 
 /** httpx streams STREAMS responses, each on its own connection, closing each at [DONE]. */
 async function streamsToDone(port: number, h2 = false) {
-  const out = await run(PYTHON_PEERS, [path.join(FIXTURES, 'sse_done_client.py'), `http://127.0.0.1:${port}/v1/chat/completions`, String(STREAMS), h2 ? 'h2' : 'h1']);
+  const out = await run(PYTHON_PEERS, [
+    path.join(FIXTURES, 'sse_done_client.py'),
+    `http://127.0.0.1:${port}/v1/chat/completions`,
+    String(STREAMS),
+    h2 ? 'h2' : 'h1',
+  ]);
   assert.equal(out.trim(), String(STREAMS), 'every stream reached [DONE]');
 }
 
-for (const [server, h2] of [['uvicorn', false], ['hypercorn', false], ['hypercorn', true]] as const) {
+for (const [server, h2] of [
+  ['uvicorn', false],
+  ['hypercorn', false],
+  ['hypercorn', true],
+] as const) {
   test(`${server}${h2 ? ' (HTTP/2)' : ''}: the SERVER span of a stream the client closed at [DONE] is complete, nothing dropped`, async () => {
     const port = await freePort();
     const srv = await startAsgi(server, port);
@@ -68,7 +77,10 @@ for (const server of ['uvicorn', 'hypercorn'] as const) {
     // Only the server process, so other traffic on the host does not count; no port filter: the
     // socket's local port is gone once it reached TCP_CLOSE, so a late record read afresh from it
     // would land on a new connection (and a port filter would drop it).
-    const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ pids: [srv.pid] }, 'receivers::tcp'), { id: 'tcp', logger: createLogger('warn') });
+    const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ pids: [srv.pid] }, 'receivers::tcp'), {
+      id: 'tcp',
+      logger: createLogger('warn'),
+    });
     const chunks: CaptureChunk[] = [];
     receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
     await receiver.start();
@@ -77,7 +89,7 @@ for (const server of ['uvicorn', 'hypercorn'] as const) {
       await streamsToDone(port);
       // The connection ends when the server closes its socket: uvicorn right after the last
       // write, hypercorn when its keep-alive timer (5 s) finds the socket reset.
-      for (let t0 = Date.now(); chunks.filter((c) => c.kind === 'close').length < STREAMS && Date.now() - t0 < 20_000; )
+      for (let t0 = Date.now(); chunks.filter((c) => c.kind === 'close').length < STREAMS && Date.now() - t0 < 20_000;)
         await new Promise((r) => setTimeout(r, 50));
     } finally {
       await receiver.shutdown();

@@ -30,46 +30,50 @@ service: { pipelines: { traces: { receivers: [tcp, sendfile], processors: [http]
 `;
 }
 
-test(`uid 0 with only CAP_${MINIMAL_CAPS.map((c) => c.toUpperCase()).join(' and CAP_')}: captures real traffic, process names included`, { skip, timeout: 60_000 }, async () => {
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-lp-'));
-  fs.writeFileSync(path.join(dir, 'hello.txt'), 'least privilege\n');
-  const out = path.join(dir, 'spans.jsonl');
-  const server = await startServer('python3', [path.join(ROOT, 'test', 'fixtures', 'file-body-server.py'), 'sendfile', String(port), dir], '127.0.0.1', port);
-  let cli: Awaited<ReturnType<typeof startCli>> | undefined;
-  try {
-    cli = await startCli(pipeline(port, out), { wrap: only(MINIMAL_CAPS) });
-    // setpriv execs node: the pid is the collector's. Its effective set is exactly the two.
-    const status = fs.readFileSync(`/proc/${cli.proc.pid}/status`, 'utf8');
-    const eff = BigInt('0x' + /^CapEff:\s*([0-9a-f]+)$/m.exec(status)![1]);
-    const bnd = BigInt('0x' + /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)![1]);
-    const want = MINIMAL_CAPS.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c]!)), 0n);
-    assert.equal(eff, want, `CapEff ${eff.toString(16)}`);
-    assert.equal(bnd, want, `CapBnd ${bnd.toString(16)}`);
-    assert.match(/^Uid:\s*(\d+)/m.exec(status)![1]!, /^0$/);
+test(
+  `uid 0 with only CAP_${MINIMAL_CAPS.map((c) => c.toUpperCase()).join(' and CAP_')}: captures real traffic, process names included`,
+  { skip, timeout: 60_000 },
+  async () => {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-lp-'));
+    fs.writeFileSync(path.join(dir, 'hello.txt'), 'least privilege\n');
+    const out = path.join(dir, 'spans.jsonl');
+    const server = await startServer('python3', [path.join(ROOT, 'test', 'fixtures', 'file-body-server.py'), 'sendfile', String(port), dir], '127.0.0.1', port);
+    let cli: Awaited<ReturnType<typeof startCli>> | undefined;
+    try {
+      cli = await startCli(pipeline(port, out), { wrap: only(MINIMAL_CAPS) });
+      // setpriv execs node: the pid is the collector's. Its effective set is exactly the two.
+      const status = fs.readFileSync(`/proc/${cli.proc.pid}/status`, 'utf8');
+      const eff = BigInt('0x' + /^CapEff:\s*([0-9a-f]+)$/m.exec(status)![1]);
+      const bnd = BigInt('0x' + /^CapBnd:\s*([0-9a-f]+)$/m.exec(status)![1]);
+      const want = MINIMAL_CAPS.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c]!)), 0n);
+      assert.equal(eff, want, `CapEff ${eff.toString(16)}`);
+      assert.equal(bnd, want, `CapBnd ${bnd.toString(16)}`);
+      assert.match(/^Uid:\s*(\d+)/m.exec(status)![1]!, /^0$/);
 
-    assert.equal(await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/hello.txt`]), '200');
-    await new Promise((r) => setTimeout(r, 300));
-  } finally {
-    const code = cli ? await cli.stop() : null;
-    await stop(server);
-    if (cli) assert.equal(code, 0, cli.output());
-  }
-  const spans = readSpans(out);
-  fs.rmSync(dir, { recursive: true, force: true });
-  const [s] = spansOf(spans, SERVER);
-  const [c] = spansOf(spans, CLIENT, 'curl');
-  assert.ok(s && c, JSON.stringify(spans.map((x) => [x.kind, x.resource['process.executable.name']])));
-  assert.equal(s.attributes['http.response.status_code'], 200);
-  assert.equal(s.attributes['url.path'], '/hello.txt');
-  assert.equal(s.attributes['http.response.body.content'], 'least privilege\n', 'the sendfile body, read again');
-  assert.equal(s.attributes['tcpsniff.sendfile.response.capture'], 'reread');
-  assert.match(String(s.resource['process.executable.name']), /^python3/);
-  assert.match(String(c.resource['process.command_line']), /^curl -sS/);
-  assert.match(cli!.output(), /drops by reason: .*kernel_ringbuf_full=0/);
-  // Creating uprobes needs more: said once, and TCP capture goes on without TLS.
-  assert.equal(cli!.output().match(/TLS plaintext is not captured/g)?.length, 1, cli!.output());
-});
+      assert.equal(await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/hello.txt`]), '200');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      const code = cli ? await cli.stop() : null;
+      await stop(server);
+      if (cli) assert.equal(code, 0, cli.output());
+    }
+    const spans = readSpans(out);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const [s] = spansOf(spans, SERVER);
+    const [c] = spansOf(spans, CLIENT, 'curl');
+    assert.ok(s && c, JSON.stringify(spans.map((x) => [x.kind, x.resource['process.executable.name']])));
+    assert.equal(s.attributes['http.response.status_code'], 200);
+    assert.equal(s.attributes['url.path'], '/hello.txt');
+    assert.equal(s.attributes['http.response.body.content'], 'least privilege\n', 'the sendfile body, read again');
+    assert.equal(s.attributes['tcpsniff.sendfile.response.capture'], 'reread');
+    assert.match(String(s.resource['process.executable.name']), /^python3/);
+    assert.match(String(c.resource['process.command_line']), /^curl -sS/);
+    assert.match(cli!.output(), /drops by reason: .*kernel_ringbuf_full=0/);
+    // Creating uprobes needs more: said once, and TCP capture goes on without TLS.
+    assert.equal(cli!.output().match(/TLS plaintext is not captured/g)?.length, 1, cli!.output());
+  },
+);
 
 for (const missing of MINIMAL_CAPS) {
   test(`without CAP_${missing.toUpperCase()} it names what is missing and exits non-zero`, { skip, timeout: 30_000 }, () => {

@@ -105,7 +105,10 @@ test('a kernel without kprobes is named as such, by the kprobe backend and by do
   assert.match(doctor, /^ {2}kprobe +no \(kprobes are not available on this kernel \(CONFIG_KPROBES\)\)$/m);
   const dir = fs.mkdtempSync('/tmp/tcpsniff-kprobe-');
   const config = path.join(dir, 'pipeline.yaml');
-  fs.writeFileSync(config, 'receivers: { tcp: { backend: kprobe, ports: [9] } }\nprocessors: { http: {} }\nexporters: { debug: {} }\nservice: { pipelines: { traces: { receivers: [tcp], processors: [http], exporters: [debug] } } }\n');
+  fs.writeFileSync(
+    config,
+    'receivers: { tcp: { backend: kprobe, ports: [9] } }\nprocessors: { http: {} }\nexporters: { debug: {} }\nservice: { pipelines: { traces: { receivers: [tcp], processors: [http], exporters: [debug] } } }\n',
+  );
   const r = spawnSync(CLI, ['--config', config], { encoding: 'utf8', timeout: 30_000 });
   fs.rmSync(dir, { recursive: true, force: true });
   assert.equal(r.status, 1, r.stderr);
@@ -127,7 +130,10 @@ test('starts under a sampling profiler (node --cpu-prof): its SIGPROF does not m
     const code = new Promise((r) => child.once('exit', r));
     child.kill('SIGINT');
     assert.equal(await code, 0, err);
-    assert.ok(fs.readdirSync(dir).some((f) => f.endsWith('.cpuprofile')), 'the profile was written');
+    assert.ok(
+      fs.readdirSync(dir).some((f) => f.endsWith('.cpuprofile')),
+      'the profile was written',
+    );
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });

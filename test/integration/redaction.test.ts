@@ -118,10 +118,7 @@ test('canary: a secret in headers, cookies, query, JSON bodies and never-indexed
     assert.deepEqual(a['http.response.header.set-cookie'], ['REDACTED']);
     assert.deepEqual(a['http.request.header.x-request-id'], ['req-1']);
     assert.deepEqual(a['http.request.header.content-type'], ['application/json']);
-    assert.equal(
-      a['http.request.body.content'],
-      JSON.stringify({ user: 'alice', password: 'REDACTED', nested: { apiKey: 'REDACTED', max_tokens: 5 } }),
-    );
+    assert.equal(a['http.request.body.content'], JSON.stringify({ user: 'alice', password: 'REDACTED', nested: { apiKey: 'REDACTED', max_tokens: 5 } }));
     assert.equal(a['http.response.body.content'], JSON.stringify({ ok: true, access_token: 'REDACTED', echo: 'alice' }));
     const url = s.kind === CLIENT ? String(a['url.full']) : String(a['url.query']);
     assert.match(url, /api_key=REDACTED/);
@@ -161,10 +158,15 @@ async function curlWithSecrets(secret: string): Promise<{ port: number; argv: st
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const argv = [
-    '-sS', '-o', '/dev/null',
-    '-H', `Authorization: Bearer ${secret}`,
-    '-u', `alice:${secret}`,
-    '-d', JSON.stringify({ user: 'alice', password: secret }),
+    '-sS',
+    '-o',
+    '/dev/null',
+    '-H',
+    `Authorization: Bearer ${secret}`,
+    '-u',
+    `alice:${secret}`,
+    '-d',
+    JSON.stringify({ user: 'alice', password: secret }),
     `http://127.0.0.1:${port}/v1/x?api_key=${secret}&model=m`,
   ];
   await run('curl', argv);
@@ -182,12 +184,9 @@ for (const [title, http, processors] of [
   test(`canary: a secret in curl's argv never leaves the collector — ${title}`, async () => {
     const secret = `canary-${randomBytes(12).toString('hex')}`;
     let port = 0;
-    const r = await withCollector(
-      { http, processors, exporters: { debug: { verbosity: 'detailed' } }, tcp: { backend: 'syscalls' } },
-      async () => {
-        port = (await curlWithSecrets(secret)).port;
-      },
-    );
+    const r = await withCollector({ http, processors, exporters: { debug: { verbosity: 'detailed' } }, tcp: { backend: 'syscalls' } }, async () => {
+      port = (await curlWithSecrets(secret)).port;
+    });
     assert.equal(r.exitCode, 0, r.stderr);
     const out = dump(r.spans);
     assert.ok(!out.includes(secret), `the secret reached the file exporter:\n${out}`);
@@ -201,7 +200,10 @@ for (const [title, http, processors] of [
     } else {
       // curl blanks its own -u argument in memory once parsed (the kernel may read either).
       const cmdline = String(cmd).replace(/ -u {2,}-d /, ' -u REDACTED -d ');
-      assert.equal(cmdline, `curl -sS -o /dev/null -H Authorization: REDACTED -u REDACTED -d {"user":"alice","password":"REDACTED"} http://127.0.0.1:${port}/v1/x?api_key=REDACTED&model=m`);
+      assert.equal(
+        cmdline,
+        `curl -sS -o /dev/null -H Authorization: REDACTED -u REDACTED -d {"user":"alice","password":"REDACTED"} http://127.0.0.1:${port}/v1/x?api_key=REDACTED&model=m`,
+      );
       assert.ok(r.stderr.includes('resource.process.command_line='), 'the debug exporter printed the resource');
     }
   });

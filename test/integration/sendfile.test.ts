@@ -11,7 +11,21 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT, SERVER, CLIENT, freePort, parseDrops, readSpans, run, spansOf, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
+import {
+  ROOT,
+  SERVER,
+  CLIENT,
+  freePort,
+  parseDrops,
+  readSpans,
+  run,
+  spansOf,
+  startServer,
+  stop,
+  withCollector,
+  type CollectorRun,
+  type FlatSpan,
+} from './harness';
 import { startCli } from './backends';
 
 const FILES: Array<[string, number]> = [
@@ -55,7 +69,11 @@ function assertBodies(r: CollectorRun, digests: Map<string, string>, server: str
   assert.equal(r.exitCode, 0, r.stderr);
   for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
   const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
-  assert.deepEqual(servers.map((s) => s.attributes['url.path']), [...digests.keys()], `${server} SERVER spans`);
+  assert.deepEqual(
+    servers.map((s) => s.attributes['url.path']),
+    [...digests.keys()],
+    `${server} SERVER spans`,
+  );
   for (const s of servers) {
     const p = String(s.attributes['url.path']);
     assert.equal(s.attributes['http.response.status_code'], 200);
@@ -164,7 +182,10 @@ test('nginx without the sendfile receiver: sendfile bodies are exact kernel-side
     const total = FILES.reduce((sum, [, size]) => sum + size, 0);
     for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, reason === 'uncaptured_kernel_side_bytes' ? total : 0, `drops.${reason}\n${r.stderr}`);
     const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
-    assert.deepEqual(servers.map((s) => s.attributes['url.path']), [...digests.keys()]);
+    assert.deepEqual(
+      servers.map((s) => s.attributes['url.path']),
+      [...digests.keys()],
+    );
     for (const s of servers) {
       const size = sizeOf(s);
       assert.equal(s.attributes['http.response.status_code'], 200);
@@ -237,7 +258,10 @@ async function assertKernelSideBodies(mode: 'splice' | 'vmsplice') {
     assert.equal(r.exitCode, 0, r.stderr);
     assert.equal(r.drops['uncaptured_kernel_side_bytes'], 2 * size, r.stderr);
     const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
-    assert.deepEqual(servers.map((s) => s.attributes['url.query']), ['one', 'two']);
+    assert.deepEqual(
+      servers.map((s) => s.attributes['url.query']),
+      ['one', 'two'],
+    );
     for (const s of servers) {
       assert.equal(s.attributes['http.response.status_code'], 200);
       assert.equal(s.attributes['http.response.body.size'], size);
@@ -258,7 +282,6 @@ async function assertKernelSideBodies(mode: 'splice' | 'vmsplice') {
 test('splice(2) bodies (file → pipe → socket) are exact gaps: sizes right, lost bytes counted, keep-alive in step', () => assertKernelSideBodies('splice'));
 
 test('vmsplice(2) + tee(2) bodies reach the socket through splice: exact gaps, keep-alive in step', () => assertKernelSideBodies('vmsplice'));
-
 
 interface ProxyRun {
   r: CollectorRun;
@@ -289,7 +312,12 @@ async function throughHaproxy(mode: 'http' | 'tcp'): Promise<ProxyRun> {
     let traffic = 0;
     const r = await withCollector({ ports: [port, backendPort], ...COLLECT }, async () => {
       const urls = [...digests.keys()].map((p) => `http://127.0.0.1:${port}${p}`);
-      const out = await run('curl', ['-sS', ...urls.flatMap((u) => ['-o', '/dev/null', u]), '-w', '%{http_code} %{size_request} %{size_header} %{size_download}\n']);
+      const out = await run('curl', [
+        '-sS',
+        ...urls.flatMap((u) => ['-o', '/dev/null', u]),
+        '-w',
+        '%{http_code} %{size_request} %{size_header} %{size_download}\n',
+      ]);
       for (const line of out.trim().split('\n')) {
         const [code, ...sizes] = line.split(' ').map(Number);
         assert.equal(code, 200);
@@ -307,7 +335,11 @@ async function throughHaproxy(mode: 'http' | 'tcp'): Promise<ProxyRun> {
     assert.equal(ends.length, 2 * FILES.length);
     for (const s of ends) {
       const body = String(s.attributes['http.response.body.content'] ?? '');
-      assert.equal(crypto.createHash('sha256').update(body, 'latin1').digest('hex'), digests.get(pathOf(s)), `${s.resource['process.executable.name']} body of ${pathOf(s)}`);
+      assert.equal(
+        crypto.createHash('sha256').update(body, 'latin1').digest('hex'),
+        digests.get(pathOf(s)),
+        `${s.resource['process.executable.name']} body of ${pathOf(s)}`,
+      );
     }
     return { r, spliced, traffic };
   } finally {
@@ -330,7 +362,11 @@ test('haproxy (HTTP mode) splicing between curl and nginx: proxy spans in step, 
   let lost = 0;
   for (const kind of [SERVER, CLIENT]) {
     const proxy = spansOf(r.spans, kind, 'haproxy').sort((a, b) => Number(a.start - b.start));
-    assert.deepEqual(proxy.map(pathOf), FILES.map(([n]) => `/${n}`), `haproxy ${kind === SERVER ? 'SERVER' : 'CLIENT'} spans`);
+    assert.deepEqual(
+      proxy.map(pathOf),
+      FILES.map(([n]) => `/${n}`),
+      `haproxy ${kind === SERVER ? 'SERVER' : 'CLIENT'} spans`,
+    );
     for (const s of proxy) {
       assert.equal(s.attributes['http.response.status_code'], 200);
       assert.equal(s.attributes['http.response.body.size'], sizeOf(s));
@@ -365,5 +401,7 @@ test('haproxy (TCP mode) splicing whole streams: all traffic captured or counted
     assert.equal(s.attributes['http.response.status_code'], 200, `haproxy span of ${pathOf(s)}`);
     assert.equal(s.attributes['http.response.body.size'], sizeOf(s), `haproxy span of ${pathOf(s)}`);
   }
-  t.diagnostic(`spliced by haproxy: ${spliced} of ${2 * traffic} bytes; proxy spans: ${proxy.length} (${proxy.filter((s) => s.attributes['tcpsniff.incomplete'] !== undefined).length} incomplete)`);
+  t.diagnostic(
+    `spliced by haproxy: ${spliced} of ${2 * traffic} bytes; proxy spans: ${proxy.length} (${proxy.filter((s) => s.attributes['tcpsniff.incomplete'] !== undefined).length} incomplete)`,
+  );
 });

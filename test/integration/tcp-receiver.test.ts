@@ -32,9 +32,7 @@ async function capture(cfg: Record<string, unknown>, traffic: () => Promise<void
 
 /** One direction of one connection, reassembled by offset; asserts the offsets are contiguous. */
 function stream(chunks: CaptureChunk[], connId: string, direction: Direction): Buffer {
-  const parts = chunks
-    .filter((c) => c.kind === 'data' && c.conn.connId === connId && c.direction === direction)
-    .sort((a, b) => a.offset - b.offset);
+  const parts = chunks.filter((c) => c.kind === 'data' && c.conn.connId === connId && c.direction === direction).sort((a, b) => a.offset - b.offset);
   let next = 0;
   for (const c of parts) {
     assert.equal(c.offset, next, `contiguous offsets in ${connId}/${direction}`);
@@ -43,8 +41,9 @@ function stream(chunks: CaptureChunk[], connId: string, direction: Direction): B
   return Buffer.concat(parts.map((c) => c.data));
 }
 
-const connsOf = (chunks: CaptureChunk[], pid: number, role?: string) =>
-  [...new Set(chunks.filter((c) => c.pid === pid && c.kind === 'data' && (!role || c.conn.role === role)).map((c) => c.conn.connId))];
+const connsOf = (chunks: CaptureChunk[], pid: number, role?: string) => [
+  ...new Set(chunks.filter((c) => c.pid === pid && c.kind === 'data' && (!role || c.conn.role === role)).map((c) => c.conn.connId)),
+];
 
 test('every hooked syscall is captured: send, sendmsg, writev, write / recv after MSG_PEEK, recvmsg, readv, read', async () => {
   const port = await freePort();
@@ -80,7 +79,10 @@ test('every hooked syscall is captured: send, sendmsg, writev, write / recv afte
   const proc = chunks.find((x) => x.kind === 'process' && x.pid === pid);
   assert.ok(proc?.process, 'the process is described');
   assert.match(proc.process.exe, /^python3/);
-  assert.ok(proc.process.args.some((a) => a.endsWith('syscall-variety.py')), proc.process.args.join(' '));
+  assert.ok(
+    proc.process.args.some((a) => a.endsWith('syscall-variety.py')),
+    proc.process.args.join(' '),
+  );
   assert.equal(chunks.filter((x) => x.kind === 'close' && (x.conn.connId === client || x.conn.connId === server)).length, 2);
   for (const k of Object.keys(stats).filter((k) => k.startsWith('drops.'))) assert.equal(stats[k], 0, k);
 });
@@ -118,14 +120,17 @@ test('a 1 MiB write is captured whole by default; over max_message_bytes the res
   });
   const conn = connsOf(cut.chunks, pid, 'client')[0]!;
   const parts = cut.chunks.filter((c) => c.conn.connId === conn && c.direction === 'egress' && c.kind === 'data');
-  assert.deepEqual(parts.map((c) => [c.offset, c.data.length, c.lostAfter]), [
-    [0, 16384, 0],
-    [16384, 16384, 0],
-    [32768, 16384, 0],
-    [49152, 16384, 0],
-    [65536, 0, (200 << 10) - 65536],
-    [200 << 10, 4, 0],
-  ]);
+  assert.deepEqual(
+    parts.map((c) => [c.offset, c.data.length, c.lostAfter]),
+    [
+      [0, 16384, 0],
+      [16384, 16384, 0],
+      [32768, 16384, 0],
+      [49152, 16384, 0],
+      [65536, 0, (200 << 10) - 65536],
+      [200 << 10, 4, 0],
+    ],
+  );
   assert.equal(cut.stats['drops.truncated_bytes'], (200 << 10) - 65536);
 });
 
@@ -170,11 +175,12 @@ test('the collector never captures its own process', async () => {
   try {
     const { chunks } = await capture({ ports: [port] }, async () => {
       // This process (the "collector" here) talks HTTP to the server.
-      await new Promise<void>((resolve, reject) =>
-        http.get(`http://127.0.0.1:${port}/`, (res) => res.resume().on('end', resolve)).on('error', reject),
-      );
+      await new Promise<void>((resolve, reject) => http.get(`http://127.0.0.1:${port}/`, (res) => res.resume().on('end', resolve)).on('error', reject));
     });
-    assert.ok(chunks.some((c) => c.pid === server.pid && c.kind === 'data'), 'the server side is captured');
+    assert.ok(
+      chunks.some((c) => c.pid === server.pid && c.kind === 'data'),
+      'the server side is captured',
+    );
     assert.equal(chunks.filter((c) => c.pid === process.pid).length, 0, 'nothing from our own pid');
   } finally {
     await stop(server);

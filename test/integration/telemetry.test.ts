@@ -27,7 +27,7 @@ test('the Prometheus endpoint reports live counts while traffic flows; the perio
   const server = await startServer('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1'], '127.0.0.1', port, www);
   let cli: Awaited<ReturnType<typeof startCli>> | undefined;
   try {
-  cli = await startCli(`receivers:
+    cli = await startCli(`receivers:
   tcp: { ports: [${port}] }
 processors:
   http: {}
@@ -50,8 +50,11 @@ service:
     // Scrape while the collector is running, until the five exchanges are through.
     const text = await waitUntil('5 exchanges and 10 spans in /metrics', async () => {
       const t = (await httpGet(url)).body;
-      return sample(t, 'tcpsniff_processor_exchanges_total', { processor: 'http', pipeline: 'traces' }) === 10 &&
-        sample(t, 'tcpsniff_exporter_spans_sent_total', { exporter: 'file/out' }) === 10 && t;
+      return (
+        sample(t, 'tcpsniff_processor_exchanges_total', { processor: 'http', pipeline: 'traces' }) === 10 &&
+        sample(t, 'tcpsniff_exporter_spans_sent_total', { exporter: 'file/out' }) === 10 &&
+        t
+      );
     });
     // 5 requests seen from both ends (curl the client, python the server) = 10 exchanges.
     assert.ok(sample(text, 'tcpsniff_receiver_records_total', { receiver: 'tcp', backend: 'syscalls' })! >= 20);
@@ -65,7 +68,9 @@ service:
     assert.match(text, /^# TYPE tcpsniff_dropped_total counter$/m);
 
     const c = cli;
-    await waitUntil('a periodic summary with the exchanges', () => /periodic summary \(last [\d.]+s\): .*totals: records=\d+ exchanges=10 spans_exported=10 drops=0; open_connections=\d+; rss=/.test(c.output()));
+    await waitUntil('a periodic summary with the exchanges', () =>
+      /periodic summary \(last [\d.]+s\): .*totals: records=\d+ exchanges=10 spans_exported=10 drops=0; open_connections=\d+; rss=/.test(c.output()),
+    );
   } finally {
     const code = cli ? await cli.stop() : null;
     await stop(server);

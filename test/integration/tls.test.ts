@@ -18,8 +18,25 @@ const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 async function certIn(dir: string): Promise<{ cert: string; key: string }> {
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
   return { cert, key };
 }
 
@@ -34,16 +51,31 @@ interface Want {
 /** Exactly one SERVER and one CLIENT span per wanted request, https, exact paths and statuses. */
 function assertHttps(r: CollectorRun, port: number, want: Want[], serverExe: RegExp, clientExes?: string[]) {
   assert.equal(r.exitCode, 0, r.stderr);
-  for (const reason of ['tls_ambiguous', 'tls_unbound', 'tls_unverified', 'tls_unbound_bytes', 'tls_call_table_full', 'tls_ciphertext_after_binding', 'copy_failed'])
+  for (const reason of [
+    'tls_ambiguous',
+    'tls_unbound',
+    'tls_unverified',
+    'tls_unbound_bytes',
+    'tls_call_table_full',
+    'tls_ciphertext_after_binding',
+    'copy_failed',
+  ])
     assert.equal(r.drops[reason], 0, `drops.${reason}\n${r.stderr}`);
   const key = (path: string, status: number) => `${path} ${status}`;
   const expected = want.map((w) => key(w.path, w.status)).sort();
   const servers = spansOf(r.spans, SERVER);
   const clients = spansOf(r.spans, CLIENT);
-  assert.deepEqual(servers.map((s) => key(String(s.attributes['url.path']), Number(s.attributes['http.response.status_code']))).sort(), expected, 'SERVER spans');
+  assert.deepEqual(
+    servers.map((s) => key(String(s.attributes['url.path']), Number(s.attributes['http.response.status_code']))).sort(),
+    expected,
+    'SERVER spans',
+  );
   const fullOf = (w: Want) => `https://127.0.0.1:${port}${w.path}${w.query ? `?${w.query}` : ''}`;
-  assert.deepEqual(clients.map((s) => key(String(s.attributes['url.full']), Number(s.attributes['http.response.status_code']))).sort(),
-    want.map((w) => key(fullOf(w), w.status)).sort(), `CLIENT spans: ${JSON.stringify(clients.map((c) => c.attributes))}`);
+  assert.deepEqual(
+    clients.map((s) => key(String(s.attributes['url.full']), Number(s.attributes['http.response.status_code']))).sort(),
+    want.map((w) => key(fullOf(w), w.status)).sort(),
+    `CLIENT spans: ${JSON.stringify(clients.map((c) => c.attributes))}`,
+  );
   for (const s of servers) {
     assert.equal(s.attributes['url.scheme'], 'https');
     assert.match(String(s.resource['process.executable.name']), serverExe);
@@ -69,10 +101,20 @@ test('curl (HTTP/1.1 keep-alive, --http2) and Python urllib/requests against a P
       assert.equal(await run('curl', ['-sk', '--http2', `${base}/curl/h2`]), 'hello /curl/h2');
       await run(PYTHON_PEERS, [path.join(FIXTURES, 'tls-clients.py'), base, '0', '/py/urllib', '/status/201', '/py/requests/1', '/py/requests/2']);
     });
-    assertHttps(r, port, [
-      { path: '/curl/a', query: 'x=1', status: 200 }, { path: '/status/404', status: 404 }, { path: '/curl/h2', status: 200, version: '1.1' },
-      { path: '/py/urllib', status: 200 }, { path: '/status/201', status: 201 }, { path: '/py/requests/1', status: 200 }, { path: '/py/requests/2', status: 200 },
-    ], /^python3/);
+    assertHttps(
+      r,
+      port,
+      [
+        { path: '/curl/a', query: 'x=1', status: 200 },
+        { path: '/status/404', status: 404 },
+        { path: '/curl/h2', status: 200, version: '1.1' },
+        { path: '/py/urllib', status: 200 },
+        { path: '/status/201', status: 201 },
+        { path: '/py/requests/1', status: 200 },
+        { path: '/py/requests/2', status: 200 },
+      ],
+      /^python3/,
+    );
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -107,15 +149,34 @@ test('curl (HTTP/1.1 and HTTP/2 by ALPN) and Python urllib/requests against ngin
   try {
     const r = await withCollector({ ports: [port] }, async () => {
       await run('curl', ['-sk', '--http1.1', `${base}/h1/a`, `${base}/status/404`]);
-      const versions = await run('curl', ['-sk', '--http2', '-w', '%{http_version} ', '-o', '/dev/null', `${base}/h2/a?q=2`, '-o', '/dev/null', `${base}/h2/b`]);
+      const versions = await run('curl', [
+        '-sk',
+        '--http2',
+        '-w',
+        '%{http_version} ',
+        '-o',
+        '/dev/null',
+        `${base}/h2/a?q=2`,
+        '-o',
+        '/dev/null',
+        `${base}/h2/b`,
+      ]);
       assert.equal(versions, '2 2 ', 'HTTP/2 by ALPN');
       await run(PYTHON_PEERS, [path.join(FIXTURES, 'tls-clients.py'), base, '0', '/py/urllib', '/py/requests']);
     });
-    assertHttps(r, port, [
-      { path: '/h1/a', status: 200, version: '1.1' }, { path: '/status/404', status: 404 },
-      { path: '/h2/a', query: 'q=2', status: 200, version: '2' }, { path: '/h2/b', status: 200, version: '2' },
-      { path: '/py/urllib', status: 200 }, { path: '/py/requests', status: 200 },
-    ], /^nginx/);
+    assertHttps(
+      r,
+      port,
+      [
+        { path: '/h1/a', status: 200, version: '1.1' },
+        { path: '/status/404', status: 404 },
+        { path: '/h2/a', query: 'q=2', status: 200, version: '2' },
+        { path: '/h2/b', status: 200, version: '2' },
+        { path: '/py/urllib', status: 200 },
+        { path: '/py/requests', status: 200 },
+      ],
+      /^nginx/,
+    );
   } finally {
     await stop(nginx);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -127,7 +188,9 @@ test('a client started after the collector, with its own copy of libssl, is capt
   const { cert, key } = await certIn(dir);
   const lib = path.join(dir, 'lib');
   fs.mkdirSync(lib);
-  const system = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64'].map((d) => path.join(d, 'libssl.so.3')).find((f) => fs.existsSync(f));
+  const system = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64']
+    .map((d) => path.join(d, 'libssl.so.3'))
+    .find((f) => fs.existsSync(f));
   assert.ok(system, 'libssl.so.3 not found');
   fs.copyFileSync(system, path.join(lib, 'libssl.so.3')); // a file no process maps yet
   const port = await freePort();
@@ -146,7 +209,15 @@ test('a client started after the collector, with its own copy of libssl, is capt
     });
     assert.ok(maps.includes(path.join(lib, 'libssl.so.3')), 'the client runs on the copy');
     assert.match(r.stderr, new RegExp(`tls: capturing OpenSSL in ${path.join(lib, 'libssl.so.3')}`));
-    assertHttps(r, port, [{ path: '/late/urllib', status: 200 }, { path: '/late/requests', status: 200 }], /^python3/);
+    assertHttps(
+      r,
+      port,
+      [
+        { path: '/late/urllib', status: 200 },
+        { path: '/late/requests', status: 200 },
+      ],
+      /^python3/,
+    );
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -167,10 +238,19 @@ test("Node's https server and client (the node executable's OpenSSL: memory BIO,
       assert.equal(seen, '200 node /node/1\n404 node /status/404\n200 node /node/3?k=v\n');
       await run('curl', ['-sk', '--http1.1', `${base}/curl/1`, '-o', '/dev/null', `${base}/curl/2`]);
     });
-    assertHttps(r, port, [
-      { path: '/node/1', status: 200 }, { path: '/status/404', status: 404 }, { path: '/node/3', query: 'k=v', status: 200 },
-      { path: '/curl/1', status: 200 }, { path: '/curl/2', status: 200 },
-    ], /^node/, ['node', 'node', 'node', 'curl', 'curl']);
+    assertHttps(
+      r,
+      port,
+      [
+        { path: '/node/1', status: 200 },
+        { path: '/status/404', status: 404 },
+        { path: '/node/3', query: 'k=v', status: 200 },
+        { path: '/curl/1', status: 200 },
+        { path: '/curl/2', status: 200 },
+      ],
+      /^node/,
+      ['node', 'node', 'node', 'curl', 'curl'],
+    );
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -185,12 +265,26 @@ test("Node's http2 secure server (ALPN h2) with curl --http2: one connection, se
   const server = await startServer(process.execPath, [path.join(FIXTURES, 'node-https.js'), 'h2server', String(port), cert, key], '127.0.0.1', port);
   try {
     const r = await withCollector({ ports: [port] }, async () => {
-      const versions = await run('curl', ['-sk', '--http2', '-w', '%{http_version} ', ...['/h2/1', '/status/404', '/h2/3'].flatMap((p) => ['-o', '/dev/null', base + p])]);
+      const versions = await run('curl', [
+        '-sk',
+        '--http2',
+        '-w',
+        '%{http_version} ',
+        ...['/h2/1', '/status/404', '/h2/3'].flatMap((p) => ['-o', '/dev/null', base + p]),
+      ]);
       assert.equal(versions, '2 2 2 ');
     });
-    assertHttps(r, port, [
-      { path: '/h2/1', status: 200, version: '2' }, { path: '/status/404', status: 404, version: '2' }, { path: '/h2/3', status: 200, version: '2' },
-    ], /^node/, ['curl', 'curl', 'curl']);
+    assertHttps(
+      r,
+      port,
+      [
+        { path: '/h2/1', status: 200, version: '2' },
+        { path: '/status/404', status: 404, version: '2' },
+        { path: '/h2/3', status: 200, version: '2' },
+      ],
+      /^node/,
+      ['curl', 'curl', 'curl'],
+    );
   } finally {
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -228,12 +322,26 @@ test('a server in its own mount namespace with its own copy of libssl (unshare -
   try {
     const r = await withCollector({ ports: [port] }, async () => {
       // Started after the collector, in a namespace where the system path is the copy.
-      const server = await startServer('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
-        `mount --bind ${copy} ${system} && exec python3 ${path.join(FIXTURES, 'tls-server.py')} ${port} ${cert} ${key}`], '127.0.0.1', port);
+      const server = await startServer(
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          `mount --bind ${copy} ${system} && exec python3 ${path.join(FIXTURES, 'tls-server.py')} ${port} ${cert} ${key}`,
+        ],
+        '127.0.0.1',
+        port,
+      );
       try {
         const maps = fs.readFileSync(`/proc/${server.pid}/maps`, 'utf8');
         const ino = String(fs.statSync(copy).ino);
-        assert.ok(maps.split('\n').some((l) => l.endsWith(system) && l.split(/\s+/)[4] === ino), 'the server maps the copy at the system path');
+        assert.ok(
+          maps.split('\n').some((l) => l.endsWith(system) && l.split(/\s+/)[4] === ino),
+          'the server maps the copy at the system path',
+        );
         // Give the exec watch's later scans time to find it (the server imported ssl before listening).
         await new Promise((res) => setTimeout(res, 500));
         await run('curl', ['-sk', `${base}/ns/a`, '-o', '/dev/null', `${base}/status/404`]);
@@ -242,7 +350,16 @@ test('a server in its own mount namespace with its own copy of libssl (unshare -
       }
     });
     assert.match(r.stderr, new RegExp(`tls: capturing OpenSSL in ${system} \\(/proc/\\d+/root${system}\\)`));
-    assertHttps(r, port, [{ path: '/ns/a', status: 200 }, { path: '/status/404', status: 404 }], /^python3/, ['curl', 'curl']);
+    assertHttps(
+      r,
+      port,
+      [
+        { path: '/ns/a', status: 200 },
+        { path: '/status/404', status: 404 },
+      ],
+      /^python3/,
+      ['curl', 'curl'],
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -255,38 +372,55 @@ async function goTls(): Promise<string> {
   if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(src).mtimeMs) {
     fs.mkdirSync(path.dirname(out), { recursive: true });
     await new Promise<void>((resolve, reject) =>
-      execFile('go', ['build', '-o', out, src], { env: { ...process.env, CGO_ENABLED: '0', GOCACHE: path.join(ROOT, '.cache', 'go-build'), GOFLAGS: '-mod=mod' }, timeout: 300_000 },
-        (e, _o, stderr) => (e ? reject(new Error(`go build: ${stderr}`)) : resolve())));
+      execFile(
+        'go',
+        ['build', '-o', out, src],
+        { env: { ...process.env, CGO_ENABLED: '0', GOCACHE: path.join(ROOT, '.cache', 'go-build'), GOFLAGS: '-mod=mod' }, timeout: 300_000 },
+        (e, _o, stderr) => (e ? reject(new Error(`go build: ${stderr}`)) : resolve()),
+      ),
+    );
   }
   return out;
 }
 
-test("Go's crypto/tls (net/http server and client, HTTP/2 and HTTP/1.1): probes at the RET instructions, the Go processes unharmed", { timeout: 600_000 }, async () => {
-  const gotls = await goTls();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-go-'));
-  const { cert, key } = await certIn(dir);
-  const port = await freePort();
-  const pyPort = await freePort();
-  const base = `https://127.0.0.1:${port}`;
-  const server = await startServer(gotls, ['server', String(port), cert, key], '127.0.0.1', port);
-  const py = await startServer('python3', [path.join(FIXTURES, 'tls-server.py'), String(pyPort), cert, key], '127.0.0.1', pyPort);
-  try {
-    const r = await withCollector({ ports: [port, pyPort] }, async () => {
-      assert.equal(await run(gotls, ['client', base, 'h2', '/go/1', '/status/404', '/go/3']), '200 go /go/1\n404 go /status/404\n200 go /go/3\n');
-      assert.equal(await run(gotls, ['client', `https://127.0.0.1:${pyPort}`, 'http1.1', '/go/to-python']), '200 hello /go/to-python\n');
-      await run('curl', ['-sk', '--http1.1', `${base}/curl/1`]);
-    });
-    assert.equal(server.exitCode, null, 'the Go server still runs');
-    const goSide = { ...r, spans: r.spans.filter((s) => s.attributes['server.port'] === port) };
-    assertHttps(goSide, port, [
-      { path: '/go/1', status: 200, version: '2' }, { path: '/status/404', status: 404, version: '2' }, { path: '/go/3', status: 200, version: '2' },
-      { path: '/curl/1', status: 200, version: '1.1' },
-    ], /^gotls/, ['gotls', 'gotls', 'gotls', 'curl']);
-    const pySide = { ...r, spans: r.spans.filter((s) => s.attributes['server.port'] === pyPort) };
-    assertHttps(pySide, pyPort, [{ path: '/go/to-python', status: 200, version: '1.1' }], /^python3/, ['gotls']);
-  } finally {
-    await stop(server);
-    await stop(py);
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "Go's crypto/tls (net/http server and client, HTTP/2 and HTTP/1.1): probes at the RET instructions, the Go processes unharmed",
+  { timeout: 600_000 },
+  async () => {
+    const gotls = await goTls();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-go-'));
+    const { cert, key } = await certIn(dir);
+    const port = await freePort();
+    const pyPort = await freePort();
+    const base = `https://127.0.0.1:${port}`;
+    const server = await startServer(gotls, ['server', String(port), cert, key], '127.0.0.1', port);
+    const py = await startServer('python3', [path.join(FIXTURES, 'tls-server.py'), String(pyPort), cert, key], '127.0.0.1', pyPort);
+    try {
+      const r = await withCollector({ ports: [port, pyPort] }, async () => {
+        assert.equal(await run(gotls, ['client', base, 'h2', '/go/1', '/status/404', '/go/3']), '200 go /go/1\n404 go /status/404\n200 go /go/3\n');
+        assert.equal(await run(gotls, ['client', `https://127.0.0.1:${pyPort}`, 'http1.1', '/go/to-python']), '200 hello /go/to-python\n');
+        await run('curl', ['-sk', '--http1.1', `${base}/curl/1`]);
+      });
+      assert.equal(server.exitCode, null, 'the Go server still runs');
+      const goSide = { ...r, spans: r.spans.filter((s) => s.attributes['server.port'] === port) };
+      assertHttps(
+        goSide,
+        port,
+        [
+          { path: '/go/1', status: 200, version: '2' },
+          { path: '/status/404', status: 404, version: '2' },
+          { path: '/go/3', status: 200, version: '2' },
+          { path: '/curl/1', status: 200, version: '1.1' },
+        ],
+        /^gotls/,
+        ['gotls', 'gotls', 'gotls', 'curl'],
+      );
+      const pySide = { ...r, spans: r.spans.filter((s) => s.attributes['server.port'] === pyPort) };
+      assertHttps(pySide, pyPort, [{ path: '/go/to-python', status: 200, version: '1.1' }], /^python3/, ['gotls']);
+    } finally {
+      await stop(server);
+      await stop(py);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

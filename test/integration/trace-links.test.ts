@@ -41,10 +41,22 @@ function chains(spans: FlatSpan[], frontPort: number, downPort: number): Map<str
     const id = String(i);
     const mine = spans.filter((s) => idOf(s) === id);
     out.set(id, {
-      curl: one(`curl ${id}`, mine.filter((s) => s.kind === CLIENT && port(s) === frontPort)),
-      frontServer: one(`front server ${id}`, mine.filter((s) => s.kind === SERVER && port(s) === frontPort)),
-      frontClient: one(`front client ${id}`, mine.filter((s) => s.kind === CLIENT && port(s) === downPort)),
-      downstream: one(`downstream ${id}`, mine.filter((s) => s.kind === SERVER && port(s) === downPort)),
+      curl: one(
+        `curl ${id}`,
+        mine.filter((s) => s.kind === CLIENT && port(s) === frontPort),
+      ),
+      frontServer: one(
+        `front server ${id}`,
+        mine.filter((s) => s.kind === SERVER && port(s) === frontPort),
+      ),
+      frontClient: one(
+        `front client ${id}`,
+        mine.filter((s) => s.kind === CLIENT && port(s) === downPort),
+      ),
+      downstream: one(
+        `downstream ${id}`,
+        mine.filter((s) => s.kind === SERVER && port(s) === downPort),
+      ),
     });
   }
   return out;
@@ -70,16 +82,24 @@ async function chainRun(front: string[], traceparent?: (i: number) => string) {
     down = await startServer('python3', [path.join(FIXTURES, 'chain-downstream.py'), String(downPort)], '127.0.0.1', downPort);
     fr = await startServer(front[0]!, [...front.slice(1), String(frontPort), String(downPort)], '127.0.0.1', frontPort);
     // The debug exporter too: the console shows who is whose parent.
-    const r = await withCollector({ ports: [frontPort, downPort], processors: [['trace_links', {}]], exporters: { debug: { verbosity: 'normal' } } }, async () => {
-      await Promise.all(
-        Array.from({ length: N }, (_, i) =>
-          run('curl', ['-sS', '--fail', '-w', '%{http_code} %{size_download} %{num_connects}', ...(traceparent ? ['-H', `traceparent: ${traceparent(i)}`] : []), `http://127.0.0.1:${frontPort}/r/${i}`]).then((out) =>
-            assert.equal(out, `downstream ${i}\n200 ${13 + String(i).length - 1} 1`),
+    const r = await withCollector(
+      { ports: [frontPort, downPort], processors: [['trace_links', {}]], exporters: { debug: { verbosity: 'normal' } } },
+      async () => {
+        await Promise.all(
+          Array.from({ length: N }, (_, i) =>
+            run('curl', [
+              '-sS',
+              '--fail',
+              '-w',
+              '%{http_code} %{size_download} %{num_connects}',
+              ...(traceparent ? ['-H', `traceparent: ${traceparent(i)}`] : []),
+              `http://127.0.0.1:${frontPort}/r/${i}`,
+            ]).then((out) => assert.equal(out, `downstream ${i}\n200 ${13 + String(i).length - 1} 1`)),
           ),
-        ),
-      );
-      await new Promise((res) => setTimeout(res, 500));
-    });
+        );
+        await new Promise((res) => setTimeout(res, 500));
+      },
+    );
     assert.equal(r.exitCode, 0, r.stderr);
     return { ...r, frontPort, downPort, chains: chains(r.spans, frontPort, downPort), links: linkStats(r.stderr) };
   } finally {
@@ -108,7 +128,11 @@ test('traces: curl → threaded Python front → Python downstream, 20 concurren
   assert.equal(r.links['released.no_parent'] ?? 0, 0, r.stderr);
   // On the console: each child's line names its parent.
   const c0 = r.chains.get('0')!;
-  for (const [child, parent] of [[c0.frontServer, c0.curl], [c0.frontClient, c0.frontServer], [c0.downstream, c0.frontClient]] as const) {
+  for (const [child, parent] of [
+    [c0.frontServer, c0.curl],
+    [c0.frontClient, c0.frontServer],
+    [c0.downstream, c0.frontClient],
+  ] as const) {
     assert.ok(r.stderr.includes(`trace=${child.traceId.slice(0, 8)} span=${child.spanId.slice(0, 8)} parent=${parent.spanId.slice(0, 8)}`), r.stderr);
   }
 });
@@ -172,7 +196,8 @@ test("traces: a caller's traceparent keeps its trace id down the chain", async (
   for (const [id, c] of r.chains) {
     const traceId = tp(Number(id)).slice(3, 35);
     const caller = tp(Number(id)).slice(36, 52);
-    for (const s of [c.curl, c.frontServer, c.frontClient, c.downstream]) assert.equal(s.traceId, traceId, `request ${id}: ${urlOf(s)} keeps the caller's trace`);
+    for (const s of [c.curl, c.frontServer, c.frontClient, c.downstream])
+      assert.equal(s.traceId, traceId, `request ${id}: ${urlOf(s)} keeps the caller's trace`);
     assert.equal(c.curl.parentSpanId, caller);
     assert.equal(c.frontServer.parentSpanId, caller, 'the header parent wins over the connection link');
     assert.equal(c.frontClient.parentSpanId, c.frontServer.spanId);
@@ -198,7 +223,7 @@ async function grpcCalls(target: string, collector: Parameters<typeof withCollec
   const byId = new Map(clients.map((s) => [s.spanId, s]));
   for (const s of servers) {
     const parent = byId.get(s.parentSpanId);
-    assert.ok(parent, `server span of stream ${s.attributes["tcpsniff.h2.stream_id"]} has its CLIENT parent: ${/span\(s\) in.*/.exec(r.stderr)?.[0]}`);
+    assert.ok(parent, `server span of stream ${s.attributes['tcpsniff.h2.stream_id']} has its CLIENT parent: ${/span\(s\) in.*/.exec(r.stderr)?.[0]}`);
     assert.equal(parent.attributes['tcpsniff.h2.stream_id'], s.attributes['tcpsniff.h2.stream_id'], 'its own call');
     assert.equal(parent.traceId, s.traceId);
   }

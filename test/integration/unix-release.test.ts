@@ -38,15 +38,17 @@ test('unix: an answer on a duplicated descriptor stays on its connection; a clie
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-unix-release-'));
   const sock = path.join(dir, 'handoff.sock');
   const server = await handoffServer(sock, 2);
-  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock] }, 'receivers::unix'), { id: 'unix', logger: createLogger('warn') });
+  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock] }, 'receivers::unix'), {
+    id: 'unix',
+    logger: createLogger('warn'),
+  });
   const chunks: CaptureChunk[] = [];
   receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
   await receiver.start();
   let nodePid = 0;
   try {
     nodePid = await traffic(sock);
-    for (let t0 = Date.now(); chunks.filter((c) => c.kind === 'close').length < 4 && Date.now() - t0 < 10_000; )
-      await new Promise((r) => setTimeout(r, 50));
+    for (let t0 = Date.now(); chunks.filter((c) => c.kind === 'close').length < 4 && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 50));
   } finally {
     await receiver.shutdown();
     await stop(server);
@@ -75,7 +77,10 @@ test('unix: a connection the path filter mutes after its first records still end
   // It answers late, so the mute has reached the kernel by then (it applies at a connection's next call).
   const server = await handoffServer(sock, 1, 0.5);
   // Only the server process (other traffic on the host does not count), and a path it does not match.
-  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [path.join(dir, 'wanted.sock')], pids: [server.pid] }, 'receivers::unix'), { id: 'unix', logger: createLogger('warn') });
+  const receiver = unixReceiverFactory.create(
+    unixReceiverFactory.parseConfig({ include: [path.join(dir, 'wanted.sock')], pids: [server.pid] }, 'receivers::unix'),
+    { id: 'unix', logger: createLogger('warn') },
+  );
   const chunks: CaptureChunk[] = [];
   receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
   await receiver.start();
@@ -83,14 +88,18 @@ test('unix: a connection the path filter mutes after its first records still end
   try {
     assert.equal(await run('curl', ['-sS', '--unix-socket', sock, 'http://localhost/excluded']), 'handed over');
     const settled = () => receiver.stats()['connections.filtered'] === 1 && receiver.stats()['connections.open'] === 0;
-    for (let t0 = Date.now(); !settled() && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 50));
+    for (let t0 = Date.now(); !settled() && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 50));
   } finally {
     await receiver.shutdown();
     stats = receiver.stats();
     await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  assert.deepEqual(chunks.filter((c) => c.kind !== 'process'), [], 'nothing of the excluded path passes');
+  assert.deepEqual(
+    chunks.filter((c) => c.kind !== 'process'),
+    [],
+    'nothing of the excluded path passes',
+  );
   assert.equal(stats['connections.filtered'], 1);
   assert.equal(stats['connections.open'], 0, 'the muted connection ended too');
 });

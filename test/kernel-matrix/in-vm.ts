@@ -63,13 +63,26 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
   const result: Result = { kernel: os.release(), backend, loaded: false, ms: 0 };
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
-  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT, NGINX_PORT, NGINX_TLS_PORT, NODE_TLS_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'), { id: 'tcp', logger });
+  const receiver = tcpReceiverFactory.create(
+    tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT, NGINX_PORT, NGINX_TLS_PORT, NODE_TLS_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'),
+    { id: 'tcp', logger },
+  );
   // sendfile bodies, joined to the tcp receiver's connections.
-  const files = sendfileReceiverFactory.create(sendfileReceiverFactory.parseConfig({}, 'sendfile'), { id: 'sendfile', logger, findReceiver: (id) => (id === 'tcp' ? receiver : undefined) });
+  const files = sendfileReceiverFactory.create(sendfileReceiverFactory.parseConfig({}, 'sendfile'), {
+    id: 'sendfile',
+    logger,
+    findReceiver: (id) => (id === 'tcp' ? receiver : undefined),
+  });
   // A second tcp receiver without one, on nginx only.
-  const alone = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp/alone'), { id: 'tcp/alone', logger });
+  const alone = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp/alone'), {
+    id: 'tcp/alone',
+    logger,
+  });
   const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), { id: 'http', logger });
-  const httpAlone = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), { id: 'http', logger });
+  const httpAlone = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), {
+    id: 'http',
+    logger,
+  });
   const spans: SpanRecord[] = [];
   const spansAlone: SpanRecord[] = [];
   http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
@@ -80,7 +93,9 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     consumeChunks: (chunks) => {
       if (debug)
         for (const c of chunks)
-          console.log(`CHUNK ${backend} ${c.kind} pid=${c.pid} ${c.comm} ${c.direction} ${c.conn.role} ${c.conn.localPort}->${c.conn.remotePort} off=${c.offset} len=${c.data.length} lost=${c.lostAfter} ${JSON.stringify(c.data.subarray(0, 24).toString('latin1'))}`);
+          console.log(
+            `CHUNK ${backend} ${c.kind} pid=${c.pid} ${c.comm} ${c.direction} ${c.conn.role} ${c.conn.localPort}->${c.conn.remotePort} off=${c.offset} len=${c.data.length} lost=${c.lostAfter} ${JSON.stringify(c.data.subarray(0, 24).toString('latin1'))}`,
+          );
       http.consumeChunks(chunks);
     },
   });
@@ -107,13 +122,22 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
     const got = sh('curl', ['-sS', `http://127.0.0.1:${SENDFILE_PORT}/a`, `http://127.0.0.1:${SENDFILE_PORT}/b`]);
     if (got !== SENDFILE_BODY + SENDFILE_BODY) throw new Error('sendfile server answered something else');
     // A body the server splices out of the socket, then a GET on the same connection.
-    const spliced = sh('curl', ['-sS', '-H', 'Expect:', '--data-binary', `@${UPLOAD_FILE}`, `http://127.0.0.1:${SENDFILE_PORT}/upload`, '--next', `http://127.0.0.1:${SENDFILE_PORT}/c`]);
+    const spliced = sh('curl', [
+      '-sS',
+      '-H',
+      'Expect:',
+      '--data-binary',
+      `@${UPLOAD_FILE}`,
+      `http://127.0.0.1:${SENDFILE_PORT}/upload`,
+      '--next',
+      `http://127.0.0.1:${SENDFILE_PORT}/c`,
+    ]);
     if (spliced !== 'ok' + SENDFILE_BODY) throw new Error('sendfile server answered the upload with something else');
     const fromNginx = sh('curl', ['-sS', `http://127.0.0.1:${NGINX_PORT}/a.txt`, `http://127.0.0.1:${NGINX_PORT}/b.txt`]);
     if (fromNginx !== SENDFILE_BODY + SENDFILE_BODY) throw new Error('nginx answered something else');
     sh(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'sse-done-client.js'), String(PORT), '/sse-late']);
     // The server's last write comes 100 ms after the client left (much later under emulation).
-    for (let t0 = Date.now(); !spans.some(isLateWrite) && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 100));
+    for (let t0 = Date.now(); !spans.some(isLateWrite) && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 100));
     const tls = (port: number, paths: string[]) => sh('curl', ['-sk', ...paths.map((p) => `https://127.0.0.1:${port}${p}`)]);
     if (tls(NGINX_TLS_PORT, ['/tls/a', '/tls/b']) !== 'tls /tls/a\ntls /tls/b\n') throw new Error('nginx (TLS) answered something else');
     if (tls(NODE_TLS_PORT, ['/tls/c']) !== 'node /tls/c') throw new Error('Node (TLS) answered something else');
@@ -165,8 +189,14 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   result.late_write = { spans: late.length, incomplete: lateIncomplete, ok: late.length === 1 && lateIncomplete === undefined && late[0]!.status.code !== 2 };
   // TLS plaintext: nginx's and Node's SERVER spans and curl's CLIENT spans, https, exact paths.
   const tlsServer = spans.filter((s) => s.kind === 2 && s.attributes['url.scheme'] === 'https' && /^\/tls\/[abc]$/.test(String(s.attributes['url.path'])));
-  const tlsClient = spans.filter((s) => s.kind === 3 && exe(s) === 'curl' && /^https:\/\/127\.0\.0\.1:84\d\d\/tls\/[abc]$/.test(String(s.attributes['url.full'])));
-  result.tls = { server: tlsServer.length, client: tlsClient.length, ok: tlsServer.length === 3 && tlsClient.length === 3 && spans.length === new Set(spans.map((x) => x.spanId)).size };
+  const tlsClient = spans.filter(
+    (s) => s.kind === 3 && exe(s) === 'curl' && /^https:\/\/127\.0\.0\.1:84\d\d\/tls\/[abc]$/.test(String(s.attributes['url.full'])),
+  );
+  result.tls = {
+    server: tlsServer.length,
+    client: tlsClient.length,
+    ok: tlsServer.length === 3 && tlsClient.length === 3 && spans.length === new Set(spans.map((x) => x.spanId)).size,
+  };
   result.records = Number(receiver.stats()['records'] ?? 0);
   result.ms = Date.now() - t0;
   return result;
@@ -186,7 +216,10 @@ async function runUnix(backend: (typeof BACKENDS)[number]): Promise<Result> {
   for (let i = 0; i < 200 && spawnSync('curl', ['-s', '--unix-socket', sock, 'http://localhost/']).status !== 0; i++)
     await new Promise((r) => setTimeout(r, 100));
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
-  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock], ring_buffer_bytes: '4MiB', backend }, 'unix'), { id: 'unix', logger });
+  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock], ring_buffer_bytes: '4MiB', backend }, 'unix'), {
+    id: 'unix',
+    logger,
+  });
   const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({}, 'http'), { id: 'http', logger });
   const spans: SpanRecord[] = [];
   http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
@@ -198,7 +231,7 @@ async function runUnix(backend: (typeof BACKENDS)[number]): Promise<Result> {
     sh('curl', ['-sS', '-o', '/dev/null', '--unix-socket', sock, 'http://localhost/over-unix']);
     // A client that exits without close(2): its connection still ends, and so does the server's.
     sh(process.execPath, ['-e', EXITING_UNIX_CLIENT, sock]);
-    for (let t0 = Date.now(); Number(receiver.stats()['connections.open']) > 0 && Date.now() - t0 < 10_000; ) await new Promise((r) => setTimeout(r, 100));
+    for (let t0 = Date.now(); Number(receiver.stats()['connections.open']) > 0 && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 100));
     result.open_after = Number(receiver.stats()['connections.open']);
     await receiver.shutdown();
     await http.shutdown();
@@ -222,7 +255,9 @@ async function main() {
   const sendfileServer = spawn(process.env.SENDFILE_HTTP ?? path.join(ROOT, 'sendfile-http'), [String(SENDFILE_PORT), bodyFile], { stdio: 'ignore' });
   const cert = tlsCertificate();
   const nginx = startNginx(cert);
-  const nodeTls = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'node-https.js'), 'server', String(NODE_TLS_PORT), cert.cert, cert.key], { stdio: 'ignore' });
+  const nodeTls = spawn(process.execPath, [path.join(ROOT, 'test', 'fixtures', 'node-https.js'), 'server', String(NODE_TLS_PORT), cert.cert, cert.key], {
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 200; i++) {
     const up = (port: number, p: string) => spawnSync('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}${p}`]).status === 0;
     const upTls = (port: number) => spawnSync('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${port}/`]).status === 0;
@@ -262,7 +297,23 @@ function tlsCertificate(): { cert: string; key: string } {
   if (fs.existsSync(built.cert)) return built;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'matrix-tls-'));
   const made = { cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
-  sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', made.key, '-out', made.cert]);
+  sh('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-keyout',
+    made.key,
+    '-out',
+    made.cert,
+  ]);
   return made;
 }
 

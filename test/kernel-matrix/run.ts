@@ -59,8 +59,24 @@ function boot(label: string, vmlinuz: string): Promise<Row[]> {
     const t0 = Date.now();
     const q = spawn(
       'qemu-system-x86_64',
-      ['-accel', 'tcg', '-cpu', 'max', '-m', '2048', '-smp', '2', '-nographic', '-no-reboot',
-        '-kernel', vmlinuz, '-initrd', path.join(CACHE, 'initramfs.cpio.gz'), '-append', 'console=ttyS0 quiet panic=-1'],
+      [
+        '-accel',
+        'tcg',
+        '-cpu',
+        'max',
+        '-m',
+        '2048',
+        '-smp',
+        '2',
+        '-nographic',
+        '-no-reboot',
+        '-kernel',
+        vmlinuz,
+        '-initrd',
+        path.join(CACHE, 'initramfs.cpio.gz'),
+        '-append',
+        'console=ttyS0 quiet panic=-1',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -100,7 +116,9 @@ function verdict(r: Row, host: boolean): { ok: boolean; text: string } {
   const sendfileText = tcp
     ? `, sendfile bodies ${sendfile ? 'whole' : 'MISSED'}, nginx sendfile bodies ${nginx ? 'whole' : 'MISSED'} (without the sendfile receiver: ${nginxGaps ? 'exact gaps' : 'OUT OF STEP'}), spliced upload ${spliceRead ? 'an exact gap' : 'OUT OF STEP'}, TLS (curl → nginx, Node) ${tls ? 'plaintext captured' : 'MISSED'}`
     : '';
-  const endText = tcp ? `, last write after the peer closed ${lateWrite ? 'captured' : 'LOST'}` : `, ${ended ? 'every connection ended' : `${r.open_after ?? '?'} connection(s) LEFT OPEN`}`;
+  const endText = tcp
+    ? `, last write after the peer closed ${lateWrite ? 'captured' : 'LOST'}`
+    : `, ${ended ? 'every connection ended' : `${r.open_after ?? '?'} connection(s) LEFT OPEN`}`;
   const text = `loaded, curl ${curl ? 'captured' : 'MISSED'}${uringText}${sendfileText}${endText}${r.reason ? `, ${r.reason}` : ''}`;
   return { ok, text };
 }
@@ -158,7 +176,14 @@ async function main() {
     lines.push(`| ${label} | doctor | ${ok ? '' : 'FAIL: '}predicts tcp backend ${tcp ?? 'none'}, first working: ${actual ?? 'none'} |`);
   }
   console.log(lines.join('\n'));
-  fs.writeFileSync(path.join(CACHE, 'results.json'), JSON.stringify(results.map((r) => r.row), null, 1));
+  fs.writeFileSync(
+    path.join(CACHE, 'results.json'),
+    JSON.stringify(
+      results.map((r) => r.row),
+      null,
+      1,
+    ),
+  );
   const total = results.length + predicted.size;
   console.log(`\n${total - failed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);

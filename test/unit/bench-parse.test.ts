@@ -59,7 +59,8 @@ requests: 100000 total, 100000 started, 99998 done, 99990 succeeded, 10 failed, 
 });
 
 test('bench: ghz JSON report (latencies in ns, cancelled calls apart from OK ones)', () => {
-  const out = '{"count":25791,"total":3011719740,"rps":8563.5,"errorDistribution":{"rpc error: code = Unavailable desc = transport is closing":16},' +
+  const out =
+    '{"count":25791,"total":3011719740,"rps":8563.5,"errorDistribution":{"rpc error: code = Unavailable desc = transport is closing":16},' +
     '"statusCodeDistribution":{"OK":25775,"Unavailable":16},"latencyDistribution":[{"percentage":50,"latency":1337592},{"percentage":99,"latency":9136726}]}';
   const r = parseGhz(out);
   assert.equal(r.ok, 25775);
@@ -86,16 +87,22 @@ test('bench: collector exit summary', () => {
 test('bench: /proc and fdinfo parsing', () => {
   const stat = '1234 (node (worker) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 11 0 100 0 0';
   assert.equal(procStatTicks(stat), 325);
-  const fdinfo = 'pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\nprog_type:\t5\nprog_jited:\t1\nprog_tag:\tabcdef0123456789\nmemlock:\t4096\nprog_id:\t7306\nrun_time_ns:\t375000\nrun_cnt:\t1000\n';
+  const fdinfo =
+    'pos:\t0\nflags:\t02000002\nmnt_id:\t15\nino:\t1057\nprog_type:\t5\nprog_jited:\t1\nprog_tag:\tabcdef0123456789\nmemlock:\t4096\nprog_id:\t7306\nrun_time_ns:\t375000\nrun_cnt:\t1000\n';
   assert.deepEqual(bpfProgFdinfo(fdinfo), { tag: 'abcdef0123456789', id: 7306, runTimeNs: 375000, runCnt: 1000 });
   assert.equal(bpfProgFdinfo('pos:\t0\nflags:\t02\n'), null);
   const linkFdinfo = 'pos:\t0\nflags:\t02000000\nlink_type:\tperf\nlink_id:\t379\nprog_tag:\tabcdef0123456789\nprog_id:\t7306\ntp_name:\tsys_exit_read\n';
   assert.equal(bpfProgFdinfo(linkFdinfo), null);
-  assert.deepEqual(parseTcpdumpStats('329128 packets captured\n329130 packets received by filter\n0 packets dropped by kernel\n'), { captured: 329128, received: 329130, dropped: 0 });
+  assert.deepEqual(parseTcpdumpStats('329128 packets captured\n329130 packets received by filter\n0 packets dropped by kernel\n'), {
+    captured: 329128,
+    received: 329130,
+    dropped: 0,
+  });
 });
 
 test('bench: markers in OTLP/JSON lines, by span kind', () => {
-  const span = (kind: number, m: string) => `{"traceId":"a","spanId":"b","name":"GET","kind":${kind},"attributes":[{"key":"url.query","value":{"stringValue":"m=${m}"}}]}`;
+  const span = (kind: number, m: string) =>
+    `{"traceId":"a","spanId":"b","name":"GET","kind":${kind},"attributes":[{"key":"url.query","value":{"stringValue":"m=${m}"}}]}`;
   const line = `{"resourceSpans":[{"scopeSpans":[{"spans":[${[span(2, '1-1'), span(3, '1-1'), span(2, '1-2'), span(2, '1-2'), span(2, '1-4')].join(',')}]}]}]}`;
   const scan = newMarkerScan();
   scanMarkers(line, scan);
@@ -110,7 +117,13 @@ test('bench: statistics and profile summary', () => {
   assert.deepEqual(spread([3, 1, 2]), { min: 1, median: 2, max: 3, n: 3 });
   assert.deepEqual(spread([4, 1, 2, 3]), { min: 1, median: 2.5, max: 4, n: 4 });
   assert.equal(percentile([5, 1, 4, 2, 3], 50), 3);
-  assert.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99), 99);
+  assert.equal(
+    percentile(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+      99,
+    ),
+    99,
+  );
   const prof = {
     nodes: [
       { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1 } },

@@ -13,7 +13,7 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 function sseEnd(body: string, split = 0, lostAt = -1): boolean {
   const t = new SseEnd();
   const b = Buffer.from(body, 'latin1');
-  for (let p = 0; p < b.length; ) {
+  for (let p = 0; p < b.length;) {
     const q = split > 0 ? Math.min(b.length, p + split) : b.length;
     if (p === lostAt) t.lost();
     t.push(b, p, q);
@@ -95,7 +95,12 @@ function h2(resHeaders: Array<[string, string]>, data: Buffer[], end = false): S
   const c = new Conn(CLIENT_META);
   const enc = new HpackEncoder();
   const dec = new HpackEncoder();
-  const req = enc.encode([[':method', 'GET'], [':scheme', 'http'], [':path', '/x'], [':authority', 'h']]);
+  const req = enc.encode([
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/x'],
+    [':authority', 'h'],
+  ]);
   proc.consumeChunks([
     c.data('egress', Buffer.concat([PREFACE, settings(), frame(1, 5, 1, req)]), 1000n),
     c.data('ingress', Buffer.concat([settings(), frame(1, 4, 1, dec.encode([[':status', '200'], ...resHeaders]))]), 2000n),
@@ -121,7 +126,16 @@ test('HTTP/2: closed before END_STREAM is complete once Content-Length is satisf
     ['short of Content-Length', h2([['content-length', '6000']], body)],
     ['no Content-Length', h2([], body)],
     ['SSE without its final event', h2([['content-type', 'text/event-stream']], [Buffer.from('data: {}\n\n')])],
-    ['gRPC needs its trailers', h2([['content-type', 'application/grpc'], ['content-length', '10']], [Buffer.from([0, 0, 0, 0, 5, 1, 2, 3, 4, 5])])],
+    [
+      'gRPC needs its trailers',
+      h2(
+        [
+          ['content-type', 'application/grpc'],
+          ['content-length', '10'],
+        ],
+        [Buffer.from([0, 0, 0, 0, 5, 1, 2, 3, 4, 5])],
+      ),
+    ],
   ] as const) {
     assert.equal(s.attributes['tcpsniff.incomplete'], 'closed', what);
     assert.equal(s.attributes['tcpsniff.response.unread'], undefined, what);

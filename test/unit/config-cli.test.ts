@@ -71,10 +71,19 @@ test('validate: errors are one line naming the path, exit 2, no stack trace', ()
   const cases: Array<[string, RegExp]> = [
     [VALID.replace('  batch:', '  batch:\n    send_batch_size: -5'), /processors::batch::send_batch_size: must be at least 1, got -5/],
     [VALID.replace('  debug:', '  debug:\n    colour: true'), /exporters::debug::colour: unknown key; valid keys: verbosity/],
-    [VALID.replace('  debug:', '  zipkin:').replace('[debug, otlp]', '[zipkin, otlp]'), /exporters::zipkin: unknown exporter type "zipkin"; valid exporter types: debug, file, otlp_grpc, otlp_js, otlp \(alias of otlp_grpc\)/],
-    [VALID.replace('[debug, otlp]', '[debug, otlp/missing]'), /service::pipelines::traces::exporters::1: exporter "otlp\/missing" is not defined; defined exporters: debug, otlp/],
+    [
+      VALID.replace('  debug:', '  zipkin:').replace('[debug, otlp]', '[zipkin, otlp]'),
+      /exporters::zipkin: unknown exporter type "zipkin"; valid exporter types: debug, file, otlp_grpc, otlp_js, otlp \(alias of otlp_grpc\)/,
+    ],
+    [
+      VALID.replace('[debug, otlp]', '[debug, otlp/missing]'),
+      /service::pipelines::traces::exporters::1: exporter "otlp\/missing" is not defined; defined exporters: debug, otlp/,
+    ],
     [VALID.replace('[http, batch]', '[batch, http]'), /service::pipelines::traces::processors: http must come first/],
-    [VALID.replace('localhost:4317}', 'localhost:4317}\n    headers: {api-key: "${env:TEST_API_KEY}"}'), /exporters::otlp::headers::api-key: environment variable TEST_API_KEY is not set/],
+    [
+      VALID.replace('localhost:4317}', 'localhost:4317}\n    headers: {api-key: "${env:TEST_API_KEY}"}'),
+      /exporters::otlp::headers::api-key: environment variable TEST_API_KEY is not set/,
+    ],
   ];
   for (const [text, pattern] of cases) {
     const file = tmpConfig(text);
@@ -90,13 +99,22 @@ test('validate: errors are one line naming the path, exit 2, no stack trace', ()
 });
 
 test('validate: every error of a file at once, one line each with its path', () => {
-  const file = tmpConfig(VALID.replace('  tcp:', '  tcp:\n    ports: [8080, 70000]').replace('  http:', '  http:\n    capture_bodys: true').replace('  batch:', '  batch:\n  zstd:'));
+  const file = tmpConfig(
+    VALID.replace('  tcp:', '  tcp:\n    ports: [8080, 70000]').replace('  http:', '  http:\n    capture_bodys: true').replace('  batch:', '  batch:\n  zstd:'),
+  );
   const r = cli(['validate', '--config', file]);
   assert.equal(r.code, 2, r.stdout);
   const prefix = `tcpsniff-collector: invalid config ${file}: `;
   assert.deepEqual(
-    r.stderr.trimEnd().split('\n').map((l) => (l.startsWith(prefix) ? l.slice(prefix.length).replace(/;.*/, '') : l)),
-    ['receivers::tcp::ports::1: must be at most 65535, got 70000', 'processors::http::capture_bodys: unknown key', 'processors::zstd: unknown processor type "zstd"'],
+    r.stderr
+      .trimEnd()
+      .split('\n')
+      .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length).replace(/;.*/, '') : l)),
+    [
+      'receivers::tcp::ports::1: must be at most 65535, got 70000',
+      'processors::http::capture_bodys: unknown key',
+      'processors::zstd: unknown processor type "zstd"',
+    ],
   );
   assertNoStack(r.stderr);
 });
@@ -113,7 +131,10 @@ test('validate: YAML syntax errors give file:line:col; a missing file is named',
   const file = tmpConfig('receivers:\n  tcp:\nprocessors: [http\n');
   const r = cli(['validate', '--config', file]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, new RegExp(`^tcpsniff-collector: ${path.relative(process.cwd(), file).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: YAML syntax error: `));
+  assert.match(
+    r.stderr,
+    new RegExp(`^tcpsniff-collector: ${path.relative(process.cwd(), file).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: YAML syntax error: `),
+  );
   assertNoStack(r.stderr);
 
   const missing = cli(['validate', '--config', '/nonexistent/p.yaml']);
@@ -140,7 +161,19 @@ test('running with an invalid config exits 2 with one line, before touching the 
 test('--help explains usage, commands, every component type, the file shape and examples', () => {
   const r = cli(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['Usage:', 'validate', 'help [COMPONENT-TYPE]', '--config FILE', '--log-level', '--version', 'service:', 'pipelines:', '${env:VAR:-default}', 'Examples:', 'config/examples/']) {
+  for (const s of [
+    'Usage:',
+    'validate',
+    'help [COMPONENT-TYPE]',
+    '--config FILE',
+    '--log-level',
+    '--version',
+    'service:',
+    'pipelines:',
+    '${env:VAR:-default}',
+    'Examples:',
+    'config/examples/',
+  ]) {
     assert.ok(r.stdout.includes(s), `--help mentions ${s}`);
   }
   for (const type of ['tcp', 'http', 'batch', 'debug', 'file', 'otlp_grpc (alias otlp)']) {
@@ -196,5 +229,8 @@ test('bin/tcpsniff-collector runs the CLI on Node >= 22 when executed, and as `n
   // Given to a node: the same file is JavaScript for it.
   const viaNode = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8' });
   assert.equal(viaNode.status, 0, viaNode.stderr);
-  assert.equal(viaNode.stdout, `tcpsniff-collector ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version} (node ${process.version})\n`);
+  assert.equal(
+    viaNode.stdout,
+    `tcpsniff-collector ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version} (node ${process.version})\n`,
+  );
 });

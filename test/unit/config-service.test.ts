@@ -13,7 +13,11 @@ import { FakeReceiver, chunk, events, memoryLogger, tapFactory, testRegistry } f
 class MemExporter implements ExporterComponent {
   static byId = new Map<string, MemExporter>();
   spans: SpanRecord[] = [];
-  constructor(readonly id: string, readonly failShutdown: boolean, readonly hang: boolean) {
+  constructor(
+    readonly id: string,
+    readonly failShutdown: boolean,
+    readonly hang: boolean,
+  ) {
     MemExporter.byId.set(id, this);
   }
   consumeSpans(spans: SpanRecord[]) {
@@ -76,8 +80,17 @@ test('a shared receiver fans out to every pipeline; a pipeline fans out to every
   assert.equal(FakeReceiver.instances.length, 1, 'one receiver instance per ID, shared');
   FakeReceiver.instances[0]!.consumer!.consumeChunks([chunk('curl')]);
 
-  assert.deepEqual(MemExporter.byId.get('mem/a')!.spans.map((s) => s.name), ['curl http']);
-  assert.deepEqual(MemExporter.byId.get('mem/b')!.spans.map((s) => s.name).sort(), ['curl http', 'curl http']);
+  assert.deepEqual(
+    MemExporter.byId.get('mem/a')!.spans.map((s) => s.name),
+    ['curl http'],
+  );
+  assert.deepEqual(
+    MemExporter.byId
+      .get('mem/b')!
+      .spans.map((s) => s.name)
+      .sort(),
+    ['curl http', 'curl http'],
+  );
 
   // Start: exporters, then processors (downstream first), then receivers; `ready` after all.
   assert.deepEqual(events, [
@@ -90,7 +103,10 @@ test('a shared receiver fans out to every pipeline; a pipeline fans out to every
   ]);
   const ready = logger.lines.filter((l) => /\bready\b/.test(l));
   assert.equal(ready.length, 1);
-  assert.match(ready[0]!, /ready: 2 pipeline\(s\), 1 of 1 receiver\(s\) running \(traces: tcp → http → tap → mem\/a\+mem\/b; traces\/second: tcp → http → mem\/b\)/);
+  assert.match(
+    ready[0]!,
+    /ready: 2 pipeline\(s\), 1 of 1 receiver\(s\) running \(traces: tcp → http → tap → mem\/a\+mem\/b; traces\/second: tcp → http → mem\/b\)/,
+  );
 
   events.length = 0;
   const summary = await service.shutdown();
@@ -162,7 +178,10 @@ test('a receiver that fails to start does not stop the others; ready says how ma
     create: (cfg, ctx) => new FakeReceiver(ctx, cfg.fail),
   };
   const logger = memoryLogger();
-  const text = TWO_PIPELINES.replace('  tcp:', '  tcp:\n  flaky:\n    fail: true').replace('      receivers: [tcp]\n      processors: [http, tap]', '      receivers: [tcp, flaky]\n      processors: [http, tap]');
+  const text = TWO_PIPELINES.replace('  tcp:', '  tcp:\n  flaky:\n    fail: true').replace(
+    '      receivers: [tcp]\n      processors: [http, tap]',
+    '      receivers: [tcp, flaky]\n      processors: [http, tap]',
+  );
   const service = new Service(loadConfigText(text, 't.yaml', testRegistry([tapFactory, memFactory, flaky]), {}), { logger });
   await service.start();
   assert.ok(logger.lines.some((l) => /ERROR .*receiver\/flaky did not start: no permission to load eBPF programs/.test(l)));

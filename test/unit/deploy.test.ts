@@ -57,7 +57,11 @@ test('every YAML file under deploy/ parses', () => {
 
 test('every tcpsniff pipeline in deploy/ passes validate (defaults and with the env overrides)', () => {
   validate(fs.readFileSync(path.join(DEPLOY, 'pipeline.yaml'), 'utf8'), 'deploy/pipeline.yaml');
-  validate(fs.readFileSync(path.join(DEPLOY, 'pipeline.yaml'), 'utf8'), 'deploy/pipeline.yaml', { OTLP_ENDPOINT: 'collector:4317', OTLP_INSECURE: 'false', METRICS_ADDRESS: '127.0.0.1:9999' });
+  validate(fs.readFileSync(path.join(DEPLOY, 'pipeline.yaml'), 'utf8'), 'deploy/pipeline.yaml', {
+    OTLP_ENDPOINT: 'collector:4317',
+    OTLP_INSECURE: 'false',
+    METRICS_ADDRESS: '127.0.0.1:9999',
+  });
   const maps = k8sDocs().filter((d) => d.kind === 'ConfigMap' && d.data?.['pipeline.yaml']);
   assert.equal(maps.length, 2, 'the DaemonSet and the sidecar ConfigMaps');
   for (const m of maps) {
@@ -83,14 +87,20 @@ test('Kubernetes: hostPID, no privileged mode, exactly the minimal capabilities,
     for (const p of ['/sys/kernel/btf', '/sys/kernel/tracing']) assert.ok(mounts[p], `${p} mounted`);
     assert.equal(c.readinessProbe.httpGet.path, '/healthz');
     const cfg = c.args[c.args.indexOf('--config') + 1] as string;
-    assert.ok(Object.keys(mounts).some((m) => cfg.startsWith(m + '/')), `${cfg} is on a mounted volume`);
+    assert.ok(
+      Object.keys(mounts).some((m) => cfg.startsWith(m + '/')),
+      `${cfg} is on a mounted volume`,
+    );
   }
   for (const d of ds) {
     const vols = Object.fromEntries((d.spec.template.spec.volumes as Doc[]).map((v) => [v.name, v]));
     assert.equal(vols['btf'].hostPath.path, '/sys/kernel/btf');
     assert.equal(vols['tracefs'].hostPath.path, '/sys/kernel/tracing');
     const cmName = vols['config'].configMap.name;
-    assert.ok(k8sDocs().some((x) => x.kind === 'ConfigMap' && x.metadata.name === cmName), `ConfigMap ${cmName} exists`);
+    assert.ok(
+      k8sDocs().some((x) => x.kind === 'ConfigMap' && x.metadata.name === cmName),
+      `ConfigMap ${cmName} exists`,
+    );
   }
 });
 
@@ -112,7 +122,7 @@ test('systemd unit: bounding set and ambient set are exactly the minimal capabil
   assert.doesNotMatch(r.stderr, /tcpsniff-collector\.service/, r.stderr);
 });
 
-test('compose: the collector with the minimal capabilities and host PID, a Collector and Jaeger; Collector configs pass the real Collector\'s validate', () => {
+test("compose: the collector with the minimal capabilities and host PID, a Collector and Jaeger; Collector configs pass the real Collector's validate", () => {
   const [compose] = docs(path.join(DEPLOY, 'compose', 'compose.yaml'));
   const svc = compose!.services;
   assert.deepEqual(Object.keys(svc).sort(), ['jaeger', 'otel-collector', 'tcpsniff-collector']);
@@ -129,15 +139,24 @@ test('compose: the collector with the minimal capabilities and host PID, a Colle
   assert.ok(fs.existsSync(path.resolve(DEPLOY, 'compose', t.build.context, t.build.dockerfile)));
 
   // The Collector configs, checked by the real Collector if scripts/build-otelcol.sh has built it.
-  const bin = fs.readdirSync(path.join(ROOT, '.cache', 'otelcol'), { withFileTypes: true }).map((e) => path.join(ROOT, '.cache', 'otelcol', e.name, 'otelcol-tcpsniff-test')).find((p) => fs.existsSync(p));
+  const bin = fs
+    .readdirSync(path.join(ROOT, '.cache', 'otelcol'), { withFileTypes: true })
+    .map((e) => path.join(ROOT, '.cache', 'otelcol', e.name, 'otelcol-tcpsniff-test'))
+    .find((p) => fs.existsSync(p));
   if (!bin) return;
   const sidecarMap = k8sDocs().find((d) => d.kind === 'ConfigMap' && d.data?.['otelcol.yaml'])!;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelcol-validate-'));
-  const configs = { 'compose-otelcol.yaml': fs.readFileSync(path.join(DEPLOY, 'compose', 'otelcol.yaml'), 'utf8'), 'sidecar-otelcol.yaml': sidecarMap.data['otelcol.yaml'] as string };
+  const configs = {
+    'compose-otelcol.yaml': fs.readFileSync(path.join(DEPLOY, 'compose', 'otelcol.yaml'), 'utf8'),
+    'sidecar-otelcol.yaml': sidecarMap.data['otelcol.yaml'] as string,
+  };
   for (const [name, text] of Object.entries(configs)) {
     const f = path.join(dir, name);
     fs.writeFileSync(f, text);
-    const v: { status: number | null; stderr: string } = spawnSync(bin as string, ['validate', '--config', f], { encoding: 'utf8', env: { ...process.env, BACKEND_ENDPOINT: 'jaeger:4317' } });
+    const v: { status: number | null; stderr: string } = spawnSync(bin as string, ['validate', '--config', f], {
+      encoding: 'utf8',
+      env: { ...process.env, BACKEND_ENDPOINT: 'jaeger:4317' },
+    });
     assert.equal(v.status, 0, `${name}: ${v.stderr}`);
   }
   fs.rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,12 @@ const span = () =>
     name: 'GET /api/items',
     startTimeUnixNano: 1_700_000_000_123_000_000n,
     endTimeUnixNano: 1_700_000_000_135_400_000n,
-    attributes: { 'http.request.method': 'GET', 'url.full': 'http://shop.local/api/items?id=1', 'http.response.status_code': 404, 'server.address': 'shop.local' },
+    attributes: {
+      'http.request.method': 'GET',
+      'url.full': 'http://shop.local/api/items?id=1',
+      'http.response.status_code': 404,
+      'server.address': 'shop.local',
+    },
     status: { code: StatusCode.ERROR },
   });
 
@@ -65,7 +70,16 @@ test('a stdout that does not keep up drops and counts instead of buffering', () 
 
 test('start times: milliseconds right across second boundaries and out of order (the second is cached)', async () => {
   const { formatSpan } = await import('../../src/exporters/debug/format');
-  const times = [0n, 999_999n, 1_000_000n, 1_700_000_000_999_999_999n, 1_700_000_001_000_000_000n, 1_700_000_001_005_000_000n, 1_700_000_000_050_000_000n, 253_402_300_799_999_000_000n];
+  const times = [
+    0n,
+    999_999n,
+    1_000_000n,
+    1_700_000_000_999_999_999n,
+    1_700_000_001_000_000_000n,
+    1_700_000_001_005_000_000n,
+    1_700_000_000_050_000_000n,
+    253_402_300_799_999_000_000n,
+  ];
   for (const t of times) {
     const line = formatSpan(makeSpan({ startTimeUnixNano: t, endTimeUnixNano: t }), 'basic');
     assert.equal(line.split(' ')[0], new Date(Number(t / 1_000_000n)).toISOString(), String(t));

@@ -12,7 +12,10 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'file-exp-'));
 
 test('one ExportTraceServiceRequest per line, grouped by resource, exact OTLP/JSON fields', async () => {
   const file = path.join(tmp(), 'nested', 'dir', 'spans.jsonl');
-  const exp = new FileExporter(fileExporterFactory.parseConfig({ path: file, flush_interval: '0s' }, 'exporters::file'), { id: 'file', logger: memoryLogger() });
+  const exp = new FileExporter(fileExporterFactory.parseConfig({ path: file, flush_interval: '0s' }, 'exporters::file'), {
+    id: 'file',
+    logger: memoryLogger(),
+  });
   await exp.start();
 
   const server = makeSpan({
@@ -23,7 +26,14 @@ test('one ExportTraceServiceRequest per line, grouped by resource, exact OTLP/JS
     kind: SpanKind.SERVER,
     startTimeUnixNano: 1_700_000_000_000_000_001n,
     endTimeUnixNano: 1_700_000_001_500_000_000n,
-    attributes: { 'http.request.method': 'POST', 'http.response.status_code': 503, 'tcpsniff.ratio': 0.25, 'tcpsniff.truncated': true, 'tcpsniff.list': ['a', 'b'], 'tcpsniff.nums': [1, 2.5] },
+    attributes: {
+      'http.request.method': 'POST',
+      'http.response.status_code': 503,
+      'tcpsniff.ratio': 0.25,
+      'tcpsniff.truncated': true,
+      'tcpsniff.list': ['a', 'b'],
+      'tcpsniff.nums': [1, 2.5],
+    },
     events: [{ name: 'gap', timeUnixNano: 1_700_000_000_500_000_000n, attributes: { 'tcpsniff.gap.bytes': 1200 } }],
     status: { code: StatusCode.ERROR, message: 'HTTP 503' },
     resource: RESOURCE_A,
@@ -93,7 +103,12 @@ test('one ExportTraceServiceRequest per line, grouped by resource, exact OTLP/JS
         ],
       },
       {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'curl' } }, { key: 'process.pid', value: { intValue: '7' } }] },
+        resource: {
+          attributes: [
+            { key: 'service.name', value: { stringValue: 'curl' } },
+            { key: 'process.pid', value: { intValue: '7' } },
+          ],
+        },
         scopeSpans: [{ scope: { name: 'tcpsniff-collector', version: '0.1.0' }, spans: [first.resourceSpans[1].scopeSpans[0].spans[0]] }],
       },
     ],

@@ -127,7 +127,12 @@ test('delivers spans to a real Collector with exact IDs, attributes, resource an
   const others = received.filter((r) => r.span['spanId'] !== 'b7ad6b7169203331');
   assert.deepEqual(others.map((r) => r.span['spanId']).sort(), ['00000000000000a1', '00000000000000b1']);
   for (const r of others) {
-    assert.deepEqual(r.resource, { attributes: [{ key: 'service.name', value: { stringValue: 'curl' } }, { key: 'process.pid', value: { intValue: '7' } }] });
+    assert.deepEqual(r.resource, {
+      attributes: [
+        { key: 'service.name', value: { stringValue: 'curl' } },
+        { key: 'process.pid', value: { intValue: '7' } },
+      ],
+    });
     assert.equal(r.span['kind'], 3);
     assert.equal(r.span['traceId'], '4bf92f3577b34da6a3ce929d0e0e4736');
     assert.equal(r.span['parentSpanId'], '', 'the Collector writes an absent parent as ""');
@@ -242,7 +247,17 @@ async function scriptedServer(answers: Answer[]) {
   const server = new grpc.Server();
   const raw = (b: Buffer) => b;
   server.addService(
-    { Export: { path: EXPORT_METHOD, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+    {
+      Export: {
+        path: EXPORT_METHOD,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
     {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         calls.push({ metadata: call.metadata, bytes: call.request.length });
@@ -268,7 +283,13 @@ async function scriptedServer(answers: Answer[]) {
 
 const fastRetry = { initial_interval: '10ms', max_interval: '20ms', max_elapsed_time: '10s' };
 
-for (const code of [grpc.status.INVALID_ARGUMENT, grpc.status.UNIMPLEMENTED, grpc.status.UNAUTHENTICATED, grpc.status.PERMISSION_DENIED, grpc.status.RESOURCE_EXHAUSTED]) {
+for (const code of [
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.UNAUTHENTICATED,
+  grpc.status.PERMISSION_DENIED,
+  grpc.status.RESOURCE_EXHAUSTED,
+]) {
   test(`${grpc.status[code]} is permanent: not retried, counted as export_failed`, async () => {
     const srv = await scriptedServer([code]);
     try {
@@ -345,7 +366,9 @@ before(() => {
 /** received = delivered + every counted drop + what is still queued or in flight. */
 function assertAccounted(exp: OtlpGrpcExporter) {
   const s = exp.stats();
-  const drops = Object.entries(s).filter(([k]) => k.startsWith('drops.')).reduce((a, [, n]) => a + n, 0);
+  const drops = Object.entries(s)
+    .filter(([k]) => k.startsWith('drops.'))
+    .reduce((a, [, n]) => a + n, 0);
   assert.equal(s['spans.received'], s['spans.sent']! + drops + s['queue.spans']! + s['inflight.spans']!, JSON.stringify(s));
 }
 
@@ -375,7 +398,17 @@ async function switchableServer() {
   const server = new grpc.Server();
   const raw = (b: Buffer) => b;
   server.addService(
-    { Export: { path: EXPORT_METHOD, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+    {
+      Export: {
+        path: EXPORT_METHOD,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: raw,
+        requestDeserialize: raw,
+        responseSerialize: raw,
+        responseDeserialize: raw,
+      },
+    },
     {
       Export: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         if (stalled) return void held.push(() => cb(null, Buffer.alloc(0)));
@@ -397,47 +430,51 @@ async function switchableServer() {
   };
 }
 
-test('a stalled backend: calls time out and are retried, the queue holds up to its bound, the rest is counted, all queued is delivered after recovery', { timeout: 30_000 }, async () => {
-  const srv = await switchableServer();
-  srv.stall(true);
-  try {
-    const { exp } = exporter({
-      endpoint: `127.0.0.1:${srv.port}`,
-      tls: { insecure: true },
-      compression: 'none',
-      timeout: '300ms',
-      sending_queue: { queue_size: 5, num_consumers: 2 },
-      retry_on_failure: { initial_interval: '50ms', max_interval: '100ms', max_elapsed_time: '30s' },
-    });
-    await exp.start();
-    // Let the channel connect, so the two first batches are in flight against the stalled server.
-    exp.consumeSpans([makeSpan(), makeSpan()]);
-    exp.consumeSpans([makeSpan(), makeSpan()]);
-    await waitFor('two exports held by the server', () => srv.held.length >= 2);
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < 30; i++) exp.consumeSpans([makeSpan(), makeSpan()]);
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    assert.ok(ms < 100, `consumeSpans never waits for the backend: 30 calls took ${ms}ms`);
-    let s = exp.stats();
-    assert.equal(s['inflight.spans'], 4);
-    assert.equal(s['queue.batches'], 5);
-    assert.equal(s['queue.spans'], 10);
-    assert.equal(s['drops.exporter_queue_full'], 50, '25 batches beyond the bound of 5');
-    assertAccounted(exp);
+test(
+  'a stalled backend: calls time out and are retried, the queue holds up to its bound, the rest is counted, all queued is delivered after recovery',
+  { timeout: 30_000 },
+  async () => {
+    const srv = await switchableServer();
+    srv.stall(true);
+    try {
+      const { exp } = exporter({
+        endpoint: `127.0.0.1:${srv.port}`,
+        tls: { insecure: true },
+        compression: 'none',
+        timeout: '300ms',
+        sending_queue: { queue_size: 5, num_consumers: 2 },
+        retry_on_failure: { initial_interval: '50ms', max_interval: '100ms', max_elapsed_time: '30s' },
+      });
+      await exp.start();
+      // Let the channel connect, so the two first batches are in flight against the stalled server.
+      exp.consumeSpans([makeSpan(), makeSpan()]);
+      exp.consumeSpans([makeSpan(), makeSpan()]);
+      await waitFor('two exports held by the server', () => srv.held.length >= 2);
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < 30; i++) exp.consumeSpans([makeSpan(), makeSpan()]);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      assert.ok(ms < 100, `consumeSpans never waits for the backend: 30 calls took ${ms}ms`);
+      let s = exp.stats();
+      assert.equal(s['inflight.spans'], 4);
+      assert.equal(s['queue.batches'], 5);
+      assert.equal(s['queue.spans'], 10);
+      assert.equal(s['drops.exporter_queue_full'], 50, '25 batches beyond the bound of 5');
+      assertAccounted(exp);
 
-    await waitFor('deadline-exceeded retries', () => exp.stats()['retries']! >= 4, 10_000);
-    srv.stall(false);
-    await waitFor('everything queued delivered', () => exp.stats()['spans.sent'] === 14, 15_000);
-    await exp.shutdown();
-    s = exp.stats();
-    assert.equal(s['drops.export_failed'], 0);
-    assert.equal(s['drops.unsent_at_shutdown'], 0);
-    assert.equal(s['spans.received'], 64);
-    assertAccounted(exp);
-  } finally {
-    srv.forceStop();
-  }
-});
+      await waitFor('deadline-exceeded retries', () => exp.stats()['retries']! >= 4, 10_000);
+      srv.stall(false);
+      await waitFor('everything queued delivered', () => exp.stats()['spans.sent'] === 14, 15_000);
+      await exp.shutdown();
+      s = exp.stats();
+      assert.equal(s['drops.export_failed'], 0);
+      assert.equal(s['drops.unsent_at_shutdown'], 0);
+      assert.equal(s['spans.received'], 64);
+      assertAccounted(exp);
+    } finally {
+      srv.forceStop();
+    }
+  },
+);
 
 test('memory stays within the queue bound while the backend is down (sizer: items)', { timeout: 30_000 }, async () => {
   const v8 = await import('node:v8');

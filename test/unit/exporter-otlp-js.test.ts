@@ -57,81 +57,113 @@ function receivedFor(outFile: string, tag: number) {
     .sort((a, b) => (String(a.span['spanId']) < String(b.span['spanId']) ? -1 : 1));
 }
 
-test('exporter-trace-otlp-grpc and -proto (OTLP/HTTP) deliver to a real Collector exactly what our otlp_grpc exporter delivers', { skip: needsCollector, timeout: 90_000 }, async () => {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const col = await startCollector(bin(), grpcPort, httpPort);
-  running.push(col);
-  const arms: Array<[number, 'otlp_js' | 'otlp_grpc', Record<string, unknown>]> = [
-    [0x10, 'otlp_grpc', { endpoint: `127.0.0.1:${grpcPort}` }],
-    [0x20, 'otlp_js', { protocol: 'grpc', endpoint: `127.0.0.1:${grpcPort}` }],
-    [0x30, 'otlp_js', { protocol: 'http/protobuf', endpoint: `127.0.0.1:${httpPort}` }],
-    [0x40, 'otlp_js', { protocol: 'http/protobuf', endpoint: `http://127.0.0.1:${httpPort}`, compression: 'none' }],
-  ];
-  for (const [tag, type, settings] of arms) {
-    const { exp } = exporter(type, { tls: { insecure: true }, ...settings });
-    await exp.start();
-    exp.consumeSpans(spans(tag));
-    await exp.shutdown();
-    assert.equal(exp.stats()['spans.sent'], 2, `${type} ${JSON.stringify(settings)}: ${JSON.stringify(exp.stats())}`);
-  }
-  await waitFor('8 spans in the Collector output', () => readReceived(col.outFile).length >= 8);
-  const ours = receivedFor(col.outFile, 0x10);
-  assert.equal(ours.length, 2);
-  assert.equal(ours[1]!.span['flags'], 0x300, 'unsampled, remote parent');
-  assert.deepEqual((ours[1]!.span['attributes'] as Array<{ key: string; value: unknown }>).find((a) => a.key === 'big')?.value, { intValue: String(2n ** 60n) });
-  for (const tag of [0x20, 0x30, 0x40]) assert.deepEqual(receivedFor(col.outFile, tag), ours, `arm ${tag.toString(16)}`);
-});
-
-test('behind the queue: a backend that comes up late gets every span from the gRPC package, after retries', { skip: needsCollector, timeout: 60_000 }, async () => {
-  const port = await freePort();
-  const { exp, logger } = exporter('otlp_js', { endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, retry_on_failure: FAST_RETRY, timeout: '1s' });
-  await exp.start();
-  exp.consumeSpans(spans(0x50));
-  await waitFor('retries against the dead port', () => exp.stats()['retries']! >= 3);
-  assert.equal(exp.stats()['spans.sent'], 0);
-  const col = await startCollector(bin(), port);
-  running.push(col);
-  await waitFor('delivery once the backend is up', () => exp.stats()['spans.sent'] === 2, 30_000);
-  await exp.shutdown();
-  await waitFor('2 spans in the Collector output', () => receivedFor(col.outFile, 0x50).length === 2);
-  assert.equal(exp.stats()['drops.export_failed'], 0);
-  assert.ok(logger.lines.some((l) => /will retry/.test(l)), logger.lines.join('\n'));
-});
-
-test('OTLP/HTTP statuses: 503 is retried until it passes (the package retries it itself), 400 is permanent: dropped and counted at once', { timeout: 30_000 }, async () => {
-  const answers = [503, 503, 200, 400];
-  const seen: Array<{ type?: string; bytes: number }> = [];
-  const server = http.createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (d: Buffer) => parts.push(d));
-    req.on('end', () => {
-      seen.push({ type: req.headers['content-type'], bytes: Buffer.concat(parts).length });
-      res.writeHead(answers.shift() ?? 500, { 'content-type': 'application/x-protobuf' }).end();
+test(
+  'exporter-trace-otlp-grpc and -proto (OTLP/HTTP) deliver to a real Collector exactly what our otlp_grpc exporter delivers',
+  { skip: needsCollector, timeout: 90_000 },
+  async () => {
+    const [grpcPort, httpPort] = [await freePort(), await freePort()];
+    const col = await startCollector(bin(), grpcPort, httpPort);
+    running.push(col);
+    const arms: Array<[number, 'otlp_js' | 'otlp_grpc', Record<string, unknown>]> = [
+      [0x10, 'otlp_grpc', { endpoint: `127.0.0.1:${grpcPort}` }],
+      [0x20, 'otlp_js', { protocol: 'grpc', endpoint: `127.0.0.1:${grpcPort}` }],
+      [0x30, 'otlp_js', { protocol: 'http/protobuf', endpoint: `127.0.0.1:${httpPort}` }],
+      [0x40, 'otlp_js', { protocol: 'http/protobuf', endpoint: `http://127.0.0.1:${httpPort}`, compression: 'none' }],
+    ];
+    for (const [tag, type, settings] of arms) {
+      const { exp } = exporter(type, { tls: { insecure: true }, ...settings });
+      await exp.start();
+      exp.consumeSpans(spans(tag));
+      await exp.shutdown();
+      assert.equal(exp.stats()['spans.sent'], 2, `${type} ${JSON.stringify(settings)}: ${JSON.stringify(exp.stats())}`);
+    }
+    await waitFor('8 spans in the Collector output', () => readReceived(col.outFile).length >= 8);
+    const ours = receivedFor(col.outFile, 0x10);
+    assert.equal(ours.length, 2);
+    assert.equal(ours[1]!.span['flags'], 0x300, 'unsampled, remote parent');
+    assert.deepEqual((ours[1]!.span['attributes'] as Array<{ key: string; value: unknown }>).find((a) => a.key === 'big')?.value, {
+      intValue: String(2n ** 60n),
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  try {
-    const { exp } = exporter('otlp_js', { protocol: 'http/protobuf', endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, compression: 'none', retry_on_failure: FAST_RETRY });
+    for (const tag of [0x20, 0x30, 0x40]) assert.deepEqual(receivedFor(col.outFile, tag), ours, `arm ${tag.toString(16)}`);
+  },
+);
+
+test(
+  'behind the queue: a backend that comes up late gets every span from the gRPC package, after retries',
+  { skip: needsCollector, timeout: 60_000 },
+  async () => {
+    const port = await freePort();
+    const { exp, logger } = exporter('otlp_js', { endpoint: `127.0.0.1:${port}`, tls: { insecure: true }, retry_on_failure: FAST_RETRY, timeout: '1s' });
     await exp.start();
-    exp.consumeSpans(spans(0x60));
-    await waitFor('delivered after the 503s', () => exp.stats()['spans.sent'] === 2, 20_000);
-    exp.consumeSpans(spans(0x61));
-    await waitFor('the 400 counted', () => exp.stats()['drops.export_failed'] === 2, 20_000);
+    exp.consumeSpans(spans(0x50));
+    await waitFor('retries against the dead port', () => exp.stats()['retries']! >= 3);
+    assert.equal(exp.stats()['spans.sent'], 0);
+    const col = await startCollector(bin(), port);
+    running.push(col);
+    await waitFor('delivery once the backend is up', () => exp.stats()['spans.sent'] === 2, 30_000);
     await exp.shutdown();
-    const s = exp.stats();
-    assert.equal(s['spans.received'], 4);
-    assert.equal(seen.length, 4, 'two 503s and the 200 for the first batch, one 400 for the second, never repeated');
-    assert.equal(s['retries'], 0, JSON.stringify(s));
-    assert.ok(seen.every((r) => r.type === 'application/x-protobuf' && r.bytes > 0), JSON.stringify(seen));
-  } finally {
-    server.close();
-  }
-});
+    await waitFor('2 spans in the Collector output', () => receivedFor(col.outFile, 0x50).length === 2);
+    assert.equal(exp.stats()['drops.export_failed'], 0);
+    assert.ok(
+      logger.lines.some((l) => /will retry/.test(l)),
+      logger.lines.join('\n'),
+    );
+  },
+);
+
+test(
+  'OTLP/HTTP statuses: 503 is retried until it passes (the package retries it itself), 400 is permanent: dropped and counted at once',
+  { timeout: 30_000 },
+  async () => {
+    const answers = [503, 503, 200, 400];
+    const seen: Array<{ type?: string; bytes: number }> = [];
+    const server = http.createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        seen.push({ type: req.headers['content-type'], bytes: Buffer.concat(parts).length });
+        res.writeHead(answers.shift() ?? 500, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const { exp } = exporter('otlp_js', {
+        protocol: 'http/protobuf',
+        endpoint: `127.0.0.1:${port}`,
+        tls: { insecure: true },
+        compression: 'none',
+        retry_on_failure: FAST_RETRY,
+      });
+      await exp.start();
+      exp.consumeSpans(spans(0x60));
+      await waitFor('delivered after the 503s', () => exp.stats()['spans.sent'] === 2, 20_000);
+      exp.consumeSpans(spans(0x61));
+      await waitFor('the 400 counted', () => exp.stats()['drops.export_failed'] === 2, 20_000);
+      await exp.shutdown();
+      const s = exp.stats();
+      assert.equal(s['spans.received'], 4);
+      assert.equal(seen.length, 4, 'two 503s and the 200 for the first batch, one 400 for the second, never repeated');
+      assert.equal(s['retries'], 0, JSON.stringify(s));
+      assert.ok(
+        seen.every((r) => r.type === 'application/x-protobuf' && r.bytes > 0),
+        JSON.stringify(seen),
+      );
+    } finally {
+      server.close();
+    }
+  },
+);
 
 test('config: protocol is checked, the HTTP port defaults to 4318, options the gRPC package cannot take are refused', () => {
-  assert.throws(() => otlpJsExporterFactory.parseConfig({ protocol: 'thrift' }, 'exporters::otlp_js'), /exporters::otlp_js::protocol: must be one of grpc, http\/protobuf/);
-  assert.throws(() => otlpJsExporterFactory.parseConfig({ tls: { server_name_override: 'x' } }, 'exporters::otlp_js'), /server_name_override: not supported with protocol grpc/);
+  assert.throws(
+    () => otlpJsExporterFactory.parseConfig({ protocol: 'thrift' }, 'exporters::otlp_js'),
+    /exporters::otlp_js::protocol: must be one of grpc, http\/protobuf/,
+  );
+  assert.throws(
+    () => otlpJsExporterFactory.parseConfig({ tls: { server_name_override: 'x' } }, 'exporters::otlp_js'),
+    /server_name_override: not supported with protocol grpc/,
+  );
   assert.throws(() => otlpJsExporterFactory.parseConfig({ endpoitn: 'x' }, 'exporters::otlp_js'), /endpoitn/);
   const cfg = otlpJsExporterFactory.parseConfig({ protocol: 'http/protobuf', endpoint: 'collector', tls: { insecure: true } }, 'exporters::otlp_js');
   const exp = otlpJsExporterFactory.create(cfg, { id: 'otlp_js', logger: memoryLogger() });

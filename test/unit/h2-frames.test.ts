@@ -42,12 +42,20 @@ class Log implements FrameSink {
 
 function sample(): Buffer {
   const enc = new HpackEncoder();
-  const block = enc.encode([[':method', 'POST'], [':path', '/upload'], [':scheme', 'http'], [':authority', 'example.com']]);
+  const block = enc.encode([
+    [':method', 'POST'],
+    [':path', '/upload'],
+    [':scheme', 'http'],
+    [':authority', 'example.com'],
+  ]);
   const padded = (b: Buffer, pad: number, prio: boolean) =>
     Buffer.concat([Buffer.from([pad]), prio ? Buffer.from([0x80, 0, 0, 3, 15]) : Buffer.alloc(0), b, Buffer.alloc(pad)]);
   return Buffer.concat([
     PREFACE,
-    settings([[1, 8192], [4, 65535]]),
+    settings([
+      [1, 8192],
+      [4, 65535],
+    ]),
     frame(8, 0, 0, Buffer.from([0, 0, 0x10, 0])),
     frame(1, 0x08 | 0x20, 1, padded(block.subarray(0, 5), 3, true)), // HEADERS padded + priority, no END_HEADERS
     frame(9, 0, 1, block.subarray(5, 8)),
@@ -203,7 +211,12 @@ test('frame sizes: over 16 KiB only once SETTINGS allowed it, or (attached mid-c
   }
   // Resynchronisation after lost sync takes large frames at a chunk start alike.
   const headers = frame(1, 4, 5, Buffer.from([0x83, 0x86, 0x84])); // POST, http, /
-  assert.deepEqual(run({ frameSizeUnknown: true, startInScan: true }, Buffer.concat([headers, big])), ['resync', 'frame t1 f4 s5 838684', 'data 100000', 'dataend s3 f1']);
+  assert.deepEqual(run({ frameSizeUnknown: true, startInScan: true }, Buffer.concat([headers, big])), [
+    'resync',
+    'frame t1 f4 s5 838684',
+    'data 100000',
+    'dataend s3 f1',
+  ]);
   assert.equal(plausibleFrames(Buffer.concat([headers, big]), 0, 16_384, 'resync'), 'no');
 });
 
@@ -218,7 +231,14 @@ test('gRPC framing: messages counted and sized whole, byte by byte and across ga
     assert.equal(f.bytes, 70005);
     assert.equal(f.compressed, 1);
     assert.equal(f.lost, false);
-    assert.deepEqual(f.events.map((e) => [e.size, e.compressed]), [[5, false], [0, false], [70000, true]]);
+    assert.deepEqual(
+      f.events.map((e) => [e.size, e.compressed]),
+      [
+        [5, false],
+        [0, false],
+        [70000, true],
+      ],
+    );
   }
   const gap = new GrpcFramer();
   gap.push(stream, 0, 20, 0n); // into the big message's payload

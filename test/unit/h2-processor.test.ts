@@ -38,7 +38,15 @@ function resplit(chunks: CaptureChunk[], seed: number): CaptureChunk[] {
   return out;
 }
 
-const view = (s: SpanRecord) => ({ name: s.name, kind: s.kind, attrs: s.attributes, status: s.status, events: s.events.length, start: s.startTimeUnixNano, end: s.endTimeUnixNano });
+const view = (s: SpanRecord) => ({
+  name: s.name,
+  kind: s.kind,
+  attrs: s.attributes,
+  status: s.status,
+  events: s.events.length,
+  start: s.startTimeUnixNano,
+  end: s.endTimeUnixNano,
+});
 
 async function recordHttp2(): Promise<Recorded> {
   const srv = http2.createServer();
@@ -80,10 +88,22 @@ test('real Node http2 traffic: one span per stream with exact attributes, identi
     assert.deepEqual(zeroDrops(r.stats), []);
     assert.equal(r.stats['connections.http/2'], 1);
     assert.equal(r.spans.length, 4, JSON.stringify(r.stats));
-    assert.deepEqual(r.spans.map((s) => s.name), ['GET', 'POST', 'POST', 'GET']);
-    assert.deepEqual(r.spans.map((s) => s.attributes['http.response.status_code']), [200, 200, 200, 404]);
-    assert.deepEqual(r.spans.map((s) => s.attributes['http.request.body.size']), [undefined, 5, 50_000, undefined]);
-    assert.deepEqual(r.spans.map((s) => s.attributes['http.response.body.size']), [5, 5, 9, 5]);
+    assert.deepEqual(
+      r.spans.map((s) => s.name),
+      ['GET', 'POST', 'POST', 'GET'],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['http.response.status_code']),
+      [200, 200, 200, 404],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['http.request.body.size']),
+      [undefined, 5, 50_000, undefined],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['http.response.body.size']),
+      [5, 5, 9, 5],
+    );
     for (const s of r.spans) {
       assert.equal(s.attributes['network.protocol.version'], '2');
       assert.equal(s.traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
@@ -92,7 +112,10 @@ test('real Node http2 traffic: one span per stream with exact attributes, identi
       assert.ok(s.endTimeUnixNano > s.startTimeUnixNano);
     }
     if (side === 'server') {
-      assert.deepEqual(r.spans.map((s) => s.attributes['url.path']), ['/a', '/b', '/c', '/missing']);
+      assert.deepEqual(
+        r.spans.map((s) => s.attributes['url.path']),
+        ['/a', '/b', '/c', '/missing'],
+      );
       assert.equal(r.spans[0]!.attributes['url.query'], 'x=1');
     } else {
       assert.match(String(r.spans[0]!.attributes['url.full']), /^http:\/\/127\.0\.0\.1:\d+\/a\?x=1$/);
@@ -116,7 +139,13 @@ test('real grpc-js traffic: unary, client/server streaming, bidi and an error st
     responseSerialize: id,
     responseDeserialize: id,
   });
-  const def = { Unary: m('Unary', false, false), Up: m('Up', true, false), Down: m('Down', false, true), Both: m('Both', true, true), Fail: m('Fail', false, false) };
+  const def = {
+    Unary: m('Unary', false, false),
+    Up: m('Up', true, false),
+    Down: m('Down', false, true),
+    Both: m('Both', true, true),
+    Fail: m('Fail', false, false),
+  };
   const server = new grpc.Server();
   server.addService(def, {
     Unary: (call: any, cb: any) => cb(null, call.request),
@@ -135,7 +164,9 @@ test('real grpc-js traffic: unary, client/server streaming, bidi and an error st
     },
     Fail: (_call: any, cb: any) => cb({ code: grpc.status.DEADLINE_EXCEEDED, details: 'late' }),
   });
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
   const px = await recordingProxy(port);
   const Client = grpc.makeGenericClientConstructor(def as any, 'Echo');
   const client: any = new Client(`127.0.0.1:${px.port}`, grpc.credentials.createInsecure());
@@ -167,18 +198,48 @@ test('real grpc-js traffic: unary, client/server streaming, bidi and an error st
   for (const side of ['server', 'client'] as const) {
     const r = replay(chunksOf(rec, side, side === 'server' ? SERVER_META : CLIENT_META));
     assert.deepEqual(zeroDrops(r.stats), []);
-    assert.deepEqual(r.spans.map((s) => s.name), ['Unary', 'Up', 'Down', 'Both', 'Fail'].map((n) => `demo.v1.Echo/${n}`));
-    assert.deepEqual(r.spans.map((s) => s.attributes['rpc.grpc.request.message_count']), [1, 2, 1, 1, 1]);
-    assert.deepEqual(r.spans.map((s) => s.attributes['rpc.grpc.response.message_count']), [1, 1, 3, 1, 0]);
-    assert.deepEqual(r.spans.map((s) => s.attributes['rpc.grpc.response.message_bytes']), [2, 1, 9, 4, 0]);
-    assert.deepEqual(r.spans.map((s) => s.attributes['rpc.status_code']), ['OK', 'OK', 'OK', 'OK', 'DEADLINE_EXCEEDED']);
-    assert.deepEqual(r.spans.map((s) => s.attributes['rpc.grpc.status_code']), [0, 0, 0, 0, 4]);
-    assert.deepEqual(r.spans.map((s) => s.events.length), [2, 3, 4, 2, 1]);
+    assert.deepEqual(
+      r.spans.map((s) => s.name),
+      ['Unary', 'Up', 'Down', 'Both', 'Fail'].map((n) => `demo.v1.Echo/${n}`),
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['rpc.grpc.request.message_count']),
+      [1, 2, 1, 1, 1],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['rpc.grpc.response.message_count']),
+      [1, 1, 3, 1, 0],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['rpc.grpc.response.message_bytes']),
+      [2, 1, 9, 4, 0],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['rpc.status_code']),
+      ['OK', 'OK', 'OK', 'OK', 'DEADLINE_EXCEEDED'],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.attributes['rpc.grpc.status_code']),
+      [0, 0, 0, 0, 4],
+    );
+    assert.deepEqual(
+      r.spans.map((s) => s.events.length),
+      [2, 3, 4, 2, 1],
+    );
     // DEADLINE_EXCEEDED is an error on both sides.
-    assert.deepEqual(r.spans.map((s) => s.status.code), [0, 0, 0, 0, 2]);
+    assert.deepEqual(
+      r.spans.map((s) => s.status.code),
+      [0, 0, 0, 0, 2],
+    );
     const ev = r.spans[2]!.events;
-    assert.deepEqual(ev.map((e) => e.attributes['rpc.message.type']), side === 'client' ? ['SENT', 'RECEIVED', 'RECEIVED', 'RECEIVED'] : ['RECEIVED', 'SENT', 'SENT', 'SENT']);
-    assert.deepEqual(ev.map((e) => e.attributes['rpc.message.uncompressed_size']), [1, 3, 3, 3]);
+    assert.deepEqual(
+      ev.map((e) => e.attributes['rpc.message.type']),
+      side === 'client' ? ['SENT', 'RECEIVED', 'RECEIVED', 'RECEIVED'] : ['RECEIVED', 'SENT', 'SENT', 'SENT'],
+    );
+    assert.deepEqual(
+      ev.map((e) => e.attributes['rpc.message.uncompressed_size']),
+      [1, 3, 3, 3],
+    );
   }
 });
 
@@ -201,22 +262,85 @@ class H2Conn {
 test('mid-stream attach: fields from before the attach are marked unknown, never guessed; later requests decode fully', () => {
   const x = new H2Conn();
   // Before the collector attached (never captured): request 1 and its response inserted entries.
-  x.c.encode([[':method', 'GET'], [':scheme', 'http'], [':path', '/orders/1'], [':authority', 'api.local'], ['user-agent', 'app/1']]);
-  x.s.encode([[':status', '200'], ['content-type', 'application/json'], ['x-srv', 'a']]);
+  x.c.encode([
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/orders/1'],
+    [':authority', 'api.local'],
+    ['user-agent', 'app/1'],
+  ]);
+  x.s.encode([
+    [':status', '200'],
+    ['content-type', 'application/json'],
+    ['x-srv', 'a'],
+  ]);
   // Captured from here (offsets start at 0: the first byte the collector saw).
   const wu = frame(8, 0, 0, Buffer.from([0, 0, 1, 0]));
-  const req2 = x.c.encode([[':method', 'GET'], [':scheme', 'http'], [':path', '/orders/1'], [':authority', 'api.local'], ['user-agent', 'app/1'], ['x-req', '2']]);
+  const req2 = x.c.encode([
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/orders/1'],
+    [':authority', 'api.local'],
+    ['user-agent', 'app/1'],
+    ['x-req', '2'],
+  ]);
   x.client(Buffer.concat([frame(1, 5, 3, req2), wu]));
-  x.server(Buffer.concat([frame(1, 4, 3, x.s.encode([[':status', '200'], ['content-type', 'application/json'], ['x-srv', 'a']])), frame(0, 1, 3, Buffer.from('{}'))]));
+  x.server(
+    Buffer.concat([
+      frame(
+        1,
+        4,
+        3,
+        x.s.encode([
+          [':status', '200'],
+          ['content-type', 'application/json'],
+          ['x-srv', 'a'],
+        ]),
+      ),
+      frame(0, 1, 3, Buffer.from('{}')),
+    ]),
+  );
   // Request 3 re-sends new values: learned.
-  const fields3: Array<[string, string]> = [[':method', 'GET'], [':scheme', 'http'], [':path', '/orders/2'], [':authority', 'api2.local'], ['user-agent', 'app/2']];
+  const fields3: Array<[string, string]> = [
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/orders/2'],
+    [':authority', 'api2.local'],
+    ['user-agent', 'app/2'],
+  ];
   x.client(Buffer.concat([frame(1, 5, 5, x.c.encode(fields3)), wu]));
-  x.server(Buffer.concat([frame(1, 4, 5, x.s.encode([[':status', '201'], ['content-type', 'text/plain']])), frame(0, 1, 5, Buffer.from('ok'))]));
+  x.server(
+    Buffer.concat([
+      frame(
+        1,
+        4,
+        5,
+        x.s.encode([
+          [':status', '201'],
+          ['content-type', 'text/plain'],
+        ]),
+      ),
+      frame(0, 1, 5, Buffer.from('ok')),
+    ]),
+  );
   // Request 4 repeats request 3: only references to entries learned after the attach.
   const req4 = x.c.encode(fields3);
   assert.ok(req4.length <= 6, 'fully indexed');
   x.client(frame(1, 5, 7, req4));
-  x.server(Buffer.concat([frame(1, 4, 7, x.s.encode([[':status', '201'], ['content-type', 'text/plain']])), frame(0, 1, 7, Buffer.from('ok'))]));
+  x.server(
+    Buffer.concat([
+      frame(
+        1,
+        4,
+        7,
+        x.s.encode([
+          [':status', '201'],
+          ['content-type', 'text/plain'],
+        ]),
+      ),
+      frame(0, 1, 7, Buffer.from('ok')),
+    ]),
+  );
   const r = replay(x.chunks);
   assert.equal(r.stats['h2.midstream'], 1);
   assert.deepEqual(zeroDrops(r.stats), []);
@@ -258,12 +382,41 @@ test('mid-stream attach: fields from before the attach are marked unknown, never
  */
 function serverFirst(x: H2Conn): void {
   x.server(Buffer.concat([settings([[4, 4194304]]), frame(8, 0, 0, Buffer.from([0, 0x3f, 0, 1]))]));
-  const fields: Array<[string, string]> = [[':method', 'POST'], [':scheme', 'http'], [':path', '/svc.A/Call'], [':authority', 'h:50051'], ['user-agent', 'ua/1']];
+  const fields: Array<[string, string]> = [
+    [':method', 'POST'],
+    [':scheme', 'http'],
+    [':path', '/svc.A/Call'],
+    [':authority', 'h:50051'],
+    ['user-agent', 'ua/1'],
+  ];
   x.client(Buffer.concat([PREFACE, settings([[2, 0]]), frame(1, 5, 1, x.c.encode(fields))]));
-  x.server(Buffer.concat([settings([], true), frame(1, 5, 1, x.s.encode([[':status', '204'], ['x-srv', 'a']]))]));
+  x.server(
+    Buffer.concat([
+      settings([], true),
+      frame(
+        1,
+        5,
+        1,
+        x.s.encode([
+          [':status', '204'],
+          ['x-srv', 'a'],
+        ]),
+      ),
+    ]),
+  );
   x.client(settings([], true));
   x.client(frame(1, 5, 3, x.c.encode(fields)));
-  x.server(frame(1, 5, 3, x.s.encode([[':status', '204'], ['x-srv', 'a']])));
+  x.server(
+    frame(
+      1,
+      5,
+      3,
+      x.s.encode([
+        [':status', '204'],
+        ['x-srv', 'a'],
+      ]),
+    ),
+  );
 }
 
 test('a server that speaks first, on a connection seen from its handshake: parsed from the first byte', () => {
@@ -273,10 +426,18 @@ test('a server that speaks first, on a connection seen from its handshake: parse
     const r = replay(split ? resplit(x.chunks, 7) : x.chunks);
     assert.equal(r.stats['h2.midstream'], undefined);
     assert.deepEqual(zeroDrops(r.stats), []);
-    assert.deepEqual(r.spans.map((s) => [s.attributes['tcpsniff.h2.stream_id'], s.attributes['url.path'], s.attributes['user_agent.original'], s.attributes['tcpsniff.h2.unknown_headers']]), [
-      [1, '/svc.A/Call', 'ua/1', undefined],
-      [3, '/svc.A/Call', 'ua/1', undefined],
-    ]);
+    assert.deepEqual(
+      r.spans.map((s) => [
+        s.attributes['tcpsniff.h2.stream_id'],
+        s.attributes['url.path'],
+        s.attributes['user_agent.original'],
+        s.attributes['tcpsniff.h2.unknown_headers'],
+      ]),
+      [
+        [1, '/svc.A/Call', 'ua/1', undefined],
+        [3, '/svc.A/Call', 'ua/1', undefined],
+      ],
+    );
   }
   // Attached mid-connection (the role unknown), or a hole before the first byte seen: the same
   // bytes are a mid-stream attach (entries not seen stay unknown, nothing guessed).
@@ -305,7 +466,21 @@ test('SETTINGS_HEADER_TABLE_SIZE: a size update is accepted only once the peer a
   const x = prefaceConn();
   x.server(settings([[1, 8192]]));
   x.client(settings([], true));
-  x.client(frame(1, 5, 1, x.c.encode([[':method', 'GET'], [':path', '/big'], [':scheme', 'http']], up(x.c, 8192))));
+  x.client(
+    frame(
+      1,
+      5,
+      1,
+      x.c.encode(
+        [
+          [':method', 'GET'],
+          [':path', '/big'],
+          [':scheme', 'http'],
+        ],
+        up(x.c, 8192),
+      ),
+    ),
+  );
   x.server(frame(1, 5, 1, x.s.encode([[':status', '204']])));
   const r = replay(x.chunks);
   assert.deepEqual(zeroDrops(r.stats), []);
@@ -314,7 +489,21 @@ test('SETTINGS_HEADER_TABLE_SIZE: a size update is accepted only once the peer a
   // Not acknowledged yet: the same update is a decoding error (counted; the request is lost).
   const y = prefaceConn();
   y.server(settings([[1, 8192]]));
-  y.client(frame(1, 5, 1, y.c.encode([[':method', 'GET'], [':path', '/big'], [':scheme', 'http']], up(y.c, 8192))));
+  y.client(
+    frame(
+      1,
+      5,
+      1,
+      y.c.encode(
+        [
+          [':method', 'GET'],
+          [':path', '/big'],
+          [':scheme', 'http'],
+        ],
+        up(y.c, 8192),
+      ),
+    ),
+  );
   const ry = replay(y.chunks);
   assert.equal(ry.stats['drops.h2_hpack_error'], 1);
   assert.equal(ry.spans.length, 0);
@@ -322,10 +511,43 @@ test('SETTINGS_HEADER_TABLE_SIZE: a size update is accepted only once the peer a
 
 test('RST_STREAM, GOAWAY, a gap in a DATA payload and a gap in a header block', () => {
   const x = prefaceConn();
-  x.client(frame(1, 5, 1, x.c.encode([[':method', 'GET'], [':path', '/slow'], [':scheme', 'http']])));
+  x.client(
+    frame(
+      1,
+      5,
+      1,
+      x.c.encode([
+        [':method', 'GET'],
+        [':path', '/slow'],
+        [':scheme', 'http'],
+      ]),
+    ),
+  );
   x.client(frame(3, 0, 1, Buffer.from([0, 0, 0, 8]))); // client cancels
-  x.client(frame(1, 5, 5, x.c.encode([[':method', 'GET'], [':path', '/big'], [':scheme', 'http']])));
-  x.client(frame(1, 5, 7, x.c.encode([[':method', 'GET'], [':path', '/never'], [':scheme', 'http']])));
+  x.client(
+    frame(
+      1,
+      5,
+      5,
+      x.c.encode([
+        [':method', 'GET'],
+        [':path', '/big'],
+        [':scheme', 'http'],
+      ]),
+    ),
+  );
+  x.client(
+    frame(
+      1,
+      5,
+      7,
+      x.c.encode([
+        [':method', 'GET'],
+        [':path', '/never'],
+        [':scheme', 'http'],
+      ]),
+    ),
+  );
   // GOAWAY: streams above 5 will not be processed.
   x.server(Buffer.concat([frame(7, 0, 0, Buffer.from([0, 0, 0, 5, 0, 0, 0, 0])), frame(1, 4, 5, x.s.encode([[':status', '200']]))]));
   // Stream 5's body: 10 bytes, 4 of them lost, framing kept.
@@ -348,16 +570,57 @@ test('RST_STREAM, GOAWAY, a gap in a DATA payload and a gap in a header block', 
   // A gap inside a request's header block: that request is lost (counted), the HPACK context is
   // unknown afterwards, and a later request referring to an entry from before the gap is marked.
   const y = prefaceConn();
-  y.client(frame(1, 5, 1, y.c.encode([[':method', 'GET'], [':path', '/one'], [':scheme', 'http'], ['x-a', '1']])));
+  y.client(
+    frame(
+      1,
+      5,
+      1,
+      y.c.encode([
+        [':method', 'GET'],
+        [':path', '/one'],
+        [':scheme', 'http'],
+        ['x-a', '1'],
+      ]),
+    ),
+  );
   y.server(frame(1, 5, 1, y.s.encode([[':status', '204']])));
-  const block = frame(1, 5, 3, y.c.encode([[':method', 'GET'], [':path', '/two'], [':scheme', 'http'], ['x-b', '2']]));
+  const block = frame(
+    1,
+    5,
+    3,
+    y.c.encode([
+      [':method', 'GET'],
+      [':path', '/two'],
+      [':scheme', 'http'],
+      ['x-b', '2'],
+    ]),
+  );
   y.client(block.subarray(0, 12));
   y.conn.skip('ingress', block.length - 12);
-  y.client(Buffer.concat([frame(1, 5, 5, y.c.encode([[':method', 'GET'], [':path', '/one'], [':scheme', 'http'], ['x-c', '3']])), frame(8, 0, 0, Buffer.from([0, 0, 1, 0]))]));
+  y.client(
+    Buffer.concat([
+      frame(
+        1,
+        5,
+        5,
+        y.c.encode([
+          [':method', 'GET'],
+          [':path', '/one'],
+          [':scheme', 'http'],
+          ['x-c', '3'],
+        ]),
+      ),
+      frame(8, 0, 0, Buffer.from([0, 0, 1, 0])),
+    ]),
+  );
   y.server(Buffer.concat([frame(1, 5, 3, y.s.encode([[':status', '204']])), frame(1, 5, 5, y.s.encode([[':status', '204']]))]));
   const ry = replay(y.chunks);
   assert.equal(ry.stats['drops.h2_lost_block'], 1);
-  const paths = ry.spans.map((s) => [s.attributes['tcpsniff.h2.stream_id'], s.attributes['url.path'] ?? null, s.attributes['tcpsniff.h2.unknown_fields'] ?? null]);
+  const paths = ry.spans.map((s) => [
+    s.attributes['tcpsniff.h2.stream_id'],
+    s.attributes['url.path'] ?? null,
+    s.attributes['tcpsniff.h2.unknown_fields'] ?? null,
+  ]);
   assert.deepEqual(paths, [
     [1, '/one', null],
     [5, null, [unknownMarker(65, 'gap')]], // ':path /one': behind x-a, and the lost block's two entries
@@ -381,7 +644,19 @@ test('hostile HTTP/2: CONTINUATION floods, stream floods and junk stay bounded a
   const y = prefaceConn();
   const enc = y.c;
   const frames: Buffer[] = [];
-  for (let i = 0; i < 1100; i++) frames.push(frame(1, 4, 1 + 2 * i, enc.encode([[':method', 'POST'], [':path', '/x'], [':scheme', 'http']])));
+  for (let i = 0; i < 1100; i++)
+    frames.push(
+      frame(
+        1,
+        4,
+        1 + 2 * i,
+        enc.encode([
+          [':method', 'POST'],
+          [':path', '/x'],
+          [':scheme', 'http'],
+        ]),
+      ),
+    );
   y.client(Buffer.concat(frames));
   const ry = replay(y.chunks, false);
   assert.equal(ry.stats['drops.h2_stream_overflow'], 1100 - 1024);
@@ -404,9 +679,32 @@ test('hostile HTTP/2: CONTINUATION floods, stream floods and junk stay bounded a
 test('gRPC recognised from content-type variants; trailers-only responses carry the status', () => {
   const x = prefaceConn();
   const req = (id: number, ct: string) =>
-    frame(1, 4, id, x.c.encode([[':method', 'POST'], [':path', '/pkg.S/M'], [':scheme', 'http'], ['content-type', ct], ['te', 'trailers']]));
+    frame(
+      1,
+      4,
+      id,
+      x.c.encode([
+        [':method', 'POST'],
+        [':path', '/pkg.S/M'],
+        [':scheme', 'http'],
+        ['content-type', ct],
+        ['te', 'trailers'],
+      ]),
+    );
   x.client(Buffer.concat([req(1, 'application/grpc+proto'), frame(0, 1, 1, grpcMessage(Buffer.from('abc'), true))]));
-  x.server(frame(1, 5, 1, x.s.encode([[':status', '200'], ['content-type', 'application/grpc+proto'], ['grpc-status', '12'], ['grpc-message', 'unknown method']])));
+  x.server(
+    frame(
+      1,
+      5,
+      1,
+      x.s.encode([
+        [':status', '200'],
+        ['content-type', 'application/grpc+proto'],
+        ['grpc-status', '12'],
+        ['grpc-message', 'unknown method'],
+      ]),
+    ),
+  );
   x.client(Buffer.concat([req(3, 'application/json'), frame(0, 1, 3, Buffer.from('{}'))]));
   x.server(Buffer.concat([frame(1, 4, 3, x.s.encode([[':status', '200']])), frame(0, 1, 3, Buffer.from('{}'))]));
   const r = replay(x.chunks);
@@ -430,7 +728,10 @@ test('gRPC recognised by its framing when the content-type refers to an entry fr
   }
   const call = (o: Call) => {
     const x = new H2Conn();
-    const pre: Array<[string, string]> = [[':path', '/pkg.Svc/Do'], ['content-type', 'application/grpc']];
+    const pre: Array<[string, string]> = [
+      [':path', '/pkg.Svc/Do'],
+      ['content-type', 'application/grpc'],
+    ];
     x.c.encode(pre); // never captured: fills the client's table
     x.client(Buffer.concat([frame(1, 4, 3, x.c.encode([[':method', 'POST'], [':scheme', 'http'], ...pre])), frame(0, 1, 3, o.reqBody)]));
     const end = o.trailers === false ? 1 : 0;
@@ -474,7 +775,12 @@ test('attached inside a large DATA frame: that direction resynchronises by itsel
   const x = new H2Conn();
   x.client(Buffer.alloc(5000, 0x62)); // the tail of a DATA frame in flight at the attach
   x.server(Buffer.concat([frame(1, 4, 1, x.s.encode([[':status', '200']])), frame(0, 1, 1, Buffer.alloc(20_000, 1))]));
-  const req = x.c.encode([[':method', 'POST'], [':scheme', 'http'], [':path', '/up'], [':authority', 'h']]);
+  const req = x.c.encode([
+    [':method', 'POST'],
+    [':scheme', 'http'],
+    [':path', '/up'],
+    [':authority', 'h'],
+  ]);
   x.client(Buffer.concat([frame(1, 4, 3, req), frame(0, 1, 3, Buffer.alloc(40_000, 2))]));
   x.server(Buffer.concat([frame(1, 4, 3, x.s.encode([[':status', '201']])), frame(0, 1, 3, Buffer.alloc(30_000, 3))]));
   const r = replay(x.chunks);

@@ -20,9 +20,7 @@ interface Case {
 
 function corpusDirs(): string[] {
   if (!fs.existsSync(CORPUS)) {
-    throw new Error(
-      `HPACK corpus not found at ${CORPUS}: the tests read ../shared/corpora/hpack-test-case next to the repository (CI provides it)`,
-    );
+    throw new Error(`HPACK corpus not found at ${CORPUS}: the tests read ../shared/corpora/hpack-test-case next to the repository (CI provides it)`);
   }
   return fs
     .readdirSync(CORPUS)
@@ -40,7 +38,10 @@ test('the corpus is present and has encoder directories with stories', () => {
 
 for (const dir of fs.existsSync(CORPUS) ? corpusDirs() : []) {
   test(`HPACK corpus: ${dir} (every story, every case, exact header lists)`, () => {
-    const files = fs.readdirSync(path.join(CORPUS, dir)).filter((f) => /^story_\d+\.json$/.test(f)).sort();
+    const files = fs
+      .readdirSync(path.join(CORPUS, dir))
+      .filter((f) => /^story_\d+\.json$/.test(f))
+      .sort();
     assert.ok(files.length > 0);
     let cases = 0;
     for (const f of files) {
@@ -55,7 +56,11 @@ for (const dir of fs.existsSync(CORPUS) ? corpusDirs() : []) {
           const [name, value] = Object.entries(h)[0]!;
           return [name, value];
         });
-        assert.deepEqual(r.fields.map((x) => [x.name, x.value]), want, where);
+        assert.deepEqual(
+          r.fields.map((x) => [x.name, x.value]),
+          want,
+          where,
+        );
         assert.equal(r.unknown, 0, where);
         assert.equal(r.dropped, 0, where);
         cases++;

@@ -44,13 +44,31 @@ test('Huffman: EOS, over-long padding and padding that is not all ones are rejec
 test('dynamic table: insertion, indexing, eviction, and size updates that resize', () => {
   const enc = new HpackEncoder();
   const dec = new HpackDecoder();
-  const b1 = enc.encode([[':method', 'GET'], [':path', '/a'], ['x-one', 'v'.repeat(100)], ['x-two', 'w']]);
-  assert.deepEqual(pairs(dec.decode(b1)), [[':method', 'GET'], [':path', '/a'], ['x-one', 'v'.repeat(100)], ['x-two', 'w']]);
+  const b1 = enc.encode([
+    [':method', 'GET'],
+    [':path', '/a'],
+    ['x-one', 'v'.repeat(100)],
+    ['x-two', 'w'],
+  ]);
+  assert.deepEqual(pairs(dec.decode(b1)), [
+    [':method', 'GET'],
+    [':path', '/a'],
+    ['x-one', 'v'.repeat(100)],
+    ['x-two', 'w'],
+  ]);
   assert.equal(dec.entries, 3);
   // Fully indexed the second time.
-  const b2 = enc.encode([[':path', '/a'], ['x-one', 'v'.repeat(100)], ['x-two', 'w']]);
+  const b2 = enc.encode([
+    [':path', '/a'],
+    ['x-one', 'v'.repeat(100)],
+    ['x-two', 'w'],
+  ]);
   assert.ok(b2.length <= 3, `indexed block ${b2.toString('hex')}`);
-  assert.deepEqual(pairs(dec.decode(b2)), [[':path', '/a'], ['x-one', 'v'.repeat(100)], ['x-two', 'w']]);
+  assert.deepEqual(pairs(dec.decode(b2)), [
+    [':path', '/a'],
+    ['x-one', 'v'.repeat(100)],
+    ['x-two', 'w'],
+  ]);
   // A size update to 100 evicts the oldest entries (:path 39 bytes, x-one 137) and keeps x-two (38).
   const upd: number[] = [];
   enc.sizeUpdate(upd, 100);
@@ -93,19 +111,44 @@ test('size updates are bounded by the acknowledged SETTINGS_HEADER_TABLE_SIZE', 
 test('never-indexed literals are flagged sensitive; other fields are not', () => {
   const enc = new HpackEncoder();
   const dec = new HpackDecoder();
-  const r = dec.decode(enc.encode([[':method', 'GET'], ['authorization', 'Bearer s3cret', 'never'], ['x-plain', '1', 'noindex']]));
+  const r = dec.decode(
+    enc.encode([
+      [':method', 'GET'],
+      ['authorization', 'Bearer s3cret', 'never'],
+      ['x-plain', '1', 'noindex'],
+    ]),
+  );
   assert.ok(r.ok);
-  assert.deepEqual(r.fields.map((f) => [f.name, f.sensitive]), [[':method', false], ['authorization', true], ['x-plain', false]]);
+  assert.deepEqual(
+    r.fields.map((f) => [f.name, f.sensitive]),
+    [
+      [':method', false],
+      ['authorization', true],
+      ['x-plain', false],
+    ],
+  );
   assert.equal(dec.entries, 0, 'neither is inserted');
 });
 
 test('mid-stream attach: entries from before the attach are unknown (marked, never shifted), new ones are learned', () => {
   const enc = new HpackEncoder();
   // Before the collector attached: the encoder inserted :path /orders, x-tenant acme, user-agent.
-  enc.encode([[':method', 'GET'], [':path', '/orders'], ['x-tenant', 'acme'], ['user-agent', 'app/1']]);
+  enc.encode([
+    [':method', 'GET'],
+    [':path', '/orders'],
+    ['x-tenant', 'acme'],
+    ['user-agent', 'app/1'],
+  ]);
   const dec = new HpackDecoder({ unknownPrefix: true });
   // Request 2 references all three old entries and inserts two new ones.
-  const b2 = enc.encode([[':method', 'GET'], [':path', '/orders'], ['x-tenant', 'acme'], ['x-req', 'r2'], ['user-agent', 'app/1'], ['x-new', 'n']]);
+  const b2 = enc.encode([
+    [':method', 'GET'],
+    [':path', '/orders'],
+    ['x-tenant', 'acme'],
+    ['x-req', 'r2'],
+    ['user-agent', 'app/1'],
+    ['x-new', 'n'],
+  ]);
   const r2 = dec.decode(b2);
   assert.ok(r2.ok);
   assert.deepEqual(
@@ -122,18 +165,42 @@ test('mid-stream attach: entries from before the attach are unknown (marked, nev
   assert.equal(r2.unknown, 3);
   assert.equal(unknownMarker(64, 'attach'), '<unknown: dynamic table entry 64 before attach>');
   // Request 3 uses only entries inserted after the attach: decoded fully.
-  const r3 = dec.decode(enc.encode([[':method', 'POST'], ['x-req', 'r2'], ['x-new', 'n']]));
-  assert.deepEqual(pairs(r3), [[':method', 'POST'], ['x-req', 'r2'], ['x-new', 'n']]);
+  const r3 = dec.decode(
+    enc.encode([
+      [':method', 'POST'],
+      ['x-req', 'r2'],
+      ['x-new', 'n'],
+    ]),
+  );
+  assert.deepEqual(pairs(r3), [
+    [':method', 'POST'],
+    ['x-req', 'r2'],
+    ['x-new', 'n'],
+  ]);
   assert.ok(r3.ok && r3.unknown === 0);
   // A literal whose name refers to an old entry: value known, name not; the entry it inserts is learned with an unknown name.
   const r4 = dec.decode(enc.encode([['x-tenant', 'globex']]));
   assert.ok(r4.ok);
-  assert.deepEqual(r4.fields.map((f) => [f.name, f.value, f.unknown]), [['', 'globex', true]]);
+  assert.deepEqual(
+    r4.fields.map((f) => [f.name, f.value, f.unknown]),
+    [['', 'globex', true]],
+  );
   // Its marker names the wire index, never the value (which may be a secret).
   assert.equal(r4.fields[0]!.marker, unknownMarker(65, 'attach'));
-  const r5 = dec.decode(enc.encode([['x-tenant', 'globex'], ['x-new', 'n']]));
+  const r5 = dec.decode(
+    enc.encode([
+      ['x-tenant', 'globex'],
+      ['x-new', 'n'],
+    ]),
+  );
   assert.ok(r5.ok);
-  assert.deepEqual(r5.fields.map((f) => [f.name, f.value, f.unknown]), [['', 'globex', true], ['x-new', 'n', false]]);
+  assert.deepEqual(
+    r5.fields.map((f) => [f.name, f.value, f.unknown]),
+    [
+      ['', 'globex', true],
+      ['x-new', 'n', false],
+    ],
+  );
   assert.equal(r5.fields[0]!.marker, unknownMarker(62, 'attach')); // the learned globex entry, newest
 });
 

@@ -10,15 +10,7 @@ const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
 
 /** Feeds `total` bytes produced by `gen` in 64 KiB chunks, checking the caps after every batch. */
-function flood(
-  h: ReturnType<typeof makeProcessor>,
-  c: Conn,
-  dir: Direction,
-  prefix: string,
-  gen: (i: number) => Buffer,
-  total: number,
-  cap: number,
-): void {
+function flood(h: ReturnType<typeof makeProcessor>, c: Conn, dir: Direction, prefix: string, gen: (i: number) => Buffer, total: number, cap: number): void {
   h.proc.consumeChunks([c.data(dir, prefix, 1n)]);
   let sent = 0;
   let i = 0;
@@ -133,9 +125,7 @@ test('hostile: random garbage, null bytes, random cuts, holes, overlaps: no thro
     const h = makeProcessor({ max_header_bytes: '2KiB', max_pending_requests: 4, max_connections: 8, capture_bodies: seed % 2 === 0 });
     for (let round = 0; round < 30; round++) {
       const batch: CaptureChunk[] = [];
-      const conns = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(
-        (i) => new Conn({ ...(i % 2 ? SERVER_META : CLIENT_META), connId: `s${seed}-c${(i + round) % 12}` }),
-      );
+      const conns = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => new Conn({ ...(i % 2 ? SERVER_META : CLIENT_META), connId: `s${seed}-c${(i + round) % 12}` }));
       for (let k = 0; k < 40; k++) {
         const c = conns[Math.floor(r() * conns.length)]!;
         const dir: Direction = r() < 0.5 ? 'egress' : 'ingress';

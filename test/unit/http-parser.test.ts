@@ -37,7 +37,15 @@ function newHandler(maxBodyBytes = 1 << 20) {
   const stats = new Counters();
   const ctx: HandlerContext = {
     meta: SERVER_META,
-    limits: { captureBodies: true, maxBodyBytes, maxHeaderBytes: 64 * 1024, maxPendingRequests: 64, inspectBodies: false, maxInspectBytes: 0, captureHeaders: new Set() },
+    limits: {
+      captureBodies: true,
+      maxBodyBytes,
+      maxHeaderBytes: 64 * 1024,
+      maxPendingRequests: 64,
+      inspectBodies: false,
+      maxInspectBytes: 0,
+      captureHeaders: new Set(),
+    },
     stats,
     pid: 1,
     comm: 'x',
@@ -118,9 +126,7 @@ const CASES: Case[] = [
   },
   {
     name: 'pipelining with HEAD (Content-Length but no body) and POST',
-    req:
-      'GET /1 HTTP/1.1\r\n\r\nHEAD /2 HTTP/1.1\r\n\r\n' +
-      'POST /3 HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz',
+    req: 'GET /1 HTTP/1.1\r\n\r\nHEAD /2 HTTP/1.1\r\n\r\n' + 'POST /3 HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz',
     res:
       'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' +
       'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n' +
@@ -136,9 +142,7 @@ const CASES: Case[] = [
     req:
       'POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n' +
       '4;name=value\r\nWiki\r\n5 ;x="q"\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n',
-    res:
-      'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n' +
-      'A\r\n0123456789\r\n1\r\n!\r\n0\r\n\r\n',
+    res: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n' + 'A\r\n0123456789\r\n1\r\n!\r\n0\r\n\r\n',
     expect: [
       {
         method: 'POST',
@@ -166,11 +170,7 @@ const CASES: Case[] = [
   {
     name: '204 and 304 have no body even with Content-Length',
     req: ['DELETE /x HTTP/1.1\r\n\r\n', 'GET /y HTTP/1.1\r\nIf-None-Match: "a"\r\n\r\n', 'GET /z HTTP/1.1\r\n\r\n'],
-    res: [
-      'HTTP/1.1 204 No Content\r\n\r\n',
-      'HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz',
-    ],
+    res: ['HTTP/1.1 204 No Content\r\n\r\n', 'HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz'],
     expect: [
       { method: 'DELETE', target: '/x', status: 204, reqSize: 0, resSize: 0 },
       { method: 'GET', target: '/y', status: 304, reqSize: 0, resSize: 0 },
@@ -191,10 +191,7 @@ const CASES: Case[] = [
   },
   {
     name: '101 upgrade: parsing stops on both sides',
-    req: [
-      'GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
-      '\x81\x85GET / HTTP/1.1\r\n\r\n',
-    ],
+    req: ['GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n', '\x81\x85GET / HTTP/1.1\r\n\r\n'],
     res: ['HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello', 'HTTP/1.1 200 OK\r\n\r\n'],
     interleave: true,
     expect: [{ method: 'GET', target: '/ws', status: 101, reqSize: 0, resSize: 0 }],

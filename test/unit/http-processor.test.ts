@@ -6,9 +6,7 @@ import { hostname } from 'node:os';
 import { SpanKind, StatusCode, type CaptureChunk, type SpanRecord } from '../../src/core/types';
 import { CLIENT_META, Conn, FAKE_PID, SERVER_META, makeProcessor } from './http-fixtures';
 
-const REQ =
-  'GET /items?id=7&x HTTP/1.1\r\nHost: api.example.com:8080\r\nUser-Agent: test/1.0\r\n' +
-  'Authorization: Bearer secret\r\nAccept: */*\r\n\r\n';
+const REQ = 'GET /items?id=7&x HTTP/1.1\r\nHost: api.example.com:8080\r\nUser-Agent: test/1.0\r\n' + 'Authorization: Bearer secret\r\nAccept: */*\r\n\r\n';
 const RES_HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n';
 
 const RESOURCE = {
@@ -381,11 +379,7 @@ test('processor: a body delimited by the close finishes on the close chunk', () 
 test('processor: close mid-response marks the exchange closed', () => {
   const { proc, spans } = makeProcessor();
   const c = new Conn(SERVER_META);
-  proc.consumeChunks([
-    c.data('ingress', 'GET / HTTP/1.1\r\n\r\n', 1n),
-    c.data('egress', 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc', 2n),
-    c.close(3n),
-  ]);
+  proc.consumeChunks([c.data('ingress', 'GET / HTTP/1.1\r\n\r\n', 1n), c.data('egress', 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc', 2n), c.close(3n)]);
   const s = onlySpan(spans());
   assert.equal(s.attributes['tcpsniff.incomplete'], 'closed');
   assert.equal(s.status.code, StatusCode.ERROR);

@@ -8,7 +8,8 @@ import { SCOPE, SpanKind, StatusCode, type AttributeValue, type Attributes, type
 import { RESOURCE_B, makeSpan } from './helpers/fakes';
 
 // ---- reference: the object tree, as built before the string encoder
-type RefAnyValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean } | { arrayValue: { values: RefAnyValue[] } };
+type RefAnyValue =
+  { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean } | { arrayValue: { values: RefAnyValue[] } };
 function refAnyValue(v: AttributeValue): RefAnyValue {
   if (typeof v === 'string') return { stringValue: v };
   if (typeof v === 'boolean') return { boolValue: v };

@@ -24,7 +24,10 @@ const base: SpanRecord = {
   resource: RA,
 };
 const SPANS: SpanRecord[] = [
-  { ...base, attributes: { 'http.request.method': 'GET', 'url.path': '/api/items', 'http.response.status_code': 200, 'server.port': 8080, 'x.long': 'é✓😀'.repeat(50) } },
+  {
+    ...base,
+    attributes: { 'http.request.method': 'GET', 'url.path': '/api/items', 'http.response.status_code': 200, 'server.port': 8080, 'x.long': 'é✓😀'.repeat(50) },
+  },
   {
     ...base,
     spanId: 'b7ad6b7169203331',
@@ -42,7 +45,7 @@ const SPANS: SpanRecord[] = [
 const views = new ReadableSpanViews();
 const official = (spans: SpanRecord[]) => Buffer.from(ProtobufTraceSerializer.serializeRequest(spans.map((sp) => views.view(sp)))!);
 
-test('ExportTraceServiceRequest bytes are otlp-transformer\'s for the same spans: every value kind, optional fields, events, status, flags, resources', () => {
+test("ExportTraceServiceRequest bytes are otlp-transformer's for the same spans: every value kind, optional fields, events, status, flags, resources", () => {
   const mine = encodeTraceRequest(SPANS);
   assert.equal(mine.toString('hex'), official(SPANS).toString('hex'));
   assert.equal(encodeTraceRequest([]).length, 0);
@@ -53,14 +56,24 @@ test('integers past 2^53 go out as exact int64, only numbers outside int64 as do
   const bytes = encodeTraceRequest([big]);
   assert.equal(bytes.toString('hex'), official([big]).toString('hex'));
   const attrs = decodeSpan(bytes).attributes;
-  assert.deepEqual(attrs, { a: { int: 2n ** 60n }, b: { int: -(2n ** 62n) }, c: { int: 2n ** 63n - 2n ** 10n }, max: { double: 2 ** 63 }, d: { double: 1e21 }, e: { int: 2n ** 53n + 2n } });
+  assert.deepEqual(attrs, {
+    a: { int: 2n ** 60n },
+    b: { int: -(2n ** 62n) },
+    c: { int: 2n ** 63n - 2n ** 10n },
+    max: { double: 2 ** 63 },
+    d: { double: 1e21 },
+    e: { int: 2n ** 53n + 2n },
+  });
 });
 
-test('Span.flags: the W3C trace flags, and whether the parent is remote (a traceparent\'s) or local', () => {
+test("Span.flags: the W3C trace flags, and whether the parent is remote (a traceparent's) or local", () => {
   const root = { ...base };
   const fromHeader = { ...base, parentSpanId: '00f067aa0ba902b7', remoteParentSpanId: '00f067aa0ba902b7', traceFlags: 0 };
   const reparented = { ...base, parentSpanId: '1111111111111111', remoteParentSpanId: '00f067aa0ba902b7', traceFlags: 1 };
-  assert.deepEqual([root, fromHeader, reparented].map((sp) => decodeSpan(encodeTraceRequest([sp])).flags), [0x101, 0x300, 0x101]);
+  assert.deepEqual(
+    [root, fromHeader, reparented].map((sp) => decodeSpan(encodeTraceRequest([sp])).flags),
+    [0x101, 0x300, 0x101],
+  );
   assert.equal(encodeTraceRequest([root, fromHeader, reparented]).toString('hex'), official([root, fromHeader, reparented]).toString('hex'));
 });
 

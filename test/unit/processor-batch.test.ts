@@ -66,12 +66,18 @@ test('shutdown flushes what is buffered; the buffer never exceeds the batch size
   }
   const before = sizes().reduce((a, b) => a + b, 0);
   await p.shutdown();
-  assert.equal(sizes().reduce((a, b) => a + b, 0), 700);
+  assert.equal(
+    sizes().reduce((a, b) => a + b, 0),
+    700,
+  );
   assert.ok(before < 700);
   assert.equal(p.stats()['buffer.spans'], 0);
 });
 
 test('config: max must be 0 or at least the size', () => {
-  assert.throws(() => batchProcessorFactory.parseConfig({ send_batch_size: 10, send_batch_max_size: 5 }, 'processors::batch'), /processors::batch::send_batch_max_size: must be 0 or at least send_batch_size \(10\), got 5/);
+  assert.throws(
+    () => batchProcessorFactory.parseConfig({ send_batch_size: 10, send_batch_max_size: 5 }, 'processors::batch'),
+    /processors::batch::send_batch_max_size: must be 0 or at least send_batch_size \(10\), got 5/,
+  );
   assert.deepEqual(batchProcessorFactory.parseConfig(undefined, 'processors::batch'), { send_batch_size: 8192, send_batch_max_size: 0, timeout: 200 });
 });

@@ -62,7 +62,10 @@ test('spans without connection endpoints fall back to their attributes', () => {
 });
 
 test('config errors name their path', () => {
-  assert.throws(() => domainFilterProcessorFactory.parseConfig({ include: [{}] }, P), /domain_filter::include::0: a rule needs at least one of hosts, ips, ports/);
+  assert.throws(
+    () => domainFilterProcessorFactory.parseConfig({ include: [{}] }, P),
+    /domain_filter::include::0: a rule needs at least one of hosts, ips, ports/,
+  );
   assert.throws(() => domainFilterProcessorFactory.parseConfig({ include: [{ ips: ['10.0.0.0/33'] }] }, P), /include::0::ips::0: not an IP address or CIDR/);
   assert.throws(() => domainFilterProcessorFactory.parseConfig({ exclude: [{ hosts: ['/(/'] }] }, P), /exclude::0::hosts::0: invalid regular expression/);
   assert.throws(() => domainFilterProcessorFactory.parseConfig({ include: [{ port: [1] }] }, P), /include::0::port: unknown key/);
@@ -103,12 +106,30 @@ test('planPushdown: every pipeline fed by the receiver must filter; unions; merg
     ips: [make({ include: [{ ips: ['127.0.0.1'] }] })],
   };
   const of = (id: string) => procs[id]!;
-  let plan = planPushdown(config({ tcp: tcp() }, [{ id: 'a', receivers: ['tcp'] }, { id: 'b', receivers: ['tcp'] }]), of);
+  let plan = planPushdown(
+    config({ tcp: tcp() }, [
+      { id: 'a', receivers: ['tcp'] },
+      { id: 'b', receivers: ['tcp'] },
+    ]),
+    of,
+  );
   assert.deepEqual(plan.get('tcp')!.config, { ports: [8080, 9090], addresses: [], targets: [], pids: [] });
   assert.match(plan.get('tcp')!.note, /ports \[8080, 9090\]/);
-  plan = planPushdown(config({ tcp: tcp() }, [{ id: 'a', receivers: ['tcp'] }, { id: 'none', receivers: ['tcp'] }]), of);
+  plan = planPushdown(
+    config({ tcp: tcp() }, [
+      { id: 'a', receivers: ['tcp'] },
+      { id: 'none', receivers: ['tcp'] },
+    ]),
+    of,
+  );
   assert.equal(plan.size, 0, 'a pipeline without a filter needs everything');
-  plan = planPushdown(config({ tcp: tcp() }, [{ id: 'a', receivers: ['tcp'] }, { id: 'ips', receivers: ['tcp'] }]), of);
+  plan = planPushdown(
+    config({ tcp: tcp() }, [
+      { id: 'a', receivers: ['tcp'] },
+      { id: 'ips', receivers: ['tcp'] },
+    ]),
+    of,
+  );
   assert.equal(plan.size, 0, 'ports in one, addresses in the other: no common condition');
   plan = planPushdown(config({ tcp: tcp([8080, 443]) }, [{ id: 'a', receivers: ['tcp'] }]), of);
   assert.deepEqual((plan.get('tcp')!.config as { ports: number[] }).ports, [8080]);

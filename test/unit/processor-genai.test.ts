@@ -38,13 +38,26 @@ test('SSE: whole, byte by byte and 500 random splits (CRLF, CR, multi-byte chara
   const whole = responseEvents(body(SSE, [], 'text/event-stream')).events.map(({ event, data }) => ({ event, data }));
   assert.deepEqual(whole, EXPECTED);
   const len = Buffer.byteLength(SSE);
-  const bytes = responseEvents(body(SSE, Array.from({ length: len - 1 }, (_, i) => i + 1), 'text/event-stream')).events;
-  assert.deepEqual(bytes.map(({ event, data }) => ({ event, data })), EXPECTED);
+  const bytes = responseEvents(
+    body(
+      SSE,
+      Array.from({ length: len - 1 }, (_, i) => i + 1),
+      'text/event-stream',
+    ),
+  ).events;
+  assert.deepEqual(
+    bytes.map(({ event, data }) => ({ event, data })),
+    EXPECTED,
+  );
   const rnd = prng(7);
   for (let i = 0; i < 500; i++) {
     const cuts = [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 12) }, () => 1 + Math.floor(rnd() * (len - 1))))].sort((a, b) => a - b);
     const ev = responseEvents(body(SSE, cuts, 'text/event-stream')).events;
-    assert.deepEqual(ev.map(({ event, data }) => ({ event, data })), EXPECTED, `cuts ${cuts}`);
+    assert.deepEqual(
+      ev.map(({ event, data }) => ({ event, data })),
+      EXPECTED,
+      `cuts ${cuts}`,
+    );
   }
 });
 
@@ -53,7 +66,13 @@ test('SSE: each event carries the time of the piece that completed it', () => {
   p.push('data: a\n', 1n);
   p.push('\ndata: b', 2n);
   p.push('\n\n', 3n);
-  assert.deepEqual(p.events.map((e) => [e.data, e.time]), [['a', 2n], ['b', 3n]]);
+  assert.deepEqual(
+    p.events.map((e) => [e.data, e.time]),
+    [
+      ['a', 2n],
+      ['b', 3n],
+    ],
+  );
 });
 
 test('NDJSON: lines across pieces; a last line without LF counts at the end', () => {
@@ -62,7 +81,14 @@ test('NDJSON: lines across pieces; a last line without LF counts at the end', ()
   p.push('1}\n\n{"b":2}\n{"c"', 2n);
   p.push(':3}', 3n);
   p.end(4n);
-  assert.deepEqual(p.events.map((e) => [e.data, e.time]), [['{"a":1}', 2n], ['{"b":2}', 2n], ['{"c":3}', 4n]]);
+  assert.deepEqual(
+    p.events.map((e) => [e.data, e.time]),
+    [
+      ['{"a":1}', 2n],
+      ['{"b":2}', 2n],
+      ['{"c":3}', 4n],
+    ],
+  );
 });
 
 test('recognition by path and body shape, on any host; non-LLM JSON is not recognised', () => {
@@ -76,7 +102,10 @@ test('recognition by path and body shape, on any host; non-LLM JSON is not recog
   assert.equal(recognizeRequest('/api/chat', chat)!.api, 'ollama.chat');
   assert.equal(recognizeRequest('/api/generate', { model: 'm', prompt: 'x' })!.api, 'ollama.generate');
   assert.equal(recognizeRequest('/api/embed', { model: 'm', input: 'x' })!.api, 'ollama.embed');
-  assert.deepEqual(recognizeRequest('/v1beta/models/gemini-1.5-pro:streamGenerateContent?alt=sse', { contents: [] }), { api: 'gemini.generate_content', model: 'gemini-1.5-pro' });
+  assert.deepEqual(recognizeRequest('/v1beta/models/gemini-1.5-pro:streamGenerateContent?alt=sse', { contents: [] }), {
+    api: 'gemini.generate_content',
+    model: 'gemini-1.5-pro',
+  });
   assert.equal(recognizeRequest('/llm/proxy', chat)!.api, 'openai.chat_completions', 'a gateway path: the body decides');
   assert.equal(recognizeRequest('/llm/proxy', { model: 'm', messages: [], max_tokens: 5, system: 's' })!.api, 'anthropic.messages');
   assert.equal(recognizeRequest('/v1/chat/completions', { messages: [] }), null, 'no model');
@@ -103,7 +132,14 @@ test('analyze: OpenAI stream with include_usage, split anywhere, gzip-encoded JS
     );
     assert.equal(c.firstChunkTime, BigInt(1000 + cuts.filter((x) => x < sse.indexOf('\n\n') + 2).length));
   }
-  const gz = zlib.gzipSync(JSON.stringify({ id: 'r', model: 'gpt-x', choices: [{ finish_reason: 'stop', message: { content: 'ok' } }], usage: { prompt_tokens: 1, completion_tokens: 2 } }));
+  const gz = zlib.gzipSync(
+    JSON.stringify({
+      id: 'r',
+      model: 'gpt-x',
+      choices: [{ finish_reason: 'stop', message: { content: 'ok' } }],
+      usage: { prompt_tokens: 1, completion_tokens: 2 },
+    }),
+  );
   const g = analyze('/v1/chat/completions', { model: 'gpt', messages: [] }, body(gz, [10], 'application/json', 'gzip'), false)!;
   assert.deepEqual([g.stream, g.outputTokens, g.output], [false, 2, 'ok']);
   const resp =
@@ -111,18 +147,42 @@ test('analyze: OpenAI stream with include_usage, split anywhere, gzip-encoded JS
     `event: response.output_text.delta\ndata: ${JSON.stringify({ type: 'response.output_text.delta', delta: 'Yo' })}\n\n` +
     `event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: { id: 'resp_1', model: 'gpt-4.1', status: 'completed', usage: { input_tokens: 4, output_tokens: 2 } } })}\n\n`;
   const r = analyze('/v1/responses', { model: 'gpt-4.1', input: 'hi', stream: true, max_output_tokens: 20 }, body(resp, [33], 'text/event-stream'), false)!;
-  assert.deepEqual([r.operation, r.responseId, r.finishReasons, r.inputTokens, r.outputTokens, r.output, r.chunks], ['chat', 'resp_1', ['completed'], 4, 2, 'Yo', 3]);
+  assert.deepEqual(
+    [r.operation, r.responseId, r.finishReasons, r.inputTokens, r.outputTokens, r.output, r.chunks],
+    ['chat', 'resp_1', ['completed'], 4, 2, 'Yo', 3],
+  );
 });
 
 function llmSpan(kind: SpanRecord['kind'], cmd: string, req: object, res: string, ct = 'application/json'): SpanRecord {
-  const s = makeSpan({ kind, attributes: { 'url.full': 'http://gw.local:8080/v1/chat/completions' }, startTimeUnixNano: 500n, resource: { attributes: { 'process.command_line': cmd, 'process.executable.name': 'python3.12' } } });
+  const s = makeSpan({
+    kind,
+    attributes: { 'url.full': 'http://gw.local:8080/v1/chat/completions' },
+    startTimeUnixNano: 500n,
+    resource: { attributes: { 'process.command_line': cmd, 'process.executable.name': 'python3.12' } },
+  });
   s.internal = { comm: 'python3', request: body(JSON.stringify(req), [], 'application/json'), response: body(res, [], ct) };
   return s;
 }
 
 test('processor: attributes, span name, agent rules (glob, regexp, comm), resource copies, bodies dropped, stats', () => {
-  const p = new GenAiProcessor(genaiProcessorFactory.parseConfig({ agents: [{ match: '*planner*', name: 'planner' }, { match: '/--role[= ]critic/', name: 'critic' }] }, 'processors::genai'), { id: 'genai', logger: memoryLogger() });
-  const res = JSON.stringify({ id: 'x', model: 'm-1', choices: [{ finish_reason: 'stop', message: { content: 'ok' } }], usage: { prompt_tokens: 2, completion_tokens: 1 } });
+  const p = new GenAiProcessor(
+    genaiProcessorFactory.parseConfig(
+      {
+        agents: [
+          { match: '*planner*', name: 'planner' },
+          { match: '/--role[= ]critic/', name: 'critic' },
+        ],
+      },
+      'processors::genai',
+    ),
+    { id: 'genai', logger: memoryLogger() },
+  );
+  const res = JSON.stringify({
+    id: 'x',
+    model: 'm-1',
+    choices: [{ finish_reason: 'stop', message: { content: 'ok' } }],
+    usage: { prompt_tokens: 2, completion_tokens: 1 },
+  });
   const a = llmSpan(SpanKind.CLIENT, 'python3 planner.py', { model: 'm', messages: [] }, res);
   const b = llmSpan(SpanKind.CLIENT, 'python3 agent.py --role critic', { model: 'm', messages: [] }, res);
   const c = llmSpan(SpanKind.CLIENT, 'python3 other.py', { model: 'm', messages: [] }, res);
@@ -132,7 +192,10 @@ test('processor: attributes, span name, agent rules (glob, regexp, comm), resour
   const out: SpanRecord[] = [];
   p.setConsumer({ consumeSpans: (s) => void out.push(...s) });
   p.consumeSpans([a, b, c, d, other]);
-  assert.deepEqual(out.map((s) => s.attributes['gen_ai.agent.name']), ['planner', 'critic', 'python3', undefined, undefined]);
+  assert.deepEqual(
+    out.map((s) => s.attributes['gen_ai.agent.name']),
+    ['planner', 'critic', 'python3', undefined, undefined],
+  );
   assert.equal(a.name, 'chat m');
   assert.equal(a.resource.attributes['gen_ai.agent.name'], 'planner');
   assert.equal(d.resource.attributes['gen_ai.agent.name'], undefined);
@@ -161,7 +224,10 @@ test('processor: content is off by default; on, it is redacted and capped', () =
   const s1 = llmSpan(SpanKind.CLIENT, 'a', req, res);
   off.consumeSpans([s1]);
   assert.equal(s1.attributes['gen_ai.input.messages'], undefined);
-  const on = new GenAiProcessor(genaiProcessorFactory.parseConfig({ capture_content: true, max_content_bytes: 100 }, 'p'), { id: 'genai', logger: memoryLogger() });
+  const on = new GenAiProcessor(genaiProcessorFactory.parseConfig({ capture_content: true, max_content_bytes: 100 }, 'p'), {
+    id: 'genai',
+    logger: memoryLogger(),
+  });
   const s2 = llmSpan(SpanKind.CLIENT, 'a', req, res);
   on.consumeSpans([s2]);
   assert.equal(s2.attributes['gen_ai.input.messages'], JSON.stringify([{ role: 'user', content: 'my api_key is in the JSON', api_key: 'REDACTED' }]));
@@ -171,5 +237,8 @@ test('processor: content is off by default; on, it is redacted and capped', () =
 
 test('config: agent rules need match and name; bad regexps name their path', () => {
   assert.throws(() => genaiProcessorFactory.parseConfig({ agents: [{ match: 'x' }] }, 'processors::genai'), /processors::genai::agents::0::name: is required/);
-  assert.throws(() => genaiProcessorFactory.parseConfig({ agents: [{ match: '/(/', name: 'n' }] }, 'processors::genai'), /agents::0::match: invalid regular expression/);
+  assert.throws(
+    () => genaiProcessorFactory.parseConfig({ agents: [{ match: '/(/', name: 'n' }] }, 'processors::genai'),
+    /agents::0::match: invalid regular expression/,
+  );
 });

@@ -17,7 +17,18 @@ const make = (raw: Record<string, unknown> = {}) => {
 };
 
 test('rules: default header names, case-insensitive, allow list wins', () => {
-  for (const h of ['Authorization', 'proxy-authorization', 'Cookie', 'set-cookie', 'X-Api-Key', 'api-key', 'x-goog-api-key', 'x-auth-token', 'x-amz-security-token', 'openai-api-key'])
+  for (const h of [
+    'Authorization',
+    'proxy-authorization',
+    'Cookie',
+    'set-cookie',
+    'X-Api-Key',
+    'api-key',
+    'x-goog-api-key',
+    'x-auth-token',
+    'x-amz-security-token',
+    'openai-api-key',
+  ])
     assert.ok(DEFAULT_POLICY.header(h), h);
   for (const h of ['content-type', 'user-agent', 'x-request-id', 'accept']) assert.ok(!DEFAULT_POLICY.header(h), h);
   const pol = makePolicy({ headers: ['x-tenant'], allow_headers: ['cookie'], body_keys: [], allow_body_keys: [], query_params: [], allow_query_params: [] });
@@ -26,11 +37,32 @@ test('rules: default header names, case-insensitive, allow list wins', () => {
 });
 
 test('rules: body keys: secrets yes, token counts no; camelCase; custom and allowed keys', () => {
-  for (const k of ['password', 'api_key', 'apiKey', 'access_token', 'refreshToken', 'client_secret', 'secret', 'token', 'Authorization', 'x-api-key', 'private_key', 'sessionId', 'key'])
+  for (const k of [
+    'password',
+    'api_key',
+    'apiKey',
+    'access_token',
+    'refreshToken',
+    'client_secret',
+    'secret',
+    'token',
+    'Authorization',
+    'x-api-key',
+    'private_key',
+    'sessionId',
+    'key',
+  ])
     assert.ok(DEFAULT_POLICY.bodyKey(k), k);
   for (const k of ['max_tokens', 'input_tokens', 'total_tokens', 'prompt_tokens', 'model', 'messages', 'content', 'keys', 'monkey'])
     assert.ok(!DEFAULT_POLICY.bodyKey(k), k);
-  const pol = makePolicy({ headers: [], allow_headers: [], body_keys: ['ssn', '/^card_/'], allow_body_keys: ['key'], query_params: [], allow_query_params: [] });
+  const pol = makePolicy({
+    headers: [],
+    allow_headers: [],
+    body_keys: ['ssn', '/^card_/'],
+    allow_body_keys: ['key'],
+    query_params: [],
+    allow_query_params: [],
+  });
   assert.ok(pol.bodyKey('ssn') && pol.bodyKey('card_number'));
   assert.ok(!pol.bodyKey('key'));
 });
@@ -42,7 +74,10 @@ test('redactText: JSON, truncated JSON, SSE lines, escaped quotes, forms, bearer
   });
   assert.equal(redactText('{"user":"a","api_key":"sk-12', DEFAULT_POLICY).text, '{"user":"a","api_key":"sk-12', 'an unterminated value is not a pair');
   assert.equal(redactText('{"user":"a","api_key":"sk-123","mo', DEFAULT_POLICY).text, '{"user":"a","api_key":"REDACTED","mo');
-  assert.equal(redactText('data: {"secret": "x"}\n\ndata: {"secret": 42}\n\n', DEFAULT_POLICY).text, 'data: {"secret": "REDACTED"}\n\ndata: {"secret": "REDACTED"}\n\n');
+  assert.equal(
+    redactText('data: {"secret": "x"}\n\ndata: {"secret": 42}\n\n', DEFAULT_POLICY).text,
+    'data: {"secret": "REDACTED"}\n\ndata: {"secret": "REDACTED"}\n\n',
+  );
   assert.equal(redactText('user=a&password=hunter2&api_key=k', DEFAULT_POLICY).text, 'user=a&password=REDACTED&api_key=REDACTED');
   assert.equal(redactText('called with Bearer abcdefghijkl now', DEFAULT_POLICY).text, 'called with Bearer REDACTED now');
   assert.deepEqual(redactText('{"model":"m","max_tokens":5}', DEFAULT_POLICY).fields, []);
@@ -60,32 +95,83 @@ test('command lines: every argument through the header, URL and body rules', () 
   const S = 'canary-s3cr3t';
   // curl: headers (-H, --header, glued), URL userinfo and credential parameters, -u, JSON and form data.
   assert.deepEqual(
-    argv('curl', '-sS', '-H', `Authorization: Bearer ${S}`, '--header', `Cookie: s=${S}`, `-HX-Api-Key:${S}`, '--header=Content-Type: application/json', `http://h/v1/x?a=1&api_key=${S}`, '-d', `{"user":"a","password":"${S}"}`),
-    ['curl', '-sS', '-H', 'Authorization: REDACTED', '--header', 'Cookie: REDACTED', '-HX-Api-Key:REDACTED', '--header=Content-Type: application/json', 'http://h/v1/x?a=1&api_key=REDACTED', '-d', '{"user":"a","password":"REDACTED"}'],
+    argv(
+      'curl',
+      '-sS',
+      '-H',
+      `Authorization: Bearer ${S}`,
+      '--header',
+      `Cookie: s=${S}`,
+      `-HX-Api-Key:${S}`,
+      '--header=Content-Type: application/json',
+      `http://h/v1/x?a=1&api_key=${S}`,
+      '-d',
+      `{"user":"a","password":"${S}"}`,
+    ),
+    [
+      'curl',
+      '-sS',
+      '-H',
+      'Authorization: REDACTED',
+      '--header',
+      'Cookie: REDACTED',
+      '-HX-Api-Key:REDACTED',
+      '--header=Content-Type: application/json',
+      'http://h/v1/x?a=1&api_key=REDACTED',
+      '-d',
+      '{"user":"a","password":"REDACTED"}',
+    ],
   );
-  assert.deepEqual(argv('curl', '-u', `alice:${S}`, `https://bob:${S}@h/`, `--user=alice:${S}`, `-ualice:${S}`), ['curl', '-u', 'REDACTED', 'https://REDACTED:REDACTED@h/', '--user=REDACTED', '-uREDACTED']);
-  assert.deepEqual(argv('curl', '--data-urlencode', `password=${S}`, '--data', `user=a&token=${S}`), ['curl', '--data-urlencode', 'password=REDACTED', '--data', 'user=a&token=REDACTED']);
+  assert.deepEqual(argv('curl', '-u', `alice:${S}`, `https://bob:${S}@h/`, `--user=alice:${S}`, `-ualice:${S}`), [
+    'curl',
+    '-u',
+    'REDACTED',
+    'https://REDACTED:REDACTED@h/',
+    '--user=REDACTED',
+    '-uREDACTED',
+  ]);
+  assert.deepEqual(argv('curl', '--data-urlencode', `password=${S}`, '--data', `user=a&token=${S}`), [
+    'curl',
+    '--data-urlencode',
+    'password=REDACTED',
+    '--data',
+    'user=a&token=REDACTED',
+  ]);
   // A username alone, or -u meaning something else, is no secret.
   assert.deepEqual(argv('python3', '-u', 'app.py'), ['python3', '-u', 'app.py']);
   // --*password*/--*token*/--*key*/--*secret*, separate or with =; a following option is no value.
-  assert.deepEqual(
-    argv('tool', '--db-password', S, '--client-secret=x', '--keyfile', '/k.pem', '--github-token', '--verbose', '--model', 'gpt'),
-    ['tool', '--db-password', 'REDACTED', '--client-secret=REDACTED', '--keyfile', 'REDACTED', '--github-token', '--verbose', '--model', 'gpt'],
-  );
+  assert.deepEqual(argv('tool', '--db-password', S, '--client-secret=x', '--keyfile', '/k.pem', '--github-token', '--verbose', '--model', 'gpt'), [
+    'tool',
+    '--db-password',
+    'REDACTED',
+    '--client-secret=REDACTED',
+    '--keyfile',
+    'REDACTED',
+    '--github-token',
+    '--verbose',
+    '--model',
+    'gpt',
+  ]);
   // Environment assignments (env, make), whatever follows.
-  assert.deepEqual(argv('env', `PGPASSWORD=${S}`, `AWS_SECRET_ACCESS_KEY=${S}`, 'LANG=C', 'psql'), ['env', 'PGPASSWORD=REDACTED', 'AWS_SECRET_ACCESS_KEY=REDACTED', 'LANG=C', 'psql']);
+  assert.deepEqual(argv('env', `PGPASSWORD=${S}`, `AWS_SECRET_ACCESS_KEY=${S}`, 'LANG=C', 'psql'), [
+    'env',
+    'PGPASSWORD=REDACTED',
+    'AWS_SECRET_ACCESS_KEY=REDACTED',
+    'LANG=C',
+    'psql',
+  ]);
   // A header the policy adds, and one it allows.
   const pol = makePolicy({ headers: ['x-tenant'], allow_headers: ['cookie'], body_keys: [], allow_body_keys: [], query_params: [], allow_query_params: [] });
   assert.deepEqual(redactArgs(['curl', '-H', 'X-Tenant: t1', '-H', 'Cookie: c'], pol), ['curl', '-H', 'X-Tenant: REDACTED', '-H', 'Cookie: c']);
   // A script in one argument: its words like arguments, quoted header values up to the quote.
-  assert.deepEqual(
-    argv('sh', '-c', `PGPASSWORD=${S} psql -h db`),
-    ['sh', '-c', 'PGPASSWORD=REDACTED'],
-    'an assignment takes the rest of its argument',
-  );
+  assert.deepEqual(argv('sh', '-c', `PGPASSWORD=${S} psql -h db`), ['sh', '-c', 'PGPASSWORD=REDACTED'], 'an assignment takes the rest of its argument');
   assert.deepEqual(
     argv('bash', '-c', `curl -H "Cookie: a=${S} b=${S}" -H 'X-Request-Id: 1' --token ${S} -d '{"password": "${S}"}' 'http://h/?key=${S}' -u a:${S}`),
-    ['bash', '-c', `curl -H "Cookie: REDACTED REDACTED" -H 'X-Request-Id: 1' --token REDACTED -d '{"password": "REDACTED"}' 'http://h/?key=REDACTED' -u REDACTED`],
+    [
+      'bash',
+      '-c',
+      `curl -H "Cookie: REDACTED REDACTED" -H 'X-Request-Id: 1' --token REDACTED -d '{"password": "REDACTED"}' 'http://h/?key=REDACTED' -u REDACTED`,
+    ],
   );
   assert.deepEqual(argv('node', 'server.js', '--port', '8080'), ['node', 'server.js', '--port', '8080']);
   for (const out of [argv('curl', '-H', `Authorization: Basic ${S}`), argv('x', `Bearer ${S}`), argv('x', `--opt={"api_key":"${S}"}`)])

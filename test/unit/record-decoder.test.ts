@@ -9,7 +9,10 @@ import * as path from 'node:path';
 import { FileSendJoiner, OpenFileReader, type RangeReader } from '../../src/receivers/sendfile/file-sends';
 
 /** A RangeReader from a function of (path, offset, length). */
-const reading = (fn: (path: string, offset: number, length: number) => Buffer | null): RangeReader => ({ read: (_sendfile, p, o, l) => fn(p, o, l), release() {} });
+const reading = (fn: (path: string, offset: number, length: number) => Buffer | null): RangeReader => ({
+  read: (_sendfile, p, o, l) => fn(p, o, l),
+  release() {},
+});
 import type { CaptureChunk } from '../../src/core/types';
 
 interface Rec {
@@ -127,7 +130,10 @@ const kernelSideGap = (offset: number, lost: number) => record({ offset, lost, f
 test('file records: the path from the components sent (only those set) fills the kernel-side gap that follows; a short or lying record is malformed', () => {
   const reads: [string, number, number][] = [];
   const d = new RecordDecoder('tcp', 0n);
-  d.fileSends = new FileSendJoiner(16 << 20, reading((p, offset, length) => (reads.push([p, offset, length]), Buffer.from('hello world'.slice(offset, offset + length)))));
+  d.fileSends = new FileSendJoiner(
+    16 << 20,
+    reading((p, offset, length) => (reads.push([p, offset, length]), Buffer.from('hello world'.slice(offset, offset + length)))),
+  );
   const file = (components: string[], offset: number, sent: number, opts: { claim?: number; cut?: number } = {}) => {
     const payload = Buffer.alloc(16 + components.length * 128 - (opts.cut ?? 0));
     payload.writeBigUInt64LE(6n, 0); // file offset
@@ -158,15 +164,18 @@ test('hostile batches: bad version, length beyond the record, truncated frames, 
   lying.writeUInt32LE(1 << 20, H.len); // claims 1 MiB of payload
   const good = record({ payload: Buffer.from('ok') });
   const out = decode(d, batch(badVersion, lying, good));
-  assert.deepEqual(out.map((c) => c.data.toString()), ['ok']);
+  assert.deepEqual(
+    out.map((c) => c.data.toString()),
+    ['ok'],
+  );
   assert.equal(d.stats.malformed, 2);
 
   const truncated = batch(good).subarray(0, 50);
   assert.deepEqual(decode(d, truncated), []);
   let seed = 1;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256;
   for (let i = 0; i < 200; i++) {
-    const junk = Buffer.from(Array.from({ length: 8 + (i * 37) % 400 }, rnd));
+    const junk = Buffer.from(Array.from({ length: 8 + ((i * 37) % 400) }, rnd));
     assert.doesNotThrow(() => decode(d, junk));
   }
   assert.ok(d.stats.malformed > 2);
@@ -231,7 +240,10 @@ test('sendfile: each kernel-side gap in the range is read again at its file offs
 
 test('sendfile: a short send bounds its range (REC_FILE_SENT); later kernel-side gaps, other connections and ingress stay gaps', () => {
   const d = new RecordDecoder('tcp', 0n);
-  d.fileSends = new FileSendJoiner(16 << 20, reading((_p, _o, length) => Buffer.alloc(length, 'f')));
+  d.fileSends = new FileSendJoiner(
+    16 << 20,
+    reading((_p, _o, length) => Buffer.alloc(length, 'f')),
+  );
   const out = decode(
     d,
     batch(
@@ -257,13 +269,19 @@ test('sendfile: a short send bounds its range (REC_FILE_SENT); later kernel-side
 test('sendfile: max_reread_bytes 0 names the file and reads nothing; without a sendfile receiver the bytes are kernel-side gaps', () => {
   let reads = 0;
   const named = new RecordDecoder('tcp', 0n);
-  named.fileSends = new FileSendJoiner(0, reading(() => (reads++, Buffer.alloc(1))));
+  named.fileSends = new FileSendJoiner(
+    0,
+    reading(() => (reads++, Buffer.alloc(1))),
+  );
   const recs = batch(record({ kind: 5, offset: 0, lost: 10, payload: filePayload(7, ['f.txt']) }), kernelSideGap(0, 10));
   const [c] = decode(named, recs);
   assert.equal(reads, 0);
   assert.deepEqual([c?.data.length, c?.lostAfter, c?.kernelSide, c?.file], [0, 10, false, { path: '/f.txt', offset: 7 }]);
   const alone = decode(new RecordDecoder('tcp', 0n), recs);
-  assert.deepEqual(alone.map((g) => [g.offset, g.lostAfter, g.kernelSide, g.file]), [[0, 10, true, undefined]]);
+  assert.deepEqual(
+    alone.map((g) => [g.offset, g.lostAfter, g.kernelSide, g.file]),
+    [[0, 10, true, undefined]],
+  );
 });
 
 test('a lost-bytes record flagged kernel-side (splice) says so', () => {
@@ -280,7 +298,10 @@ test('records of a version this decoder does not know are refused: skipped, coun
   const d = new RecordDecoder('tcp', 0n, undefined, (v) => seen.push(v));
   const out = decode(d, batch(record({ version: 9 }), record({ payload: Buffer.from('ok') }), record({ version: 1 })));
   decode(d, batch(record({ version: 9 })));
-  assert.deepEqual(out.map((c) => c.data.toString()), ['ok']);
+  assert.deepEqual(
+    out.map((c) => c.data.toString()),
+    ['ok'],
+  );
   assert.equal(d.stats.malformed, 3);
   assert.deepEqual(seen, [9]);
 });
@@ -317,12 +338,15 @@ test('TLS plaintext records: same connection, marked tls, own source; raw bytes 
       record({ flags: TLS, dir: 1, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') }),
     ),
   );
-  assert.deepEqual(out.map((c) => [c.kind, c.direction, c.conn.tls === true, c.source]), [
-    ['data', 'egress', false, 'tcp/syscalls'],
-    ['close', 'egress', false, 'tcp'],
-    ['data', 'egress', true, 'tcp/syscalls+tls'],
-    ['data', 'ingress', true, 'tcp/syscalls+tls'],
-  ]);
+  assert.deepEqual(
+    out.map((c) => [c.kind, c.direction, c.conn.tls === true, c.source]),
+    [
+      ['data', 'egress', false, 'tcp/syscalls'],
+      ['close', 'egress', false, 'tcp'],
+      ['data', 'egress', true, 'tcp/syscalls+tls'],
+      ['data', 'ingress', true, 'tcp/syscalls+tls'],
+    ],
+  );
   assert.equal(out[2]!.conn.connId, out[0]!.conn.connId);
   assert.equal(out[2]!.conn, out[3]!.conn, 'one meta object per connection');
   assert.equal(out[2]!.conn.remotePort, 8080);
@@ -330,5 +354,8 @@ test('TLS plaintext records: same connection, marked tls, own source; raw bytes 
   assert.equal(d.stats.tlsBytes, 37);
   // A connection whose first record is plaintext needs no close.
   const fresh = decode(d, batch(record({ conn: 9, flags: TLS, payload: Buffer.from('x') })));
-  assert.deepEqual(fresh.map((c) => [c.kind, c.conn.tls]), [['data', true]]);
+  assert.deepEqual(
+    fresh.map((c) => [c.kind, c.conn.tls]),
+    [['data', true]],
+  );
 });

@@ -9,7 +9,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  COMM_BYTES, CONN_PAYLOAD, FILE_COMPONENT_BYTES, FILE_COMPONENTS, FILE_PAYLOAD, PROC_EXE_BYTES, PROC_PAYLOAD, REC_HDR, REC_HEADER_BYTES, REC_VERSION,
+  COMM_BYTES,
+  CONN_PAYLOAD,
+  FILE_COMPONENT_BYTES,
+  FILE_COMPONENTS,
+  FILE_PAYLOAD,
+  PROC_EXE_BYTES,
+  PROC_PAYLOAD,
+  REC_HDR,
+  REC_HEADER_BYTES,
+  REC_VERSION,
 } from '../../src/receivers/record';
 import { loadAddon } from '../../src/receivers/native';
 

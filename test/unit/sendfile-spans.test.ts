@@ -98,7 +98,17 @@ test('sendfile: an HTTP/2 DATA payload sent from a file lands on its stream', ()
   const c = new Conn({ ...SERVER_META, role: 'unknown' });
   const enc = { c: new HpackEncoder(), s: new HpackEncoder() };
   const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-  const req = (id: number, path: string) => frame(1, 5, id, enc.c.encode([[':method', 'GET'], [':path', path], [':scheme', 'http']]));
+  const req = (id: number, path: string) =>
+    frame(
+      1,
+      5,
+      id,
+      enc.c.encode([
+        [':method', 'GET'],
+        [':path', path],
+        [':scheme', 'http'],
+      ]),
+    );
   const ok = (id: number) => frame(1, 4, id, enc.s.encode([[':status', '200']]));
   const body = Buffer.from('0123456789');
   const dataHeader = frame(0, 1, 3, body).subarray(0, 9); // the frame header is written, the payload sent from the file

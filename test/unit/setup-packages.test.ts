@@ -45,7 +45,22 @@ const TEST_HEADERS: Record<string, string> = { '/usr/include/liburing.h': 'libur
  * setup.sh (cc, python3), what the checkout came with (git), or the machine's Go toolchain (go: Go peers
  * built from source, like the Jaeger and Collector builds; this machine kind has it installed).
  */
-const BASE_TOOLS = new Set(['bash', 'sh', 'chown', 'setpriv', 'systemd-analyze', 'getconf', 'cc', 'python3', 'mount', 'taskset', 'dpkg-query', 'git', 'go', 'unshare']);
+const BASE_TOOLS = new Set([
+  'bash',
+  'sh',
+  'chown',
+  'setpriv',
+  'systemd-analyze',
+  'getconf',
+  'cc',
+  'python3',
+  'mount',
+  'taskset',
+  'dpkg-query',
+  'git',
+  'go',
+  'unshare',
+]);
 
 test('setup.sh installs only what building and running the collector needs: no test-only package', () => {
   const testOnly = [...new Set([...Object.values(TEST_TOOLS), ...Object.values(TEST_HEADERS), 'python3-venv'])];
@@ -53,14 +68,21 @@ test('setup.sh installs only what building and running the collector needs: no t
     assert.ok(!RUNTIME_PKGS.includes(p), `${p} is in setup.sh's PKGS`);
     assert.ok(TEST_PKGS.includes(p), `${p} is missing from setup-test.sh's TEST_PKGS`);
   }
-  assert.deepEqual(RUNTIME_PKGS.filter((p) => TEST_PKGS.includes(p)), [], 'no package in both lists');
+  assert.deepEqual(
+    RUNTIME_PKGS.filter((p) => TEST_PKGS.includes(p)),
+    [],
+    'no package in both lists',
+  );
   // One way in for Debian packages: the shared install_missing with its own list.
   assert.doesNotMatch(read('scripts/setup.sh'), /apt-get/);
 });
 
 test('every program the tests start comes from TEST_PKGS, or from the base system or the build packages', () => {
   const sources = ['test/integration', 'test/kernel-matrix', 'test/unit'].flatMap((dir) =>
-    fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.ts')).map((f) => read(path.join(dir, f))),
+    fs
+      .readdirSync(path.join(ROOT, dir))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => read(path.join(dir, f))),
   );
   const started = new Set<string>();
   for (const text of sources) {

@@ -100,7 +100,10 @@ test('gauge and name rules', () => {
 });
 
 test('label values are escaped', () => {
-  const text = renderMetrics([{ label: 'exporter/file/a"b', kind: 'exporter', id: 'file/a"b\\c', stats: { 'spans.sent': 1 } }], { version: 'x', startTimeSeconds: 0 });
+  const text = renderMetrics([{ label: 'exporter/file/a"b', kind: 'exporter', id: 'file/a"b\\c', stats: { 'spans.sent': 1 } }], {
+    version: 'x',
+    startTimeSeconds: 0,
+  });
   assert.match(text, /^tcpsniff_exporter_spans_sent_total\{exporter="file\/a\\"b\\\\c"\} 1$/m);
 });
 
@@ -139,7 +142,10 @@ test('the endpoint serves /metrics and /healthz (503 until ready) over HTTP; a b
     assert.equal((await get(port, '/nope')).status, 404);
 
     const busy = new SelfTelemetry({ metricsAddress: `127.0.0.1:${port}`, summaryIntervalMs: 0 }, source, logger, '0.1.0');
-    await assert.rejects(busy.start(), (e: Error) => e instanceof UserError && /service::telemetry::metrics::address: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/.test(e.message));
+    await assert.rejects(
+      busy.start(),
+      (e: Error) => e instanceof UserError && /service::telemetry::metrics::address: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/.test(e.message),
+    );
   } finally {
     await tel.stop();
   }
@@ -157,7 +163,10 @@ test('the periodic summary logs deltas, new drops by reason, open connections, e
   await tel.stop();
   const lines = logger.lines.filter((l) => l.includes('periodic summary'));
   assert.ok(lines.length >= 2, lines.join('\n'));
-  assert.match(lines[0]!, /records=\+30 bytes=\+0 exchanges=\+0 spans_exported=\+0 drops=\+3 \(kernel_ringbuf_full=3\); totals: records=150 exchanges=7 spans_exported=12 drops=711; open_connections=3 exporter_queue=otlp\/jaeger=4; rss=[\d.]+MiB heap=[\d.]+MiB/);
+  assert.match(
+    lines[0]!,
+    /records=\+30 bytes=\+0 exchanges=\+0 spans_exported=\+0 drops=\+3 \(kernel_ringbuf_full=3\); totals: records=150 exchanges=7 spans_exported=12 drops=711; open_connections=3 exporter_queue=otlp\/jaeger=4; rss=[\d.]+MiB heap=[\d.]+MiB/,
+  );
   assert.match(lines[1]!, /records=\+0 .* drops=\+0; /);
   const n = logger.lines.length;
   await new Promise((r) => setTimeout(r, 100));
@@ -175,11 +184,25 @@ test('config: telemetry is off by default; address and summary_interval are chec
   const reg = builtinRegistry();
   const def = loadConfigText(BASE, 'mem', reg, {});
   assert.deepEqual(def.telemetry, { metricsAddress: '', summaryIntervalMs: 0 });
-  const on = loadConfigText(BASE + '  telemetry:\n    metrics: {address: "${env:ADDR}"}\n    logs: {summary_interval: 1m, level: warn}\n', 'mem', reg, { ADDR: '0.0.0.0:8888' });
+  const on = loadConfigText(BASE + '  telemetry:\n    metrics: {address: "${env:ADDR}"}\n    logs: {summary_interval: 1m, level: warn}\n', 'mem', reg, {
+    ADDR: '0.0.0.0:8888',
+  });
   assert.deepEqual(on.telemetry, { metricsAddress: '0.0.0.0:8888', summaryIntervalMs: 60_000 });
   assert.equal(on.logLevel, 'warn');
-  assert.throws(() => loadConfigText(BASE + '  telemetry: {metrics: {address: "localhost"}}\n', 'mem', reg, {}), /^ConfigError: service::telemetry::metrics::address: expected host:port/);
-  assert.throws(() => loadConfigText(BASE + '  telemetry: {metrics: {adress: ":1"}}\n', 'mem', reg, {}), /service::telemetry::metrics::adress: unknown key; valid keys: address/);
-  assert.throws(() => loadConfigText(BASE + '  telemetry: {logs: {summary_interval: soon}}\n', 'mem', reg, {}), /service::telemetry::logs::summary_interval: expected a duration/);
-  assert.throws(() => loadConfigText(BASE + '  telemetry: {traces: {}}\n', 'mem', reg, {}), /service::telemetry::traces: unknown key; valid keys: logs, metrics/);
+  assert.throws(
+    () => loadConfigText(BASE + '  telemetry: {metrics: {address: "localhost"}}\n', 'mem', reg, {}),
+    /^ConfigError: service::telemetry::metrics::address: expected host:port/,
+  );
+  assert.throws(
+    () => loadConfigText(BASE + '  telemetry: {metrics: {adress: ":1"}}\n', 'mem', reg, {}),
+    /service::telemetry::metrics::adress: unknown key; valid keys: address/,
+  );
+  assert.throws(
+    () => loadConfigText(BASE + '  telemetry: {logs: {summary_interval: soon}}\n', 'mem', reg, {}),
+    /service::telemetry::logs::summary_interval: expected a duration/,
+  );
+  assert.throws(
+    () => loadConfigText(BASE + '  telemetry: {traces: {}}\n', 'mem', reg, {}),
+    /service::telemetry::traces: unknown key; valid keys: logs, metrics/,
+  );
 });

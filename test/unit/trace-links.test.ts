@@ -117,9 +117,25 @@ function chain(port: number, t0 = 0, front = { pid: 20, thread: 21, exe: 'python
   return {
     curl: span({ kind: 'client', pid: 10, exe: 'curl', thread: 10, conn: `curl${port}`, port, t: [t0, t0 + 1, t0 + 9, t0 + 10] }),
     frontServer: span({ kind: 'server', ...front, conn: `fs${port}`, port, t: [t0 + 0.1, t0 + 1.1, t0 + 8.9, t0 + 9.9] }),
-    frontClient: span({ kind: 'client', ...front, conn: `fc${port}`, port: port + 1, serverPort: 9000, since: t0 + 0.1, t: [t0 + 2, t0 + 2.1, t0 + 7, t0 + 7.1] }),
+    frontClient: span({
+      kind: 'client',
+      ...front,
+      conn: `fc${port}`,
+      port: port + 1,
+      serverPort: 9000,
+      since: t0 + 0.1,
+      t: [t0 + 2, t0 + 2.1, t0 + 7, t0 + 7.1],
+    }),
     // Its last byte is stamped a little after the client's (the two ends' stamps differ): clamped.
-    downstream: span({ kind: 'server', pid: 30, thread: 31, conn: `ds${port}`, port: port + 1, serverPort: 9000, t: [t0 + 2.05, t0 + 2.15, t0 + 6.9, t0 + 7.12] }),
+    downstream: span({
+      kind: 'server',
+      pid: 30,
+      thread: 31,
+      conn: `ds${port}`,
+      port: port + 1,
+      serverPort: 9000,
+      t: [t0 + 2.05, t0 + 2.15, t0 + 6.9, t0 + 7.12],
+    }),
   };
 }
 
@@ -323,7 +339,9 @@ test('trace_links: caller_context off — traceparent spans pass untouched and t
 
 test('trace_links: memory is bounded — beyond max_spans the oldest waiting span leaves unlinked (counted), nothing is dropped', () => {
   const l = linker({ maxSpans: 3 });
-  const waiting = [1, 2, 3, 4, 5].map((i) => span({ kind: 'client', pid: 90, exe: 'curl', thread: 90, conn: `k${i}`, port: 100 + i, since: 0, t: [i, i + 1, i + 2, i + 3] }));
+  const waiting = [1, 2, 3, 4, 5].map((i) =>
+    span({ kind: 'client', pid: 90, exe: 'curl', thread: 90, conn: `k${i}`, port: 100 + i, since: 0, t: [i, i + 1, i + 2, i + 3] }),
+  );
   const out: SpanRecord[] = [];
   for (const s of waiting) out.push(...l.add([s], 0));
   assert.ok(l.windowSize <= 3);
@@ -386,8 +404,16 @@ test('trace_links processor: an internal error passes the batch on unlinked, eac
   const got: SpanRecord[] = [];
   p.setConsumer({ consumeSpans: (s) => got.push(...s) });
   await p.start();
-  const waiting = span({ kind: 'client', pid: process.pid, exe: 'curl', thread: process.pid + 1, // a live process: its executable is readable
-    conn: 'w', port: 1, since: 0, t: [0, 1, 2, 3] });
+  const waiting = span({
+    kind: 'client',
+    pid: process.pid,
+    exe: 'curl',
+    thread: process.pid + 1, // a live process: its executable is readable
+    conn: 'w',
+    port: 1,
+    since: 0,
+    t: [0, 1, 2, 3],
+  });
   p.consumeSpans([waiting]);
   assert.equal(got.length, 0, 'it waits for a thread parent');
   const linker = (p as unknown as { linker: { resolve: (n: unknown) => void } }).linker;
@@ -408,7 +434,10 @@ test('trace_links processor: an internal error passes the batch on unlinked, eac
   assert.equal(got.filter((s) => s === waiting).length, 1, 'drained at shutdown');
   assert.equal(got.length, 4);
   await p.shutdown(); // idempotent
-  assert.ok(logs.some((l) => /4 span\(s\) in, 4 out/.test(l)), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => /4 span\(s\) in, 4 out/.test(l)),
+    logs.join('\n'),
+  );
 });
 
 test("trace_links: unix sockets — HTTP/2 streams link by the client end's inode number; other inodes or HTTP/1 (offsets unproven without a handshake role) do not", () => {

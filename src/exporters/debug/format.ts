@@ -81,7 +81,9 @@ export function formatSpan(s: SpanRecord, verbosity: Verbosity): string {
     for (const [k, v] of Object.entries(s.attributes)) line += `\n    ${k}=${formatValue(v)}`;
     for (const [k, v] of Object.entries(s.resource.attributes)) line += `\n    resource.${k}=${formatValue(v)}`;
     for (const e of s.events) {
-      const attrs = Object.entries(e.attributes).map(([k, v]) => ` ${k}=${formatValue(v)}`).join('');
+      const attrs = Object.entries(e.attributes)
+        .map(([k, v]) => ` ${k}=${formatValue(v)}`)
+        .join('');
       line += `\n    event ${isoTime(e.timeUnixNano)} ${JSON.stringify(e.name)}${attrs}`;
     }
   }

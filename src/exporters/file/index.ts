@@ -165,7 +165,7 @@ async function appendAll(file: string, data: Buffer[]): Promise<void> {
     return fs.promises.open(file, 'a');
   });
   try {
-    for (let rest = data; rest.length > 0; ) rest = afterBytes(rest, (await fh.writev(rest)).bytesWritten);
+    for (let rest = data; rest.length > 0;) rest = afterBytes(rest, (await fh.writev(rest)).bytesWritten);
   } finally {
     fh.close().catch(() => {}); // nothing left to lose: write errors were reported above
   }
@@ -181,7 +181,7 @@ function appendAllSync(file: string, data: Buffer[]): void {
     fd = fs.openSync(file, 'a');
   }
   try {
-    for (let rest = data; rest.length > 0; ) rest = afterBytes(rest, fs.writevSync(fd, rest));
+    for (let rest = data; rest.length > 0;) rest = afterBytes(rest, fs.writevSync(fd, rest));
   } finally {
     fs.closeSync(fd);
   }

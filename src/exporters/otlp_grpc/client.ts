@@ -50,7 +50,6 @@ export class OtlpGrpcClient {
     for (const [k, v] of Object.entries(cfg.headers)) this.metadata.set(k, v);
   }
 
-
   /** One Export attempt; never rejects. */
   export(request: Buffer, timeoutMs: number): Promise<ExportResult> {
     return new Promise((resolve) => {

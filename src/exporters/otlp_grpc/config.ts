@@ -98,10 +98,14 @@ export function parseOtlpGrpcConfig(raw: unknown, path: string): OtlpGrpcConfig 
   }
   const retry = cfg.retry_on_failure;
   if (retry.max_interval < retry.initial_interval) {
-    throw new ConfigError(join(join(path, 'retry_on_failure'), 'max_interval'), `must be at least initial_interval (${retry.initial_interval}ms), got ${retry.max_interval}ms`);
+    throw new ConfigError(
+      join(join(path, 'retry_on_failure'), 'max_interval'),
+      `must be at least initial_interval (${retry.initial_interval}ms), got ${retry.max_interval}ms`,
+    );
   }
   for (const [k, v] of Object.entries(cfg.headers)) {
-    if (!/^[a-z0-9_.-]+$/.test(k)) throw new ConfigError(join(join(path, 'headers'), k), 'gRPC metadata keys must be lowercase letters, digits, "_", "-" or "."');
+    if (!/^[a-z0-9_.-]+$/.test(k))
+      throw new ConfigError(join(join(path, 'headers'), k), 'gRPC metadata keys must be lowercase letters, digits, "_", "-" or "."');
     if (k.endsWith('-bin')) throw new ConfigError(join(join(path, 'headers'), k), 'binary (-bin) metadata is not supported');
     void v;
   }

@@ -8,14 +8,7 @@ import { status } from '@grpc/grpc-js';
  * Everything else (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED,
  * NOT_FOUND, INTERNAL, ...) would fail the same way again: it is permanent and dropped.
  */
-const RETRYABLE = new Set<number>([
-  status.CANCELLED,
-  status.DEADLINE_EXCEEDED,
-  status.ABORTED,
-  status.OUT_OF_RANGE,
-  status.UNAVAILABLE,
-  status.DATA_LOSS,
-]);
+const RETRYABLE = new Set<number>([status.CANCELLED, status.DEADLINE_EXCEEDED, status.ABORTED, status.OUT_OF_RANGE, status.UNAVAILABLE, status.DATA_LOSS]);
 
 /**
  * RESOURCE_EXHAUSTED is retried only when the server sent RetryInfo (it is throttling and says

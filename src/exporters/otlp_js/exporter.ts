@@ -41,14 +41,24 @@ function sdkExporter(cfg: OtlpJsConfig): { exporter: SpanExporter; target: strin
     const tls = cfg.tls;
     const read = (f: string) => (f ? fs.readFileSync(f) : undefined);
     const agent = secure
-      ? { ca: read(tls.ca_file), cert: read(tls.cert_file), key: read(tls.key_file), rejectUnauthorized: !tls.insecure_skip_verify, ...(tls.server_name_override ? { servername: tls.server_name_override } : {}) }
+      ? {
+          ca: read(tls.ca_file),
+          cert: read(tls.cert_file),
+          key: read(tls.key_file),
+          rejectUnauthorized: !tls.insecure_skip_verify,
+          ...(tls.server_name_override ? { servername: tls.server_name_override } : {}),
+        }
       : {};
     return { exporter: new ProtoTraceExporter({ ...common, url, headers: cfg.headers, httpAgentOptions: { keepAlive: true, ...agent } }), target: url, secure };
   }
   const credentials = channelCredentials(cfg.tls, secure);
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(cfg.headers)) metadata.set(k, v);
-  return { exporter: new GrpcTraceExporter({ ...common, url: `${secure ? 'https' : 'http'}://${ep.target}`, credentials, metadata }), target: ep.target, secure };
+  return {
+    exporter: new GrpcTraceExporter({ ...common, url: `${secure ? 'https' : 'http'}://${ep.target}`, credentials, metadata }),
+    target: ep.target,
+    secure,
+  };
 }
 
 /** A SpanExporter as a transport: ReadableSpan views in, a gRPC-style result out. */
@@ -73,7 +83,10 @@ export class SpanExporterTransport implements SpanTransport {
     const spans = batch.map((s) => this.views.view(s));
     return new Promise((resolve) => {
       // The package has its own deadline (timeoutMillis); this one only guards a callback that never comes.
-      const guard = setTimeout(() => resolve({ ok: false, code: grpc.status.DEADLINE_EXCEEDED, message: `no answer from the exporter package in ${timeoutMs + 1000}ms` }), timeoutMs + 1000);
+      const guard = setTimeout(
+        () => resolve({ ok: false, code: grpc.status.DEADLINE_EXCEEDED, message: `no answer from the exporter package in ${timeoutMs + 1000}ms` }),
+        timeoutMs + 1000,
+      );
       try {
         this.exporter.export(spans, (r) => {
           clearTimeout(guard);
@@ -99,4 +112,3 @@ export class OtlpJsExporter extends QueuedSpanExporter {
     super(cfg, ctx, new SpanExporterTransport(exporter, cfg.protocol, target, `${pkg}, ${secure ? 'TLS' : 'plaintext'}, compression ${cfg.compression}`));
   }
 }
-

@@ -38,7 +38,8 @@ export function parseOtlpJsConfig(raw: unknown, path: string): OtlpJsConfig {
     throw new ConfigError(join(path, 'protocol'), `must be one of grpc, http/protobuf, got ${JSON.stringify(protocol)}`);
   }
   // The packages open their own connections: what they cannot be told is refused, not ignored.
-  if (cfg.tls.server_name_override && cfg.protocol === 'grpc') throw new ConfigError(join(join(path, 'tls'), 'server_name_override'), 'not supported with protocol grpc (the package takes no channel options)');
+  if (cfg.tls.server_name_override && cfg.protocol === 'grpc')
+    throw new ConfigError(join(join(path, 'tls'), 'server_name_override'), 'not supported with protocol grpc (the package takes no channel options)');
   return cfg;
 }
 

@@ -40,7 +40,9 @@ export class ReadableSpanViews {
     const traceFlags = traceFlagsOf(s);
     const context: SpanContext = { traceId: s.traceId, spanId: s.spanId, traceFlags, isRemote: false };
     if (s.traceState) context.traceState = createTraceState(s.traceState);
-    const parent: SpanContext | undefined = s.parentSpanId ? { traceId: s.traceId, spanId: s.parentSpanId, traceFlags, isRemote: parentIsRemote(s) } : undefined;
+    const parent: SpanContext | undefined = s.parentSpanId
+      ? { traceId: s.traceId, spanId: s.parentSpanId, traceFlags, isRemote: parentIsRemote(s) }
+      : undefined;
     return {
       name: s.name,
       kind: API_KIND[s.kind] ?? ApiSpanKind.INTERNAL,

@@ -18,7 +18,12 @@ export interface BatchProcessorConfig {
 
 export const batchProcessorSpec: SectionSpec = {
   send_batch_size: { type: 'int', default: 8192, min: 1, doc: 'spans that make a batch go out at once' },
-  send_batch_max_size: { type: 'int', default: 0, min: 0, doc: 'upper bound of a batch; larger ones are split; 0 = no bound beyond send_batch_size plus one incoming call' },
+  send_batch_max_size: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    doc: 'upper bound of a batch; larger ones are split; 0 = no bound beyond send_batch_size plus one incoming call',
+  },
   timeout: { type: 'duration', default: 200, doc: 'longest a span waits for its batch to fill; 0 hands every call on at once' },
 };
 
@@ -123,7 +128,10 @@ export const batchProcessorFactory: ComponentFactory<BatchProcessorConfig, Batch
   parseConfig: (raw, path) => {
     const cfg = parseSection<BatchProcessorConfig>(raw, path, batchProcessorSpec);
     if (cfg.send_batch_max_size > 0 && cfg.send_batch_max_size < cfg.send_batch_size) {
-      throw new ConfigError(join(path, 'send_batch_max_size'), `must be 0 or at least send_batch_size (${cfg.send_batch_size}), got ${cfg.send_batch_max_size}`);
+      throw new ConfigError(
+        join(path, 'send_batch_max_size'),
+        `must be 0 or at least send_batch_size (${cfg.send_batch_size}), got ${cfg.send_batch_max_size}`,
+      );
     }
     return cfg;
   },

@@ -19,9 +19,14 @@ const ruleSpec: SectionSpec = {
 };
 
 export const domainFilterSpec: SectionSpec = {
-  include: { type: 'list', of: { type: 'object', fields: ruleSpec }, default: [], doc: 'keep only spans matching one of these rules (none: keep all); a rule matches when each kind it lists matches' },
+  include: {
+    type: 'list',
+    of: { type: 'object', fields: ruleSpec },
+    default: [],
+    doc: 'keep only spans matching one of these rules (none: keep all); a rule matches when each kind it lists matches',
+  },
   exclude: { type: 'list', of: { type: 'object', fields: ruleSpec }, default: [], doc: 'drop spans matching one of these rules (after include)' },
-  pushdown: { type: 'bool', default: true, doc: 'apply include rules made only of IPs and ports in the receivers\' in-kernel filters too, when equivalent' },
+  pushdown: { type: 'bool', default: true, doc: "apply include rules made only of IPs and ports in the receivers' in-kernel filters too, when equivalent" },
 };
 
 export function parseDomainFilterConfig(raw: unknown, path: string): DomainFilterConfig {
@@ -65,8 +70,7 @@ export class DomainFilterProcessor implements SpanProcessorComponent {
     // rule lists ports, the union of their IPs when every rule lists IPs. The kernel ANDs the two,
     // which every matching connection satisfies; user space still applies the rules exactly.
     const out: KernelFilter = {};
-    if (this.include.every((r) => r.cfg.ports.length > 0))
-      out.ports = [...new Set(this.include.flatMap((r) => r.cfg.ports))].sort((a, b) => a - b);
+    if (this.include.every((r) => r.cfg.ports.length > 0)) out.ports = [...new Set(this.include.flatMap((r) => r.cfg.ports))].sort((a, b) => a - b);
     if (this.include.every((r) => r.cfg.ips.length > 0)) out.addresses = [...new Set(this.include.flatMap((r) => r.cfg.ips))];
     return out.ports || out.addresses ? out : null;
   }
@@ -112,4 +116,3 @@ export const domainFilterProcessorFactory: ComponentFactory<DomainFilterConfig, 
   parseConfig: (raw, path) => parseDomainFilterConfig(raw, path),
   create: (cfg, ctx) => new DomainFilterProcessor(cfg, ctx),
 };
-

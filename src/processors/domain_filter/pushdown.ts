@@ -16,10 +16,7 @@ export interface PushdownPlan {
   note: string;
 }
 
-export function planPushdown(
-  c: CollectorConfig,
-  processorsOf: (pipelineId: string) => SpanProcessorComponent[],
-): Map<string, PushdownPlan> {
+export function planPushdown(c: CollectorConfig, processorsOf: (pipelineId: string) => SpanProcessorComponent[]): Map<string, PushdownPlan> {
   const plans = new Map<string, PushdownPlan>();
   for (const [id, rc] of c.receivers) {
     if (rc.type !== 'tcp') continue;
@@ -27,7 +24,9 @@ export function planPushdown(
     if (fed.length === 0) continue;
     const filters: KernelFilter[] = [];
     for (const p of fed) {
-      const f = processorsOf(p.id).map((proc) => proc.kernelFilter?.() ?? null).find((x) => x !== null);
+      const f = processorsOf(p.id)
+        .map((proc) => proc.kernelFilter?.() ?? null)
+        .find((x) => x !== null);
       if (!f) break;
       filters.push(f);
     }

@@ -33,7 +33,10 @@ export function hostMatcher(pattern: string, path: string): (host: string) => bo
 
 /** A glob (`*` any run of characters, `?` one) as an anchored, case-insensitive RegExp. */
 export function globRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 'i');
 }
 
@@ -93,8 +96,7 @@ export class Rule {
     readonly cfg: RuleConfig,
     path: string,
   ) {
-    if (cfg.hosts.length === 0 && cfg.ips.length === 0 && cfg.ports.length === 0)
-      throw new ConfigError(path, 'a rule needs at least one of hosts, ips, ports');
+    if (cfg.hosts.length === 0 && cfg.ips.length === 0 && cfg.ports.length === 0) throw new ConfigError(path, 'a rule needs at least one of hosts, ips, ports');
     this.hosts = cfg.hosts.map((h, i) => hostMatcher(h, join(join(path, 'hosts'), i)));
     this.ips = cfg.ips.map((ip, i) => cidrMatcher(ip, join(join(path, 'ips'), i)));
     this.ports = new Set(cfg.ports);

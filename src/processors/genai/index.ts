@@ -34,7 +34,11 @@ export interface GenAiConfig {
 const RUNTIME_THREAD_NAMES = new Set(['MainThread']);
 
 export const genaiSpec: SectionSpec = {
-  capture_content: { type: 'bool', default: false, doc: 'put prompts and completions on spans (gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions), capped and redacted' },
+  capture_content: {
+    type: 'bool',
+    default: false,
+    doc: 'put prompts and completions on spans (gen_ai.input.messages, gen_ai.output.messages, gen_ai.system_instructions), capped and redacted',
+  },
   max_content_bytes: { type: 'bytes', default: 16 * 1024, min: 0, max: 16 * 1024 * 1024, doc: 'cap per content attribute' },
   agents: {
     type: 'list',
@@ -42,7 +46,11 @@ export const genaiSpec: SectionSpec = {
     default: [],
     doc: 'process command line (glob, or /regexp/) → gen_ai.agent.name, first match wins',
   },
-  agent_from_process: { type: 'bool', default: true, doc: 'without a matching rule, the agent name is the process comm (else executable name; a runtime thread name such as MainThread counts as none)' },
+  agent_from_process: {
+    type: 'bool',
+    default: true,
+    doc: 'without a matching rule, the agent name is the process comm (else executable name; a runtime thread name such as MainThread counts as none)',
+  },
 };
 
 function compileAgents(rules: AgentRule[], path: string): Array<{ test: (cmd: string) => boolean; name: string }> {
@@ -109,7 +117,8 @@ export class GenAiProcessor implements SpanProcessorComponent {
     const req = span.internal?.request;
     if (req === undefined) return null;
     const a = span.attributes;
-    const path = typeof a['url.path'] === 'string' ? `${a['url.path']}${typeof a['url.query'] === 'string' ? `?${a['url.query']}` : ''}` : pathOf(a['url.full']);
+    const path =
+      typeof a['url.path'] === 'string' ? `${a['url.path']}${typeof a['url.query'] === 'string' ? `?${a['url.query']}` : ''}` : pathOf(a['url.full']);
     if (path === undefined) return null;
     const { buf, partial } = bodyBuffer(req);
     const body = parseJson(buf.toString('utf8'));
@@ -164,7 +173,10 @@ export class GenAiProcessor implements SpanProcessorComponent {
       let text = redactText(typeof v === 'string' ? v : JSON.stringify(v), DEFAULT_POLICY).text;
       const max = this.cfg.max_content_bytes;
       if (Buffer.byteLength(text) > max) {
-        text = Buffer.from(text).subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
+        text = Buffer.from(text)
+          .subarray(0, max)
+          .toString('utf8')
+          .replace(/\uFFFD+$/, '');
         cut = true;
       }
       a[key] = text;
@@ -219,7 +231,8 @@ export const genaiProcessorFactory: ComponentFactory<GenAiConfig, GenAiProcessor
   type: 'genai',
   kind: 'processor',
   stage: 'spans',
-  description: 'recognises LLM API calls (OpenAI-compatible, Anthropic, Ollama, Gemini) by content and sets the GenAI conventions: model, tokens, finish reasons, streaming timings, agent',
+  description:
+    'recognises LLM API calls (OpenAI-compatible, Anthropic, Ollama, Gemini) by content and sets the GenAI conventions: model, tokens, finish reasons, streaming timings, agent',
   spec: genaiSpec,
   parseConfig: (raw, path) => {
     const cfg = parseSection<GenAiConfig>(raw, path, genaiSpec);

@@ -81,7 +81,8 @@ export function recognizeRequest(path: string, body: unknown): { api: Api; model
   if (p.endsWith('/messages') && Array.isArray(body.messages)) return { api: 'anthropic.messages', model };
   // Paths rewritten by a gateway: the body's shape.
   if (Array.isArray(body.messages)) {
-    if (typeof body.max_tokens === 'number' && (body.system !== undefined || typeof body.anthropic_version === 'string')) return { api: 'anthropic.messages', model };
+    if (typeof body.max_tokens === 'number' && (body.system !== undefined || typeof body.anthropic_version === 'string'))
+      return { api: 'anthropic.messages', model };
     return { api: 'openai.chat_completions', model };
   }
   return null;
@@ -104,7 +105,11 @@ export function bodyBuffer(b: InspectedBody): { buf: Buffer; partial: boolean } 
   try {
     if (enc === 'gzip' || enc === 'x-gzip') return { buf: zlib.gunzipSync(raw, opts), partial: b.truncated };
     if (enc === 'deflate') return { buf: zlib.inflateSync(raw, opts), partial: b.truncated };
-    if (enc === 'br') return { buf: zlib.brotliDecompressSync(raw, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength: opts.maxOutputLength }), partial: b.truncated };
+    if (enc === 'br')
+      return {
+        buf: zlib.brotliDecompressSync(raw, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength: opts.maxOutputLength }),
+        partial: b.truncated,
+      };
   } catch {
     return { buf: Buffer.alloc(0), partial: true };
   }
@@ -125,13 +130,15 @@ export function responseEvents(b: InspectedBody): { events: StreamEvent[]; kind:
   const encoded = b.contentEncoding !== undefined && b.contentEncoding !== 'identity';
   const { buf, partial } = bodyBuffer(b);
   // Piece by piece with their times when the bytes are as captured; else all at the last time.
-  const pieces: Array<[Buffer, bigint]> = encoded || b.times.length !== b.parts.length ? [[buf, b.times[b.times.length - 1] ?? 0n]] : b.parts.map((p, i) => [p, b.times[i]!]);
+  const pieces: Array<[Buffer, bigint]> =
+    encoded || b.times.length !== b.parts.length ? [[buf, b.times[b.times.length - 1] ?? 0n]] : b.parts.map((p, i) => [p, b.times[i]!]);
   const head = buf.subarray(0, 64).toString('utf8').trimStart();
-  const kind = ct.includes('event-stream') || /^(data|event|id|retry):/.test(head) || head.startsWith(':')
-    ? 'sse'
-    : ct.includes('ndjson') || (/^\{/.test(head) && /\}\s*\n\s*\{/.test(buf.subarray(0, 1 << 20).toString('utf8')))
-      ? 'ndjson'
-      : 'json';
+  const kind =
+    ct.includes('event-stream') || /^(data|event|id|retry):/.test(head) || head.startsWith(':')
+      ? 'sse'
+      : ct.includes('ndjson') || (/^\{/.test(head) && /\}\s*\n\s*\{/.test(buf.subarray(0, 1 << 20).toString('utf8')))
+        ? 'ndjson'
+        : 'json';
   const dec = new StringDecoder('utf8');
   if (kind === 'sse') {
     const p = new SseParser();
@@ -300,7 +307,8 @@ function absorb(call: GenAiCall, v: Json, event: string): void {
         for (const c of v.candidates) {
           if (!isObj(c)) continue;
           addReason(call, c.finishReason);
-          if (isObj(c.content) && Array.isArray(c.content.parts)) for (const p of c.content.parts) if (isObj(p) && typeof p.text === 'string') call.output += p.text;
+          if (isObj(c.content) && Array.isArray(c.content.parts))
+            for (const p of c.content.parts) if (isObj(p) && typeof p.text === 'string') call.output += p.text;
         }
       const u = isObj(v.usageMetadata) ? v.usageMetadata : null;
       if (u !== null) {
@@ -321,7 +329,8 @@ function absorb(call: GenAiCall, v: Json, event: string): void {
           addReason(call, reason);
         } else if (str(v.type) === 'response.incomplete' && isObj(r.incomplete_details)) addReason(call, r.incomplete_details.reason);
         if (v === r && Array.isArray(r.output))
-          for (const o of r.output) if (isObj(o) && Array.isArray(o.content)) for (const c of o.content) if (isObj(c) && typeof c.text === 'string') call.output += c.text;
+          for (const o of r.output)
+            if (isObj(o) && Array.isArray(o.content)) for (const c of o.content) if (isObj(c) && typeof c.text === 'string') call.output += c.text;
       }
       if (v.type === 'response.output_text.delta' && typeof v.delta === 'string') call.output += v.delta;
       break;

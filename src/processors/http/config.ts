@@ -38,9 +38,19 @@ export const HTTP_CONFIG_SPEC: SectionSpec = {
   max_connections: { type: 'int', default: 10_000, min: 1, max: 10_000_000, doc: 'connections tracked at once' },
   max_pending_requests: { type: 'int', default: 64, min: 1, max: 100_000, doc: 'requests waiting per connection' },
   idle_timeout: { type: 'duration', default: 120_000, min: 10, doc: 'idle connections are flushed after this' },
-  inspect_bodies: { type: 'string', default: 'auto', enum: ['auto', 'always', 'never'], doc: 'keep JSON/SSE POST bodies for span processors (never exported): auto = when one downstream reads them (genai)' },
+  inspect_bodies: {
+    type: 'string',
+    default: 'auto',
+    enum: ['auto', 'always', 'never'],
+    doc: 'keep JSON/SSE POST bodies for span processors (never exported): auto = when one downstream reads them (genai)',
+  },
   max_inspect_bytes: { type: 'bytes', default: 1024 * 1024, min: 0, max: 64 * 1024 * 1024, doc: 'bytes kept per inspected body' },
-  capture_headers: { type: 'list', of: { type: 'string' }, default: [], doc: 'header names to put on spans as http.request.header.<name> / http.response.header.<name> (redact them with the redaction processor)' },
+  capture_headers: {
+    type: 'list',
+    of: { type: 'string' },
+    default: [],
+    doc: 'header names to put on spans as http.request.header.<name> / http.response.header.<name> (redact them with the redaction processor)',
+  },
   service_names: { type: 'stringmap', default: {}, doc: 'executable/comm name → service.name' },
   command_line: { type: 'bool', default: false, doc: 'put process.command_line on resources, every argument redacted (off: argv often carries tokens)' },
 };

@@ -37,8 +37,11 @@ export const redactionSpec: SectionSpec = {
 
 /** Attributes scrubbed as body text. */
 const BODY_ATTRIBUTES = [
-  'http.request.body.content', 'http.response.body.content',
-  'gen_ai.input.messages', 'gen_ai.output.messages', 'gen_ai.system_instructions',
+  'http.request.body.content',
+  'http.response.body.content',
+  'gen_ai.input.messages',
+  'gen_ai.output.messages',
+  'gen_ai.system_instructions',
 ];
 const HEADER_PREFIXES = ['http.request.header.', 'http.response.header.'];
 export const ATTR_REDACTED = 'tcpsniff.redacted';
@@ -46,7 +49,16 @@ export const ATTR_REDACTED_COUNT = 'tcpsniff.redacted.count';
 
 function parseRedactionConfig(raw: unknown, path: string): RedactionConfig {
   const cfg = parseSection<RedactionConfig>(raw, path, redactionSpec);
-  const keys = ['headers', 'allow_headers', 'body_keys', 'allow_body_keys', 'query_params', 'allow_query_params', 'body_attributes', 'remove_attributes'] as const;
+  const keys = [
+    'headers',
+    'allow_headers',
+    'body_keys',
+    'allow_body_keys',
+    'query_params',
+    'allow_query_params',
+    'body_attributes',
+    'remove_attributes',
+  ] as const;
   const patterns = keys.flatMap((key) => cfg[key].map((p, i) => ({ p, at: join(join(path, key), i) })));
   eachChecked(patterns, ({ p, at }) => {
     try {
@@ -198,9 +210,9 @@ export const redactionProcessorFactory: ComponentFactory<RedactionConfig, Redact
   type: 'redaction',
   kind: 'processor',
   stage: 'spans',
-  description: 'removes or masks secrets (auth/cookie/API-key headers, URL credentials, secret body fields, never-indexed HPACK fields) and says what on the span',
+  description:
+    'removes or masks secrets (auth/cookie/API-key headers, URL credentials, secret body fields, never-indexed HPACK fields) and says what on the span',
   spec: redactionSpec,
   parseConfig: (raw, path) => parseRedactionConfig(raw, path),
   create: (cfg, ctx) => new RedactionProcessor(cfg, ctx),
 };
-

@@ -8,9 +8,22 @@ export { REDACTED };
 
 /** Header names redacted by default (globs, case-insensitive). */
 export const DEFAULT_HEADERS = [
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie',
-  'x-api-key', 'api-key', '*-api-key', '*_api_key', '*apikey*', 'x-goog-api-key',
-  '*token*', '*secret*', '*password*', '*credential*', '*-signature', '*session*',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  '*-api-key',
+  '*_api_key',
+  '*apikey*',
+  'x-goog-api-key',
+  '*token*',
+  '*secret*',
+  '*password*',
+  '*credential*',
+  '*-signature',
+  '*session*',
 ];
 
 /**

@@ -20,14 +20,45 @@ export interface TraceLinksConfig {
 }
 
 export const traceLinksSpec: SectionSpec = {
-  window: { type: 'duration', default: 2000, min: 1, doc: 'longest a span waits for its parent (children complete before their parents), and how long exported spans stay findable by late children' },
-  max_spans: { type: 'int', default: 20_000, min: 1, doc: 'spans held or indexed at once; beyond it the oldest leave (a waiting one unlinked: unlinked.capacity)' },
+  window: {
+    type: 'duration',
+    default: 2000,
+    min: 1,
+    doc: 'longest a span waits for its parent (children complete before their parents), and how long exported spans stay findable by late children',
+  },
+  max_spans: {
+    type: 'int',
+    default: 20_000,
+    min: 1,
+    doc: 'spans held or indexed at once; beyond it the oldest leave (a waiting one unlinked: unlinked.capacity)',
+  },
   clock_slack: { type: 'duration', default: 20, doc: 'tolerated disagreement between the timestamps of the two ends of one connection' },
-  connection_links: { type: 'bool', default: true, doc: 'rule 1: the SERVER end of a local connection is the child of its CLIENT end (HTTP/1 by stream offset, HTTP/2 and gRPC by stream id)' },
-  thread_links: { type: 'bool', default: true, doc: "rule 2: a CLIENT exchange made by a thread inside its only open SERVER exchange is that exchange's child" },
-  event_loop_guard: { type: 'bool', default: true, doc: 'rule 3: no thread links in event-loop or green-thread runtimes (event_loop_executables, Go binaries, Python main threads)' },
-  event_loop_executables: { type: 'list', of: { type: 'string' }, default: ['node', 'nodejs', 'deno', 'bun'], doc: 'executable names of event-loop runtimes (rule 3)' },
-  caller_context: { type: 'bool', default: true, doc: "rule 4: a span whose request carried a valid traceparent keeps it, and the chain below joins the caller's trace; false: such spans pass untouched and unjoined" },
+  connection_links: {
+    type: 'bool',
+    default: true,
+    doc: 'rule 1: the SERVER end of a local connection is the child of its CLIENT end (HTTP/1 by stream offset, HTTP/2 and gRPC by stream id)',
+  },
+  thread_links: {
+    type: 'bool',
+    default: true,
+    doc: "rule 2: a CLIENT exchange made by a thread inside its only open SERVER exchange is that exchange's child",
+  },
+  event_loop_guard: {
+    type: 'bool',
+    default: true,
+    doc: 'rule 3: no thread links in event-loop or green-thread runtimes (event_loop_executables, Go binaries, Python main threads)',
+  },
+  event_loop_executables: {
+    type: 'list',
+    of: { type: 'string' },
+    default: ['node', 'nodejs', 'deno', 'bun'],
+    doc: 'executable names of event-loop runtimes (rule 3)',
+  },
+  caller_context: {
+    type: 'bool',
+    default: true,
+    doc: "rule 4: a span whose request carried a valid traceparent keeps it, and the chain below joins the caller's trace; false: such spans pass untouched and unjoined",
+  },
 };
 
 export class TraceLinksProcessor implements SpanProcessorComponent {
@@ -105,7 +136,8 @@ export const traceLinksProcessorFactory: ComponentFactory<TraceLinksConfig, Trac
   type: 'trace_links',
   kind: 'processor',
   stage: 'spans',
-  description: 'joins the spans of one request through this host into one trace: both ends of a local connection, a thread-per-request server and its calls, a caller\'s traceparent (put it right after http)',
+  description:
+    "joins the spans of one request through this host into one trace: both ends of a local connection, a thread-per-request server and its calls, a caller's traceparent (put it right after http)",
   spec: traceLinksSpec,
   parseConfig: (raw, path) => parseSection<TraceLinksConfig>(raw, path, traceLinksSpec),
   create: (cfg, ctx) => new TraceLinksProcessor(cfg, ctx),

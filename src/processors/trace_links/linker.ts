@@ -524,8 +524,10 @@ function connKeyOf(span: SpanRecord, link: LinkInfo): string | null {
   if (conn === undefined) return null;
   const client = span.kind === SpanKind.CLIENT;
   let exchange: string;
-  if (link.h2StreamId >= 0) exchange = `#${link.h2StreamId}`; // stream ids are the frames' own: absolute
-  else if (link.requestOffset >= 0 && link.role === (client ? 'client' : 'server')) exchange = `@${link.requestOffset}`; // offsets are absolute only when the handshake was seen
+  if (link.h2StreamId >= 0)
+    exchange = `#${link.h2StreamId}`; // stream ids are the frames' own: absolute
+  else if (link.requestOffset >= 0 && link.role === (client ? 'client' : 'server'))
+    exchange = `@${link.requestOffset}`; // offsets are absolute only when the handshake was seen
   else return null;
   if (conn.family === 0) {
     // Unix sockets: the client end's inode number, its own on the CLIENT span, its peer's on the

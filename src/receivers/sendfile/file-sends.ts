@@ -116,7 +116,14 @@ export class FileSendJoiner implements FileSends {
     if (end === f.end) this.forget(conn);
     this.stats.reread += data.length;
     this.stats.unread += gap.lostAfter - data.length;
-    return { ...gap, data, lostAfter: gap.lostAfter - data.length, kernelSide: false, file: { path: f.path, offset: fileOffset }, source: this.fileSource(gap.source) };
+    return {
+      ...gap,
+      data,
+      lostAfter: gap.lostAfter - data.length,
+      kernelSide: false,
+      file: { path: f.path, offset: fileOffset },
+      source: this.fileSource(gap.source),
+    };
   }
 
   closed(conn: number): void {

@@ -117,7 +117,7 @@ class SendfileReceiver implements ReceiverComponent {
 export const sendfileReceiverFactory: ComponentFactory<SendfileReceiverConfig, ReceiverComponent> & { spec: SectionSpec } = {
   type: 'sendfile',
   kind: 'receiver',
-  description: 'bodies sent with sendfile(2), read again from their files and joined to the tcp receiver\'s connections',
+  description: "bodies sent with sendfile(2), read again from their files and joined to the tcp receiver's connections",
   details: `Static files served with sendfile(2) (nginx \`sendfile on\`, Caddy, Python's socket.sendfile)
 never pass through user memory. The tcp receiver alone sees their bytes as exact gaps (sizes right,
 marked kernel_side, nothing read). This receiver hooks the sendfile64 syscall tracepoints, says

@@ -25,15 +25,37 @@ export const MAX_MESSAGE_BYTES_LIMIT = 2 << 20;
 
 export const tcpReceiverSpec: SectionSpec = {
   ports: { type: 'list', of: { type: 'int', min: 1, max: 65535 }, default: [], doc: 'capture only connections with one of these local or remote ports' },
-  addresses: { type: 'list', of: { type: 'string' }, default: [], doc: 'capture only connections with an endpoint in these IPs / CIDRs (e.g. 10.0.0.0/8, ::1)' },
-  targets: { type: 'list', of: { type: 'string' }, default: [], doc: 'capture only connections with an endpoint equal to one of these IP:port pairs (e.g. 127.0.0.1:8080, [::1]:443)' },
+  addresses: {
+    type: 'list',
+    of: { type: 'string' },
+    default: [],
+    doc: 'capture only connections with an endpoint in these IPs / CIDRs (e.g. 10.0.0.0/8, ::1)',
+  },
+  targets: {
+    type: 'list',
+    of: { type: 'string' },
+    default: [],
+    doc: 'capture only connections with an endpoint equal to one of these IP:port pairs (e.g. 127.0.0.1:8080, [::1]:443)',
+  },
   pids: { type: 'list', of: { type: 'int', min: 1 }, default: [], doc: 'capture only these processes (tgid)' },
-  max_message_bytes: { type: 'bytes', default: 1 << 20, min: 1, max: MAX_MESSAGE_BYTES_LIMIT, doc: 'bytes captured per syscall; the rest is counted and marked as cut' },
+  max_message_bytes: {
+    type: 'bytes',
+    default: 1 << 20,
+    min: 1,
+    max: MAX_MESSAGE_BYTES_LIMIT,
+    doc: 'bytes captured per syscall; the rest is counted and marked as cut',
+  },
   // 64 MiB: at a fixed 20k nginx requests/s (both ends seen) with the collector sharing a CPU, a
   // 16 MiB ring lost 1-13% of records to the collector's pauses, 64 MiB at most 1% per round
   // (BENCHMARKS.md, findings 3 and 4). The ring is mapped twice (for records that wrap), so it counts
   // twice in RSS although it is one allocation of kernel memory; lower it where memory matters more.
-  ring_buffer_bytes: { type: 'bytes', default: 64 << 20, min: 1 << 20, max: 1 << 30, doc: 'kernel ring buffer size (rounded up to a power of two): peak bytes/s × longest consumer pause; counts twice in RSS' },
+  ring_buffer_bytes: {
+    type: 'bytes',
+    default: 64 << 20,
+    min: 1 << 20,
+    max: 1 << 30,
+    doc: 'kernel ring buffer size (rounded up to a power of two): peak bytes/s × longest consumer pause; counts twice in RSS',
+  },
   flush_interval: { type: 'duration', default: 50, min: 1, doc: 'longest time captured bytes wait in a partly filled batch' },
   backend: { type: 'string', default: 'auto', enum: TCP_BACKENDS, doc: 'force a kernel backend instead of the first that loads' },
   tls: { type: 'object', fields: tlsSpec, doc: 'TLS plaintext of the connections, from uprobes on the TLS libraries' },

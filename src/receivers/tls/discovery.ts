@@ -50,7 +50,10 @@ export function processCandidates(pid: number, runtimes: TlsRuntime[]): TlsCandi
 }
 
 export function runningPids(): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number);
 }
 
 /** `dev:ino` of a regular file (one uprobe target however many paths lead to it), else undefined. */

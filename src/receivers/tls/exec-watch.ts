@@ -16,7 +16,7 @@ export class ExecWatch {
     this.probe.open(bpfObjectPath('exec_watch'), { batchBytes: 64 << 10, batchCount: 4, flushMs: 10 });
     this.probe.start((batch) => {
       // [u32 length][u32 reserved][record][padding to 8]; the record is a bare rec_hdr.
-      for (let pos = 0; pos + 8 + 12 <= batch.length; ) {
+      for (let pos = 0; pos + 8 + 12 <= batch.length;) {
         const size = batch.readUInt32LE(pos);
         const rec = pos + 8;
         if (rec + size > batch.length) break;

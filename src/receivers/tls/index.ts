@@ -57,7 +57,9 @@ export class TlsCapture {
     try {
       this.execWatch = new ExecWatch((pid) => this.onExec(pid));
     } catch (e) {
-      this.logger.warn(`${this.name}: tls: cannot watch exec, programs started from now on with a TLS library not yet hooked are not captured: ${firstLine(e)}`);
+      this.logger.warn(
+        `${this.name}: tls: cannot watch exec, programs started from now on with a TLS library not yet hooked are not captured: ${firstLine(e)}`,
+      );
     }
     this.scanAll();
     // Libraries loaded later with dlopen, by processes already running.

@@ -24,10 +24,21 @@ export interface UnixReceiverConfig {
 }
 
 export const unixReceiverSpec: SectionSpec = {
-  include: { type: 'list', of: { type: 'string' }, default: [], doc: 'only sockets whose path matches one of these globs (abstract names as @name; ** crosses /)' },
+  include: {
+    type: 'list',
+    of: { type: 'string' },
+    default: [],
+    doc: 'only sockets whose path matches one of these globs (abstract names as @name; ** crosses /)',
+  },
   exclude: { type: 'list', of: { type: 'string' }, default: [], doc: 'never sockets whose path matches one of these globs' },
   pids: { type: 'list', of: { type: 'int', min: 1 }, default: [], doc: 'capture only these processes (tgid)' },
-  max_message_bytes: { type: 'bytes', default: 1 << 20, min: 1, max: MAX_MESSAGE_BYTES_LIMIT, doc: 'bytes captured per syscall; the rest is counted and marked as cut' },
+  max_message_bytes: {
+    type: 'bytes',
+    default: 1 << 20,
+    min: 1,
+    max: MAX_MESSAGE_BYTES_LIMIT,
+    doc: 'bytes captured per syscall; the rest is counted and marked as cut',
+  },
   ring_buffer_bytes: { type: 'bytes', default: 16 << 20, min: 1 << 20, max: 1 << 30, doc: 'kernel ring buffer size (rounded up to a power of two)' },
   flush_interval: { type: 'duration', default: 50, min: 1, doc: 'longest time captured bytes wait in a partly filled batch' },
   backend: { type: 'string', default: 'auto', enum: ['auto', 'fentry', 'kprobe', 'syscalls'], doc: 'force a kernel backend instead of the first that loads' },
@@ -69,7 +80,9 @@ class UnixReceiver implements ReceiverComponent {
     const missing = missingBpfPrivileges();
     if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
     const pids = pidFilter(this.cfg.pids);
-    const downstream: ChunkConsumer = this.filter.active ? { consumeChunks: (c) => this.filtered(c) } : { consumeChunks: (c) => this.consumer?.consumeChunks(c) };
+    const downstream: ChunkConsumer = this.filter.active
+      ? { consumeChunks: (c) => this.filtered(c) }
+      : { consumeChunks: (c) => this.consumer?.consumeChunks(c) };
     const common = {
       receiverName: this.ctx.id,
       settings: this.cfg,

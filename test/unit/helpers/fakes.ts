@@ -1,14 +1,7 @@
 // Stand-ins for the tcp receiver and http processor, so config and service tests run without
 // the kernel and do not depend on those components' settings; plus span builders.
 
-import type {
-  ChunkProcessorComponent,
-  ComponentFactory,
-  CreateContext,
-  ReceiverComponent,
-  SpanProcessorComponent,
-  Stats,
-} from '../../../src/core/component';
+import type { ChunkProcessorComponent, ComponentFactory, CreateContext, ReceiverComponent, SpanProcessorComponent, Stats } from '../../../src/core/component';
 import type { ChunkConsumer, CaptureChunk, Resource, SpanConsumer, SpanRecord } from '../../../src/core/types';
 import { SpanKind, StatusCode } from '../../../src/core/types';
 import { parseSection, type SectionSpec } from '../../../src/config/schema';
@@ -26,7 +19,10 @@ const receiverSpec: SectionSpec = { ports: { type: 'list', of: { type: 'int', mi
 export class FakeReceiver implements ReceiverComponent {
   consumer?: ChunkConsumer;
   static instances: FakeReceiver[] = [];
-  constructor(readonly ctx: CreateContext, readonly failStart = false) {
+  constructor(
+    readonly ctx: CreateContext,
+    readonly failStart = false,
+  ) {
     FakeReceiver.instances.push(this);
   }
   setConsumer(next: ChunkConsumer) {

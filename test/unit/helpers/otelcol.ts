@@ -114,7 +114,9 @@ export function readReceived(outFile: string): ReceivedSpan[] {
   lines.pop(); // '' after the last newline, or a line the Collector is still writing
   for (const line of lines) {
     if (!line.trim()) continue;
-    const req = JSON.parse(line) as { resourceSpans: Array<{ resource: unknown; scopeSpans: Array<{ scope: unknown; spans: Array<Record<string, unknown>> }> }> };
+    const req = JSON.parse(line) as {
+      resourceSpans: Array<{ resource: unknown; scopeSpans: Array<{ scope: unknown; spans: Array<Record<string, unknown>> }> }>;
+    };
     for (const rs of req.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) out.push({ resource: rs.resource, scope: ss.scope, span });
   }
   return out;

@@ -92,13 +92,7 @@ export class Conn implements StreamSink, HandlerContext {
   }
 
   bufferedBytes(): number {
-    return (
-      this.egress.bufferedBytes +
-      this.ingress.bufferedBytes +
-      this.held[0].len +
-      this.held[1].len +
-      (this.handler?.bufferedBytes() ?? 0)
-    );
+    return this.egress.bufferedBytes + this.ingress.bufferedBytes + this.held[0].len + this.held[1].len + (this.handler?.bufferedBytes() ?? 0);
   }
 
   // ---- StreamSink ----

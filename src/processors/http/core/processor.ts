@@ -22,9 +22,10 @@ import { PROTOCOLS } from '../protocols';
 
 /** Reported even at zero, so the exit summary shows that nothing was lost here. */
 const ALWAYS_REPORTED_DROPS: Stats = Object.fromEntries(
-  ['gap', 'truncated', 'malformed', 'too_large', 'pending_overflow', 'unpaired_response', 'unpairable_request', 'resync_bytes', 'after_shutdown'].map(
-    (r) => [`drops.${r}`, 0],
-  ),
+  ['gap', 'truncated', 'malformed', 'too_large', 'pending_overflow', 'unpaired_response', 'unpairable_request', 'resync_bytes', 'after_shutdown'].map((r) => [
+    `drops.${r}`,
+    0,
+  ]),
 );
 
 /** Threads whose serving history is kept (trace_links' thread rule); the oldest go first. */
@@ -36,14 +37,12 @@ const threadKey = (pid: number, tid: number) => pid * 0x400000 + tid;
 /** Internal errors logged per processor (all are counted in 'errors'). */
 const MAX_ERROR_LOGS = 10;
 
-
 export interface HttpProcessorOptions {
   /** Root of the proc filesystem (tests use a fake tree). */
   procRoot?: string;
   /** Protocol detectors, tried in order (default: those of PROTOCOLS, protocols.ts). */
   detectors?: ProtocolDetector[];
 }
-
 
 export class HttpProcessor implements ChunkProcessorComponent, ConnOwner {
   readonly counters = new Counters();

@@ -14,7 +14,6 @@ import type { Counters } from './counters';
 export const REORDER_MAX_CHUNKS = 32;
 export const REORDER_MAX_BYTES = 256 * 1024;
 
-
 export interface StreamSink {
   /** `file`: the bytes were sent from this file, data[0] from file.offset (sendfile). */
   data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void;

@@ -66,14 +66,10 @@ export function plausibleRequestLine(data: Buffer, pos: number, strict: boolean)
   if (i + 1 >= n) return 'more';
   const t = data[i + 1];
   if (t === 0x2f || t === 0x2a || t === 0x68) return 'yes';
-  return i - pos === 7 && data.toString('latin1', pos, i) === 'CONNECT' && t !== 0x20 && t !== 0x0d && t !== 0x0a
-    ? 'yes'
-    : 'no';
+  return i - pos === 7 && data.toString('latin1', pos, i) === 'CONNECT' && t !== 0x20 && t !== 0x0d && t !== 0x0a ? 'yes' : 'no';
 }
 
-export type StartLine =
-  | { kind: 'request'; method: string; target: string; version: string }
-  | { kind: 'response'; status: number; version: string };
+export type StartLine = { kind: 'request'; method: string; target: string; version: string } | { kind: 'response'; status: number; version: string };
 
 /** "1.0" … "1.9" by minor digit: one string each, not one per message. */
 const HTTP1_VERSIONS = Array.from({ length: 10 }, (_, d) => `1.${d}`);
@@ -231,8 +227,7 @@ export function parseHead(block: Buffer, isRequest: boolean, capture?: ReadonlyS
           if (head.contentType === undefined && nameIs(text, p, 'content-type')) head.contentType = valueOf(text, colon, le);
           break;
         case 16:
-          if (head.contentEncoding === undefined && nameIs(text, p, 'content-encoding'))
-            head.contentEncoding = valueOf(text, colon, le).toLowerCase();
+          if (head.contentEncoding === undefined && nameIs(text, p, 'content-encoding')) head.contentEncoding = valueOf(text, colon, le).toLowerCase();
           break;
         case 14:
           if (head.contentLength !== -2 && nameIs(text, p, 'content-length'))

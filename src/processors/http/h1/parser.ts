@@ -124,12 +124,7 @@ export class Http1Parser {
 
   /** Bytes held: header block in progress, paused data, scan tail, captured body. */
   bufferedBytes(): number {
-    return (
-      (this.accKeep ? this.accLen : 0) +
-      this.pausedBytes +
-      (this.scanTail?.length ?? 0) +
-      this.line.length
-    );
+    return (this.accKeep ? this.accLen : 0) + this.pausedBytes + (this.scanTail?.length ?? 0) + this.line.length;
   }
 
   /** The message being parsed, if any. */

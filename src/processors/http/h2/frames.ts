@@ -49,18 +49,7 @@ export const FLAG_END_HEADERS = 0x4;
 export const FLAG_PADDED = 0x8;
 export const FLAG_PRIORITY = 0x20;
 
-export const FRAME_NAMES = [
-  'DATA',
-  'HEADERS',
-  'PRIORITY',
-  'RST_STREAM',
-  'SETTINGS',
-  'PUSH_PROMISE',
-  'PING',
-  'GOAWAY',
-  'WINDOW_UPDATE',
-  'CONTINUATION',
-];
+export const FRAME_NAMES = ['DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION'];
 
 /** Flags defined per frame type (for plausibility checks; a parser ignores unknown flags). */
 const KNOWN_FLAGS = [0x09, 0x2d, 0x00, 0x00, 0x01, 0x0c, 0x01, 0x00, 0x00, 0x04];
@@ -293,8 +282,7 @@ export class FrameParser {
         const h = this.cur!;
         // Bytes left in this frame: pad length byte, content, padding.
         const contentLeft = this.state === S_DATA_PAD ? -1 : this.state === S_DATA ? this.remaining : 0;
-        const frameLeft =
-          this.state === S_DATA_PAD ? this.remaining : this.state === S_DATA ? this.remaining + this.padLeft : this.padLeft;
+        const frameLeft = this.state === S_DATA_PAD ? this.remaining : this.state === S_DATA ? this.remaining + this.padLeft : this.padLeft;
         if (bytes < frameLeft || (bytes === frameLeft && contentLeft >= 0)) {
           if (this.state === S_DATA_PAD) {
             // The pad length itself was lost: the content size is unknown, the frame's end is known.

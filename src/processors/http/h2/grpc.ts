@@ -37,7 +37,7 @@ export function isGrpcContentType(ct: string | undefined): boolean {
   const v = ct.trim().toLowerCase();
   if (!v.startsWith('application/grpc')) return false;
   const c = v.charCodeAt(16);
-  return v.length === 16 || c === 0x2b /* + */ || c === 0x3b /* ; */;
+  return v.length === 16 || c === 0x2b /* + */ || c === 0x3b; /* ; */
 }
 
 /** The status a client derives from a non-200 HTTP status when grpc-status is absent (gRPC's HTTP mapping). */

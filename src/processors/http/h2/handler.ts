@@ -196,14 +196,12 @@ export class Http2Handler implements ProtocolHandler {
   ) {
     if (start.kind === 'midstream') {
       this.reqDir = null;
-      const mk = (d: Direction) =>
-        new DirState(d, this, { expectPreface: false, startInScan: d !== start.syncedDir, attached: true });
+      const mk = (d: Direction) => new DirState(d, this, { expectPreface: false, startInScan: d !== start.syncedDir, attached: true });
       this.dirs = { egress: mk('egress'), ingress: mk('ingress') };
       ctx.stats.add('h2.midstream');
     } else {
       this.reqDir = start.clientDir;
-      const mk = (d: Direction) =>
-        new DirState(d, this, { expectPreface: d === start.clientDir, startInScan: false, attached: false });
+      const mk = (d: Direction) => new DirState(d, this, { expectPreface: d === start.clientDir, startInScan: false, attached: false });
       this.dirs = { egress: mk('egress'), ingress: mk('ingress') };
       if (start.kind === 'upgrade') {
         // The client's SETTINGS travelled in HTTP2-Settings (not parsed): the server's table bound is not known.
@@ -849,7 +847,8 @@ export function headOf(fields: HeaderField[], isRequest: boolean, capture?: Read
     if (n.charCodeAt(0) === 0x3a /* : */) {
       if (isRequest) {
         if (n === ':method') head.method = v;
-        else if (f.sensitive) continue; // a never-indexed value is a secret: not exported
+        else if (f.sensitive)
+          continue; // a never-indexed value is a secret: not exported
         else if (n === ':path') head.target = v;
         else if (n === ':authority') head.host = v;
         else if (n === ':scheme') head.scheme = v;
@@ -890,4 +889,3 @@ export function headOf(fields: HeaderField[], isRequest: boolean, capture?: Read
   if (head.host === undefined && host !== undefined) head.host = host;
   return head;
 }
-

@@ -239,13 +239,7 @@ export class HpackDecoder {
     return { ok: true, fields, unknown, dropped };
   }
 
-  private literal(
-    buf: Buffer,
-    index: number,
-    p: number,
-    to: number,
-    sensitive: boolean,
-  ): { field: HeaderField; end: number } {
+  private literal(buf: Buffer, index: number, p: number, to: number, sensitive: boolean): { field: HeaderField; end: number } {
     let name: string;
     let unknown = false;
     let marker: string | undefined;

@@ -23,18 +23,7 @@ import type { FileBody } from './body';
  * - goaway: HTTP/2 GOAWAY said the stream would not be processed
  */
 export type IncompleteReason =
-  | 'gap'
-  | 'truncated'
-  | 'closed'
-  | 'malformed'
-  | 'too_large'
-  | 'overflow'
-  | 'evicted'
-  | 'idle'
-  | 'shutdown'
-  | 'error'
-  | 'reset'
-  | 'goaway';
+  'gap' | 'truncated' | 'closed' | 'malformed' | 'too_large' | 'overflow' | 'evicted' | 'idle' | 'shutdown' | 'error' | 'reset' | 'goaway';
 
 /** What the parsers keep of a message head: only what spans need (no other headers are stored). */
 export interface HttpHead {

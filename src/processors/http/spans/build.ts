@@ -19,15 +19,7 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import {
-  SpanKind,
-  StatusCode,
-  type Attributes,
-  type ConnectionMeta,
-  type InspectedBody,
-  type Resource,
-  type SpanRecord,
-} from '../../../core/types';
+import { SpanKind, StatusCode, type Attributes, type ConnectionMeta, type InspectedBody, type Resource, type SpanRecord } from '../../../core/types';
 import type { FileBody } from '../model/body';
 import type { HttpExchange, HttpHead, HttpMessage, IncompleteReason } from '../model/exchange';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
@@ -228,9 +220,7 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
     if (target.full !== undefined) attrs[ATTR_URL_FULL] = redactUrl(target.full);
     else if (target.path !== undefined) {
       const hostPart =
-        authority !== null
-          ? authorityText!.trim()
-          : bracket(serverEndpoint.host) + (serverEndpoint.port === defaultPort ? '' : `:${serverEndpoint.port}`);
+        authority !== null ? authorityText!.trim() : bracket(serverEndpoint.host) + (serverEndpoint.port === defaultPort ? '' : `:${serverEndpoint.port}`);
       const hash = head.target.indexOf('#');
       attrs[ATTR_URL_FULL] = redactUrl(`${scheme}://${hostPart}${hash < 0 ? head.target : head.target.slice(0, hash)}`);
     }
@@ -272,7 +262,6 @@ export function buildSpan(ex: HttpExchange, c: SpanContext): SpanRecord {
   const sensitive: string[] = [];
   addHeaders(attrs, ATTR_REQUEST_HEADER_PREFIX, head, sensitive);
   if (res?.head) addHeaders(attrs, ATTR_RESPONSE_HEADER_PREFIX, res.head, sensitive);
-
 
   const draft: SpanDraft = { name, attrs, events: [], error: null, streamId: -1 };
   for (const k of c.contributors) k.contribute(ex, draft);
@@ -391,4 +380,3 @@ function inspected(m: HttpMessage): InspectedBody {
   if (m.head?.contentEncoding !== undefined) out.contentEncoding = m.head.contentEncoding;
   return out;
 }
-

@@ -4,16 +4,35 @@
 
 export const REDACTED = 'REDACTED';
 
-const SENSITIVE_PARAMS = new Set(
-  [
-    // From the semantic conventions (url.query / url.full).
-    'awsaccesskeyid', 'signature', 'sig', 'x-goog-signature',
-    // Common credential parameters.
-    'x-amz-signature', 'x-amz-credential', 'x-amz-security-token', 'x-goog-credential',
-    'api_key', 'apikey', 'api-key', 'key', 'access_token', 'refresh_token', 'id_token', 'token',
-    'auth', 'authorization', 'password', 'passwd', 'pwd', 'secret', 'client_secret', 'session', 'sessionid',
-  ],
-);
+const SENSITIVE_PARAMS = new Set([
+  // From the semantic conventions (url.query / url.full).
+  'awsaccesskeyid',
+  'signature',
+  'sig',
+  'x-goog-signature',
+  // Common credential parameters.
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+  'x-goog-credential',
+  'api_key',
+  'apikey',
+  'api-key',
+  'key',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'token',
+  'auth',
+  'authorization',
+  'password',
+  'passwd',
+  'pwd',
+  'secret',
+  'client_secret',
+  'session',
+  'sessionid',
+]);
 
 /** A parameter name as the application sees it (percent-decoded, lower case). */
 export function paramName(name: string): string {
@@ -40,7 +59,7 @@ export function redactQuery(query: string, sensitive: (name: string) => boolean 
   let out = '';
   let copied = 0; // query[0..copied) is in `out`
   let eq = -1;
-  for (let start = 0; start <= query.length; ) {
+  for (let start = 0; start <= query.length;) {
     let end = query.indexOf('&', start);
     if (end < 0) end = query.length;
     if (eq < start) eq = query.indexOf('=', start);
