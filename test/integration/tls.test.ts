@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { assertGrpcEchoCalls } from './h2-expect';
+import { ensureCollector, readReceived, startCollector } from '../unit/helpers/otelcol';
 import { ROOT, PYTHON_PEERS, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun } from './harness';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
@@ -424,3 +425,33 @@ test(
     }
   },
 );
+
+test("the collector's own OTLP export over TLS is never captured: a real Collector with a TLS receiver gets the spans, none of them is the export", async (t) => {
+  const collector = ensureCollector();
+  if ('skip' in collector) return void t.skip(collector.skip);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-tls-self-'));
+  const { cert, key } = await certIn(dir);
+  const [otlpPort, port] = [await freePort(), await freePort()];
+  const backend = await startCollector(collector.bin, otlpPort, undefined, { cert, key });
+  const server = await startServer('python3', [path.join(FIXTURES, 'tls-server.py'), String(port), cert, key], '127.0.0.1', port);
+  try {
+    // Both ports captured, TLS capture on (the default): the export's connection would show up if the
+    // collector traced itself.
+    const r = await withCollector({ ports: [port, otlpPort], exporters: { otlp: { endpoint: `127.0.0.1:${otlpPort}`, tls: { ca_file: cert } } } }, async () => {
+      for (const p of ['/self/1', '/self/2']) assert.equal(await run('curl', ['-sk', `https://127.0.0.1:${port}${p}`]), `hello ${p}`);
+      // Spans go out while the capture runs (no batch processor in this pipeline): wait for them.
+      for (let t0 = Date.now(); readReceived(backend.outFile).length < 4 && Date.now() - t0 < 15_000;) await new Promise((res) => setTimeout(res, 100));
+    });
+    assert.equal(r.exitCode, 0, r.stderr);
+    const received = readReceived(backend.outFile).map((x) => x.span['attributes'] as Array<{ key: string; value: Record<string, unknown> }>);
+    const paths = received.map((a) => a.find((kv) => kv.key === 'url.path')?.value['stringValue']).filter((x) => x !== undefined);
+    assert.ok(paths.includes('/self/1') && paths.includes('/self/2'), `the Collector received the spans over TLS: ${JSON.stringify(paths)}`);
+    // The export's CLIENT side is the collector itself: never a span, in the file or at the Collector.
+    const fromExport = r.spans.filter((s) => s.kind === CLIENT && s.attributes['server.port'] === otlpPort);
+    assert.deepEqual(fromExport, [], "no span of the collector's own export");
+  } finally {
+    await stop(server);
+    await backend.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -42,8 +42,8 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
-/** `httpPort`: also an OTLP/HTTP receiver there. */
-export async function startCollector(bin: string, port: number, httpPort?: number): Promise<RunningCollector> {
+/** `httpPort`: also an OTLP/HTTP receiver there; `tls`: the gRPC receiver speaks TLS with this certificate. */
+export async function startCollector(bin: string, port: number, httpPort?: number, tls?: { cert: string; key: string }): Promise<RunningCollector> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otelcol-'));
   const outFile = path.join(dir, 'received.jsonl');
   const config = path.join(dir, 'config.yaml');
@@ -53,7 +53,7 @@ export async function startCollector(bin: string, port: number, httpPort?: numbe
   otlp:
     protocols:
       grpc:
-        endpoint: 127.0.0.1:${port}${httpPort ? `\n      http:\n        endpoint: 127.0.0.1:${httpPort}` : ''}
+        endpoint: 127.0.0.1:${port}${tls ? `\n        tls:\n          cert_file: ${tls.cert}\n          key_file: ${tls.key}` : ''}${httpPort ? `\n      http:\n        endpoint: 127.0.0.1:${httpPort}` : ''}
 exporters:
   file:
     path: ${outFile}
