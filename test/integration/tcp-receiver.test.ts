@@ -190,7 +190,10 @@ test('the collector never captures its own process', async () => {
 test('shutdown delivers what waits in the ring even when the pipeline held every batch until then', async () => {
   const port = await freePort();
   const server = await startServer(process.execPath, [fixture('node-http-server.js'), String(port)], '127.0.0.1', port);
-  const requests = 300;
+  // Enough that curl outlasts the addon's pool of 32 batches at one per millisecond even on a quiet,
+  // fast machine (300 were over in under 32 ms there: no batch ever waited, and the test's
+  // precondition failed).
+  const requests = 2000;
   try {
     const { chunks, stats } = await capture({ ports: [port], flush_interval: 1 }, async () => {
       // The event loop is blocked while curl runs: the addon hands over a batch every
