@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { CLIENT, ROOT, SERVER, freePort, run, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
+import { CLIENT, ROOT, SERVER, certIn, freePort, run, startServer, stop, withCollector, type CollectorRun, type FlatSpan } from './harness';
 
 const FIX = path.join(ROOT, 'test', 'fixtures');
 const dump = (spans: FlatSpan[]) => JSON.stringify(spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v), 1);
@@ -130,27 +130,7 @@ test('openai SDK (chat, streamed chat with include_usage, embeddings) direct: ex
 
 test("openai SDK over HTTPS to a local TLS server (Node's OpenSSL on both ends): the same GenAI spans as over plain HTTP", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-genai-tls-'));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
+  const { cert, key } = await certIn(dir);
   const tlsPort = await freePort();
   const tlsServer = await startServer(process.execPath, [path.join(FIX, 'llm-server.js'), String(tlsPort), cert, key], '127.0.0.1', tlsPort);
   try {

@@ -251,3 +251,29 @@ export function stop(p: ChildProcess | undefined): Promise<void> {
 /** Spans of one kind and one process name (process.executable.name). */
 export const spansOf = (spans: FlatSpan[], kind: number, exe?: string) =>
   spans.filter((s) => s.kind === kind && (exe === undefined || s.resource['process.executable.name'] === exe));
+
+/** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
+export async function certIn(dir: string): Promise<{ cert: string; key: string }> {
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  return { cert, key };
+}

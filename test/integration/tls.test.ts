@@ -11,35 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { assertGrpcEchoCalls } from './h2-expect';
 import { ensureCollector, readReceived, startCollector } from '../unit/helpers/otelcol';
-import { ROOT, PYTHON_PEERS, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun } from './harness';
+import { ROOT, PYTHON_PEERS, certIn, SERVER, CLIENT, freePort, run, spansOf, startServer, stop, withCollector, type CollectorRun } from './harness';
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');
-
-/** A self-signed certificate for 127.0.0.1, made with the openssl CLI. */
-async function certIn(dir: string): Promise<{ cert: string; key: string }> {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-  ]);
-  return { cert, key };
-}
 
 interface Want {
   path: string;
