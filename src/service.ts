@@ -12,6 +12,7 @@ import {
   ConfigError,
   UserError,
   type Component,
+  type CreateContext,
   type ChunkProcessorComponent,
   type ExporterComponent,
   type ReceiverComponent,
@@ -22,7 +23,7 @@ import type { ChunkConsumer, SpanConsumer } from './core/types';
 import type { CollectorConfig, ComponentConfig } from './config/loader';
 import { ChunkFanout, SpanFanout } from './util/fanout';
 import { summarize, type ComponentStats, type Summary } from './summary';
-import { planPushdown } from './processors/domain_filter/pushdown';
+import { planPushdown } from './pushdown';
 
 export interface ServiceOptions {
   logger: Logger;
@@ -62,9 +63,9 @@ export class Service {
     this.build();
   }
 
-  private create<C extends Component>(cfg: ComponentConfig, label: string): Running<C> {
+  private create<C extends Component>(cfg: ComponentConfig, label: string, more: Partial<CreateContext> = {}): Running<C> {
     const findReceiver = (id: string) => this.receivers.get(id)?.component;
-    const component = cfg.factory.create(cfg.config, { id: cfg.id, logger: this.logger.child(label), findReceiver }) as C;
+    const component = cfg.factory.create(cfg.config, { id: cfg.id, logger: this.logger.child(label), findReceiver, ...more }) as C;
     return { label, cfg, component };
   }
 
@@ -75,9 +76,15 @@ export class Service {
     }
     const chunkTargets = new Map<string, Array<{ id: string; consumer: ChunkConsumer }>>();
     for (const p of c.pipelines) {
-      const processors = p.processors.map((id) => {
-        const label = c.pipelines.length > 1 ? `processor/${id}@${p.id}` : `processor/${id}`;
-        return { ...this.create<ChunkProcessorComponent | SpanProcessorComponent>(c.processors.get(id)!, label), pipeline: p.id };
+      const label = (id: string) => (c.pipelines.length > 1 ? `processor/${id}@${p.id}` : `processor/${id}`);
+      // Span processors that read bodies (genai) make the http processor keep them (never exported).
+      const bodiesReadBy = p.processors
+        .slice(1)
+        .filter((id) => c.processors.get(id)!.factory.capabilities?.readsBodies)
+        .map(label);
+      const processors = p.processors.map((id, i) => {
+        const more = i === 0 ? { bodiesReadBy } : {};
+        return { ...this.create<ChunkProcessorComponent | SpanProcessorComponent>(c.processors.get(id)!, label(id), more), pipeline: p.id };
       });
       const exporters = p.exporters.map((id) => ({ id: `exporter/${id}`, consumer: this.exporters.get(id)!.component as SpanConsumer }));
       const tail: SpanConsumer = exporters.length === 1 ? exporters[0]!.consumer : new SpanFanout(exporters, this.logger.child(`pipeline/${p.id}`));
@@ -90,11 +97,6 @@ export class Service {
       }
       const head = processors[0]!.component as ChunkProcessorComponent;
       head.setConsumer(next);
-      // Span processors that read bodies (genai) make the http processor keep them (never exported).
-      for (const proc of processors.slice(1)) {
-        if ((proc.component as SpanProcessorComponent).readsBodies && head.inspectBodies?.(proc.label))
-          this.logger.debug(`${processors[0]!.label} keeps JSON/SSE bodies for ${proc.label}`);
-      }
       for (const r of p.receivers) {
         const list = chunkTargets.get(r) ?? [];
         list.push({ id: processors[0]!.label, consumer: head });
@@ -103,12 +105,7 @@ export class Service {
       this.pipelines.push({ id: p.id, processors });
     }
     // In-kernel filters derived from the pipelines' filtering processors (domain_filter).
-    const pushed = planPushdown(c, (p) =>
-      this.pipelines
-        .find((b) => b.id === p)!
-        .processors.slice(1)
-        .map((r) => r.component as SpanProcessorComponent),
-    );
+    const pushed = planPushdown(c);
     for (const [id, targets] of chunkTargets) {
       const plan = pushed.get(id);
       if (plan) this.logger.info(`receiver/${id}: ${plan.note}`);
@@ -209,8 +206,8 @@ export class Service {
       } catch (e) {
         this.logger.warn(`${r.label}: stats() failed: ${(e as Error).message}`);
       }
-      // A receiver that exposes which kernel backend it runs on (a string `backend`) gets it as a label.
-      const backend = (r.component as { backend?: unknown }).backend;
+      // A receiver that says which kernel backend it runs on gets it as a label.
+      const backend = r.cfg.factory.capabilities?.backend?.(r.component);
       return {
         label: r.label,
         kind: r.cfg.kind,

@@ -321,7 +321,7 @@ function idList(raw: unknown, p: string, section: Section, defined: Defined, req
  */
 function checkJoins(pipelines: PipelineConfig[], receivers: Map<string, ComponentConfig>) {
   for (const [id, rc] of receivers) {
-    const j = rc.factory.joins?.(rc.config);
+    const j = rc.factory.capabilities?.joins?.(rc.config);
     if (!j || !usedIn(pipelines, 'receivers', id)) continue;
     const target = receivers.get(j.receiver);
     const others = [...receivers.values()].filter((r) => r.type === j.type).map((r) => r.id);

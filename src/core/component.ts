@@ -23,6 +23,11 @@ export interface CreateContext {
   logger: Logger;
   /** Another receiver of the same service, by ID (for a receiver that joins its connections). */
   findReceiver?(id: string): ReceiverComponent | undefined;
+  /**
+   * For a chunk processor: the span processors after it in its pipeline that read bodies
+   * (Capabilities.readsBodies), by label; it keeps bodies for them. Empty or absent: none do.
+   */
+  bodiesReadBy?: readonly string[];
 }
 
 export interface ReceiverComponent extends Component {
@@ -33,11 +38,6 @@ export interface ReceiverComponent extends Component {
 /** Turns captured bytes into spans (the http processor). Always first in a pipeline. */
 export interface ChunkProcessorComponent extends Component, ChunkConsumer {
   setConsumer(next: SpanConsumer): void;
-  /**
-   * A span processor downstream reads request/response bodies (SpanRecord.internal): keep them.
-   * Returns false when the configuration forbids it. Called while the pipeline is built.
-   */
-  inspectBodies?(requestedBy: string): boolean;
 }
 
 /**
@@ -55,16 +55,38 @@ export interface KernelFilter {
 /** Works on spans (genai, redaction, batch, ...). */
 export interface SpanProcessorComponent extends Component, SpanConsumer {
   setConsumer(next: SpanConsumer): void;
-  /** Reads SpanRecord.internal request/response bodies (the http processor then keeps them). */
-  readonly readsBodies?: boolean;
-  /**
-   * A filter every span this processor lets through satisfies, or null when it has none that the
-   * kernel can apply (absent: the processor does not filter).
-   */
-  kernelFilter?(): KernelFilter | null;
 }
 
 export interface ExporterComponent extends Component, SpanConsumer {}
+
+/**
+ * What a component needs from the service, or offers it, declared on its factory: one typed field
+ * per need, read while the service builds the pipelines (never looked for on instances). A need
+ * the service meets at creation arrives in CreateContext. A new need is a new field here.
+ */
+export interface Capabilities<Cfg = unknown, C extends Component = Component> {
+  /**
+   * Span processor: reads SpanRecord.internal request/response bodies; the pipeline's chunk
+   * processor is told so at creation (CreateContext.bodiesReadBy) and keeps them.
+   */
+  readsBodies?: boolean;
+  /**
+   * Span processor: a filter every span it lets through satisfies, in the terms of the receivers'
+   * in-kernel filters, or null when it has none the kernel can apply. The service pushes it down
+   * into receivers with `kernelFilters` that feed only such pipelines (src/pushdown.ts).
+   */
+  kernelFilter?(cfg: Cfg): KernelFilter | null;
+  /** Receiver: its config's `ports` and `addresses` are filters applied in the kernel, which a pushed-down KernelFilter narrows. */
+  kernelFilters?: boolean;
+  /** Receiver: the kernel backend the component runs on ('' while none), a label of its stats. */
+  backend?(component: C): string;
+  /**
+   * Receiver whose records join another receiver's connections (sendfile → tcp): that receiver's
+   * ID, the type it must have, and the key of this section that names it. Pipelines that list
+   * this receiver must list that one too.
+   */
+  joins?(cfg: Cfg): { receiver: string; type: string; key: string };
+}
 
 export interface ComponentFactory<Cfg = unknown, C extends Component = Component> {
   type: string;
@@ -81,12 +103,7 @@ export interface ComponentFactory<Cfg = unknown, C extends Component = Component
    * the path (e.g. `processors::http::max_body_bytes`) on unknown keys or bad values.
    */
   parseConfig(raw: unknown, path: string): Cfg;
-  /**
-   * Receivers whose records join another receiver's connections (sendfile → tcp): that receiver's
-   * ID, the type it must have, and the key of this section that names it. Pipelines that list
-   * this receiver must list that one too.
-   */
-  joins?(cfg: Cfg): { receiver: string; type: string; key: string };
+  capabilities?: Capabilities<Cfg, C>;
   create(cfg: Cfg, ctx: CreateContext): C;
 }
 

@@ -40,9 +40,10 @@ export interface Harness {
   spans: () => SpanRecord[];
 }
 
-export function makeProcessor(raw: Record<string, unknown> = {}): Harness {
+/** `bodiesReadBy`: span processors downstream that read bodies (as the service tells it). */
+export function makeProcessor(raw: Record<string, unknown> = {}, bodiesReadBy: string[] = []): Harness {
   const cfg: HttpProcessorConfig = httpProcessorFactory.parseConfig(raw, 'processors::http');
-  const proc = new HttpProcessor(cfg, { id: 'http', logger: quietLogger }, { procRoot: fakeProc() });
+  const proc = new HttpProcessor(cfg, { id: 'http', logger: quietLogger, bodiesReadBy }, { procRoot: fakeProc() });
   const batches: SpanRecord[][] = [];
   proc.setConsumer({ consumeSpans: (s) => void batches.push(s) });
   return { proc, batches, spans: () => batches.flat() };

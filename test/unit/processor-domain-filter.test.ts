@@ -2,15 +2,19 @@
 // the push-down of IP/port include rules into the tcp receiver's in-kernel filters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DomainFilterProcessor, domainFilterProcessorFactory } from '../../src/processors/domain_filter';
-import { planPushdown } from '../../src/processors/domain_filter/pushdown';
+import { DomainFilterProcessor, domainFilterProcessorFactory, kernelFilterOf } from '../../src/processors/domain_filter';
+import { planPushdown } from '../../src/pushdown';
 import type { CollectorConfig, ComponentConfig } from '../../src/config/loader';
-import type { SpanProcessorComponent } from '../../src/core/component';
+import type { KernelFilter } from '../../src/core/component';
+import { tcpReceiverFactory } from '../../src/receivers/tcp';
+import { unixReceiverFactory } from '../../src/receivers/unix';
 import type { SpanRecord } from '../../src/core/types';
 import { makeSpan, memoryLogger } from './helpers/fakes';
 
 const P = 'processors::domain_filter';
 const make = (raw: unknown) => new DomainFilterProcessor(domainFilterProcessorFactory.parseConfig(raw, P), { id: 'domain_filter', logger: memoryLogger() });
+/** The kernel filter the factory declares for a config (its kernelFilter capability). */
+const pushable = (raw: unknown) => kernelFilterOf(domainFilterProcessorFactory.parseConfig(raw, P));
 
 function span(host: string | undefined, remote: string, remotePort: number, local = '10.0.0.9', localPort = 40000): SpanRecord {
   const s = makeSpan({ attributes: host === undefined ? {} : { 'server.address': host, 'server.port': remotePort } });
@@ -72,19 +76,20 @@ test('config errors name their path', () => {
 });
 
 test('kernelFilter: a necessary condition of the include rules, or null', () => {
-  assert.deepEqual(make({ include: [{ ports: [443] }, { ports: [8080, 443] }] }).kernelFilter(), { ports: [443, 8080] });
-  assert.deepEqual(make({ include: [{ ips: ['10.0.0.0/8'] }, { ips: ['::1'] }] }).kernelFilter(), { addresses: ['10.0.0.0/8', '::1'] });
-  assert.deepEqual(make({ include: [{ ports: [443], ips: ['10.0.0.0/8'] }] }).kernelFilter(), { ports: [443], addresses: ['10.0.0.0/8'] });
-  assert.deepEqual(make({ include: [{ ports: [443], hosts: ['*.openai.com'] }] }).kernelFilter(), { ports: [443] });
-  assert.equal(make({ include: [{ ports: [443] }, { ips: ['10.0.0.0/8'] }] }).kernelFilter(), null, 'port OR ip: the kernel cannot say it');
-  assert.equal(make({ include: [{ hosts: ['a'] }] }).kernelFilter(), null);
-  assert.equal(make({ exclude: [{ ports: [22] }] }).kernelFilter(), null, 'excludes are never pushed');
-  assert.equal(make({ include: [{ ports: [443] }], pushdown: false }).kernelFilter(), null);
+  assert.deepEqual(pushable({ include: [{ ports: [443] }, { ports: [8080, 443] }] }), { ports: [443, 8080] });
+  assert.deepEqual(pushable({ include: [{ ips: ['10.0.0.0/8'] }, { ips: ['::1'] }] }), { addresses: ['10.0.0.0/8', '::1'] });
+  assert.deepEqual(pushable({ include: [{ ports: [443], ips: ['10.0.0.0/8'] }] }), { ports: [443], addresses: ['10.0.0.0/8'] });
+  assert.deepEqual(pushable({ include: [{ ports: [443], hosts: ['*.openai.com'] }] }), { ports: [443] });
+  assert.equal(pushable({ include: [{ ports: [443] }, { ips: ['10.0.0.0/8'] }] }), null, 'port OR ip: the kernel cannot say it');
+  assert.equal(pushable({ include: [{ hosts: ['a'] }] }), null);
+  assert.equal(pushable({ exclude: [{ ports: [22] }] }), null, 'excludes are never pushed');
+  assert.equal(pushable({ include: [{ ports: [443] }], pushdown: false }), null);
 });
 
 function config(receivers: Record<string, { type: string; config: unknown }>, pipelines: Array<{ id: string; receivers: string[] }>): CollectorConfig {
   const r = new Map<string, ComponentConfig>();
-  for (const [id, v] of Object.entries(receivers)) r.set(id, { id, kind: 'receiver', type: v.type, factory: {} as never, config: v.config });
+  const factories = { tcp: tcpReceiverFactory, unix: unixReceiverFactory } as Record<string, ComponentConfig['factory']>;
+  for (const [id, v] of Object.entries(receivers)) r.set(id, { id, kind: 'receiver', type: v.type, factory: factories[v.type]!, config: v.config });
   return {
     source: 'test',
     receivers: r,
@@ -99,11 +104,11 @@ function config(receivers: Record<string, { type: string; config: unknown }>, pi
 
 test('planPushdown: every pipeline fed by the receiver must filter; unions; merged with the receiver own filters', () => {
   const tcp = (ports: number[] = [], addresses: string[] = []) => ({ type: 'tcp', config: { ports, addresses, targets: [], pids: [] } });
-  const procs: Record<string, SpanProcessorComponent[]> = {
-    a: [make({ include: [{ ports: [8080] }] })],
-    b: [make({ include: [{ ports: [9090] }] })],
+  const procs: Record<string, Array<KernelFilter | null>> = {
+    a: [pushable({ include: [{ ports: [8080] }] })],
+    b: [pushable({ include: [{ ports: [9090] }] })],
     none: [],
-    ips: [make({ include: [{ ips: ['127.0.0.1'] }] })],
+    ips: [pushable({ include: [{ ips: ['127.0.0.1'] }] })],
   };
   const of = (id: string) => procs[id]!;
   let plan = planPushdown(

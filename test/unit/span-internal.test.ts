@@ -19,8 +19,7 @@ const RBODY = JSON.stringify({ id: 'x', choices: [{ message: { content: SECRET }
 const RES = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${(10).toString(16)}\r\n${RBODY.slice(0, 10)}\r\n${(RBODY.length - 10).toString(16)}\r\n${RBODY.slice(10)}\r\n0\r\n\r\n`;
 
 function exchange(http: Record<string, unknown>, inspect: boolean): SpanRecord {
-  const h = makeProcessor(http);
-  if (inspect) h.proc.inspectBodies('processor/genai');
+  const h = makeProcessor(http, inspect ? ['processor/genai'] : []);
   const c = new Conn(CLIENT_META);
   h.proc.consumeChunks([c.data('egress', REQ, 1000n), c.data('ingress', RES.slice(0, 90), 2000n), c.data('ingress', RES.slice(90), 3000n)]);
   assert.equal(h.spans().length, 1);
@@ -66,8 +65,7 @@ test('with capture_bodies the body is exported (capped at max_body_bytes) while 
 });
 
 test('GET requests and binary responses are not inspected', () => {
-  const h = makeProcessor({});
-  h.proc.inspectBodies('x');
+  const h = makeProcessor({}, ['x']);
   const c = new Conn(CLIENT_META);
   h.proc.consumeChunks([
     c.data('egress', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n', 1n),

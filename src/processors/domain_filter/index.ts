@@ -43,6 +43,19 @@ function compile(cfg: DomainFilterConfig, path: string): { include: Rule[]; excl
   };
 }
 
+/** Include-only rules made of IPs/ports, all of one shape: what the kernel can filter on. */
+export function kernelFilterOf(cfg: DomainFilterConfig): KernelFilter | null {
+  const include = cfg.include;
+  if (!cfg.pushdown || include.length === 0) return null;
+  // A necessary condition of every rule (rules are ORed): the union of their ports when every
+  // rule lists ports, the union of their IPs when every rule lists IPs. The kernel ANDs the two,
+  // which every matching connection satisfies; user space still applies the rules exactly.
+  const out: KernelFilter = {};
+  if (include.every((r) => r.ports.length > 0)) out.ports = [...new Set(include.flatMap((r) => r.ports))].sort((a, b) => a - b);
+  if (include.every((r) => r.ips.length > 0)) out.addresses = [...new Set(include.flatMap((r) => r.ips))];
+  return out.ports || out.addresses ? out : null;
+}
+
 export class DomainFilterProcessor implements SpanProcessorComponent {
   private next: SpanConsumer | undefined;
   private readonly include: Rule[];
@@ -50,7 +63,7 @@ export class DomainFilterProcessor implements SpanProcessorComponent {
   private readonly n = { in: 0, kept: 0, notIncluded: 0, excluded: 0 };
 
   constructor(
-    private readonly cfg: DomainFilterConfig,
+    cfg: DomainFilterConfig,
     private readonly ctx: CreateContext,
   ) {
     ({ include: this.include, exclude: this.exclude } = compile(cfg, ctx.id));
@@ -62,18 +75,6 @@ export class DomainFilterProcessor implements SpanProcessorComponent {
 
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
-
-  /** Include-only rules made of IPs/ports, all of one shape: what the kernel can filter on. */
-  kernelFilter(): KernelFilter | null {
-    if (!this.cfg.pushdown || this.include.length === 0) return null;
-    // A necessary condition of every rule (rules are ORed): the union of their ports when every
-    // rule lists ports, the union of their IPs when every rule lists IPs. The kernel ANDs the two,
-    // which every matching connection satisfies; user space still applies the rules exactly.
-    const out: KernelFilter = {};
-    if (this.include.every((r) => r.cfg.ports.length > 0)) out.ports = [...new Set(this.include.flatMap((r) => r.cfg.ports))].sort((a, b) => a - b);
-    if (this.include.every((r) => r.cfg.ips.length > 0)) out.addresses = [...new Set(this.include.flatMap((r) => r.cfg.ips))];
-    return out.ports || out.addresses ? out : null;
-  }
 
   /** True when the span passes the rules. */
   keep(span: SpanRecord): boolean {
@@ -114,5 +115,6 @@ export const domainFilterProcessorFactory: ComponentFactory<DomainFilterConfig, 
   description: 'keeps or drops spans by host (exact, glob, /regexp/), IP/CIDR and port; IP/port include rules also run in the kernel',
   spec: domainFilterSpec,
   parseConfig: (raw, path) => parseDomainFilterConfig(raw, path),
+  capabilities: { kernelFilter: kernelFilterOf },
   create: (cfg, ctx) => new DomainFilterProcessor(cfg, ctx),
 };

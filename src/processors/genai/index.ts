@@ -2,7 +2,8 @@
 // OpenTelemetry GenAI conventions on them, with agent attribution. See README.md in this folder.
 //
 // It reads the request and response bodies the http processor keeps on SpanRecord.internal
-// (never exported) — declaring `readsBodies` makes the service ask the http processor for them —
+// (never exported) — declaring the `readsBodies` capability makes the service create the http
+// processor with bodies kept for it —
 // and drops them once read.
 
 import type { ComponentFactory, CreateContext, SpanProcessorComponent, Stats } from '../../core/component';
@@ -71,7 +72,6 @@ function compileAgents(rules: AgentRule[], path: string): Array<{ test: (cmd: st
 }
 
 export class GenAiProcessor implements SpanProcessorComponent {
-  readonly readsBodies = true;
   private next: SpanConsumer | undefined;
   private readonly agents: ReturnType<typeof compileAgents>;
   /** resource → agent name → resource with gen_ai.agent.name. */
@@ -239,5 +239,6 @@ export const genaiProcessorFactory: ComponentFactory<GenAiConfig, GenAiProcessor
     compileAgents(cfg.agents, path);
     return cfg;
   },
+  capabilities: { readsBodies: true },
   create: (cfg, ctx) => new GenAiProcessor(cfg, ctx),
 };

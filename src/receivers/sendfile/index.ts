@@ -38,7 +38,7 @@ const TRACEPOINTS = ['sys_enter_sendfile64', 'sys_exit_sendfile64'];
 /** The tcp receiver's maps the object shares: what it emits joins that object's connections. */
 const SHARED_MAPS = ['conns', 'events', 'filter_pids'];
 
-class SendfileReceiver implements ReceiverComponent {
+export class SendfileReceiver implements ReceiverComponent {
   private probe?: NativeProbe;
   private readonly joiner: FileSendJoiner;
   private stopped?: Promise<void>;
@@ -114,7 +114,7 @@ class SendfileReceiver implements ReceiverComponent {
   }
 }
 
-export const sendfileReceiverFactory: ComponentFactory<SendfileReceiverConfig, ReceiverComponent> & { spec: SectionSpec } = {
+export const sendfileReceiverFactory: ComponentFactory<SendfileReceiverConfig, SendfileReceiver> & { spec: SectionSpec } = {
   type: 'sendfile',
   kind: 'receiver',
   description: "bodies sent with sendfile(2), read again from their files and joined to the tcp receiver's connections",
@@ -131,6 +131,9 @@ unreadable by the time it is read again leaves a gap (drops.sendfile_unread_byte
 bodies come through a pipe, which cannot be read again: they stay exact kernel-side gaps.`,
   spec: sendfileReceiverSpec,
   parseConfig: (raw, path) => parseSection<SendfileReceiverConfig>(raw, path, sendfileReceiverSpec),
-  joins: (cfg) => ({ receiver: cfg.tcp_receiver, type: 'tcp', key: 'tcp_receiver' }),
+  capabilities: {
+    joins: (cfg) => ({ receiver: cfg.tcp_receiver, type: 'tcp', key: 'tcp_receiver' }),
+    backend: (r) => r.backend,
+  },
   create: (cfg, ctx) => new SendfileReceiver(cfg, ctx),
 };

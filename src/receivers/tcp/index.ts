@@ -117,11 +117,12 @@ export class TcpReceiver implements ReceiverComponent {
   }
 }
 
-export const tcpReceiverFactory: ComponentFactory<TcpReceiverConfig, ReceiverComponent> & { spec: SectionSpec } = {
+export const tcpReceiverFactory: ComponentFactory<TcpReceiverConfig, TcpReceiver> & { spec: SectionSpec } = {
   type: 'tcp',
   kind: 'receiver',
   description: 'payload bytes of TCP connections (IPv4/IPv6, client and server, both directions) from eBPF probes',
   spec: tcpReceiverSpec,
   parseConfig: parseTcpReceiverConfig,
+  capabilities: { kernelFilters: true, backend: (r) => r.backend },
   create: (cfg, ctx) => new TcpReceiver(cfg, ctx),
 };

@@ -88,23 +88,18 @@ export class HttpProcessor implements ChunkProcessorComponent, ConnOwner {
     this.detectors = opts.detectors ?? PROTOCOLS.map((p) => p.detector(this.limits));
     for (const p of PROTOCOLS) if (p.takeOver !== undefined) for (const t of p.upgradeTokens ?? []) this.upgrades.set(t, p);
     this.resources = new ResourceCache(cfg.service_names, cfg.command_line, opts.procRoot);
+    // Span processors downstream read bodies (span.internal): with inspect_bodies `auto`, keep JSON/SSE POST bodies.
+    for (const reader of ctx.bodiesReadBy ?? []) {
+      if (cfg.inspect_bodies === 'never') this.log.warn(`${reader} reads request/response bodies, but inspect_bodies is never: it will see none`);
+      else {
+        this.limits.inspectBodies = true;
+        this.log.debug(`keeps JSON/SSE bodies for ${reader}`);
+      }
+    }
   }
 
   setConsumer(next: SpanConsumer): void {
     this.consumer = next;
-  }
-
-  /**
-   * A span processor downstream reads bodies (span.internal): with inspect_bodies `auto`, keep
-   * JSON/SSE POST bodies from now on. Called by the service while it builds the pipeline.
-   */
-  inspectBodies(requestedBy: string): boolean {
-    if (this.cfg.inspect_bodies === 'never') {
-      this.log.warn(`${requestedBy} reads request/response bodies, but inspect_bodies is never: it will see none`);
-      return false;
-    }
-    this.limits.inspectBodies = true;
-    return true;
   }
 
   async start(): Promise<void> {

@@ -1,14 +1,15 @@
-// Push-down of domain_filter rules into the tcp receiver's in-kernel filters, decided once while
-// the service builds the pipelines. The span processors keep filtering in user space; the kernel
-// filter only has to let through at least what every pipeline fed by the receiver keeps:
+// Push-down of span processors' filters (Capabilities.kernelFilter: domain_filter's rules) into
+// the receivers' in-kernel filters (Capabilities.kernelFilters: the tcp receiver's), decided once
+// while the service builds the pipelines, from the configs alone. The span processors keep
+// filtering in user space; the kernel filter only has to let through at least what every
+// pipeline fed by the receiver keeps:
 //   - every such pipeline has a processor with a kernel filter (else nothing is pushed);
 //   - ports are pushed when every pipeline's filter has ports (their union), addresses likewise;
 //   - merged with the receiver's own settings: ports intersected with ports already set (an empty
 //     intersection pushes nothing), addresses only when the receiver has none.
-// Only the `tcp` receiver type has these filters.
 
-import type { KernelFilter, SpanProcessorComponent } from '../../core/component';
-import type { CollectorConfig } from '../../config/loader';
+import type { KernelFilter } from './core/component';
+import type { CollectorConfig } from './config/loader';
 
 export interface PushdownPlan {
   config: unknown;
@@ -16,17 +17,27 @@ export interface PushdownPlan {
   note: string;
 }
 
-export function planPushdown(c: CollectorConfig, processorsOf: (pipelineId: string) => SpanProcessorComponent[]): Map<string, PushdownPlan> {
+/** The kernel filters a pipeline's span processors declare, in order (null: that processor has none). */
+export function declaredFilters(c: CollectorConfig, pipelineId: string): Array<KernelFilter | null> {
+  const p = c.pipelines.find((x) => x.id === pipelineId)!;
+  return p.processors.slice(1).map((id) => {
+    const pc = c.processors.get(id)!;
+    return pc.factory.capabilities?.kernelFilter?.(pc.config) ?? null;
+  });
+}
+
+export function planPushdown(
+  c: CollectorConfig,
+  filtersOf: (pipelineId: string) => Array<KernelFilter | null> = (p) => declaredFilters(c, p),
+): Map<string, PushdownPlan> {
   const plans = new Map<string, PushdownPlan>();
   for (const [id, rc] of c.receivers) {
-    if (rc.type !== 'tcp') continue;
+    if (!rc.factory.capabilities?.kernelFilters) continue;
     const fed = c.pipelines.filter((p) => p.receivers.includes(id));
     if (fed.length === 0) continue;
     const filters: KernelFilter[] = [];
     for (const p of fed) {
-      const f = processorsOf(p.id)
-        .map((proc) => proc.kernelFilter?.() ?? null)
-        .find((x) => x !== null);
+      const f = filtersOf(p.id).find((x) => x !== null);
       if (!f) break;
       filters.push(f);
     }
