@@ -77,7 +77,7 @@ function benchParser(): void {
     const ctx: HandlerContext = {
       meta: META,
       // The processor's own limits for its default config (whatever fields HandlerLimits has today).
-      limits: new HttpProcessor(httpProcessorFactory.parseConfig({}, 'processors::http'), { id: 'http', logger: quiet }).limits,
+      limits: new HttpProcessor(httpProcessorFactory.parseConfig({}, 'processors::http'), { id: 'http', logger: quiet }, { consumeSpans() {} }).limits,
       stats: new Counters(),
       pid: 1,
       comm: 'bench',
@@ -156,20 +156,19 @@ async function benchPipeline(): Promise<void> {
   const file = path.join(tmp, 'spans.jsonl');
   try {
     const ctx = (id: string) => ({ id, logger: quiet });
-    const proc = new HttpProcessor(httpProcessorFactory.parseConfig({}, 'processors::http'), ctx('http'));
-    const batch = batchProcessorFactory.create(batchProcessorFactory.parseConfig({}, 'processors::batch'), ctx('batch'));
+    // Back to front: each stage is created with the next.
     const exp = fileExporterFactory.create(fileExporterFactory.parseConfig({ path: file, flush_interval: '200ms' }, 'exporters::file'), ctx('file'));
     await exp.start();
     let spans = 0;
-    (batch as unknown as { setConsumer(c: { consumeSpans(s: SpanRecord[]): void }): void }).setConsumer({
+    const batch = batchProcessorFactory.create(batchProcessorFactory.parseConfig({}, 'processors::batch'), ctx('batch'), {
       consumeSpans: (s) => {
         spans += s.length;
         exp.consumeSpans(s);
       },
     });
-    await (batch as unknown as { start?: () => Promise<void> }).start?.();
-    proc.setConsumer(batch as unknown as { consumeSpans(s: SpanRecord[]): void });
-    await proc.start?.();
+    await batch.start();
+    const proc = new HttpProcessor(httpProcessorFactory.parseConfig({}, 'processors::http'), ctx('http'), batch);
+    await proc.start();
     // 64 server connections of this process (pid of the bench: a real /proc entry), exchanges in turn.
     const conns = Array.from({ length: 64 }, (_, i) => ({
       meta: { ...META, connId: `c-${i}`, remotePort: 40000 + i },
@@ -251,12 +250,12 @@ async function benchRingbuf(): Promise<void> {
         settings: cfg,
         rodata: f.rodata,
         mapEntries: f.mapEntries,
-        consumer: () => ({
+        consumer: {
           consumeChunks: (chunks: CaptureChunk[]) => {
             records += chunks.length;
             for (const c of chunks) bytes += c.data.length;
           },
-        }),
+        },
         logger: quiet,
       });
       const session = await cand.start();

@@ -1,7 +1,10 @@
-// Builds the components a config describes, wires them, runs them and stops them.
+// Builds the components a config describes, runs them and stops them.
 //
 //   receivers ──(fan-out per pipeline)──► http ──► span processors ──► exporters (fan-out)
 //
+// Built back to front, as in the Collector: exporters, then each pipeline's processors last to
+// first, then receivers, each created with its next consumer (never wired later). What a
+// component needs from the service is declared on its factory (Capabilities).
 // Like the Collector, receivers and exporters are one instance per ID, shared by the
 // pipelines that list them; processors are one instance per pipeline, since they hold
 // per-stream state. Start order is exporters, processors, receivers (nothing flows before
@@ -63,57 +66,61 @@ export class Service {
     this.build();
   }
 
-  private create<C extends Component>(cfg: ComponentConfig, label: string, more: Partial<CreateContext> = {}): Running<C> {
-    const findReceiver = (id: string) => this.receivers.get(id)?.component;
-    const component = cfg.factory.create(cfg.config, { id: cfg.id, logger: this.logger.child(label), findReceiver, ...more }) as C;
+  private create<C extends Component>(cfg: ComponentConfig, label: string, next: unknown, more: Partial<CreateContext> = {}): Running<C> {
+    const component = cfg.factory.create(cfg.config, { id: cfg.id, logger: this.logger.child(label), ...more }, next) as C;
     return { label, cfg, component };
   }
 
+  /** Back to front, as the Collector does: each component is created with its next consumer. */
   private build() {
     const c = this.config;
     for (const id of new Set(c.pipelines.flatMap((p) => p.exporters))) {
-      this.exporters.set(id, this.create<ExporterComponent>(c.exporters.get(id)!, `exporter/${id}`));
+      this.exporters.set(id, this.create<ExporterComponent>(c.exporters.get(id)!, `exporter/${id}`, undefined));
     }
     const chunkTargets = new Map<string, Array<{ id: string; consumer: ChunkConsumer }>>();
     for (const p of c.pipelines) {
       const label = (id: string) => (c.pipelines.length > 1 ? `processor/${id}@${p.id}` : `processor/${id}`);
+      const exporters = p.exporters.map((id) => ({ id: `exporter/${id}`, consumer: this.exporters.get(id)!.component as SpanConsumer }));
+      let next: SpanConsumer = exporters.length === 1 ? exporters[0]!.consumer : new SpanFanout(exporters, this.logger.child(`pipeline/${p.id}`));
+      // Span processors last to first, each handing on to the one after it, the last to the exporters.
+      const processors: BuiltPipeline['processors'] = [];
+      for (const id of p.processors.slice(1).reverse()) {
+        const proc = this.create<SpanProcessorComponent>(c.processors.get(id)!, label(id), next);
+        processors.unshift({ ...proc, pipeline: p.id });
+        next = proc.component;
+      }
       // Span processors that read bodies (genai) make the http processor keep them (never exported).
       const bodiesReadBy = p.processors
         .slice(1)
         .filter((id) => c.processors.get(id)!.factory.capabilities?.readsBodies)
         .map(label);
-      const processors = p.processors.map((id, i) => {
-        const more = i === 0 ? { bodiesReadBy } : {};
-        return { ...this.create<ChunkProcessorComponent | SpanProcessorComponent>(c.processors.get(id)!, label(id), more), pipeline: p.id };
-      });
-      const exporters = p.exporters.map((id) => ({ id: `exporter/${id}`, consumer: this.exporters.get(id)!.component as SpanConsumer }));
-      const tail: SpanConsumer = exporters.length === 1 ? exporters[0]!.consumer : new SpanFanout(exporters, this.logger.child(`pipeline/${p.id}`));
-      // Chain back to front: each processor hands on to the next, the last to the exporters.
-      let next: SpanConsumer = tail;
-      for (let i = processors.length - 1; i >= 1; i--) {
-        const proc = processors[i]!.component as SpanProcessorComponent;
-        proc.setConsumer(next);
-        next = proc;
-      }
-      const head = processors[0]!.component as ChunkProcessorComponent;
-      head.setConsumer(next);
+      const head = this.create<ChunkProcessorComponent>(c.processors.get(p.processors[0]!)!, label(p.processors[0]!), next, { bodiesReadBy });
+      processors.unshift({ ...head, pipeline: p.id });
       for (const r of p.receivers) {
         const list = chunkTargets.get(r) ?? [];
-        list.push({ id: processors[0]!.label, consumer: head });
+        list.push({ id: head.label, consumer: head.component });
         chunkTargets.set(r, list);
       }
       this.pipelines.push({ id: p.id, processors });
     }
     // In-kernel filters derived from the pipelines' filtering processors (domain_filter).
     const pushed = planPushdown(c);
-    for (const [id, targets] of chunkTargets) {
+    const created = new Map<string, Running<ReceiverComponent>>();
+    const createReceiver = (id: string): Running<ReceiverComponent> => {
+      let running = created.get(id);
+      if (running) return running;
       const plan = pushed.get(id);
       if (plan) this.logger.info(`receiver/${id}: ${plan.note}`);
       const rcfg = plan ? { ...c.receivers.get(id)!, config: plan.config } : c.receivers.get(id)!;
-      const running = this.create<ReceiverComponent>(rcfg, `receiver/${id}`);
-      running.component.setConsumer(new ChunkFanout(targets, this.logger.child(`receiver/${id}`)));
-      this.receivers.set(id, running);
-    }
+      // A receiver that joins another's connections (sendfile → tcp) is created after that one, with it.
+      const joins = rcfg.factory.capabilities?.joins?.(rcfg.config);
+      const joined = joins && chunkTargets.has(joins.receiver) ? createReceiver(joins.receiver).component : undefined;
+      const fanout = new ChunkFanout(chunkTargets.get(id)!, this.logger.child(`receiver/${id}`));
+      running = this.create<ReceiverComponent>(rcfg, `receiver/${id}`, fanout, joined ? { joined } : {});
+      created.set(id, running);
+      return running;
+    };
+    for (const id of chunkTargets.keys()) this.receivers.set(id, createReceiver(id));
   }
 
   /** Starts everything; resolves once every receiver has started (then logs `ready`). */

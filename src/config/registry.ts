@@ -4,7 +4,7 @@
 
 import type { ComponentFactory, ComponentKind } from '../core/component';
 
-export type AnyFactory = ComponentFactory<any, any>;
+export type AnyFactory = ComponentFactory<any, any, any>;
 
 export class Registry {
   private readonly byKind = new Map<ComponentKind, Map<string, AnyFactory>>();

@@ -1,6 +1,7 @@
 // Component model, after the OpenTelemetry Collector: each component type has a factory
-// (type, default config, validation, create). start() returns quickly; shutdown() is
-// idempotent, safe without start(), and flushes what the component holds.
+// (type, default config, validation, declared capabilities, create). A component gets its next
+// consumer when it is created. start() returns quickly; shutdown() is idempotent, safe without
+// start(), and flushes what the component holds.
 
 import type { ChunkConsumer, SpanConsumer } from './types';
 import type { Logger } from './logger';
@@ -21,8 +22,8 @@ export interface CreateContext {
   /** Component ID, `type[/name]`. */
   id: string;
   logger: Logger;
-  /** Another receiver of the same service, by ID (for a receiver that joins its connections). */
-  findReceiver?(id: string): ReceiverComponent | undefined;
+  /** For a receiver that joins another's connections (Capabilities.joins): that receiver, created before it. */
+  joined?: ReceiverComponent;
   /**
    * For a chunk processor: the span processors after it in its pipeline that read bodies
    * (Capabilities.readsBodies), by label; it keeps bodies for them. Empty or absent: none do.
@@ -30,15 +31,11 @@ export interface CreateContext {
   bodiesReadBy?: readonly string[];
 }
 
-export interface ReceiverComponent extends Component {
-  /** Where captured chunks go; set by the pipeline before start(). */
-  setConsumer(next: ChunkConsumer): void;
-}
+/** Captures chunks and hands them to the consumer it was created with. */
+export type ReceiverComponent = Component;
 
 /** Turns captured bytes into spans (the http processor). Always first in a pipeline. */
-export interface ChunkProcessorComponent extends Component, ChunkConsumer {
-  setConsumer(next: SpanConsumer): void;
-}
+export interface ChunkProcessorComponent extends Component, ChunkConsumer {}
 
 /**
  * What a span processor drops for sure unless a connection matches, in the terms of the tcp
@@ -53,9 +50,7 @@ export interface KernelFilter {
 }
 
 /** Works on spans (genai, redaction, batch, ...). */
-export interface SpanProcessorComponent extends Component, SpanConsumer {
-  setConsumer(next: SpanConsumer): void;
-}
+export interface SpanProcessorComponent extends Component, SpanConsumer {}
 
 export interface ExporterComponent extends Component, SpanConsumer {}
 
@@ -88,7 +83,11 @@ export interface Capabilities<Cfg = unknown, C extends Component = Component> {
   joins?(cfg: Cfg): { receiver: string; type: string; key: string };
 }
 
-export interface ComponentFactory<Cfg = unknown, C extends Component = Component> {
+/**
+ * `Next`: what the component hands its output to, given at creation (never set later): receivers a
+ * ChunkConsumer, processors a SpanConsumer; exporters are last and get none.
+ */
+export interface ComponentFactory<Cfg = unknown, C extends Component = Component, Next = void> {
   type: string;
   kind: ComponentKind;
   /** For processors: what they consume. */
@@ -104,7 +103,11 @@ export interface ComponentFactory<Cfg = unknown, C extends Component = Component
    */
   parseConfig(raw: unknown, path: string): Cfg;
   capabilities?: Capabilities<Cfg, C>;
-  create(cfg: Cfg, ctx: CreateContext): C;
+  /**
+   * The service builds a pipeline back to front (exporters, processors in reverse, receivers), so
+   * `next` already exists; a component hands on to it and to nothing else.
+   */
+  create(cfg: Cfg, ctx: CreateContext, next: Next): C;
 }
 
 /** A user-facing configuration error; the CLI prints it without a stack trace. */

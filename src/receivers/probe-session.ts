@@ -38,7 +38,7 @@ export class ProbeSession {
     receiverName: string,
     objectPath: string,
     options: ProbeOpenOptions,
-    private readonly consumer: () => ChunkConsumer | undefined,
+    private readonly consumer: ChunkConsumer,
     private readonly logger: Logger,
   ) {
     const addon = loadAddon();
@@ -62,7 +62,7 @@ export class ProbeSession {
     const chunks: CaptureChunk[] = [];
     try {
       this.decoder.decodeBatch(batch, chunks);
-      if (chunks.length) this.consumer()?.consumeChunks(chunks);
+      if (chunks.length) this.consumer.consumeChunks(chunks);
     } catch (e) {
       // Never let a downstream bug stop capture; count it and say so (rate-limited by count).
       if (this.consumerErrors++ < 5) this.logger.error(`processing a batch failed: ${(e as Error).stack ?? e}`);

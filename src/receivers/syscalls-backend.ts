@@ -44,7 +44,7 @@ export interface SyscallsBackendOptions {
    * load, it is loaded again without them, and the session says why in `withoutOptional`.
    */
   optionalPrograms?: string[];
-  consumer: () => ChunkConsumer | undefined;
+  consumer: ChunkConsumer;
   logger: Logger;
 }
 

@@ -77,12 +77,15 @@ for (const server of ['uvicorn', 'hypercorn'] as const) {
     // Only the server process, so other traffic on the host does not count; no port filter: the
     // socket's local port is gone once it reached TCP_CLOSE, so a late record read afresh from it
     // would land on a new connection (and a port filter would drop it).
-    const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ pids: [srv.pid] }, 'receivers::tcp'), {
-      id: 'tcp',
-      logger: createLogger('warn'),
-    });
     const chunks: CaptureChunk[] = [];
-    receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
+    const receiver = tcpReceiverFactory.create(
+      tcpReceiverFactory.parseConfig({ pids: [srv.pid] }, 'receivers::tcp'),
+      {
+        id: 'tcp',
+        logger: createLogger('warn'),
+      },
+      { consumeChunks: (c) => void chunks.push(...c) },
+    );
     await receiver.start();
     let stats: Record<string, number>;
     try {
@@ -114,9 +117,12 @@ for (const server of ['uvicorn', 'hypercorn'] as const) {
 
 test('the same on the receive side: a response read after the socket reached TCP_CLOSE stays on its connection', async () => {
   const port = await freePort();
-  const receiver = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [port] }, 'receivers::tcp'), { id: 'tcp', logger: createLogger('warn') });
   const chunks: CaptureChunk[] = [];
-  receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
+  const receiver = tcpReceiverFactory.create(
+    tcpReceiverFactory.parseConfig({ ports: [port] }, 'receivers::tcp'),
+    { id: 'tcp', logger: createLogger('warn') },
+    { consumeChunks: (c) => void chunks.push(...c) },
+  );
   await receiver.start();
   let pid = 0;
   try {

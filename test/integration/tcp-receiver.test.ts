@@ -15,12 +15,15 @@ import { ROOT, freePort, run, startServer, stop } from './harness';
 const fixture = (name: string) => path.join(ROOT, 'test', 'fixtures', name);
 
 async function capture(cfg: Record<string, unknown>, traffic: () => Promise<void>) {
-  const r = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig(cfg, 'receivers::tcp'), {
-    id: 'tcp',
-    logger: createLogger('warn'),
-  });
   const chunks: CaptureChunk[] = [];
-  r.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
+  const r = tcpReceiverFactory.create(
+    tcpReceiverFactory.parseConfig(cfg, 'receivers::tcp'),
+    {
+      id: 'tcp',
+      logger: createLogger('warn'),
+    },
+    { consumeChunks: (c) => void chunks.push(...c) },
+  );
   await r.start();
   try {
     await traffic();

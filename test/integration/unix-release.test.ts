@@ -38,12 +38,15 @@ test('unix: an answer on a duplicated descriptor stays on its connection; a clie
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-unix-release-'));
   const sock = path.join(dir, 'handoff.sock');
   const server = await handoffServer(sock, 2);
-  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock] }, 'receivers::unix'), {
-    id: 'unix',
-    logger: createLogger('warn'),
-  });
   const chunks: CaptureChunk[] = [];
-  receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
+  const receiver = unixReceiverFactory.create(
+    unixReceiverFactory.parseConfig({ include: [sock] }, 'receivers::unix'),
+    {
+      id: 'unix',
+      logger: createLogger('warn'),
+    },
+    { consumeChunks: (c) => void chunks.push(...c) },
+  );
   await receiver.start();
   let nodePid = 0;
   try {
@@ -77,12 +80,12 @@ test('unix: a connection the path filter mutes after its first records still end
   // It answers late, so the mute has reached the kernel by then (it applies at a connection's next call).
   const server = await handoffServer(sock, 1, 0.5);
   // Only the server process (other traffic on the host does not count), and a path it does not match.
+  const chunks: CaptureChunk[] = [];
   const receiver = unixReceiverFactory.create(
     unixReceiverFactory.parseConfig({ include: [path.join(dir, 'wanted.sock')], pids: [server.pid] }, 'receivers::unix'),
     { id: 'unix', logger: createLogger('warn') },
+    { consumeChunks: (c) => void chunks.push(...c) },
   );
-  const chunks: CaptureChunk[] = [];
-  receiver.setConsumer({ consumeChunks: (c) => void chunks.push(...c) });
   await receiver.start();
   let stats: Record<string, number>;
   try {

@@ -63,42 +63,42 @@ async function runBackend(backend: (typeof BACKENDS)[number]): Promise<Result> {
   const t0 = Date.now();
   const result: Result = { kernel: os.release(), backend, loaded: false, ms: 0 };
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
+  // Built back to front: each component is created with its next consumer.
+  const spans: SpanRecord[] = [];
+  const spansAlone: SpanRecord[] = [];
+  const http = httpProcessorFactory.create(
+    httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'),
+    { id: 'http', logger },
+    { consumeSpans: (s) => void spans.push(...s) },
+  );
+  const httpAlone = httpProcessorFactory.create(
+    httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'),
+    { id: 'http', logger },
+    { consumeSpans: (s) => void spansAlone.push(...s) },
+  );
+  const debug = process.env.MATRIX_DEBUG === '1';
   const receiver = tcpReceiverFactory.create(
     tcpReceiverFactory.parseConfig({ ports: [PORT, SENDFILE_PORT, NGINX_PORT, NGINX_TLS_PORT, NODE_TLS_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp'),
     { id: 'tcp', logger },
-  );
-  // sendfile bodies, joined to the tcp receiver's connections.
-  const files = sendfileReceiverFactory.create(sendfileReceiverFactory.parseConfig({}, 'sendfile'), {
-    id: 'sendfile',
-    logger,
-    findReceiver: (id) => (id === 'tcp' ? receiver : undefined),
-  });
-  // A second tcp receiver without one, on nginx only.
-  const alone = tcpReceiverFactory.create(tcpReceiverFactory.parseConfig({ ports: [NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp/alone'), {
-    id: 'tcp/alone',
-    logger,
-  });
-  const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), { id: 'http', logger });
-  const httpAlone = httpProcessorFactory.create(httpProcessorFactory.parseConfig({ capture_bodies: true, max_body_bytes: '1MiB' }, 'http'), {
-    id: 'http',
-    logger,
-  });
-  const spans: SpanRecord[] = [];
-  const spansAlone: SpanRecord[] = [];
-  http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
-  httpAlone.setConsumer({ consumeSpans: (s) => void spansAlone.push(...s) });
-  alone.setConsumer(httpAlone);
-  const debug = process.env.MATRIX_DEBUG === '1';
-  receiver.setConsumer({
-    consumeChunks: (chunks) => {
-      if (debug)
-        for (const c of chunks)
-          console.log(
-            `CHUNK ${backend} ${c.kind} pid=${c.pid} ${c.comm} ${c.direction} ${c.conn.role} ${c.conn.localPort}->${c.conn.remotePort} off=${c.offset} len=${c.data.length} lost=${c.lostAfter} ${JSON.stringify(c.data.subarray(0, 24).toString('latin1'))}`,
-          );
-      http.consumeChunks(chunks);
+    {
+      consumeChunks: (chunks) => {
+        if (debug)
+          for (const c of chunks)
+            console.log(
+              `CHUNK ${backend} ${c.kind} pid=${c.pid} ${c.comm} ${c.direction} ${c.conn.role} ${c.conn.localPort}->${c.conn.remotePort} off=${c.offset} len=${c.data.length} lost=${c.lostAfter} ${JSON.stringify(c.data.subarray(0, 24).toString('latin1'))}`,
+            );
+        http.consumeChunks(chunks);
+      },
     },
-  });
+  );
+  // sendfile bodies, joined to the tcp receiver's connections (its chunks go where the tcp receiver's go).
+  const files = sendfileReceiverFactory.create(sendfileReceiverFactory.parseConfig({}, 'sendfile'), { id: 'sendfile', logger, joined: receiver }, http);
+  // A second tcp receiver without one, on nginx only.
+  const alone = tcpReceiverFactory.create(
+    tcpReceiverFactory.parseConfig({ ports: [NGINX_PORT], backend, ring_buffer_bytes: '4MiB' }, 'tcp/alone'),
+    { id: 'tcp/alone', logger },
+    httpAlone,
+  );
   await http.start();
   await httpAlone.start();
   const receivers: ReceiverComponent[] = [receiver, files, alone];
@@ -216,14 +216,17 @@ async function runUnix(backend: (typeof BACKENDS)[number]): Promise<Result> {
   for (let i = 0; i < 200 && spawnSync('curl', ['-s', '--unix-socket', sock, 'http://localhost/']).status !== 0; i++)
     await new Promise((r) => setTimeout(r, 100));
   const logger = createLogger(process.env.MATRIX_DEBUG === '1' ? 'debug' : 'warn');
-  const receiver = unixReceiverFactory.create(unixReceiverFactory.parseConfig({ include: [sock], ring_buffer_bytes: '4MiB', backend }, 'unix'), {
-    id: 'unix',
-    logger,
-  });
-  const http = httpProcessorFactory.create(httpProcessorFactory.parseConfig({}, 'http'), { id: 'http', logger });
   const spans: SpanRecord[] = [];
-  http.setConsumer({ consumeSpans: (s) => void spans.push(...s) });
-  receiver.setConsumer(http);
+  const http = httpProcessorFactory.create(
+    httpProcessorFactory.parseConfig({}, 'http'),
+    { id: 'http', logger },
+    { consumeSpans: (s) => void spans.push(...s) },
+  );
+  const receiver = unixReceiverFactory.create(
+    unixReceiverFactory.parseConfig({ include: [sock], ring_buffer_bytes: '4MiB', backend }, 'unix'),
+    { id: 'unix', logger },
+    http,
+  );
   await http.start();
   try {
     await receiver.start();

@@ -3,7 +3,7 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ComponentFactory, ExporterComponent, Stats } from '../../src/core/component';
-import type { SpanRecord } from '../../src/core/types';
+import type { ChunkConsumer, SpanRecord } from '../../src/core/types';
 import { parseSection } from '../../src/config/schema';
 import { loadConfigText } from '../../src/config/loader';
 import { Service } from '../../src/service';
@@ -151,12 +151,12 @@ test('one failing or hanging shutdown does not stop the others', async () => {
 });
 
 test('when every receiver fails to start, start() rejects with a user error after cleaning up', async () => {
-  const failing: ComponentFactory<unknown, FakeReceiver> = {
+  const failing: ComponentFactory<unknown, FakeReceiver, ChunkConsumer> = {
     type: 'tcp',
     kind: 'receiver',
     description: 'fails',
     parseConfig: (raw, p) => parseSection(raw, p, {}),
-    create: (_c, ctx) => new FakeReceiver(ctx, true),
+    create: (_c, ctx, next) => new FakeReceiver(ctx, next, true),
   };
   const reg = testRegistry([tapFactory, memFactory]);
   // Replace the fake receiver with the failing one.
@@ -170,12 +170,12 @@ test('when every receiver fails to start, start() rejects with a user error afte
 });
 
 test('a receiver that fails to start does not stop the others; ready says how many run', async () => {
-  const flaky: ComponentFactory<{ fail: boolean }, FakeReceiver> = {
+  const flaky: ComponentFactory<{ fail: boolean }, FakeReceiver, ChunkConsumer> = {
     type: 'flaky',
     kind: 'receiver',
     description: 'fails on demand',
     parseConfig: (raw, p) => parseSection(raw, p, { fail: { type: 'bool', default: false } }),
-    create: (cfg, ctx) => new FakeReceiver(ctx, cfg.fail),
+    create: (cfg, ctx, next) => new FakeReceiver(ctx, next, cfg.fail),
   };
   const logger = memoryLogger();
   const text = TWO_PIPELINES.replace('  tcp:', '  tcp:\n  flaky:\n    fail: true').replace(

@@ -76,7 +76,7 @@ test('config: unknown key and bad values are ConfigErrors naming the path', () =
 
 test('config: create gives a working component', async () => {
   const cfg = httpProcessorFactory.parseConfig({ idle_timeout: '50ms' }, P);
-  const c = httpProcessorFactory.create(cfg, { id: 'http', logger: quietLogger });
+  const c = httpProcessorFactory.create(cfg, { id: 'http', logger: quietLogger }, { consumeSpans() {} });
   await c.start();
   await c.start();
   assert.equal(c.stats()['connections.active'], 0);

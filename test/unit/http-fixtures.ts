@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/core/logger';
-import type { CaptureChunk, ConnectionMeta, Direction, SpanRecord } from '../../src/core/types';
+import type { CaptureChunk, ConnectionMeta, Direction, SpanConsumer, SpanRecord } from '../../src/core/types';
 import { httpProcessorFactory, HttpProcessor, type HttpProcessorConfig } from '../../src/processors/http';
 
 /** Deterministic PRNG (mulberry32). */
@@ -40,12 +40,12 @@ export interface Harness {
   spans: () => SpanRecord[];
 }
 
-/** `bodiesReadBy`: span processors downstream that read bodies (as the service tells it). */
-export function makeProcessor(raw: Record<string, unknown> = {}, bodiesReadBy: string[] = []): Harness {
+/** `bodiesReadBy`: span processors downstream that read bodies (as the service tells it); `next`: instead of the batches. */
+export function makeProcessor(raw: Record<string, unknown> = {}, bodiesReadBy: string[] = [], next?: SpanConsumer): Harness {
   const cfg: HttpProcessorConfig = httpProcessorFactory.parseConfig(raw, 'processors::http');
-  const proc = new HttpProcessor(cfg, { id: 'http', logger: quietLogger, bodiesReadBy }, { procRoot: fakeProc() });
   const batches: SpanRecord[][] = [];
-  proc.setConsumer({ consumeSpans: (s) => void batches.push(s) });
+  next ??= { consumeSpans: (s) => void batches.push(s) };
+  const proc = new HttpProcessor(cfg, { id: 'http', logger: quietLogger, bodiesReadBy }, next, { procRoot: fakeProc() });
   return { proc, batches, spans: () => batches.flat() };
 }
 

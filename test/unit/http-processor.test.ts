@@ -538,8 +538,7 @@ test('processor: shutdown flushes in-flight exchanges as shutdown, is idempotent
 });
 
 test('processor: a throwing consumer never throws into the receiver', () => {
-  const { proc } = makeProcessor();
-  proc.setConsumer({
+  const { proc } = makeProcessor({}, [], {
     consumeSpans: () => {
       throw new Error('boom');
     },

@@ -6,8 +6,11 @@ import { makeSpan, memoryLogger } from './helpers/fakes';
 
 function batcher(settings: Record<string, unknown>) {
   const batches: SpanRecord[][] = [];
-  const p = new BatchProcessor(batchProcessorFactory.parseConfig(settings, 'processors::batch'), { id: 'batch', logger: memoryLogger() });
-  p.setConsumer({ consumeSpans: (s) => batches.push(s) });
+  const p = new BatchProcessor(
+    batchProcessorFactory.parseConfig(settings, 'processors::batch'),
+    { id: 'batch', logger: memoryLogger() },
+    { consumeSpans: (s) => batches.push(s) },
+  );
   return { p, batches, sizes: () => batches.map((b) => b.length) };
 }
 const spans = (n: number) => Array.from({ length: n }, () => makeSpan());

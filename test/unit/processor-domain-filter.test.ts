@@ -8,11 +8,12 @@ import type { CollectorConfig, ComponentConfig } from '../../src/config/loader';
 import type { KernelFilter } from '../../src/core/component';
 import { tcpReceiverFactory } from '../../src/receivers/tcp';
 import { unixReceiverFactory } from '../../src/receivers/unix';
-import type { SpanRecord } from '../../src/core/types';
-import { makeSpan, memoryLogger } from './helpers/fakes';
+import type { SpanConsumer, SpanRecord } from '../../src/core/types';
+import { DISCARD, makeSpan, memoryLogger } from './helpers/fakes';
 
 const P = 'processors::domain_filter';
-const make = (raw: unknown) => new DomainFilterProcessor(domainFilterProcessorFactory.parseConfig(raw, P), { id: 'domain_filter', logger: memoryLogger() });
+const make = (raw: unknown, next: SpanConsumer = DISCARD) =>
+  new DomainFilterProcessor(domainFilterProcessorFactory.parseConfig(raw, P), { id: 'domain_filter', logger: memoryLogger() }, next);
 /** The kernel filter the factory declares for a config (its kernelFilter capability). */
 const pushable = (raw: unknown) => kernelFilterOf(domainFilterProcessorFactory.parseConfig(raw, P));
 
@@ -52,9 +53,8 @@ test('IP / CIDR and port rules match either endpoint of the connection; kinds AN
 });
 
 test('stats count what was filtered and why; consumeSpans hands on only kept spans', () => {
-  const f = make({ include: [{ ports: [443] }], exclude: [{ hosts: ['api.anthropic.com'] }] });
   const out: SpanRecord[] = [];
-  f.setConsumer({ consumeSpans: (s) => void out.push(...s) });
+  const f = make({ include: [{ ports: [443] }], exclude: [{ hosts: ['api.anthropic.com'] }] }, { consumeSpans: (s) => void out.push(...s) });
   f.consumeSpans(ALL);
   assert.deepEqual(out, [OPENAI]);
   assert.deepEqual(f.stats(), { 'spans.in': 5, 'spans.kept': 1, 'spans.filtered': 4, 'spans.filtered.not_included': 3, 'spans.filtered.excluded': 1 });

@@ -7,7 +7,7 @@ import { NdjsonParser, SseParser } from '../../src/processors/genai/stream';
 import { analyze, recognizeRequest, responseEvents } from '../../src/processors/genai/recognize';
 import { GenAiProcessor, genaiProcessorFactory } from '../../src/processors/genai';
 import { SpanKind, type InspectedBody, type SpanRecord } from '../../src/core/types';
-import { makeSpan, memoryLogger } from './helpers/fakes';
+import { DISCARD, makeSpan, memoryLogger } from './helpers/fakes';
 import { prng } from './http-fixtures';
 
 const SSE =
@@ -165,6 +165,7 @@ function llmSpan(kind: SpanRecord['kind'], cmd: string, req: object, res: string
 }
 
 test('processor: attributes, span name, agent rules (glob, regexp, comm), resource copies, bodies dropped, stats', () => {
+  const out: SpanRecord[] = [];
   const p = new GenAiProcessor(
     genaiProcessorFactory.parseConfig(
       {
@@ -176,6 +177,7 @@ test('processor: attributes, span name, agent rules (glob, regexp, comm), resour
       'processors::genai',
     ),
     { id: 'genai', logger: memoryLogger() },
+    { consumeSpans: (s) => void out.push(...s) },
   );
   const res = JSON.stringify({
     id: 'x',
@@ -189,8 +191,6 @@ test('processor: attributes, span name, agent rules (glob, regexp, comm), resour
   const d = llmSpan(SpanKind.SERVER, 'vllm serve', { model: 'm', messages: [] }, res);
   const other = makeSpan({ attributes: { 'url.full': 'http://x/api/orders' } });
   other.internal = { request: body('{"id":1}', [], 'application/json') };
-  const out: SpanRecord[] = [];
-  p.setConsumer({ consumeSpans: (s) => void out.push(...s) });
   p.consumeSpans([a, b, c, d, other]);
   assert.deepEqual(
     out.map((s) => s.attributes['gen_ai.agent.name']),
@@ -206,7 +206,7 @@ test('processor: attributes, span name, agent rules (glob, regexp, comm), resour
 });
 
 test('processor: a Node 24 main thread\'s comm ("MainThread") names no agent: the executable name does', () => {
-  const p = new GenAiProcessor(genaiProcessorFactory.parseConfig({}, 'processors::genai'), { id: 'genai', logger: memoryLogger() });
+  const p = new GenAiProcessor(genaiProcessorFactory.parseConfig({}, 'processors::genai'), { id: 'genai', logger: memoryLogger() }, DISCARD);
   const res = JSON.stringify({ id: 'x', model: 'm-1', choices: [{ finish_reason: 'stop', message: { content: 'ok' } }] });
   const node = llmSpan(SpanKind.CLIENT, 'node client.js', { model: 'm', messages: [] }, res);
   node.internal!.comm = 'MainThread';
@@ -220,14 +220,18 @@ test('processor: a Node 24 main thread\'s comm ("MainThread") names no agent: th
 test('processor: content is off by default; on, it is redacted and capped', () => {
   const req = { model: 'm', messages: [{ role: 'user', content: 'my api_key is in the JSON', api_key: 'sk-SECRET' }] };
   const res = JSON.stringify({ choices: [{ finish_reason: 'stop', message: { content: 'x'.repeat(300) } }] });
-  const off = new GenAiProcessor(genaiProcessorFactory.parseConfig({}, 'p'), { id: 'genai', logger: memoryLogger() });
+  const off = new GenAiProcessor(genaiProcessorFactory.parseConfig({}, 'p'), { id: 'genai', logger: memoryLogger() }, DISCARD);
   const s1 = llmSpan(SpanKind.CLIENT, 'a', req, res);
   off.consumeSpans([s1]);
   assert.equal(s1.attributes['gen_ai.input.messages'], undefined);
-  const on = new GenAiProcessor(genaiProcessorFactory.parseConfig({ capture_content: true, max_content_bytes: 100 }, 'p'), {
-    id: 'genai',
-    logger: memoryLogger(),
-  });
+  const on = new GenAiProcessor(
+    genaiProcessorFactory.parseConfig({ capture_content: true, max_content_bytes: 100 }, 'p'),
+    {
+      id: 'genai',
+      logger: memoryLogger(),
+    },
+    DISCARD,
+  );
   const s2 = llmSpan(SpanKind.CLIENT, 'a', req, res);
   on.consumeSpans([s2]);
   assert.equal(s2.attributes['gen_ai.input.messages'], JSON.stringify([{ role: 'user', content: 'my api_key is in the JSON', api_key: 'REDACTED' }]));

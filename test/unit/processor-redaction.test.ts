@@ -10,9 +10,12 @@ import { makeSpan, memoryLogger } from './helpers/fakes';
 
 const P = 'processors::redaction';
 const make = (raw: Record<string, unknown> = {}) => {
-  const p = new RedactionProcessor(redactionProcessorFactory.parseConfig(raw, P), { id: 'redaction', logger: memoryLogger() });
   const out: SpanRecord[] = [];
-  p.setConsumer({ consumeSpans: (s) => void out.push(...s) });
+  const p = new RedactionProcessor(
+    redactionProcessorFactory.parseConfig(raw, P),
+    { id: 'redaction', logger: memoryLogger() },
+    { consumeSpans: (s) => void out.push(...s) },
+  );
   return { p, out };
 };
 

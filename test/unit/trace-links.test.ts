@@ -400,9 +400,8 @@ test('trace_links processor: an internal error passes the batch on unlinked, eac
   const logs: string[] = [];
   const logger = { debug() {}, info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
   const cfg = traceLinksProcessorFactory.parseConfig({}, 'processors::trace_links');
-  const p = traceLinksProcessorFactory.create(cfg, { id: 'trace_links', logger: logger as never });
   const got: SpanRecord[] = [];
-  p.setConsumer({ consumeSpans: (s) => got.push(...s) });
+  const p = traceLinksProcessorFactory.create(cfg, { id: 'trace_links', logger: logger as never }, { consumeSpans: (s) => got.push(...s) });
   await p.start();
   const waiting = span({
     kind: 'client',

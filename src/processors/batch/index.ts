@@ -28,7 +28,6 @@ export const batchProcessorSpec: SectionSpec = {
 };
 
 export class BatchProcessor implements SpanProcessorComponent {
-  private next: SpanConsumer | undefined;
   private buffer: SpanRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -37,11 +36,8 @@ export class BatchProcessor implements SpanProcessorComponent {
   constructor(
     private readonly cfg: BatchProcessorConfig,
     private readonly ctx: CreateContext,
+    private readonly next: SpanConsumer,
   ) {}
-
-  setConsumer(next: SpanConsumer): void {
-    this.next = next;
-  }
 
   async start(): Promise<void> {}
 
@@ -89,7 +85,7 @@ export class BatchProcessor implements SpanProcessorComponent {
   private emit(batch: SpanRecord[]) {
     this.counters.batches++;
     try {
-      this.next?.consumeSpans(batch);
+      this.next.consumeSpans(batch);
     } catch (e) {
       // A consumer bug must not leave the timer or the buffer in a broken state.
       this.ctx.logger.error(`next stage failed on a batch of ${batch.length} span(s): ${(e as Error).stack ?? e}`);
@@ -119,7 +115,7 @@ export class BatchProcessor implements SpanProcessorComponent {
   }
 }
 
-export const batchProcessorFactory: ComponentFactory<BatchProcessorConfig, BatchProcessor> & { spec: SectionSpec } = {
+export const batchProcessorFactory: ComponentFactory<BatchProcessorConfig, BatchProcessor, SpanConsumer> & { spec: SectionSpec } = {
   type: 'batch',
   kind: 'processor',
   stage: 'spans',
@@ -135,5 +131,5 @@ export const batchProcessorFactory: ComponentFactory<BatchProcessorConfig, Batch
     }
     return cfg;
   },
-  create: (cfg, ctx) => new BatchProcessor(cfg, ctx),
+  create: (cfg, ctx, next) => new BatchProcessor(cfg, ctx, next),
 };

@@ -57,7 +57,6 @@ export function kernelFilterOf(cfg: DomainFilterConfig): KernelFilter | null {
 }
 
 export class DomainFilterProcessor implements SpanProcessorComponent {
-  private next: SpanConsumer | undefined;
   private readonly include: Rule[];
   private readonly exclude: Rule[];
   private readonly n = { in: 0, kept: 0, notIncluded: 0, excluded: 0 };
@@ -65,12 +64,9 @@ export class DomainFilterProcessor implements SpanProcessorComponent {
   constructor(
     cfg: DomainFilterConfig,
     private readonly ctx: CreateContext,
+    private readonly next: SpanConsumer,
   ) {
     ({ include: this.include, exclude: this.exclude } = compile(cfg, ctx.id));
-  }
-
-  setConsumer(next: SpanConsumer): void {
-    this.next = next;
   }
 
   async start(): Promise<void> {}
@@ -94,7 +90,7 @@ export class DomainFilterProcessor implements SpanProcessorComponent {
     this.n.in += spans.length;
     const out = spans.filter((s) => this.keep(s));
     this.n.kept += out.length;
-    if (out.length > 0) this.next?.consumeSpans(out);
+    if (out.length > 0) this.next.consumeSpans(out);
   }
 
   stats(): Stats {
@@ -108,7 +104,7 @@ export class DomainFilterProcessor implements SpanProcessorComponent {
   }
 }
 
-export const domainFilterProcessorFactory: ComponentFactory<DomainFilterConfig, DomainFilterProcessor> & { spec: SectionSpec } = {
+export const domainFilterProcessorFactory: ComponentFactory<DomainFilterConfig, DomainFilterProcessor, SpanConsumer> & { spec: SectionSpec } = {
   type: 'domain_filter',
   kind: 'processor',
   stage: 'spans',
@@ -116,5 +112,5 @@ export const domainFilterProcessorFactory: ComponentFactory<DomainFilterConfig, 
   spec: domainFilterSpec,
   parseConfig: (raw, path) => parseDomainFilterConfig(raw, path),
   capabilities: { kernelFilter: kernelFilterOf },
-  create: (cfg, ctx) => new DomainFilterProcessor(cfg, ctx),
+  create: (cfg, ctx, next) => new DomainFilterProcessor(cfg, ctx, next),
 };

@@ -72,7 +72,6 @@ function compileAgents(rules: AgentRule[], path: string): Array<{ test: (cmd: st
 }
 
 export class GenAiProcessor implements SpanProcessorComponent {
-  private next: SpanConsumer | undefined;
   private readonly agents: ReturnType<typeof compileAgents>;
   /** resource → agent name → resource with gen_ai.agent.name. */
   private readonly resources = new WeakMap<Resource, Map<string, Resource>>();
@@ -81,13 +80,11 @@ export class GenAiProcessor implements SpanProcessorComponent {
   constructor(
     private readonly cfg: GenAiConfig,
     ctx: CreateContext,
+    private readonly next: SpanConsumer,
   ) {
     this.agents = compileAgents(cfg.agents, ctx.id);
   }
 
-  setConsumer(next: SpanConsumer): void {
-    this.next = next;
-  }
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
 
@@ -109,7 +106,7 @@ export class GenAiProcessor implements SpanProcessorComponent {
         delete s.internal.response;
       }
     }
-    this.next?.consumeSpans(spans);
+    this.next.consumeSpans(spans);
   }
 
   /** Adds GenAI attributes to one span when it is an LLM call; returns the call. */
@@ -227,7 +224,7 @@ function pathOf(url: unknown): string | undefined {
   return m ? m[1] || '/' : undefined;
 }
 
-export const genaiProcessorFactory: ComponentFactory<GenAiConfig, GenAiProcessor> & { spec: SectionSpec } = {
+export const genaiProcessorFactory: ComponentFactory<GenAiConfig, GenAiProcessor, SpanConsumer> & { spec: SectionSpec } = {
   type: 'genai',
   kind: 'processor',
   stage: 'spans',
@@ -240,5 +237,5 @@ export const genaiProcessorFactory: ComponentFactory<GenAiConfig, GenAiProcessor
     return cfg;
   },
   capabilities: { readsBodies: true },
-  create: (cfg, ctx) => new GenAiProcessor(cfg, ctx),
+  create: (cfg, ctx, next) => new GenAiProcessor(cfg, ctx, next),
 };

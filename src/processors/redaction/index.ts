@@ -71,7 +71,6 @@ function parseRedactionConfig(raw: unknown, path: string): RedactionConfig {
 }
 
 export class RedactionProcessor implements SpanProcessorComponent {
-  private next: SpanConsumer | undefined;
   private readonly policy: RedactionPolicy;
   private readonly bodyAttr: (k: string) => boolean;
   private readonly removeAttr: (k: string) => boolean;
@@ -81,6 +80,7 @@ export class RedactionProcessor implements SpanProcessorComponent {
   constructor(
     private readonly cfg: RedactionConfig,
     _ctx: CreateContext,
+    private readonly next: SpanConsumer,
   ) {
     this.policy = makePolicy(cfg);
     const extraBody = cfg.body_attributes.map(namePattern);
@@ -89,15 +89,12 @@ export class RedactionProcessor implements SpanProcessorComponent {
     this.removeAttr = (k) => remove.some((m) => m(k));
   }
 
-  setConsumer(next: SpanConsumer): void {
-    this.next = next;
-  }
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
 
   consumeSpans(spans: SpanRecord[]): void {
     for (const s of spans) this.redact(s);
-    this.next?.consumeSpans(spans);
+    this.next.consumeSpans(spans);
   }
 
   /** Redacts one span in place. */
@@ -206,7 +203,7 @@ function countRedacted(s: string): number {
   return s.includes(`${REDACTED}:${REDACTED}@`) ? n - 1 : n;
 }
 
-export const redactionProcessorFactory: ComponentFactory<RedactionConfig, RedactionProcessor> & { spec: SectionSpec } = {
+export const redactionProcessorFactory: ComponentFactory<RedactionConfig, RedactionProcessor, SpanConsumer> & { spec: SectionSpec } = {
   type: 'redaction',
   kind: 'processor',
   stage: 'spans',
@@ -214,5 +211,5 @@ export const redactionProcessorFactory: ComponentFactory<RedactionConfig, Redact
     'removes or masks secrets (auth/cookie/API-key headers, URL credentials, secret body fields, never-indexed HPACK fields) and says what on the span',
   spec: redactionSpec,
   parseConfig: (raw, path) => parseRedactionConfig(raw, path),
-  create: (cfg, ctx) => new RedactionProcessor(cfg, ctx),
+  create: (cfg, ctx, next) => new RedactionProcessor(cfg, ctx, next),
 };

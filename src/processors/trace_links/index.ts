@@ -62,7 +62,6 @@ export const traceLinksSpec: SectionSpec = {
 };
 
 export class TraceLinksProcessor implements SpanProcessorComponent {
-  private next: SpanConsumer | undefined;
   private readonly linker: Linker;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -71,6 +70,7 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
   constructor(
     private readonly cfg: TraceLinksConfig,
     private readonly ctx: CreateContext,
+    private readonly next: SpanConsumer,
   ) {
     this.linker = new Linker({
       windowMs: cfg.window,
@@ -82,10 +82,6 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
       callerContext: cfg.caller_context,
       runtime: new RuntimeClassifier({ eventLoopExecutables: cfg.event_loop_executables }),
     });
-  }
-
-  setConsumer(next: SpanConsumer): void {
-    this.next = next;
   }
 
   async start(): Promise<void> {
@@ -125,14 +121,14 @@ export class TraceLinksProcessor implements SpanProcessorComponent {
   private emit(spans: SpanRecord[]): void {
     if (spans.length === 0) return;
     try {
-      this.next?.consumeSpans(spans);
+      this.next.consumeSpans(spans);
     } catch (e) {
       this.ctx.logger.error(`next stage failed on ${spans.length} span(s): ${(e as Error).stack ?? e}`);
     }
   }
 }
 
-export const traceLinksProcessorFactory: ComponentFactory<TraceLinksConfig, TraceLinksProcessor> & { spec: SectionSpec } = {
+export const traceLinksProcessorFactory: ComponentFactory<TraceLinksConfig, TraceLinksProcessor, SpanConsumer> & { spec: SectionSpec } = {
   type: 'trace_links',
   kind: 'processor',
   stage: 'spans',
@@ -140,5 +136,5 @@ export const traceLinksProcessorFactory: ComponentFactory<TraceLinksConfig, Trac
     "joins the spans of one request through this host into one trace: both ends of a local connection, a thread-per-request server and its calls, a caller's traceparent (put it right after http)",
   spec: traceLinksSpec,
   parseConfig: (raw, path) => parseSection<TraceLinksConfig>(raw, path, traceLinksSpec),
-  create: (cfg, ctx) => new TraceLinksProcessor(cfg, ctx),
+  create: (cfg, ctx, next) => new TraceLinksProcessor(cfg, ctx, next),
 };

@@ -10,6 +10,7 @@
 // kernel-side gaps. splice(2) bodies stay such gaps in any case (a pipe cannot be read again).
 import type { ComponentFactory, CreateContext, ReceiverComponent, Stats } from '../../core/component';
 import { UserError } from '../../core/component';
+import type { ChunkConsumer } from '../../core/types';
 import { parseSection, type SectionSpec } from '../../config/schema';
 import { bpfObjectPath, loadAddon, type NativeProbe } from '../native';
 import { ensureTracefs, tracepointExists } from '../tracefs';
@@ -51,11 +52,8 @@ export class SendfileReceiver implements ReceiverComponent {
     this.joiner = new FileSendJoiner(cfg.max_reread_bytes);
   }
 
-  /** Its chunks travel with the tcp receiver's, to that receiver's consumer (same pipelines). */
-  setConsumer(): void {}
-
   async start(): Promise<void> {
-    const tcp = this.ctx.findReceiver?.(this.cfg.tcp_receiver);
+    const tcp = this.ctx.joined;
     if (!(tcp instanceof TcpReceiver)) throw new UserError(`${this.ctx.id}: no tcp receiver ${JSON.stringify(this.cfg.tcp_receiver)} runs in this collector`);
     let capture: TcpCapture;
     try {
@@ -114,7 +112,7 @@ export class SendfileReceiver implements ReceiverComponent {
   }
 }
 
-export const sendfileReceiverFactory: ComponentFactory<SendfileReceiverConfig, SendfileReceiver> & { spec: SectionSpec } = {
+export const sendfileReceiverFactory: ComponentFactory<SendfileReceiverConfig, SendfileReceiver, ChunkConsumer> & { spec: SectionSpec } = {
   type: 'sendfile',
   kind: 'receiver',
   description: "bodies sent with sendfile(2), read again from their files and joined to the tcp receiver's connections",
@@ -135,5 +133,6 @@ bodies come through a pipe, which cannot be read again: they stay exact kernel-s
     joins: (cfg) => ({ receiver: cfg.tcp_receiver, type: 'tcp', key: 'tcp_receiver' }),
     backend: (r) => r.backend,
   },
+  // Its chunks travel in the tcp receiver's ring, to that receiver's consumer (same pipelines): `next` is not used.
   create: (cfg, ctx) => new SendfileReceiver(cfg, ctx),
 };

@@ -33,7 +33,6 @@ export interface TcpCapture {
 }
 
 export class TcpReceiver implements ReceiverComponent {
-  private consumer?: ChunkConsumer;
   private session?: ProbeSession;
   private tls?: TlsCapture;
   private backendName = '';
@@ -44,6 +43,7 @@ export class TcpReceiver implements ReceiverComponent {
   constructor(
     private readonly cfg: TcpReceiverConfig,
     private readonly ctx: CreateContext,
+    private readonly consumer: ChunkConsumer,
   ) {
     this.capture.catch(() => {}); // nobody may be waiting for it
   }
@@ -51,10 +51,6 @@ export class TcpReceiver implements ReceiverComponent {
   /** Resolves once it captures; rejects when it does not start. */
   running(): Promise<TcpCapture> {
     return this.capture;
-  }
-
-  setConsumer(next: ChunkConsumer): void {
-    this.consumer = next;
   }
 
   async start(): Promise<void> {
@@ -75,7 +71,7 @@ export class TcpReceiver implements ReceiverComponent {
       settings: this.cfg,
       rodata: filters.rodata,
       mapEntries: filters.mapEntries,
-      consumer: () => this.consumer,
+      consumer: this.consumer,
       logger: this.ctx.logger,
       // A kernel that refuses the TLS uprobe programs still runs TCP capture.
       optionalPrograms: this.cfg.tls.enable ? TLS_PROGRAMS : [],
@@ -117,12 +113,12 @@ export class TcpReceiver implements ReceiverComponent {
   }
 }
 
-export const tcpReceiverFactory: ComponentFactory<TcpReceiverConfig, TcpReceiver> & { spec: SectionSpec } = {
+export const tcpReceiverFactory: ComponentFactory<TcpReceiverConfig, TcpReceiver, ChunkConsumer> & { spec: SectionSpec } = {
   type: 'tcp',
   kind: 'receiver',
   description: 'payload bytes of TCP connections (IPv4/IPv6, client and server, both directions) from eBPF probes',
   spec: tcpReceiverSpec,
   parseConfig: parseTcpReceiverConfig,
   capabilities: { kernelFilters: true, backend: (r) => r.backend },
-  create: (cfg, ctx) => new TcpReceiver(cfg, ctx),
+  create: (cfg, ctx, next) => new TcpReceiver(cfg, ctx, next),
 };

@@ -57,7 +57,6 @@ const UNIX_LAYER: KernelLayerObject = { object: 'unix_kernel', functions: ['unix
 const MAX_VERDICTS = 65536;
 
 class UnixReceiver implements ReceiverComponent {
-  private consumer?: ChunkConsumer;
   private session?: ProbeSession;
   private stopped?: Promise<void>;
   private readonly filter: PathFilter;
@@ -68,27 +67,22 @@ class UnixReceiver implements ReceiverComponent {
   constructor(
     private readonly cfg: UnixReceiverConfig,
     private readonly ctx: CreateContext,
+    private readonly consumer: ChunkConsumer,
   ) {
     this.filter = new PathFilter(cfg.include, cfg.exclude);
-  }
-
-  setConsumer(next: ChunkConsumer): void {
-    this.consumer = next;
   }
 
   async start(): Promise<void> {
     const missing = missingBpfPrivileges();
     if (missing) throw new UserError(`${this.ctx.id}: ${missing}`);
     const pids = pidFilter(this.cfg.pids);
-    const downstream: ChunkConsumer = this.filter.active
-      ? { consumeChunks: (c) => this.filtered(c) }
-      : { consumeChunks: (c) => this.consumer?.consumeChunks(c) };
+    const downstream: ChunkConsumer = this.filter.active ? { consumeChunks: (c) => this.filtered(c) } : this.consumer;
     const common = {
       receiverName: this.ctx.id,
       settings: this.cfg,
       rodata: pids.rodata,
       mapEntries: pids.mapEntries,
-      consumer: () => downstream,
+      consumer: downstream,
       logger: this.ctx.logger,
     };
     // Preference order, as for the tcp receiver: the socket layer sees io_uring too.
@@ -124,7 +118,7 @@ class UnixReceiver implements ReceiverComponent {
       if (pass) kept.push(c);
       else this.filteredChunks++;
     }
-    if (kept.length) this.consumer?.consumeChunks(kept);
+    if (kept.length) this.consumer.consumeChunks(kept);
   }
 
   shutdown(): Promise<void> {
@@ -138,11 +132,11 @@ class UnixReceiver implements ReceiverComponent {
   }
 }
 
-export const unixReceiverFactory: ComponentFactory<UnixReceiverConfig, ReceiverComponent> & { spec: SectionSpec } = {
+export const unixReceiverFactory: ComponentFactory<UnixReceiverConfig, ReceiverComponent, ChunkConsumer> & { spec: SectionSpec } = {
   type: 'unix',
   kind: 'receiver',
   description: 'payload bytes of stream unix-domain sockets (both ends) with their paths, from eBPF probes',
   spec: unixReceiverSpec,
   parseConfig: parseUnixReceiverConfig,
-  create: (cfg, ctx) => new UnixReceiver(cfg, ctx),
+  create: (cfg, ctx, next) => new UnixReceiver(cfg, ctx, next),
 };

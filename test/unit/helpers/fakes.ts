@@ -5,7 +5,7 @@ import type { ChunkProcessorComponent, ComponentFactory, CreateContext, Receiver
 import type { ChunkConsumer, CaptureChunk, Resource, SpanConsumer, SpanRecord } from '../../../src/core/types';
 import { SpanKind, StatusCode } from '../../../src/core/types';
 import { parseSection, type SectionSpec } from '../../../src/config/schema';
-import { Registry } from '../../../src/config/registry';
+import { Registry, type AnyFactory } from '../../../src/config/registry';
 import { batchProcessorFactory } from '../../../src/processors/batch';
 import { debugExporterFactory } from '../../../src/exporters/debug';
 import { fileExporterFactory } from '../../../src/exporters/file';
@@ -17,16 +17,13 @@ export const events: string[] = [];
 
 const receiverSpec: SectionSpec = { ports: { type: 'list', of: { type: 'int', min: 1, max: 65535 }, default: [] } };
 export class FakeReceiver implements ReceiverComponent {
-  consumer?: ChunkConsumer;
   static instances: FakeReceiver[] = [];
   constructor(
     readonly ctx: CreateContext,
+    readonly consumer: ChunkConsumer,
     readonly failStart = false,
   ) {
     FakeReceiver.instances.push(this);
-  }
-  setConsumer(next: ChunkConsumer) {
-    this.consumer = next;
   }
   async start() {
     events.push(`start receiver ${this.ctx.id}`);
@@ -40,26 +37,25 @@ export class FakeReceiver implements ReceiverComponent {
   }
 }
 
-export const fakeReceiverFactory: ComponentFactory<{ ports: number[] }, FakeReceiver> = {
+export const fakeReceiverFactory: ComponentFactory<{ ports: number[] }, FakeReceiver, ChunkConsumer> = {
   type: 'tcp',
   kind: 'receiver',
   description: 'fake tcp receiver',
   parseConfig: (raw, path) => parseSection(raw, path, receiverSpec),
-  create: (_cfg, ctx) => new FakeReceiver(ctx),
+  create: (_cfg, ctx, next) => new FakeReceiver(ctx, next),
 };
 
 const httpSpec: SectionSpec = { max_body_bytes: { type: 'bytes', default: 0, min: 0 } };
 /** Turns every chunk into one span named after its comm, so wiring is visible. */
 export class FakeHttp implements ChunkProcessorComponent {
-  next?: SpanConsumer;
   exchanges = 0;
-  constructor(readonly ctx: CreateContext) {}
-  setConsumer(next: SpanConsumer) {
-    this.next = next;
-  }
+  constructor(
+    readonly ctx: CreateContext,
+    readonly next: SpanConsumer,
+  ) {}
   consumeChunks(chunks: CaptureChunk[]) {
     this.exchanges += chunks.length;
-    this.next?.consumeSpans(chunks.map((c, i) => makeSpan({ name: `${c.comm} ${this.ctx.id}`, spanId: (i + 1).toString(16).padStart(16, '0') })));
+    this.next.consumeSpans(chunks.map((c, i) => makeSpan({ name: `${c.comm} ${this.ctx.id}`, spanId: (i + 1).toString(16).padStart(16, '0') })));
   }
   async start() {
     events.push(`start processor ${this.ctx.id}`);
@@ -72,26 +68,25 @@ export class FakeHttp implements ChunkProcessorComponent {
   }
 }
 
-export const fakeHttpFactory: ComponentFactory<{ max_body_bytes: number }, FakeHttp> = {
+export const fakeHttpFactory: ComponentFactory<{ max_body_bytes: number }, FakeHttp, SpanConsumer> = {
   type: 'http',
   kind: 'processor',
   stage: 'chunks',
   description: 'fake http processor',
   parseConfig: (raw, path) => parseSection(raw, path, httpSpec),
-  create: (_cfg, ctx) => new FakeHttp(ctx),
+  create: (_cfg, ctx, next) => new FakeHttp(ctx, next),
 };
 
 /** A span processor that records what passes through. */
 export class Tap implements SpanProcessorComponent {
-  next?: SpanConsumer;
   seen: string[] = [];
-  constructor(readonly ctx: CreateContext) {}
-  setConsumer(next: SpanConsumer) {
-    this.next = next;
-  }
+  constructor(
+    readonly ctx: CreateContext,
+    readonly next: SpanConsumer,
+  ) {}
   consumeSpans(spans: SpanRecord[]) {
     this.seen.push(...spans.map((s) => s.name));
-    this.next?.consumeSpans(spans);
+    this.next.consumeSpans(spans);
   }
   async start() {
     events.push(`start processor ${this.ctx.id}`);
@@ -104,21 +99,24 @@ export class Tap implements SpanProcessorComponent {
   }
 }
 
-export const tapFactory: ComponentFactory<unknown, Tap> = {
+export const tapFactory: ComponentFactory<unknown, Tap, SpanConsumer> = {
   type: 'tap',
   kind: 'processor',
   stage: 'spans',
   description: 'test span tap',
   parseConfig: (raw, path) => parseSection(raw, path, {}),
-  create: (_cfg, ctx) => new Tap(ctx),
+  create: (_cfg, ctx, next) => new Tap(ctx, next),
 };
 
-export function testRegistry(extra: ComponentFactory<any, any>[] = []): Registry {
+export function testRegistry(extra: AnyFactory[] = []): Registry {
   return new Registry(
     [fakeReceiverFactory, fakeHttpFactory, batchProcessorFactory, debugExporterFactory, fileExporterFactory, otlpGrpcExporterFactory, ...extra],
     [{ kind: 'exporter', alias: 'otlp', target: 'otlp_grpc' }],
   );
 }
+
+/** A next consumer that drops what it gets, for components whose output a test does not look at. */
+export const DISCARD: ChunkConsumer & SpanConsumer = { consumeChunks() {}, consumeSpans() {} };
 
 /** A logger that keeps its lines (and prints nothing). */
 export function memoryLogger(): Logger & { lines: string[] } {

@@ -59,7 +59,6 @@ export class HttpProcessor implements ChunkProcessorComponent, ConnOwner {
   /** Per thread (pid/tid): the non-client connection it last moved bytes of, and since when (its first chunk there). */
   private readonly threadServing = new Map<number, { connId: string; since: bigint }>();
   private readonly log: Logger;
-  private consumer: SpanConsumer | null = null;
   private out: SpanRecord[] = [];
   private timer: NodeJS.Timeout | null = null;
   private epoch = 0;
@@ -73,6 +72,7 @@ export class HttpProcessor implements ChunkProcessorComponent, ConnOwner {
   constructor(
     private readonly cfg: HttpProcessorConfig,
     ctx: CreateContext,
+    private readonly consumer: SpanConsumer,
     opts: HttpProcessorOptions = {},
   ) {
     this.log = ctx.logger;
@@ -96,10 +96,6 @@ export class HttpProcessor implements ChunkProcessorComponent, ConnOwner {
         this.log.debug(`keeps JSON/SSE bodies for ${reader}`);
       }
     }
-  }
-
-  setConsumer(next: SpanConsumer): void {
-    this.consumer = next;
   }
 
   async start(): Promise<void> {
@@ -335,10 +331,6 @@ export class HttpProcessor implements ChunkProcessorComponent, ConnOwner {
     const batch = this.out;
     this.out = [];
     this.counters.add('spans', batch.length);
-    if (this.consumer === null) {
-      this.counters.add('drops.no_consumer', batch.length);
-      return;
-    }
     try {
       this.consumer.consumeSpans(batch);
     } catch (e) {
