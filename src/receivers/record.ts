@@ -3,7 +3,7 @@
 // Buffer is only valid during the call: payloads are copied out.
 
 import type { CaptureChunk, ConnectionMeta, ProcessInfo, Role } from '../core/types';
-import { formatAddress, isMapped } from './addresses';
+import { formatAddress, isMapped } from '../shared/addresses';
 
 export const REC_VERSION = 4;
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactQuery, redactUrl } from '../../src/processors/http/spans/url-redaction';
+import { redactQuery, redactUrl } from '../../src/shared/url-redaction';
 
 test('sensitive query parameter values are redacted, others kept in order', () => {
   assert.equal(redactQuery('a=1&api_key=s3cret&b=2'), 'a=1&api_key=REDACTED&b=2');

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedactionProcessor, redactionProcessorFactory } from '../../src/processors/redaction';
-import { DEFAULT_POLICY, makePolicy, redactText } from '../../src/processors/redaction/rules';
-import { redactArgs, redactCommandLine } from '../../src/processors/redaction/command-line';
+import { DEFAULT_POLICY, makePolicy, redactText } from '../../src/shared/redaction-rules';
+import { redactArgs, redactCommandLine } from '../../src/shared/command-line-redaction';
 import type { SpanRecord } from '../../src/core/types';
 import { makeSpan, memoryLogger } from './helpers/fakes';
 

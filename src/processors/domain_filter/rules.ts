@@ -5,7 +5,8 @@
 import { ConfigError } from '../../core/component';
 import type { SpanRecord } from '../../core/types';
 import { join } from '../../config/schema';
-import { addressBytes, parseCidr } from '../../receivers/addresses';
+import { addressBytes, parseCidr } from '../../shared/addresses';
+import { globRegExp } from '../../shared/glob';
 
 export interface RuleConfig {
   hosts: string[];
@@ -29,15 +30,6 @@ export function hostMatcher(pattern: string, path: string): (host: string) => bo
   if (!/[*?]/.test(p)) return (h) => h === p;
   const re = globRegExp(p);
   return (h) => re.test(h);
-}
-
-/** A glob (`*` any run of characters, `?` one) as an anchored, case-insensitive RegExp. */
-export function globRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
 }
 
 const normalizeHost = (h: string) => h.trim().toLowerCase().replace(/\.$/, '');

@@ -11,8 +11,8 @@ import { ConfigError } from '../../core/component';
 import type { Attributes, Resource, SpanConsumer, SpanRecord } from '../../core/types';
 import { SpanKind } from '../../core/types';
 import { join, parseSection, type SectionSpec } from '../../config/schema';
-import { globRegExp } from '../domain_filter/rules';
-import { DEFAULT_POLICY, redactText } from '../redaction/rules';
+import { globRegExp } from '../../shared/glob';
+import { DEFAULT_POLICY, redactText } from '../../shared/redaction-rules';
 import { analyze, bodyBuffer, parseJson, type GenAiCall } from './recognize';
 import * as S from './semconv';
 

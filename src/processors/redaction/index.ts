@@ -5,9 +5,9 @@ import type { ComponentFactory, CreateContext, SpanProcessorComponent, Stats } f
 import type { Resource, SpanConsumer, SpanRecord } from '../../core/types';
 import { ConfigError } from '../../core/component';
 import { eachChecked, join, parseSection, type SectionSpec } from '../../config/schema';
-import { redactQuery, redactUrl } from '../http/spans/url-redaction';
-import { REDACTED, makePolicy, namePattern, redactText, type PolicyConfig, type RedactionPolicy } from './rules';
-import { redactArgs, redactCommandLine } from './command-line';
+import { redactQuery, redactUrl } from '../../shared/url-redaction';
+import { REDACTED, makePolicy, namePattern, redactText, type PolicyConfig, type RedactionPolicy } from '../../shared/redaction-rules';
+import { redactArgs, redactCommandLine } from '../../shared/command-line-redaction';
 
 export interface RedactionConfig extends PolicyConfig {
   header_action: 'mask' | 'remove';

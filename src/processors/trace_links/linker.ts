@@ -10,7 +10,7 @@
 
 import { networkInterfaces } from 'node:os';
 import { SpanKind, type LinkInfo, type SpanRecord } from '../../core/types';
-import { ATTR_PROCESS_EXECUTABLE_NAME } from '../http/core/resource';
+import { ATTR_PROCESS_EXECUTABLE_NAME } from '../../shared/resource-attributes';
 import type { RuntimeClassifier } from './runtime';
 
 export interface LinkerOptions {

@@ -3,8 +3,9 @@
 // process is always excluded.
 import { ConfigError } from '../../core/component';
 import { ConfigErrorList, eachChecked, join, parseSection, type SectionSpec } from '../../config/schema';
-import { parseCidr, parseTarget } from '../addresses';
+import { parseCidr, parseTarget } from '../../shared/addresses';
 import { tlsSpec, type TlsConfig } from '../tls/config';
+import { MAX_MESSAGE_BYTES_LIMIT } from '../capture-limits';
 
 export const TCP_BACKENDS = ['auto', 'fentry', 'kprobe', 'syscalls'] as const;
 
@@ -19,9 +20,6 @@ export interface TcpReceiverConfig {
   backend: (typeof TCP_BACKENDS)[number];
   tls: TlsConfig;
 }
-
-/** The copy loop runs at most 256 steps of 16 KiB (fewer on kernels without bpf_loop). */
-export const MAX_MESSAGE_BYTES_LIMIT = 2 << 20;
 
 export const tcpReceiverSpec: SectionSpec = {
   ports: { type: 'list', of: { type: 'int', min: 1, max: 65535 }, default: [], doc: 'capture only connections with one of these local or remote ports' },

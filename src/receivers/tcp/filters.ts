@@ -1,5 +1,6 @@
 // Encodes the tcp receiver's filters as entries of the kernel maps in bpf/include/filters.h.
-import { parseCidr, parseTarget } from '../addresses';
+import { parseCidr, parseTarget } from '../../shared/addresses';
+import { pidFilter } from '../pid-filter';
 import type { TcpReceiverConfig } from './config';
 
 const ONE = Buffer.from([1]);
@@ -8,12 +9,6 @@ function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n);
   return b;
-}
-
-/** The pids filter alone (shared with the unix receiver). */
-export function pidFilter(pidList: number[]): { rodata: Record<string, number>; mapEntries: Record<string, Array<[Buffer, Buffer]>> } {
-  const pids = [...new Set(pidList)].map((p): [Buffer, Buffer] => [u32(p), ONE]);
-  return { rodata: { filter_pids_on: pids.length ? 1 : 0 }, mapEntries: { filter_pids: pids } };
 }
 
 export function filterMaps(cfg: TcpReceiverConfig): {

@@ -9,8 +9,8 @@ import type { ProbeSession } from '../probe-session';
 import { missingBpfPrivileges } from '../privileges';
 import { syscallsBackend } from '../syscalls-backend';
 import { kernelLayerBackend, type KernelLayerObject } from '../kernel-backends';
-import { MAX_MESSAGE_BYTES_LIMIT } from '../tcp/config';
-import { pidFilter } from '../tcp/filters';
+import { MAX_MESSAGE_BYTES_LIMIT } from '../capture-limits';
+import { pidFilter } from '../pid-filter';
 import { PathFilter } from './path-filter';
 
 export interface UnixReceiverConfig {

@@ -10,15 +10,9 @@ import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Resource } from '../../../core/types';
-import { redactArgs } from '../../redaction/command-line';
-import { DEFAULT_POLICY } from '../../redaction/rules';
-
-// Incubating semantic-convention attributes, copied as the semconv package recommends
-// (the incubating entry point is not meant to be imported at runtime).
-export const ATTR_PROCESS_PID = 'process.pid';
-export const ATTR_PROCESS_EXECUTABLE_NAME = 'process.executable.name';
-export const ATTR_PROCESS_COMMAND_LINE = 'process.command_line';
-export const ATTR_HOST_NAME = 'host.name';
+import { redactArgs } from '../../../shared/command-line-redaction';
+import { DEFAULT_POLICY } from '../../../shared/redaction-rules';
+import { ATTR_HOST_NAME, ATTR_PROCESS_COMMAND_LINE, ATTR_PROCESS_EXECUTABLE_NAME, ATTR_PROCESS_PID } from '../../../shared/resource-attributes';
 
 export const RESOURCE_CACHE_MAX = 4096;
 

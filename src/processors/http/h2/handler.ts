@@ -43,7 +43,7 @@ import {
 } from './frames';
 import { GrpcFramer, isGrpcContentType, parseGrpcPath } from './grpc';
 import { HpackDecoder, type HeaderField } from './hpack';
-import { REDACTED } from '../spans/url-redaction';
+import { REDACTED } from '../../../shared/url-redaction';
 import { HttpExchange, HttpMessage, type HttpHead, type IncompleteReason } from '../model/exchange';
 import { appendGrow } from '../core/buffers';
 import { bodyData, bodyLost, completeBeforeClose, fileSource, type FileSource } from '../model/body';

@@ -23,7 +23,7 @@ import { SpanKind, StatusCode, type Attributes, type ConnectionMeta, type Inspec
 import type { FileBody } from '../model/body';
 import type { HttpExchange, HttpHead, HttpMessage, IncompleteReason } from '../model/exchange';
 import { parseTraceparent, parseTracestate, type IdGenerator } from './trace-context';
-import { redactQuery, redactUrl } from './url-redaction';
+import { redactQuery, redactUrl } from '../../../shared/url-redaction';
 import type { SpanContributor, SpanDraft } from './contributor';
 
 // Incubating (not yet stable) semantic-convention attributes, copied as the package recommends.

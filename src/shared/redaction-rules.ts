@@ -1,8 +1,9 @@
-// What the redaction processor (and the genai processor's message content) treats as secret, and
-// the text scrubbers. Pure functions; see README.md in this folder for the default lists.
+// What is treated as secret (the redaction processor's policy; its default is what the http
+// processor's command lines and the genai processor's message content are scrubbed with), and the
+// text scrubbers. Pure functions; src/processors/redaction/README.md lists the defaults.
 
-import { globRegExp } from '../domain_filter/rules';
-import { REDACTED, isSensitiveParam, paramName } from '../http/spans/url-redaction';
+import { globRegExp } from './glob';
+import { REDACTED, isSensitiveParam, paramName } from './url-redaction';
 
 export { REDACTED };
 

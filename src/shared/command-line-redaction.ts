@@ -3,8 +3,8 @@
 // scripts (`sh -c '…'`) holding all of these. Every argument goes through the rules headers, URLs
 // and bodies use (the policy); this file only knows where in an argv those values sit.
 
-import { redactUrl } from '../http/spans/url-redaction';
-import { REDACTED, redactText, type RedactionPolicy } from './rules';
+import { redactUrl } from './url-redaction';
+import { REDACTED, redactText, type RedactionPolicy } from './redaction-rules';
 
 /** Flags whose value is `user[:password]` (curl, wget). */
 const USER_FLAGS = new Set(['-u', '--user', '-U', '--proxy-user']);
