@@ -87,8 +87,8 @@ function benchParser(): void {
     const r = timeIt(
       () => {
         for (const [q, s] of pairs) {
-          h.onData('ingress', q, 1n);
-          h.onData('egress', s, 2n);
+          h.onData('ingress', q, 1n, -1);
+          h.onData('egress', s, 2n, -1);
         }
         return pairs.length;
       },

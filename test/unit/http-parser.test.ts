@@ -83,7 +83,7 @@ function run(c: Case, split: Splitter): { exchanges: Summary[]; stats: Record<st
   const reqs = Array.isArray(c.req) ? c.req : [c.req];
   const ress = Array.isArray(c.res) ? c.res : [c.res];
   const feed = (dir: 'ingress' | 'egress', s: string) => {
-    for (const p of split(Buffer.from(s, 'latin1'))) h.onData(dir, p, 1n);
+    for (const p of split(Buffer.from(s, 'latin1'))) h.onData(dir, p, 1n, -1);
   };
   if (c.interleave) {
     for (let i = 0; i < Math.max(reqs.length, ress.length); i++) {
@@ -279,10 +279,10 @@ test('parser: all cases concatenated on one connection give the same exchanges h
 
 test('parser: a gap inside a Content-Length body is bridged (lost bytes counted, framing kept)', () => {
   const { h, out } = newHandler();
-  h.onData('ingress', Buffer.from('GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n'), 1n);
-  h.onData('egress', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'), 2n);
+  h.onData('ingress', Buffer.from('GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n'), 1n, -1);
+  h.onData('egress', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'), 2n, -1);
   h.onGap('egress', 4, 2n, 'truncated');
-  h.onData('egress', Buffer.from('xyzHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nq'), 3n);
+  h.onData('egress', Buffer.from('xyzHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nq'), 3n, -1);
   assert.equal(out.length, 2);
   assert.equal(out[0]!.res!.bodySize, 10);
   assert.equal(out[0]!.res!.lostBytes, 4);
@@ -294,30 +294,30 @@ test('parser: a gap inside a Content-Length body is bridged (lost bytes counted,
 
 test('parser: a gap in a response head marks that exchange and drops the waiting ones (no guessing)', () => {
   const { h, out, stats } = newHandler();
-  h.onData('ingress', Buffer.from('GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n'), 1n);
-  h.onData('egress', Buffer.from('HTTP/1.1 200 OK\r\nContent-Le'), 2n);
+  h.onData('ingress', Buffer.from('GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n'), 1n, -1);
+  h.onData('egress', Buffer.from('HTTP/1.1 200 OK\r\nContent-Le'), 2n, -1);
   h.onGap('egress', 30, 2n, 'gap');
   // The rest of /1's response and /2's response arrive: /2 must not be paired with them.
-  h.onData('egress', Buffer.from('HTTP/1.1 500 Nope\r\nContent-Length: 0\r\n\r\n'), 3n);
+  h.onData('egress', Buffer.from('HTTP/1.1 500 Nope\r\nContent-Length: 0\r\n\r\n'), 3n, -1);
   assert.deepEqual(out.map(summarize), [
     { method: 'GET', target: '/1', status: 200, reqSize: 0, resSize: 0, incomplete: 'gap' },
     { method: 'GET', target: '/2', reqSize: 0, incomplete: 'gap' },
   ]);
   assert.equal(stats.values['drops.unpaired_response'], 1);
   // A new request at a quiescent point resynchronises pairing.
-  h.onData('ingress', Buffer.from('GET /3 HTTP/1.1\r\n\r\n'), 4n);
-  h.onData('egress', Buffer.from('HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n'), 5n);
+  h.onData('ingress', Buffer.from('GET /3 HTTP/1.1\r\n\r\n'), 4n, -1);
+  h.onData('egress', Buffer.from('HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n'), 5n, -1);
   assert.deepEqual(summarize(out[2]!), { method: 'GET', target: '/3', status: 202, reqSize: 0, resSize: 0 });
 });
 
 test('parser: a gap swallowing a request boundary: the damaged request keeps its response, later ones resync', () => {
   const { h, out } = newHandler();
-  h.onData('ingress', Buffer.from('POST /1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab'), 1n);
+  h.onData('ingress', Buffer.from('POST /1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab'), 1n, -1);
   h.onGap('ingress', 100, 1n, 'gap'); // rest of /1 and maybe more requests
-  h.onData('egress', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), 2n); // /1's response: certain
-  h.onData('egress', Buffer.from('HTTP/1.1 201 OK\r\nContent-Length: 0\r\n\r\n'), 3n); // of a lost request
-  h.onData('ingress', Buffer.from('GET /after HTTP/1.1\r\n\r\n'), 4n);
-  h.onData('egress', Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'), 5n);
+  h.onData('egress', Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'), 2n, -1); // /1's response: certain
+  h.onData('egress', Buffer.from('HTTP/1.1 201 OK\r\nContent-Length: 0\r\n\r\n'), 3n, -1); // of a lost request
+  h.onData('ingress', Buffer.from('GET /after HTTP/1.1\r\n\r\n'), 4n, -1);
+  h.onData('egress', Buffer.from('HTTP/1.1 204 No Content\r\n\r\n'), 5n, -1);
   assert.deepEqual(out.map(summarize), [
     { method: 'POST', target: '/1', status: 200, reqSize: 2, reqBody: 'ab', resSize: 0, incomplete: 'gap' },
     { method: 'GET', target: '/after', status: 204, reqSize: 0, resSize: 0 },

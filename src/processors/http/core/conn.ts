@@ -44,7 +44,6 @@ export class Conn implements StreamSink, HandlerContext {
   comm: string;
   lastActive = 0; // monotonic ms
   epoch = -1; // batch in which it was last moved to the LRU tail
-  dataOffset = -1;
   /** The one thread that moved every data chunk of the connection so far; -1 once two did (trace_links' thread rule). */
   thread: number;
   /** Per direction (egress, ingress): the start of a possible message awaiting its line feed. */
@@ -199,9 +198,7 @@ export class Conn implements StreamSink, HandlerContext {
 
   /** Hands bytes ending at stream offset `end` to the handler. */
   private handOver(dir: Direction, data: Buffer, time: bigint, end: number, file?: FileOrigin): void {
-    this.dataOffset = end - data.length;
-    this.handler!.onData(dir, data, time, file);
-    this.dataOffset = -1;
+    this.handler!.onData(dir, data, time, end - data.length, file);
   }
 
   /** The handler is done (upgrade/tunnel): keep the entry (so data is not re-detected) but hold nothing. */

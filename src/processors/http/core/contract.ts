@@ -33,8 +33,6 @@ export interface HandlerContext {
   /** pid/comm of the latest chunk of the connection (the owning process). */
   readonly pid: number;
   readonly comm: string;
-  /** Stream offset of data[0] while data is handed to the handler; -1 when not known. */
-  readonly dataOffset?: number;
   /** A settled exchange; called at most once per exchange. */
   emit(ex: HttpExchange): void;
   /**
@@ -65,8 +63,11 @@ export interface ProtocolHandler {
   readonly protocol: string;
   /** True when the connection stopped being parseable as this protocol (upgrade, tunnel). */
   readonly done: boolean;
-  /** Contiguous bytes of `dir`; `file`: they were sent from this file (data[0] at file.offset). */
-  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void;
+  /**
+   * Contiguous bytes of `dir`; `offset`: the stream offset of data[0] (-1 when not known); `file`:
+   * they were sent from this file (data[0] at file.offset).
+   */
+  onData(dir: Direction, data: Buffer, time: bigint, offset: number, file?: FileOrigin): void;
   /**
    * `bytes` bytes of `dir` were not captured; `time` is the timestamp of the last chunk before
    * them; `origin`: why, when they bypassed user memory (the first at file.offset).

@@ -79,9 +79,9 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
 
   // ---- ProtocolHandler ----
 
-  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
-    if (this.next !== null) this.next.onData(dir, data, time, file);
-    else (dir === this.reqDir ? this.req : this.res).push(data, time, this.ctx.dataOffset ?? -1, file);
+  onData(dir: Direction, data: Buffer, time: bigint, offset: number, file?: FileOrigin): void {
+    if (this.next !== null) this.next.onData(dir, data, time, offset, file);
+    else (dir === this.reqDir ? this.req : this.res).push(data, time, offset, file);
   }
 
   onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
@@ -237,11 +237,11 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
     }
     this.next = sw.create({ clientDir: this.reqDir, request: sw.request });
     if (broken) this.next.onGap(this.reqDir, 1, sw.request.endTime, 'gap');
-    for (const k of kept) this.next.onData(this.reqDir, k.data, k.time, k.file);
+    for (const k of kept) this.next.onData(this.reqDir, k.data, k.time, -1, k.file);
   }
 
   onTunnelData(isRequest: boolean, data: Buffer, time: bigint, file?: FileOrigin): void {
-    this.next?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time, file);
+    this.next?.onData(isRequest ? this.reqDir : other(this.reqDir), data, time, -1, file);
   }
 
   // ---- internals ----

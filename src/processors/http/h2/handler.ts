@@ -222,7 +222,7 @@ export class Http2Handler implements ProtocolHandler {
 
   // ---- ProtocolHandler ----
 
-  onData(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
+  onData(dir: Direction, data: Buffer, time: bigint, _offset: number, file?: FileOrigin): void {
     if (this.closed) return;
     this.file = fileSource(file, data.length);
     this.dirs[dir].parser.push(data, time);
