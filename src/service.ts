@@ -80,7 +80,7 @@ export class Service {
     const chunkTargets = new Map<string, Array<{ id: string; consumer: ChunkConsumer }>>();
     for (const p of c.pipelines) {
       const label = (id: string) => (c.pipelines.length > 1 ? `processor/${id}@${p.id}` : `processor/${id}`);
-      const exporters = p.exporters.map((id) => ({ id: `exporter/${id}`, consumer: this.exporters.get(id)!.component as SpanConsumer }));
+      const exporters = p.exporters.map((id) => ({ id: `exporter/${id}`, consumer: this.exporters.get(id)!.component }));
       let next: SpanConsumer = exporters.length === 1 ? exporters[0]!.consumer : new SpanFanout(exporters, this.logger.child(`pipeline/${p.id}`));
       // Span processors last to first, each handing on to the one after it, the last to the exporters.
       const processors: BuiltPipeline['processors'] = [];
