@@ -49,14 +49,31 @@ export interface ProcessInfo {
 
 /**
  * Where the bytes of a chunk were sent from when they never passed through user memory
- * (sendfile): the file, and the file offset of the chunk's first byte. The chunk's data is the
- * range read again from the file afterwards; what could not be read is its lostAfter.
+ * (sendfile): the file, and the file offset of the chunk's first byte. Either the chunk's data is
+ * the range read again from the file and what could not be read is its lostAfter, or (`reader`
+ * set) the range has not been read: its lostAfter bytes are read only by whoever needs them.
  */
 export interface FileOrigin {
   /** Path walked by the kernel ('' when it could not walk it). */
   path: string;
   /** File offset of the chunk's first byte. */
   offset: number;
+  /**
+   * The bytes were not read when captured (a gap of lostAfter bytes): this reads them on demand.
+   * Bytes nobody reads are skipped (not needed), not lost.
+   */
+  reader?: FileRangeReader;
+}
+
+/** Reads again, on demand, the file range a sendfile sent (the sendfile receiver). */
+export interface FileRangeReader {
+  /**
+   * `length` bytes of the file from `offset`: fewer (maybe none) when the file is shorter now,
+   * gone, unreadable or over the receiver's limit. What it could not read is counted as unread.
+   */
+  read(offset: number, length: number): Buffer;
+  /** `bytes` more of the range are given up without a read (after a failed one): counted as unread. */
+  giveUp(bytes: number): void;
 }
 
 /** One contiguous piece of one direction's byte stream of one connection. */
@@ -83,7 +100,10 @@ export interface CaptureChunk {
   source: string;
   /** Only on kind 'process'. */
   process?: ProcessInfo;
-  /** Only on data sent from a file (sendfile): data is the range read again, lostAfter what was not. */
+  /**
+   * Only on bytes sent from a file (sendfile): data is the range read again, lostAfter what was
+   * not; or, with file.reader, lostAfter is the range not read yet (data empty).
+   */
   file?: FileOrigin;
   /** lostAfter counts bytes moved kernel-side (splice, vmsplice/tee): out of reach by design. */
   kernelSide?: boolean;

@@ -78,6 +78,15 @@ export async function waitUntil<T>(
   }
 }
 
+/** The value of one sample of a Prometheus text exposition: metric `name` with (at least) these labels. */
+export function metricSample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
 /** GET over HTTP/1.1 (node's own client); resolves with status and body. */
 export function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -26,7 +26,7 @@ import {
   type CollectorRun,
   type FlatSpan,
 } from './harness';
-import { startCli } from './backends';
+import { httpGet, metricSample, startCli, waitUntil } from './backends';
 
 const FILES: Array<[string, number]> = [
   ['a1k.txt', 1024],
@@ -199,6 +199,236 @@ test('nginx without the sendfile receiver: sendfile bodies are exact kernel-side
     assert.equal(spansOf(r.spans, CLIENT).length, FILES.length);
   } finally {
     await stop(nginx);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A collector run, with its Prometheus endpoint's last scrape. */
+interface MeteredRun extends CollectorRun {
+  metrics: string;
+  /** A counter of the run's last scrape, by metric name (undefined when absent). */
+  count(name: string): number | undefined;
+}
+
+/**
+ * The collector (tcp and sendfile receivers, the http processor with `http`, spans to a file) with
+ * its Prometheus endpoint: runs `traffic`, scrapes until `caughtUp` holds for the scrape, stops.
+ */
+async function withMetrics(
+  port: number,
+  http: Record<string, unknown>,
+  traffic: () => Promise<unknown>,
+  caughtUp: (r: MeteredRun) => boolean,
+): Promise<MeteredRun> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-metered-'));
+  const out = path.join(dir, 'spans.jsonl');
+  const metricsPort = await freePort();
+  const cli = await startCli(`receivers:
+  tcp: { ports: [${port}] }
+  sendfile: {}
+processors:
+  http: ${JSON.stringify(http)}
+exporters:
+  file: { path: ${JSON.stringify(out)} }
+service:
+  telemetry: { metrics: { address: 127.0.0.1:${metricsPort} } }
+  pipelines:
+    traces: { receivers: [tcp, sendfile], processors: [http], exporters: [file] }
+`);
+  const run: MeteredRun = { spans: [], stderr: '', exitCode: null, drops: {}, metrics: '', count: (name) => metricSample(run.metrics, name) };
+  try {
+    await traffic();
+    await waitUntil(
+      'the collector to catch up with the traffic',
+      async () => {
+        run.metrics = (await httpGet(`http://127.0.0.1:${metricsPort}/metrics`)).body;
+        return caughtUp(run);
+      },
+      30_000,
+    );
+  } finally {
+    run.exitCode = await cli.stop();
+    run.stderr = cli.output();
+    run.drops = parseDrops(run.stderr);
+    run.spans = readSpans(out);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return run;
+}
+
+const REREAD = 'tcpsniff_receiver_sendfile_reread_bytes_total';
+const SKIPPED = 'tcpsniff_receiver_sendfile_skipped_bytes_total';
+const FROM_FILES = 'tcpsniff_receiver_sendfile_bytes_total';
+const EXCHANGES = 'tcpsniff_processor_exchanges_total';
+
+/**
+ * Each file fetched twice on one keep-alive connection, bodies not captured: the collector names
+ * each body's file range and never reads it (the receiver's counters say so), and the spans are
+ * exact — sizes, file attributes, the stream in step — with nothing counted as lost.
+ */
+async function assertSkippedBodies(server: string, port: number, dir: string, digests: Map<string, string>) {
+  const paths = [...digests.keys(), ...digests.keys()];
+  const total = 2 * FILES.reduce((sum, [, size]) => sum + size, 0);
+  const r = await withMetrics(
+    port,
+    {},
+    () => run('curl', ['-sS', ...paths.flatMap((p) => ['-o', '/dev/null', `http://127.0.0.1:${port}${p}`])]),
+    (m) => (m.count(FROM_FILES) ?? 0) >= total && (m.count(EXCHANGES) ?? 0) >= 2 * paths.length,
+  );
+  assert.equal(r.exitCode, 0, r.stderr);
+  for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
+  assert.equal(r.count(FROM_FILES), total, `${server}: bytes sent from files\n${r.metrics}`);
+  assert.equal(r.count(REREAD), 0, `${server}: no file range was read\n${r.metrics}`);
+  assert.equal(r.count(SKIPPED), total, `${server}: every one was skipped`);
+  assert.equal(r.count('tcpsniff_processor_skipped_bytes_total'), total, `${server}: the http processor skipped them as body bytes`);
+  const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
+  assert.deepEqual(
+    servers.map((s) => s.attributes['url.path']),
+    paths,
+    `${server} SERVER spans`,
+  );
+  const RES = 'tcpsniff.sendfile.response.';
+  for (const s of servers) {
+    const size = sizeOf(s);
+    assert.equal(s.attributes['http.response.status_code'], 200);
+    assert.equal(s.attributes['http.response.body.size'], size);
+    assert.equal(s.attributes['tcpsniff.response.lost_bytes'], undefined, 'skipped, not lost');
+    assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
+    const attrs = Object.fromEntries(Object.entries(s.attributes).filter(([k]) => k.startsWith(RES)));
+    const file = fs.realpathSync(path.join(dir, pathOf(s)));
+    assert.deepEqual(
+      attrs,
+      { [RES + 'path']: file, [RES + 'offset']: 0, [RES + 'bytes']: size, [RES + 'skipped_bytes']: size, [RES + 'capture']: 'skipped' },
+      server,
+    );
+  }
+  assert.equal(new Set(servers.map((s) => s.attributes['network.peer.port'])).size, 1);
+  // curl's side: the bodies it received with recv(2), sizes exact.
+  const clients = spansOf(r.spans, CLIENT);
+  assert.equal(clients.length, paths.length);
+  for (const c of clients) assert.equal(c.attributes['http.response.body.size'], sizeOf(c));
+}
+
+test('nginx with sendfile on, bodies not captured: each file range is skipped, never read; sizes and file attributes exact over keep-alive', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-nginx-skip-'));
+  const digests = makeFiles(dir);
+  const { nginx, port } = await startNginx(dir);
+  try {
+    await assertSkippedBodies('nginx', port, dir, digests);
+  } finally {
+    await stop(nginx);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("Python's socket.sendfile, bodies not captured: each file range is skipped, never read", async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-pyskip-'));
+  const digests = makeFiles(dir);
+  const port = await freePort();
+  const server = await startServer('python3', [path.join(ROOT, 'test', 'fixtures', 'file-body-server.py'), 'sendfile', String(port), dir], '127.0.0.1', port);
+  try {
+    await assertSkippedBodies('python', port, dir, digests);
+  } finally {
+    await stop(server);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('chunked bodies sent from files: chunk data alone is skipped unread; a file holding the chunked framing is read to parse it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-chunkfile-'));
+  makeFiles(dir);
+  // The framed file: 100 chunks of 1,000 bytes, then the last chunk.
+  const framed = Buffer.from(`${'3e8\r\n'.concat('f'.repeat(1000), '\r\n').repeat(100)}0\r\n\r\n`);
+  fs.writeFileSync(path.join(dir, 'framed.txt'), framed);
+  const total = FILES.reduce((sum, [, size]) => sum + size, 0);
+  const [chunkedPort, framedPort] = [await freePort(), await freePort()];
+  const fixture = path.join(ROOT, 'test', 'fixtures', 'file-body-server.py');
+  const chunked = await startServer('python3', [fixture, 'chunked', String(chunkedPort), dir], '127.0.0.1', chunkedPort);
+  const whole = await startServer('python3', [fixture, 'framed', String(framedPort), dir], '127.0.0.1', framedPort);
+  try {
+    const paths = FILES.map(([n]) => `/${n}`);
+    const r = await withMetrics(
+      chunkedPort,
+      {},
+      () => run('curl', ['-sS', ...paths.flatMap((p) => ['-o', '/dev/null', `http://127.0.0.1:${chunkedPort}${p}`])]),
+      (m) => (m.count(FROM_FILES) ?? 0) >= total && (m.count(EXCHANGES) ?? 0) >= 2 * paths.length,
+    );
+    for (const [reason, n] of Object.entries(r.drops)) assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
+    assert.equal(r.count(REREAD), 0, `chunk data is not framing: nothing read\n${r.metrics}`);
+    assert.equal(r.count(SKIPPED), total);
+    const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
+    assert.deepEqual(
+      servers.map((s) => [
+        pathOf(s),
+        s.attributes['http.response.body.size'],
+        s.attributes['tcpsniff.incomplete'],
+        s.attributes['tcpsniff.sendfile.response.capture'],
+      ]),
+      FILES.map(([n, size]) => [`/${n}`, size, undefined, 'skipped']),
+    );
+    const f = await withMetrics(
+      framedPort,
+      {},
+      () =>
+        run('curl', ['-sS', '-o', '/dev/null', `http://127.0.0.1:${framedPort}/framed.txt`, '-o', '/dev/null', `http://127.0.0.1:${framedPort}/framed.txt`]),
+      (m) => (m.count(FROM_FILES) ?? 0) >= 2 * framed.length && (m.count(EXCHANGES) ?? 0) >= 4,
+    );
+    for (const [reason, n] of Object.entries(f.drops)) assert.equal(n, 0, `drops.${reason}\n${f.stderr}`);
+    assert.equal(f.count(REREAD), 2 * framed.length, 'the framing had to be read');
+    const framedSpans = spansOf(f.spans, SERVER);
+    assert.equal(framedSpans.length, 2);
+    for (const s of framedSpans) {
+      assert.equal(s.attributes['http.response.body.size'], 100_000, 'decoded from the framing read again');
+      assert.equal(s.attributes['tcpsniff.incomplete'], undefined);
+      assert.equal(s.attributes['tcpsniff.sendfile.response.capture'], 'reread');
+    }
+  } finally {
+    await stop(chunked);
+    await stop(whole);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * The Python server truncates each file right after sending it, before the collector (which
+ * reads a range again only when it processes it) can read it. A captured body is then either the
+ * file's bytes as sent or an exact gap: never other bytes, sizes and keep-alive intact, the gap
+ * counted (sendfile_unread_bytes), what nothing needed after the gap skipped.
+ */
+test('a file truncated right after sendfile: captured bodies are the bytes sent or exact, counted gaps, never other bytes', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-truncated-'));
+  makeFiles(dir);
+  const contents = new Map(FILES.map(([n]) => [`/${n}`, fs.readFileSync(path.join(dir, n), 'latin1')]));
+  const port = await freePort();
+  const server = await startServer('python3', [path.join(ROOT, 'test', 'fixtures', 'file-body-server.py'), 'truncate', String(port), dir], '127.0.0.1', port);
+  try {
+    const r = await withCollector({ ports: [port], ...COLLECT }, () => fetchAll(port, contents).then(() => {}));
+    assert.equal(r.exitCode, 0, r.stderr);
+    const servers = spansOf(r.spans, SERVER).sort((a, b) => Number(a.start - b.start));
+    assert.deepEqual(servers.map(pathOf), [...contents.keys()]);
+    let unread = 0;
+    for (const s of servers) {
+      const size = sizeOf(s);
+      const sent = contents.get(pathOf(s))!;
+      const body = String(s.attributes['http.response.body.content'] ?? '');
+      const lost = Number(s.attributes['tcpsniff.sendfile.response.unread_bytes'] ?? 0);
+      const skipped = Number(s.attributes['tcpsniff.sendfile.response.skipped_bytes'] ?? 0);
+      assert.equal(s.attributes['http.response.body.size'], size);
+      assert.equal(s.attributes['tcpsniff.incomplete'], undefined, 'framing survived the gap');
+      assert.equal(s.attributes['tcpsniff.sendfile.response.bytes'], size);
+      assert.equal(body, sent.slice(0, body.length), `${pathOf(s)}: what was captured is what was sent`);
+      assert.equal(body.length + lost + skipped, size, `${pathOf(s)}: every byte read, unread or skipped after the gap`);
+      assert.equal(Number(s.attributes['tcpsniff.response.lost_bytes'] ?? 0), lost);
+      unread += lost;
+    }
+    assert.equal(r.drops['sendfile_unread_bytes'] ?? 0, unread, r.stderr);
+    for (const [reason, n] of Object.entries(r.drops)) if (reason !== 'sendfile_unread_bytes') assert.equal(n, 0, `drops.${reason}\n${r.stderr}`);
+    assert.equal(new Set(servers.map((s) => s.attributes['network.peer.port'])).size, 1);
+    t.diagnostic(
+      `bodies read before the truncation: ${servers.filter((s) => s.attributes['tcpsniff.sendfile.response.capture'] === 'reread').length} of ${servers.length}; unread bytes ${unread}`,
+    );
+  } finally {
+    await stop(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -7,15 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, run, startServer, stop } from './harness';
-import { httpGet, startCli, waitUntil } from './backends';
-
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return undefined;
-}
+import { httpGet, metricSample as sample, startCli, waitUntil } from './backends';
 
 test('the Prometheus endpoint reports live counts while traffic flows; the periodic summary is logged', { timeout: 120_000 }, async () => {
   const port = await freePort();

@@ -13,7 +13,14 @@ const reading = (fn: (path: string, offset: number, length: number) => Buffer | 
   read: (_sendfile, p, o, l) => fn(p, o, l),
   release() {},
 });
-import type { CaptureChunk } from '../../src/core/types';
+import type { CaptureChunk, FileOrigin } from '../../src/core/types';
+
+/** A chunk's file origin without its reader (for deepEqual). */
+const originOf = (c: CaptureChunk | undefined): FileOrigin | undefined => (c?.file === undefined ? undefined : { path: c.file.path, offset: c.file.offset });
+
+/** Reads a file range handed on unread (what the http processor does when it needs the bytes): `length` bytes from `skip` on. */
+const readRange = (c: CaptureChunk | undefined, skip = 0, length = c!.lostAfter - skip): string =>
+  c!.file!.reader!.read(c!.file!.offset + skip, length).toString();
 
 interface Rec {
   kind?: number;
@@ -143,16 +150,17 @@ test('file records: the path from the components sent (only those set) fills the
     return record({ kind: 5, offset, lost: sent, payload });
   };
   const [c] = decode(d, batch(file(['index.html', 'www', 'srv'], 100, 5), kernelSideGap(100, 5)));
-  assert.deepEqual(reads, [['/srv/www/index.html', 6, 5]]);
-  assert.equal(c?.data.toString(), 'world');
-  assert.equal(c?.offset, 100);
-  assert.equal(c?.lostAfter, 0);
-  assert.equal(c?.kernelSide, false);
+  assert.deepEqual(reads, [], 'handed on unread');
+  assert.deepEqual([c?.offset, c?.data.length, c?.lostAfter, c?.kernelSide], [100, 0, 5, false]);
+  assert.deepEqual(originOf(c), { path: '/srv/www/index.html', offset: 6 });
   assert.equal(c?.source, 'tcp/syscalls+file');
   assert.equal(d.stats.kernelSideFromFiles, 5);
+  assert.equal(readRange(c), 'world');
+  assert.deepEqual(reads, [['/srv/www/index.html', 6, 5]]);
   const none = decode(d, batch(file([], 105, 4), kernelSideGap(105, 4)));
-  assert.equal(none[0]?.lostAfter, 4, 'no path: the range is a gap');
-  assert.deepEqual(none[0]?.file, { path: '', offset: 6 });
+  assert.deepEqual(originOf(none[0]), { path: '', offset: 6 });
+  assert.equal(readRange(none[0]), '', 'no path: the range cannot be read');
+  assert.equal(reads.length, 1);
   assert.deepEqual(decode(d, batch(file(['a', 'b'], 200, 1, { claim: 3 }), file(['a'], 200, 1, { cut: 1 }), file(['a'], 200, 1, { claim: 17 }))), []);
   assert.equal(d.stats.malformed, 3);
 });
@@ -204,7 +212,7 @@ function filePayload(fileOffset: number, components: string[]): Buffer {
   return p;
 }
 
-test('sendfile: each kernel-side gap in the range is read again at its file offset; the chunk says which file, the unread rest is lostAfter', () => {
+test('sendfile: each kernel-side gap in the range carries its file offset and a reader; what is read and what cannot be is counted', () => {
   const reads: Array<[string, number, number]> = [];
   const reader = reading((p, offset, length) => {
     reads.push([p, offset, length]);
@@ -224,17 +232,26 @@ test('sendfile: each kernel-side gap in the range is read again at its file offs
       kernelSideGap(110, 4),
     ),
   );
+  assert.deepEqual(reads, []);
+  assert.deepEqual([a?.offset, a?.data.length, a?.lostAfter, originOf(a)], [100, 0, 4, { path: '/srv/www/big.bin', offset: 1 << 20 }]);
+  assert.deepEqual([b?.offset, b?.data.length, b?.lostAfter, originOf(b)], [104, 0, 6, { path: '/srv/www/big.bin', offset: (1 << 20) + 4 }]);
+  assert.deepEqual([gone?.data.length, gone?.lostAfter, originOf(gone)], [0, 4, { path: '/tmp/gone.bin', offset: 0 }]);
+  assert.deepEqual(joiner.stats, { started: 2, ranges: 14, reread: 0, unread: 0 }, 'nothing read until needed');
+  // The processor reads the first 2 bytes of b (say a body's captured head), then all of a, then fails on gone.
+  assert.equal(readRange(b, 0, 2), 'x');
+  assert.equal(readRange(a), 'xxx');
+  assert.equal(readRange(gone), '');
+  gone!.file!.reader!.giveUp(0);
   assert.deepEqual(reads, [
+    ['/srv/www/big.bin', (1 << 20) + 4, 2],
     ['/srv/www/big.bin', 1 << 20, 4],
-    ['/srv/www/big.bin', (1 << 20) + 4, 6],
     ['/tmp/gone.bin', 0, 4],
   ]);
-  assert.deepEqual([a?.offset, a?.data.length, a?.lostAfter, a?.file], [100, 3, 1, { path: '/srv/www/big.bin', offset: 1 << 20 }]);
-  assert.deepEqual([b?.offset, b?.data.length, b?.lostAfter, b?.file], [104, 5, 1, { path: '/srv/www/big.bin', offset: (1 << 20) + 4 }]);
-  assert.deepEqual(gone?.file, { path: '/tmp/gone.bin', offset: 0 });
-  assert.equal(gone?.data.length, 0);
-  assert.equal(gone?.lostAfter, 4);
-  assert.deepEqual(joiner.stats, { started: 2, reread: 8, unread: 6 });
+  assert.deepEqual(
+    joiner.stats,
+    { started: 2, ranges: 14, reread: 4, unread: 6 },
+    'a short read counts its shortfall; the 4 bytes of b never read are neither',
+  );
   assert.equal(d.stats.kernelSideFromFiles, 14);
 });
 
@@ -258,7 +275,7 @@ test('sendfile: a short send bounds its range (REC_FILE_SENT); later kernel-side
   assert.deepEqual(
     out.map((c) => [c.offset, c.data.length, c.lostAfter, c.kernelSide, c.file?.path]),
     [
-      [300, 20, 0, false, '/f.txt'],
+      [300, 0, 20, false, '/f.txt'],
       [320, 0, 50, true, undefined],
       [300, 0, 20, true, undefined],
       [300, 0, 20, true, undefined],
@@ -266,7 +283,7 @@ test('sendfile: a short send bounds its range (REC_FILE_SENT); later kernel-side
   );
 });
 
-test('sendfile: max_reread_bytes 0 names the file and reads nothing; without a sendfile receiver the bytes are kernel-side gaps', () => {
+test('sendfile: max_reread_bytes caps each read (0: names the file and reads nothing); without a sendfile receiver the bytes are kernel-side gaps', () => {
   let reads = 0;
   const named = new RecordDecoder('tcp', 0n);
   named.fileSends = new FileSendJoiner(
@@ -275,8 +292,17 @@ test('sendfile: max_reread_bytes 0 names the file and reads nothing; without a s
   );
   const recs = batch(record({ kind: 5, offset: 0, lost: 10, payload: filePayload(7, ['f.txt']) }), kernelSideGap(0, 10));
   const [c] = decode(named, recs);
+  assert.deepEqual([c?.data.length, c?.lostAfter, c?.kernelSide, originOf(c)], [0, 10, false, { path: '/f.txt', offset: 7 }]);
+  assert.equal(readRange(c), '');
   assert.equal(reads, 0);
-  assert.deepEqual([c?.data.length, c?.lostAfter, c?.kernelSide, c?.file], [0, 10, false, { path: '/f.txt', offset: 7 }]);
+  const capped = new RecordDecoder('tcp', 0n);
+  const joiner = new FileSendJoiner(
+    3,
+    reading((_p, _o, length) => Buffer.alloc(length, 'f')),
+  );
+  capped.fileSends = joiner;
+  assert.equal(readRange(decode(capped, recs)[0]), 'fff');
+  assert.deepEqual(joiner.stats, { started: 1, ranges: 10, reread: 3, unread: 7 });
   const alone = decode(new RecordDecoder('tcp', 0n), recs);
   assert.deepEqual(
     alone.map((g) => [g.offset, g.lostAfter, g.kernelSide, g.file]),
@@ -306,7 +332,7 @@ test('records of a version this decoder does not know are refused: skipped, coun
   assert.deepEqual(seen, [9]);
 });
 
-test('sendfile: the gaps of one sendfile are read from the file opened for its first, even once it is renamed; the next sendfile opens it again', () => {
+test('sendfile: the gaps of one sendfile are read from the file opened for its first, even once it is renamed; the next sendfile opens it again; the file is closed once its sendfile is over', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-reread-'));
   try {
     const file = path.join(dir, 'page.txt');
@@ -315,12 +341,26 @@ test('sendfile: the gaps of one sendfile are read from the file opened for its f
     const reader = new OpenFileReader();
     d.fileSends = new FileSendJoiner(16 << 20, reader);
     const start = (offset: number) => record({ kind: 5, offset, lost: 10, payload: filePayload(0, ['page.txt', ...dir.split('/').filter(Boolean).reverse()]) });
+    /** Files of `dir` this process has open. */
+    const openFds = () =>
+      fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+        } catch {
+          return false; // the directory listing's own descriptor, closed by now
+        }
+      }).length;
     const [a] = decode(d, batch(start(0), kernelSideGap(0, 4)));
+    assert.equal(readRange(a), 'abcd');
     fs.renameSync(file, `${file}.old`); // the open file is still the one the sendfile sent from
-    const [b] = decode(d, batch(kernelSideGap(4, 6)));
-    assert.deepEqual([a?.data.toString(), b?.data.toString()], ['abcd', 'efghij']);
+    await new Promise((r) => setImmediate(r)); // another batch, later: its sendfile is not over, the file stays open
+    const [b] = decode(d, batch(kernelSideGap(4, 6))); // its last bytes: the sendfile is over
+    assert.equal(readRange(b), 'efghij', 'read after the sendfile ended, in the same turn');
+    assert.equal(openFds(), 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(openFds(), 0, 'closed on the next turn');
     const [c] = decode(d, batch(start(10), kernelSideGap(10, 10)));
-    assert.deepEqual([c?.data.length, c?.lostAfter, c?.file?.path], [0, 10, file], 'a new sendfile opens the path again: gone');
+    assert.deepEqual([c?.lostAfter, c?.file?.path, readRange(c)], [10, file, ''], 'a new sendfile opens the path again: gone');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

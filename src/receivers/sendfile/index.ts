@@ -1,6 +1,6 @@
 // The sendfile receiver: bodies sent with sendfile(2) (nginx, Caddy, Python's socket.sendfile),
-// read again from their files and joined to the tcp receiver's connections at their byte
-// offsets, so each HTTP stream stays one stream.
+// joined to the tcp receiver's connections at their byte offsets as file ranges, so each HTTP
+// stream stays one stream; a range is read again from its file only when a processor needs it.
 //
 // Its BPF object (bpf/sendfile.bpf.c) is loaded with the tcp receiver's connection table, ring
 // buffer and pid filter (maps reused from that object): its records travel in the tcp receiver's
@@ -29,7 +29,7 @@ export const sendfileReceiverSpec: SectionSpec = {
     default: 16 << 20,
     min: 0,
     max: 1 << 30,
-    doc: 'bytes read again from the file per kernel-side send at most; the rest stays a gap with the file named (0: read nothing, only name the file)',
+    doc: 'bytes read again from the file per kernel-side send at most, when a processor needs them; the rest stays a gap with the file named (0: read nothing, only name the file)',
   },
 };
 
@@ -96,10 +96,14 @@ export class SendfileReceiver implements ReceiverComponent {
   }
 
   stats(): Stats {
+    const f = this.joiner.stats;
     const s: Stats = {
-      'sendfile.started': this.joiner.stats.started,
-      'sendfile.reread_bytes': this.joiner.stats.reread,
-      'drops.sendfile_unread_bytes': this.joiner.stats.unread,
+      'sendfile.started': f.started,
+      'sendfile.bytes': f.ranges,
+      'sendfile.reread_bytes': f.reread,
+      // No processor needed them (bodies neither captured nor inspected): never read, not lost.
+      'sendfile.skipped_bytes': Math.max(0, f.ranges - f.reread - f.unread),
+      'drops.sendfile_unread_bytes': f.unread,
     };
     // Only ring-buffer reservations can fail in its programs: a lost REC_FILE leaves a gap.
     if (this.probe) s['drops.kernel_ringbuf_full'] = this.probe.counters()[0] ?? 0;
@@ -115,17 +119,19 @@ export class SendfileReceiver implements ReceiverComponent {
 export const sendfileReceiverFactory: ComponentFactory<SendfileReceiverConfig, SendfileReceiver, ChunkConsumer> & { spec: SectionSpec } = {
   type: 'sendfile',
   kind: 'receiver',
-  description: "bodies sent with sendfile(2), read again from their files and joined to the tcp receiver's connections",
+  description: "bodies sent with sendfile(2), joined to the tcp receiver's connections and read again from their files when needed",
   details: `Static files served with sendfile(2) (nginx \`sendfile on\`, Caddy, Python's socket.sendfile)
 never pass through user memory. The tcp receiver alone sees their bytes as exact gaps (sizes right,
 marked kernel_side, nothing read). This receiver hooks the sendfile64 syscall tracepoints, says
-which file and offset each sendfile sends from, and reads those bytes again from the file, so the
-body reaches the http processor whole, at its place in the tcp receiver's connection (spans get
-tcpsniff.sendfile.response.path, .offset, .bytes, .capture = reread | gap | partial). It shares the
-tcp receiver's connection table and ring buffer: list both in the same pipelines, e.g.
+which file and offset each sendfile sends from, and hands that file range to the http processor at
+its place in the tcp receiver's connection. The processor reads it again from the file only when it
+needs the bytes (captured or inspected bodies, chunked framing, HTTP/2 frames, protocol detection);
+otherwise they are skipped: not read, and not lost (sendfile.skipped_bytes). Spans get
+tcpsniff.sendfile.response.path, .offset, .bytes, .capture = reread | skipped | gap | partial.
+It shares the tcp receiver's connection table and ring buffer: list both in the same pipelines, e.g.
   service: { pipelines: { traces: { receivers: [tcp, sendfile], ... } } }
 Where its hooks do not load it logs one line and the bodies stay gaps. A file changed, renamed or
-unreadable by the time it is read again leaves a gap (drops.sendfile_unread_bytes). splice(2)
+unreadable by the time it is needed leaves a gap (drops.sendfile_unread_bytes). splice(2)
 bodies come through a pipe, which cannot be read again: they stay exact kernel-side gaps.`,
   spec: sendfileReceiverSpec,
   parseConfig: (raw, path) => parseSection<SendfileReceiverConfig>(raw, path, sendfileReceiverSpec),

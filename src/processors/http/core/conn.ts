@@ -2,7 +2,7 @@
 // detection on their first bytes, and the protocol handler it then feeds. It is the handler's
 // HandlerContext (contract.ts).
 
-import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin } from '../../../core/types';
+import type { CaptureChunk, ConnectionMeta, Direction, FileOrigin, FileRangeReader } from '../../../core/types';
 import type { HttpExchange, IncompleteReason } from '../model/exchange';
 import { appendGrow } from './buffers';
 import type { ByteOrigin, HandlerContext, HandlerLimits, Handover, Protocol, ProtocolDetector, ProtocolHandler } from './contract';
@@ -97,19 +97,14 @@ export class Conn implements StreamSink, HandlerContext {
   // ---- StreamSink ----
 
   data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void {
-    if (this.status === 'active') {
-      this.handOver(dir, data, time, this.streamOf(dir).next, file); // the stream has just moved past data
-      if (this.handler!.done) this.stopTracking();
-      return;
-    }
-    if (this.status === 'ignored') {
-      this.stats.add('bytes.ignored', data.length);
-      return;
-    }
-    this.detect(dir, data, time, file);
+    this.receive(dir, data, time, this.streamOf(dir).next, file); // the stream has just moved past data
   }
 
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated' | 'skipped', origin?: ByteOrigin): void {
+    if (reason === 'skipped' && origin !== 'kernel_side' && origin?.reader !== undefined) {
+      this.fileRange(dir, bytes, time, origin, origin.reader);
+      return;
+    }
     if (this.status !== 'active') {
       if (this.status === 'detecting') {
         this.held[dir === 'egress' ? 0 : 1] = emptyHold();
@@ -120,9 +115,58 @@ export class Conn implements StreamSink, HandlerContext {
     this.handler!.onGap(dir, bytes, time, reason, origin);
   }
 
+  /** Bytes of `dir` ending at stream offset `end`. */
+  private receive(dir: Direction, data: Buffer, time: bigint, end: number, file: FileOrigin | undefined): void {
+    if (this.status === 'active') {
+      this.handOver(dir, data, time, end, file);
+      if (this.handler!.done) this.stopTracking();
+      return;
+    }
+    if (this.status === 'ignored') {
+      this.stats.add('bytes.ignored', data.length);
+      return;
+    }
+    this.detect(dir, data, time, end, file);
+  }
+
+  /**
+   * `bytes` bytes of `dir` sent from a file and not read yet (the stream has moved past them):
+   * what detection or the handler needs of them (bytesNeeded) is read and handed over as data,
+   * the rest as a 'skipped' gap. A read that comes up short (the file changed or is gone) makes
+   * the rest of the range a gap, as a range that could not be read again always was.
+   */
+  private fileRange(dir: Direction, bytes: number, time: bigint, origin: FileOrigin, reader: FileRangeReader): void {
+    const end = this.streamOf(dir).next;
+    for (let done = 0; done < bytes;) {
+      const left = bytes - done;
+      const from = { path: origin.path, offset: origin.offset + done };
+      if (this.status === 'ignored') {
+        this.stats.add('bytes.ignored', left);
+        return;
+      }
+      // Detection looks at a message's first bytes: reading on through a large range would not help it.
+      const need = this.status === 'active' ? Math.min(left, this.handler!.bytesNeeded?.(dir, left) ?? left) : Math.min(left, DETECT_MAX_BYTES);
+      if (need <= 0) {
+        this.handler!.onGap(dir, left, time, 'skipped', from);
+        return;
+      }
+      const data = reader.read(from.offset, need);
+      if (data.length > 0) this.receive(dir, data, time, end - left + data.length, from);
+      if (data.length < need) {
+        reader.giveUp(left - need); // the read counted its own shortfall
+        const lost = left - data.length;
+        this.stats.add('gaps');
+        this.stats.add('gaps.bytes', lost);
+        this.gap(dir, lost, time, 'truncated', { path: origin.path, offset: from.offset + data.length });
+        return;
+      }
+      done += need;
+    }
+  }
+
   // ---- detection ----
 
-  private detect(dir: Direction, data: Buffer, time: bigint, file: FileOrigin | undefined): void {
+  private detect(dir: Direction, data: Buffer, time: bigint, end: number, file: FileOrigin | undefined): void {
     const i = dir === 'egress' ? 0 : 1;
     const held = this.held[i]!;
     const cap = this.limits.maxHeaderBytes;
@@ -153,7 +197,7 @@ export class Conn implements StreamSink, HandlerContext {
         // Candidates rejected before this match (attached mid-message) were skipped unparsed.
         if (this.detectBytes > 0) this.stats.add('drops.resync_bytes', this.detectBytes);
         // Held bytes end where the stream is: mine just before data, the other's at its stream's end.
-        const mineEnd = this.streamOf(dir).next - data.length;
+        const mineEnd = end - data.length;
         if (mineHeld !== null) this.handOver(dir, mineHeld, mineTime, mineEnd);
         this.handOver(dir, data, time, mineEnd + data.length, file);
         const otherDir = dir === 'egress' ? 'ingress' : 'egress';

@@ -70,9 +70,17 @@ export interface ProtocolHandler {
   onData(dir: Direction, data: Buffer, time: bigint, offset: number, file?: FileOrigin): void;
   /**
    * `bytes` bytes of `dir` were not captured; `time` is the timestamp of the last chunk before
-   * them; `origin`: why, when they bypassed user memory (the first at file.offset).
+   * them; `origin`: why, when they bypassed user memory (the first at file.offset). 'skipped':
+   * not captured on purpose because nothing needs their content (a file range left unread, which
+   * bytesNeeded allowed): accounted as skipped body bytes, not lost.
    */
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void;
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated' | 'skipped', origin?: ByteOrigin): void;
+  /**
+   * Of the next `bytes` bytes of `dir` (a file range not read yet), how many, from the first, it
+   * must see as data; the others it can take as a 'skipped' gap right after them (body bytes that
+   * are neither kept nor scanned, within the message's known extent). Absent: all of them.
+   */
+  bytesNeeded?(dir: Direction, bytes: number): number;
   /** The socket closed: finish close-delimited messages, settle everything else as 'closed'. */
   onClose(): void;
   /** Forced end (eviction, idle, shutdown): settle everything in flight with `reason`. */

@@ -5,7 +5,9 @@
 // declared a gap when the window overflows, on close/flush, and (decided by the processor) when
 // the other direction moves past the held chunks' time or the hole outlives the next batch. Overlapping chunks are trimmed,
 // chunks entirely before the expected offset (duplicates, or stragglers after their hole was
-// declared a gap) are dropped and counted. chunk.lostAfter is a gap right away ('truncated').
+// declared a gap) are dropped and counted. chunk.lostAfter is a gap right away ('truncated'), or,
+// for a file range not read yet (file.reader), a 'skipped' one that the connection reads when
+// someone needs its bytes (not a loss, not counted as a gap).
 
 import type { CaptureChunk, Direction, FileOrigin } from '../../../core/types';
 import type { ByteOrigin } from './contract';
@@ -17,8 +19,11 @@ export const REORDER_MAX_BYTES = 256 * 1024;
 export interface StreamSink {
   /** `file`: the bytes were sent from this file, data[0] from file.offset (sendfile). */
   data(dir: Direction, data: Buffer, time: bigint, file?: FileOrigin): void;
-  /** `origin`: the missing bytes were sent from a file (the first from its offset), or moved kernel-side. */
-  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void;
+  /**
+   * `origin`: the missing bytes were sent from a file (the first from its offset), or moved
+   * kernel-side. 'skipped': a file range not read yet (origin.reader reads it).
+   */
+  gap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated' | 'skipped', origin?: ByteOrigin): void;
 }
 
 export class DirStream {
@@ -122,17 +127,20 @@ export class DirStream {
     if (c.lostAfter > 0 && lostEnd > this.next) {
       const bytes = lostEnd - this.next;
       const origin = c.kernelSide === true ? 'kernel_side' : fileFrom(c, this.next - c.offset);
-      this.stats.add('gaps');
-      this.stats.add('gaps.bytes', bytes);
+      const unread = origin !== 'kernel_side' && origin?.reader !== undefined;
+      if (!unread) {
+        this.stats.add('gaps');
+        this.stats.add('gaps.bytes', bytes);
+      }
       this.lastTime = c.timeUnixNano;
       this.next = lostEnd;
-      sink.gap(this.dir, bytes, c.timeUnixNano, 'truncated', origin);
+      sink.gap(this.dir, bytes, c.timeUnixNano, unread ? 'skipped' : 'truncated', origin);
     }
   }
 }
 
-/** The file origin of a chunk's bytes from `skip` on (trimmed overlaps move it). */
+/** The file origin of a chunk's bytes from `skip` on (trimmed overlaps move it; a range not read yet keeps its reader). */
 function fileFrom(c: CaptureChunk, skip: number): FileOrigin | undefined {
   const f = c.file;
-  return f === undefined || skip === 0 ? f : { path: f.path, offset: f.offset + skip };
+  return f === undefined || skip === 0 ? f : { ...f, offset: f.offset + skip };
 }

@@ -84,9 +84,14 @@ export class Http1Handler implements ProtocolHandler, Http1Sink {
     else (dir === this.reqDir ? this.req : this.res).push(data, time, offset, file);
   }
 
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated' | 'skipped', origin?: ByteOrigin): void {
     if (this.next !== null) this.next.onGap(dir, bytes, time, reason, origin);
     else (dir === this.reqDir ? this.req : this.res).gap(bytes, time, reason, origin);
+  }
+
+  bytesNeeded(dir: Direction, bytes: number): number {
+    if (this.next !== null) return this.next.bytesNeeded?.(dir, bytes) ?? bytes;
+    return (dir === this.reqDir ? this.req : this.res).bytesNeeded(bytes);
   }
 
   onClose(): void {

@@ -14,6 +14,8 @@
 // Gaps: inside a body whose extent is known (Content-Length, inside chunk data, close-delimited)
 // a gap is bridged: the bytes are counted as lost and framing goes on. Anywhere else the message
 // in progress fails and the parser scans for the next plausible start line (resynchronisation).
+// Bytes skipped on purpose (a file range nobody needs, see bytesNeeded) are bridged the same way
+// but counted as skipped, not lost.
 
 import {
   MAX_HEADER_COUNT,
@@ -29,7 +31,7 @@ import {
 } from './head';
 import { HttpMessage, type IncompleteReason } from '../model/exchange';
 import { appendGrow } from '../core/buffers';
-import { bodyData, bodyLost, completeBeforeClose, fileSource, type FileSource } from '../model/body';
+import { bodyBytesNeeded, bodyData, bodyLost, bodySkipped, completeBeforeClose, fileSource, type FileSource } from '../model/body';
 import type { Counters } from '../core/counters';
 import type { FileOrigin } from '../../../core/types';
 import type { ByteOrigin, HandlerLimits } from '../core/contract';
@@ -96,8 +98,9 @@ export class Http1Parser {
   private scanTail: Buffer | null = null;
   /** While a chunk is parsed: the file it was sent from (null: from memory). */
   private file: FileSource | null = null;
-  /** While a gap is accounted: how its bytes bypassed user memory. */
+  /** While a gap is accounted: how its bytes bypassed user memory, and whether they were skipped on purpose. */
   private gapOrigin: ByteOrigin | undefined = undefined;
+  private skipping = false;
   private scanFromStart = true;
   // Paused request side (after an Upgrade request or a CONNECT).
   private paused: Kept[] = [];
@@ -315,11 +318,28 @@ export class Http1Parser {
     }
   }
 
-  /** `bytes` bytes of the stream were not captured after the data pushed so far; `origin`: how they bypassed user memory. */
-  gap(bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+  /**
+   * `bytes` bytes of the stream were not captured after the data pushed so far; `origin`: how
+   * they bypassed user memory. 'skipped' ones (see bytesNeeded) are body bytes nothing needs;
+   * whatever of them lies outside a body is lost like any gap's.
+   */
+  gap(bytes: number, time: bigint, reason: 'gap' | 'truncated' | 'skipped', origin?: ByteOrigin): void {
     this.gapOrigin = origin;
-    this.lost(bytes, time, reason);
+    this.skipping = reason === 'skipped';
+    this.lost(bytes, time, reason === 'skipped' ? 'gap' : reason);
     this.gapOrigin = undefined;
+    this.skipping = false;
+  }
+
+  /**
+   * Of the next `bytes` bytes, how many (from the first) it must see as data: all of them unless
+   * they lie within the current body (Content-Length, chunk data, close-delimited), where only
+   * those the body's accounting keeps or scans are needed.
+   */
+  bytesNeeded(bytes: number): number {
+    const st = this.state;
+    if (st === S_BODY_CLOSE || ((st === S_BODY_LEN || st === S_CHUNK_DATA) && bytes <= this.remaining)) return bodyBytesNeeded(this.cur!, bytes, this.opts);
+    return bytes;
   }
 
   private lost(bytes: number, time: bigint, reason: 'gap' | 'truncated'): void {
@@ -619,9 +639,14 @@ export class Http1Parser {
     bodyData(this.cur!, data, from, to, time, this.file, this.opts);
   }
 
-  /** A bridged gap inside a body: counted as body bytes that were not captured. */
+  /** A bridged gap inside a body: counted as body bytes that were not captured (or skipped). */
   private lose(m: HttpMessage, bytes: number, time: bigint): void {
-    bodyLost(m, bytes, time, this.gapOrigin, this.stats);
+    if (!this.skipping) {
+      bodyLost(m, bytes, time, this.gapOrigin, this.stats);
+      return;
+    }
+    bodySkipped(m, bytes, time, this.gapOrigin);
+    this.stats.add('bytes.skipped', bytes);
   }
 
   private complete(): void {

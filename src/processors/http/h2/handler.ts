@@ -229,10 +229,11 @@ export class Http2Handler implements ProtocolHandler {
     this.file = null;
   }
 
-  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated', origin?: ByteOrigin): void {
+  /** Frames are parsed from every byte (no bytesNeeded): a 'skipped' gap only comes from elsewhere, and is a gap here. */
+  onGap(dir: Direction, bytes: number, time: bigint, reason: 'gap' | 'truncated' | 'skipped', origin?: ByteOrigin): void {
     if (this.closed) return;
     this.gapOrigin = origin;
-    this.dirs[dir].parser.gap(bytes, time, reason);
+    this.dirs[dir].parser.gap(bytes, time, reason === 'skipped' ? 'gap' : reason);
     this.gapOrigin = undefined;
   }
 

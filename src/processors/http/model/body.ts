@@ -1,5 +1,6 @@
-// Body accounting shared by every protocol: decoded size, bytes lost in bridged gaps, what was
-// sent from files or moved kernel-side, capture for export or inspection, the SSE end scan.
+// Body accounting shared by every protocol: decoded size, bytes lost in bridged gaps, bytes
+// skipped because nothing needed them, what was sent from files or moved kernel-side, capture for
+// export or inspection, the SSE end scan.
 
 import type { FileOrigin } from '../../../core/types';
 import type { ByteOrigin, HandlerLimits } from '../core/contract';
@@ -12,9 +13,13 @@ export interface FileBody {
   /** The file of the first body byte sent from a file, and that byte's file offset. */
   path: string;
   offset: number;
-  /** Body bytes sent from files, and of those the ones that could not be read again (a gap). */
+  /**
+   * Body bytes sent from files; of those the ones that could not be read again when needed (a
+   * gap), and the ones nothing needed (skipped: never read).
+   */
   bytes: number;
   unreadBytes: number;
+  skippedBytes: number;
   /** Contiguous file ranges (a body sent in several calls that continue each other is one). */
   ranges: number;
   /** Where the latest range ends, to tell a continuation from a new range. */
@@ -66,15 +71,42 @@ export function bodyLost(m: HttpMessage, bytes: number, time: bigint, origin: By
   stats.add('gaps.bridged');
 }
 
-function noteFileBody(m: HttpMessage, path: string, offset: number, bytes: number, unread: number): void {
+/**
+ * How many of the next `bytes` body bytes of `m` (from the first) its accounting must see: those
+ * it keeps (export, inspection), or all when it scans them (an SSE response's end). The others
+ * may be skipped (bodySkipped) without reading them.
+ */
+export function bodyBytesNeeded(m: HttpMessage, bytes: number, lim: HandlerLimits): number {
+  if (!m.isRequest && (m.sse === undefined ? isEventStream(m.head?.contentType) : m.sse !== null)) return bytes;
+  if (m.exchange === null || m.bodyTruncated) return 0;
+  if (m.bodyCap < 0) m.bodyCap = bodyCapFor(lim, m);
+  return Math.min(bytes, Math.max(0, m.bodyCap - m.bodyCaptured));
+}
+
+/**
+ * `bytes` body bytes of `m` were not captured on purpose, nothing needing their content (see
+ * bodyBytesNeeded): counted in its size, not lost. `origin`: the file they were sent from.
+ */
+export function bodySkipped(m: HttpMessage, bytes: number, time: bigint, origin?: ByteOrigin): void {
+  m.bodySize += bytes;
+  m.skippedBytes += bytes;
+  m.endTime = time;
+  // Not kept, as keepBody marks the bytes it does not keep.
+  if (m.exchange !== null) m.bodyTruncated = true;
+  m.sse?.lost();
+  if (origin !== undefined && origin !== 'kernel_side') noteFileBody(m, origin.path, origin.offset, bytes, 0, bytes);
+}
+
+function noteFileBody(m: HttpMessage, path: string, offset: number, bytes: number, unread: number, skipped = 0): void {
   const f = m.file;
   if (f === null) {
-    m.file = { path, offset, bytes, unreadBytes: unread, ranges: 1, lastPath: path, lastEnd: offset + bytes };
+    m.file = { path, offset, bytes, unreadBytes: unread, skippedBytes: skipped, ranges: 1, lastPath: path, lastEnd: offset + bytes };
     return;
   }
   if (f.lastPath !== path || f.lastEnd !== offset) f.ranges++;
   f.bytes += bytes;
   f.unreadBytes += unread;
+  f.skippedBytes += skipped;
   f.lastPath = path;
   f.lastEnd = offset + bytes;
 }

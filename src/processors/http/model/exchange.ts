@@ -92,6 +92,11 @@ export class HttpMessage {
   /** Of lostBytes, those moved kernel-side (splice, vmsplice/tee): out of reach by design. */
   kernelSideBytes = 0;
   /**
+   * Body bytes not captured on purpose because nothing needed their content (a file range left
+   * unread): counted in bodySize, not in lostBytes.
+   */
+  skippedBytes = 0;
+  /**
    * Captured (decoded) body bytes: at most max_body_bytes when capture_bodies is on, at most
    * max_inspect_bytes when the body is kept for inspection (see bodyCapFor).
    */

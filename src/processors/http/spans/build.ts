@@ -353,7 +353,8 @@ function addBody(attrs: Attributes, key: string, m: HttpMessage, cap: number): v
 
 /**
  * The body (or part of it) never passed through user memory: which file it was sent from, and
- * whether the span's view of those bytes was read again from the file or is a gap.
+ * whether the span's view of those bytes was read again from the file, skipped (nothing needed
+ * them) or is a gap.
  */
 function addFileBody(attrs: Attributes, prefix: string, f: FileBody): void {
   attrs[prefix + 'path'] = f.path;
@@ -361,7 +362,8 @@ function addFileBody(attrs: Attributes, prefix: string, f: FileBody): void {
   attrs[prefix + 'bytes'] = f.bytes;
   if (f.ranges > 1) attrs[prefix + 'ranges'] = f.ranges;
   if (f.unreadBytes > 0) attrs[prefix + 'unread_bytes'] = f.unreadBytes;
-  attrs[prefix + 'capture'] = f.unreadBytes === 0 ? 'reread' : f.unreadBytes === f.bytes ? 'gap' : 'partial';
+  if (f.skippedBytes > 0) attrs[prefix + 'skipped_bytes'] = f.skippedBytes;
+  attrs[prefix + 'capture'] = f.unreadBytes === f.bytes ? 'gap' : f.unreadBytes > 0 ? 'partial' : f.skippedBytes === f.bytes ? 'skipped' : 'reread';
 }
 
 function addHeaders(attrs: Attributes, prefix: string, head: HttpHead, sensitive: string[]): void {
