@@ -25,7 +25,20 @@ export function jsonString(s: string): string {
 const jsonDouble = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
 
 export function anyValueJson(v: AttributeValue): string {
-  if (typeof v === 'string') return `{"stringValue":${jsonString(v)}}`;
+  return typeof v === 'string' ? stringValueJson(v, '}') : otherValueJson(v);
+}
+
+// Each piece of a span's text is a string of its own until the whole is flattened to be written:
+// the fewer pieces, the less garbage and the cheaper the flattening. So a string value is one
+// template with its closing braces, not quotes around it, then braces around that.
+
+/** `{"stringValue":"<v>"}` followed by `close`. */
+function stringValueJson(v: string, close: '}' | '}}'): string {
+  if (NEEDS_ESCAPE.test(v)) return `{"stringValue":${JSON.stringify(v)}${close}`;
+  return close === '}' ? `{"stringValue":"${v}"}` : `{"stringValue":"${v}"}}`;
+}
+
+function otherValueJson(v: Exclude<AttributeValue, string>): string {
   if (typeof v === 'boolean') return v ? '{"boolValue":true}' : '{"boolValue":false}';
   // int64 as an exact decimal (String(2 ** 62) would round it); numbers outside int64 are doubles.
   if (typeof v === 'number') return isInt64(v) ? `{"intValue":"${Number.isSafeInteger(v) ? v : BigInt(v)}"}` : `{"doubleValue":${jsonDouble(v)}}`;
@@ -35,25 +48,31 @@ export function anyValueJson(v: AttributeValue): string {
 }
 
 // Attribute keys are a small set of names (conventions, captured headers): their escaped form
-// is kept. Bounded, in case some processor makes keys from data.
-const KEY_PREFIXES = new Map<string, string>();
+// is kept, with and without the comma before it. Bounded, in case some processor makes keys from data.
+const KEY_PREFIXES = new Map<string, { first: string; next: string }>();
 const KEY_PREFIXES_MAX = 4096;
 
-/** `{"key":"<key>","value":` */
-function keyPrefix(key: string): string {
+/** `{"key":"<key>","value":`, after a comma unless first. */
+function keyPrefix(key: string, first: boolean): string {
   let prefix = KEY_PREFIXES.get(key);
   if (prefix === undefined) {
-    prefix = `{"key":${jsonString(key)},"value":`;
+    const p = `{"key":${jsonString(key)},"value":`;
+    prefix = { first: p, next: `,${p}` };
     if (KEY_PREFIXES.size < KEY_PREFIXES_MAX) KEY_PREFIXES.set(key, prefix);
   }
-  return prefix;
+  return first ? prefix.first : prefix.next;
 }
 
 /** A JSON array of KeyValue. */
 export function attributesJson(attrs: Attributes): string {
-  let out = '';
-  for (const key of Object.keys(attrs)) out += (out === '' ? '' : ',') + keyPrefix(key) + anyValueJson(attrs[key]!) + '}';
-  return `[${out}]`;
+  let out = '[';
+  let first = true;
+  for (const key of Object.keys(attrs)) {
+    const v = attrs[key]!;
+    out += keyPrefix(key, first) + (typeof v === 'string' ? stringValueJson(v, '}}') : otherValueJson(v) + '}');
+    first = false;
+  }
+  return out + ']';
 }
 
 function eventJson(e: SpanEvent): string {
