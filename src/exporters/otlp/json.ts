@@ -48,19 +48,50 @@ function otherValueJson(v: Exclude<AttributeValue, string>): string {
 }
 
 // Attribute keys are a small set of names (conventions, captured headers): their escaped form
-// is kept, with and without the comma before it. Bounded, in case some processor makes keys from data.
-const KEY_PREFIXES = new Map<string, { first: string; next: string }>();
-const KEY_PREFIXES_MAX = 4096;
+// is kept. So are whole KeyValues of the keys whose values repeat (method, status, scheme,
+// addresses, protocol version, user agent, ...): one piece per attribute instead of three. A key
+// seen with more than VALUES_PER_KEY values is not one of them, and its values are forgotten.
+// Everything bounded, in case some processor makes keys from data.
+interface KeyJson {
+  /** `{"key":"<key>","value":`, and the same after a comma. */
+  first: string;
+  next: string;
+  /** Value → `,{"key":"<key>","value":<value>}`; null once the key proved to have too many. */
+  values: Map<string | number, string> | null;
+}
+const KEYS = new Map<string, KeyJson>();
+const KEYS_MAX = 4096;
+const VALUES_PER_KEY = 64;
+/** Longer strings are not kept (bodies, URLs). */
+const VALUE_CHARS_MAX = 128;
+const VALUES_MAX = 16_384;
+let valuesKept = 0;
 
-/** `{"key":"<key>","value":`, after a comma unless first. */
-function keyPrefix(key: string, first: boolean): string {
-  let prefix = KEY_PREFIXES.get(key);
-  if (prefix === undefined) {
-    const p = `{"key":${jsonString(key)},"value":`;
-    prefix = { first: p, next: `,${p}` };
-    if (KEY_PREFIXES.size < KEY_PREFIXES_MAX) KEY_PREFIXES.set(key, prefix);
+function keyJson(key: string): KeyJson {
+  let k = KEYS.get(key);
+  if (k === undefined) {
+    const first = `{"key":${jsonString(key)},"value":`;
+    k = { first, next: `,${first}`, values: new Map() };
+    if (KEYS.size < KEYS_MAX) KEYS.set(key, k);
   }
-  return first ? prefix.first : prefix.next;
+  return k;
+}
+
+/** `,{"key":"<key>","value":<v>}`, kept when it may repeat. */
+function keyValueJson(k: KeyJson, v: string | number): string {
+  const values = k.values!;
+  let kv = values.get(v);
+  if (kv === undefined) {
+    kv = k.next + (typeof v === 'string' ? stringValueJson(v, '}}') : otherValueJson(v) + '}');
+    if (values.size >= VALUES_PER_KEY) {
+      valuesKept -= values.size;
+      k.values = null;
+    } else if (valuesKept < VALUES_MAX) {
+      values.set(v, kv);
+      valuesKept++;
+    }
+  }
+  return kv;
 }
 
 /** A JSON array of KeyValue. */
@@ -68,8 +99,12 @@ export function attributesJson(attrs: Attributes): string {
   let out = '[';
   let first = true;
   for (const key of Object.keys(attrs)) {
+    const k = keyJson(key);
     const v = attrs[key]!;
-    out += keyPrefix(key, first) + (typeof v === 'string' ? stringValueJson(v, '}}') : otherValueJson(v) + '}');
+    if (k.values !== null && (typeof v === 'number' || (typeof v === 'string' && v.length <= VALUE_CHARS_MAX))) {
+      const kv = keyValueJson(k, v);
+      out += first ? kv.slice(1) : kv;
+    } else out += (first ? k.first : k.next) + (typeof v === 'string' ? stringValueJson(v, '}}') : otherValueJson(v) + '}');
     first = false;
   }
   return out + ']';
