@@ -64,15 +64,16 @@ const KEYS_MAX = 4096;
 const VALUES_PER_KEY = 64;
 /** Longer strings are not kept (bodies, URLs). */
 const VALUE_CHARS_MAX = 128;
-const VALUES_MAX = 16_384;
+const VALUES_MAX = 4096;
 let valuesKept = 0;
 
 function keyJson(key: string): KeyJson {
   let k = KEYS.get(key);
   if (k === undefined) {
     const first = `{"key":${jsonString(key)},"value":`;
-    k = { first, next: `,${first}`, values: new Map() };
-    if (KEYS.size < KEYS_MAX) KEYS.set(key, k);
+    const kept = KEYS.size < KEYS_MAX;
+    k = { first, next: `,${first}`, values: kept ? new Map() : null };
+    if (kept) KEYS.set(key, k);
   }
   return k;
 }
