@@ -135,3 +135,22 @@ test('attribute keys cached per name still follow every span', () => {
   // The same keys with different values, then a new key: the cache must not leak values.
   same([makeSpan({ attributes: { a: 'one', b: 1 } }), makeSpan({ attributes: { b: 'two', a: 2.5, c: ['x'] } })]);
 });
+
+test('KeyValues kept for repeating values: hits, first and later places, keys past the value limit, long values', () => {
+  const spans: SpanRecord[] = [];
+  for (let i = 0; i < 300; i++) {
+    const attrs: Attributes = {
+      method: i % 2 ? 'GET' : 'POST', // repeats: kept
+      port: 40000 + (i % 20), // repeats, numbers
+      many: `v${i}`, // past the limit: its values are forgotten, the output stays right
+      zero: i % 3 === 0 ? -0 : 0, // -0 and 0 are one Map key, and one JSON text
+      esc: i % 5 === 0 ? 'quote " here' : 'plain',
+      long: 'x'.repeat(200 + (i % 2)), // too long to keep
+      flag: i % 2 === 0,
+    };
+    // Cached KeyValues in the first place (no comma) and in later ones.
+    spans.push(makeSpan({ attributes: i % 2 ? attrs : Object.fromEntries(Object.entries(attrs).reverse()) }));
+  }
+  same(spans);
+  for (const s of spans) same([s]);
+});

@@ -25,7 +25,20 @@ export function jsonString(s: string): string {
 const jsonDouble = (x: number): string => (Number.isFinite(x) ? String(x) : 'null');
 
 export function anyValueJson(v: AttributeValue): string {
-  if (typeof v === 'string') return `{"stringValue":${jsonString(v)}}`;
+  return typeof v === 'string' ? stringValueJson(v, '}') : otherValueJson(v);
+}
+
+// Each piece of a span's text is a string of its own until the whole is flattened to be written:
+// the fewer pieces, the less garbage and the cheaper the flattening. So a string value is one
+// template with its closing braces, not quotes around it, then braces around that.
+
+/** `{"stringValue":"<v>"}` followed by `close`. */
+function stringValueJson(v: string, close: '}' | '}}'): string {
+  if (NEEDS_ESCAPE.test(v)) return `{"stringValue":${JSON.stringify(v)}${close}`;
+  return close === '}' ? `{"stringValue":"${v}"}` : `{"stringValue":"${v}"}}`;
+}
+
+function otherValueJson(v: Exclude<AttributeValue, string>): string {
   if (typeof v === 'boolean') return v ? '{"boolValue":true}' : '{"boolValue":false}';
   // int64 as an exact decimal (String(2 ** 62) would round it); numbers outside int64 are doubles.
   if (typeof v === 'number') return isInt64(v) ? `{"intValue":"${Number.isSafeInteger(v) ? v : BigInt(v)}"}` : `{"doubleValue":${jsonDouble(v)}}`;
@@ -35,25 +48,67 @@ export function anyValueJson(v: AttributeValue): string {
 }
 
 // Attribute keys are a small set of names (conventions, captured headers): their escaped form
-// is kept. Bounded, in case some processor makes keys from data.
-const KEY_PREFIXES = new Map<string, string>();
-const KEY_PREFIXES_MAX = 4096;
+// is kept. So are whole KeyValues of the keys whose values repeat (method, status, scheme,
+// addresses, protocol version, user agent, ...): one piece per attribute instead of three. A key
+// seen with more than VALUES_PER_KEY values is not one of them, and its values are forgotten.
+// Everything bounded, in case some processor makes keys from data.
+interface KeyJson {
+  /** `{"key":"<key>","value":`, and the same after a comma. */
+  first: string;
+  next: string;
+  /** Value → `,{"key":"<key>","value":<value>}`; null once the key proved to have too many. */
+  values: Map<string | number, string> | null;
+}
+const KEYS = new Map<string, KeyJson>();
+const KEYS_MAX = 4096;
+const VALUES_PER_KEY = 64;
+/** Longer strings are not kept (bodies, URLs). */
+const VALUE_CHARS_MAX = 128;
+const VALUES_MAX = 4096;
+let valuesKept = 0;
 
-/** `{"key":"<key>","value":` */
-function keyPrefix(key: string): string {
-  let prefix = KEY_PREFIXES.get(key);
-  if (prefix === undefined) {
-    prefix = `{"key":${jsonString(key)},"value":`;
-    if (KEY_PREFIXES.size < KEY_PREFIXES_MAX) KEY_PREFIXES.set(key, prefix);
+function keyJson(key: string): KeyJson {
+  let k = KEYS.get(key);
+  if (k === undefined) {
+    const first = `{"key":${jsonString(key)},"value":`;
+    const kept = KEYS.size < KEYS_MAX;
+    k = { first, next: `,${first}`, values: kept ? new Map() : null };
+    if (kept) KEYS.set(key, k);
   }
-  return prefix;
+  return k;
+}
+
+/** `,{"key":"<key>","value":<v>}`, kept when it may repeat. */
+function keyValueJson(k: KeyJson, v: string | number): string {
+  const values = k.values!;
+  let kv = values.get(v);
+  if (kv === undefined) {
+    kv = k.next + (typeof v === 'string' ? stringValueJson(v, '}}') : otherValueJson(v) + '}');
+    if (values.size >= VALUES_PER_KEY) {
+      valuesKept -= values.size;
+      k.values = null;
+    } else if (valuesKept < VALUES_MAX) {
+      values.set(v, kv);
+      valuesKept++;
+    }
+  }
+  return kv;
 }
 
 /** A JSON array of KeyValue. */
 export function attributesJson(attrs: Attributes): string {
-  let out = '';
-  for (const key of Object.keys(attrs)) out += (out === '' ? '' : ',') + keyPrefix(key) + anyValueJson(attrs[key]!) + '}';
-  return `[${out}]`;
+  let out = '[';
+  let first = true;
+  for (const key of Object.keys(attrs)) {
+    const k = keyJson(key);
+    const v = attrs[key]!;
+    if (k.values !== null && (typeof v === 'number' || (typeof v === 'string' && v.length <= VALUE_CHARS_MAX))) {
+      const kv = keyValueJson(k, v);
+      out += first ? kv.slice(1) : kv;
+    } else out += (first ? k.first : k.next) + (typeof v === 'string' ? stringValueJson(v, '}}') : otherValueJson(v) + '}');
+    first = false;
+  }
+  return out + ']';
 }
 
 function eventJson(e: SpanEvent): string {

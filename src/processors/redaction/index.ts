@@ -44,6 +44,13 @@ const BODY_ATTRIBUTES = [
   'gen_ai.system_instructions',
 ];
 const HEADER_PREFIXES = ['http.request.header.', 'http.response.header.'];
+/**
+ * What redaction does to an attribute, by its key alone: decided once per key, since keys are a
+ * small set of names (conventions, captured headers), so a span costs a lookup per attribute
+ * rather than the pattern tests. Bounded, in case some processor makes keys from data.
+ */
+type KeyRule = 'remove' | 'header' | 'url.full' | 'url.query' | 'body' | 'none';
+const KEY_RULES_MAX = 4096;
 export const ATTR_REDACTED = 'tcpsniff.redacted';
 export const ATTR_REDACTED_COUNT = 'tcpsniff.redacted.count';
 
@@ -75,6 +82,7 @@ export class RedactionProcessor implements SpanProcessorComponent {
   private readonly bodyAttr: (k: string) => boolean;
   private readonly removeAttr: (k: string) => boolean;
   private readonly resources = new WeakMap<Resource, Resource>();
+  private readonly keyRules = new Map<string, KeyRule>();
   private readonly n = { spans: 0, redactedSpans: 0, values: 0, headers: 0, bodyFields: 0, urls: 0, removed: 0, source: 0, commandLines: 0 };
 
   constructor(
@@ -104,17 +112,17 @@ export class RedactionProcessor implements SpanProcessorComponent {
     let count = 0;
     const a = span.attributes;
     for (const key of Object.keys(a)) {
+      const rule = this.ruleOf(key);
+      if (rule === 'none') continue;
       const v = a[key]!;
-      if (this.removeAttr(key)) {
+      if (rule === 'remove') {
         delete a[key];
         this.n.removed++;
         what.push(key);
         count++;
         continue;
       }
-      const prefix = HEADER_PREFIXES.find((p) => key.startsWith(p));
-      if (prefix !== undefined) {
-        if (!this.policy.header(key.slice(prefix.length))) continue;
+      if (rule === 'header') {
         this.n.headers++;
         what.push(key);
         count += Array.isArray(v) ? v.length : 1;
@@ -123,8 +131,8 @@ export class RedactionProcessor implements SpanProcessorComponent {
         continue;
       }
       if (typeof v !== 'string') continue;
-      if (key === 'url.full' || key === 'url.query') {
-        const out = key === 'url.full' ? redactUrl(v, this.policy.queryParam) : redactQuery(v, this.policy.queryParam);
+      if (rule === 'url.full' || rule === 'url.query') {
+        const out = rule === 'url.full' ? redactUrl(v, this.policy.queryParam) : redactQuery(v, this.policy.queryParam);
         // Already redacted by the http processor (the same built-in list) or here: both are reported.
         const hits = countRedacted(out);
         if (out !== v) a[key] = out;
@@ -135,7 +143,7 @@ export class RedactionProcessor implements SpanProcessorComponent {
         }
         continue;
       }
-      if (this.bodyAttr(key) && a[`${key}.encoding`] !== 'base64') {
+      if (a[`${key}.encoding`] !== 'base64') {
         const r = redactText(v, this.policy);
         if (r.fields.length > 0) {
           a[key] = r.text;
@@ -160,6 +168,23 @@ export class RedactionProcessor implements SpanProcessorComponent {
         a[ATTR_REDACTED_COUNT] = count;
       }
     }
+  }
+
+  private ruleOf(key: string): KeyRule {
+    let rule = this.keyRules.get(key);
+    if (rule === undefined) {
+      rule = this.judgeKey(key);
+      if (this.keyRules.size < KEY_RULES_MAX) this.keyRules.set(key, rule);
+    }
+    return rule;
+  }
+
+  private judgeKey(key: string): KeyRule {
+    if (this.removeAttr(key)) return 'remove';
+    const prefix = HEADER_PREFIXES.find((p) => key.startsWith(p));
+    if (prefix !== undefined) return this.policy.header(key.slice(prefix.length)) ? 'header' : 'none';
+    if (key === 'url.full' || key === 'url.query') return key;
+    return this.bodyAttr(key) ? 'body' : 'none';
   }
 
   /**
