@@ -112,11 +112,17 @@ export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningA
     const cfg = path.join(ctx.tmp, 'collector.yaml');
     fs.writeFileSync(cfg, collectorConfig(ctx.port, spansFile));
     // Profiling starts only after attach (see cpuprof-preload.ts).
-    const nodeArgs = ctx.cpuProfDir ? ['--require', path.join(__dirname, 'cpuprof-preload.js')] : [];
-    const env = ctx.cpuProfDir ? { ...process.env, TCPSNIFF_BENCH_CPUPROF: path.join(ctx.cpuProfDir, 'collector.cpuprofile') } : process.env;
+    const env = ctx.cpuProfDir
+      ? {
+          ...process.env,
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(__dirname, 'cpuprof-preload.js')}`,
+          TCPSNIFF_BENCH_CPUPROF: path.join(ctx.cpuProfDir, 'collector.cpuprofile'),
+        }
+      : process.env;
     // Loading can fail transiently with EAGAIN while other suites load programs: retry.
     for (let attempt = 1; ; attempt++) {
-      p = start(process.execPath, [...nodeArgs, path.join(ctx.collectorRoot ?? fromRoot(), 'bin', 'tcpsniff-collector'), '--config', cfg], {
+      // Executed as users run it (its launcher execs Node with the daemon's V8 flags, keeping the pid).
+      p = start(path.join(ctx.collectorRoot ?? fromRoot(), 'bin', 'tcpsniff-collector'), ['--config', cfg], {
         cpus: ctx.cpus,
         env,
       });
