@@ -308,7 +308,7 @@ export function writeReport(r: Results, file: string): void {
     '```sh',
     'sudo npm run bench               # full: every workload, 3 rounds of 10 s per arm (≈30 min; `-- --duration 5`: ≈20 min)',
     'sudo npm run bench -- --quick    # nginx 1 KiB closed loop + fixed 15k and 20k req/s, 3 rounds of 5 s (a few minutes)',
-    '# options: --rounds N --duration S --only nginx-1k,node-1k --arms baseline,tcpsniff --no-micro --no-profile --no-bpf-stats --no-install --out /tmp/x.md',
+    '# options: --rounds N --duration S --only nginx-1k,node-1k --arms baseline,tcpsniff --no-micro --no-profile --no-bpf-stats --no-install --out /tmp/x.md --compare DIR (an arm running the collector of another build: DIR with its bin/, dist/, build/, scripts/, node_modules/, .cache/node)',
     'sudo npm run bench:bpf-cost      # BPF ns per program and per request, nginx 1 KiB (bench/bpf-cost.ts; --compare DIR for A/B)',
     '```',
     '',
