@@ -168,7 +168,7 @@ export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningA
   const peak = { pssKiB: NaN, rssKiB: NaN };
   const samplePss = () => {
     const pss = pssKiB(p.pid);
-    if (!(pss <= peak.pssKiB)) Object.assign(peak, { pssKiB: pss, rssKiB: memKiB(p.pid).rssKiB });
+    if (Number.isFinite(pss) && !(pss <= peak.pssKiB)) Object.assign(peak, { pssKiB: pss, rssKiB: memKiB(p.pid).rssKiB });
   };
   samplePss();
   const sampler = setInterval(samplePss, PSS_SAMPLE_MS);
