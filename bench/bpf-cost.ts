@@ -11,7 +11,7 @@
 // so both nginx's and h2load's side of every connection are captured. With --uncaptured the
 // collector filters on a port nobody uses: every syscall then takes the reject path.
 // --compare DIR alternates runs (ABBA) with the collector of another package root (a copy of another
-// build: bin/, dist/, build/, node_modules), so both see the same background load.
+// build: bin/, dist/, build/, scripts/, node_modules, .cache/node), so both see the same background load.
 //
 // The programs are system-wide: syscalls of every other process on the host count too (they take
 // the reject path). Prints, per program and collector, the median over the rounds of runs per

@@ -30,7 +30,8 @@ export interface Results {
 const ARM_TEXT: Record<ArmName, string> = {
   baseline: 'no tracer',
   tcpsniff:
-    'tcpsniff-collector: tcp receiver (`ports: [P]`, syscalls backend) → the default pipeline’s processors (http → genai → redaction → batch) → file exporter (OTLP/JSON lines, instead of the console)',
+    'tcpsniff-collector: tcp receiver (`ports: [P]`, syscalls backend) and sendfile receiver → config/default.yaml’s processors in its order (http → trace_links → genai → redaction → batch) → file exporter (OTLP/JSON lines, instead of the console)',
+  compare: 'the tcpsniff arm run from the build given with `--compare DIR` (an A/B within one run: both alternate in every round)',
   tcpdump: '`tcpdump -i lo -s 0 -B 65536 -w FILE "tcp port P"`: whole packets to a file',
   bpftrace:
     'bpftrace on sys_enter/sys_exit of write, writev, sendto, sendmsg, read, readv, recvfrom, recvmsg, filtered on the server pid: per-syscall call count, byte sum and a latency histogram in maps (no payload copied, nothing printed per event)',
@@ -50,6 +51,22 @@ function armFigures(cells: Cell[], arm: ArmName, pick: (c: Cell) => number, rati
   }
   return spread(vals);
 }
+
+/** Per round, f of the arm's cell and the same round's baseline cell. */
+function perRound(cells: Cell[], arm: ArmName, f: (c: Cell, base: Cell) => number): number[] {
+  const out: number[] = [];
+  for (const c of cells.filter((c) => c.arm === arm && !c.errors)) {
+    const b = cells.find((x) => x.arm === 'baseline' && x.round === c.round && !x.errors);
+    if (b) out.push(f(c, b));
+  }
+  return out;
+}
+
+/** The tracer's CPU per request (µs) over the untraced server's CPU per request of the same round. */
+const tracerToServerCpu = (c: Cell, base: Cell) => c.tracerCpuMsPer1k / base.serverCpuUsPerReq;
+
+/** Collector CPU per exchange as it counts them (µs): loopback shows a request from both ends. */
+const cpuPerExchangeUs = (c: Cell) => (c.collector && c.collector.exchanges ? (c.tracerCpuMsPer1k * c.requests) / c.collector.exchanges : NaN);
 
 function deltaFigures(cells: Cell[], arm: ArmName, pick: (c: Cell) => number): Spread {
   const vals: number[] = [];
@@ -95,8 +112,8 @@ function workloadSection(w: Workload, cells: Cell[], arms: ArmName[]): string[] 
     '',
   );
   L.push(
-    `| arm | ${fixed ? 'achieved req/s' : 'max req/s'} vs baseline | server CPU µs/req (Δ vs baseline) | p50 vs baseline | p99 vs baseline | tracer CPU ms / 1k req | tracer peak RSS MiB | completeness, losses |`,
-    '|---|---|---|---|---|---|---|---|',
+    `| arm | ${fixed ? 'achieved req/s' : 'max req/s'} vs baseline | server CPU µs/req (Δ vs baseline) | p50 vs baseline | p99 vs baseline | tracer CPU ms / 1k req | tracer CPU ÷ untraced server CPU, per request | tracer peak RSS MiB | tracer peak PSS MiB | completeness, losses |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const arm of arms.filter((a) => a !== 'baseline')) {
     const ac = wc.filter((c) => c.arm === arm);
@@ -104,7 +121,7 @@ function workloadSection(w: Workload, cells: Cell[], arms: ArmName[]): string[] 
     const cpu = armFigures(wc, arm, (c) => c.serverCpuUsPerReq, false);
     const dcpu = deltaFigures(wc, arm, (c) => c.serverCpuUsPerReq);
     let loss = '–';
-    if (arm === 'tcpsniff') loss = `${completenessText(ac)}; ${nonZeroDrops(ac)}`;
+    if (arm === 'tcpsniff' || arm === 'compare') loss = `${completenessText(ac)}; ${nonZeroDrops(ac)}`;
     if (arm === 'tcpdump') {
       const cap = ac.reduce((a, c) => a + (c.tcpdump?.captured ?? 0), 0);
       const drop = ac.reduce((a, c) => a + (c.tcpdump?.dropped ?? 0), 0);
@@ -117,8 +134,16 @@ function workloadSection(w: Workload, cells: Cell[], arms: ArmName[]): string[] 
     }
     const errs = ac.filter((c) => c.errors).length;
     L.push(
-      `| ${arm} | ${pct(armFigures(wc, arm, (c) => c.rps, true))} | ${fmtSpread(cpu)} (${dcpu.n ? `${dcpu.median >= 0 ? '+' : ''}${fmt(dcpu.median)}` : '–'}) | ${pct(armFigures(wc, arm, (c) => c.p50Us, true))} | ${pct(armFigures(wc, arm, (c) => c.p99Us, true))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerCpuMsPer1k, false))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerHwmMiB, false))} | ${loss}${errs ? `; ${errs} failed run(s)` : ''} |`,
+      `| ${arm} | ${pct(armFigures(wc, arm, (c) => c.rps, true))} | ${fmtSpread(cpu)} (${dcpu.n ? `${dcpu.median >= 0 ? '+' : ''}${fmt(dcpu.median)}` : '–'}) | ${pct(armFigures(wc, arm, (c) => c.p50Us, true))} | ${pct(armFigures(wc, arm, (c) => c.p99Us, true))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerCpuMsPer1k, false))} | ${fmtSpread(spread(perRound(wc, arm, tracerToServerCpu)))}× | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerHwmMiB, false))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerPssMiB ?? NaN, false))} | ${loss}${errs ? `; ${errs} failed run(s)` : ''} |`,
     );
+  }
+  for (const arm of ['tcpsniff', 'compare'] as ArmName[]) {
+    const ratios = perRound(wc, arm, tracerToServerCpu);
+    if (ratios.length)
+      L.push(
+        '',
+        `Collector CPU per request ÷ the untraced server's CPU per request (same round, ${arm} arm): ${fmtSpread(spread(ratios))}×; per round ${ratios.map((x) => fmt(x)).join(', ')}.`,
+      );
   }
   const la = wc.map((c) => c.loadavg[0]).filter(Number.isFinite);
   const rpsBase = armFigures(wc, 'baseline', (c) => c.rps, false);
@@ -188,6 +213,71 @@ function targets(r: Results): Target[] {
   return t;
 }
 
+/** Issue 17's targets: each against the same round's untraced baseline, medians of the rounds. */
+function targets17(r: Results): Target[] {
+  const t: Target[] = [];
+  const of = (id: string) => r.cells.filter((c) => c.workload === id);
+  const fixed = of('nginx-1k-15k');
+  const cpuRatio = spread(perRound(fixed, 'tcpsniff', tracerToServerCpu));
+  t.push({
+    text: 'collector CPU per request ≤ 1.0× the untraced server’s CPU per request (nginx-1k-15k: fixed 15,000 req/s)',
+    measured: cpuRatio.n ? `${fmtSpread(cpuRatio)}×` : 'not measured',
+    met: cpuRatio.n ? cpuRatio.median <= 1 : null,
+  });
+  const c10k = of('nginx-1k-c10k').filter((c) => c.arm === 'tcpsniff' && !c.errors);
+  const pss = spread(c10k.map((c) => c.tracerPssMiB ?? NaN));
+  t.push({
+    text: 'collector PSS ≤ 150 MB with 10,000 open keep-alive connections (nginx-1k-c10k)',
+    measured: pss.n
+      ? `peak PSS ${fmtSpread(pss)} MiB (RSS at that moment ${fmtSpread(spread(c10k.map((c) => c.tracerRssAtPssMiB ?? NaN)))} MiB; peak RSS ${fmtSpread(spread(c10k.map((c) => c.tracerHwmMiB)))} MiB)`
+      : 'not measured',
+    met: pss.n ? pss.median * 1.048576 <= 150 : null,
+  });
+  const fc = fixed.filter((c) => c.arm === 'tcpsniff' && c.completeness);
+  const lost = fc.reduce((a, c) => a + Math.max(0, c.completeness!.expected - c.completeness!.serverSpans), 0);
+  const exp = fc.reduce((a, c) => a + c.completeness!.expected, 0);
+  const closedLoss = (id: string) =>
+    spread(
+      of(id)
+        .filter((c) => c.arm === 'tcpsniff' && c.completeness && c.completeness.expected > 0)
+        .map((c) => (c.completeness!.serverMissing ?? Math.max(0, c.completeness!.expected - c.completeness!.serverSpans)) / c.completeness!.expected),
+    );
+  const l16 = { nginx: closedLoss('nginx-16k'), node: closedLoss('node-16k') };
+  t.push({
+    text: 'zero loss at the fixed rate; < 1% of exchanges lost in nginx-16k and node-16k (closed loop)',
+    measured: [
+      fc.length ? `${lost} of ${exp.toLocaleString('en-US')} requests without a server span at 15,000 req/s (${nonZeroDrops(fc)})` : 'fixed rate not measured',
+      `nginx-16k ${pct(l16.nginx)}`,
+      `node-16k ${pct(l16.node)} of requests without a server span`,
+    ].join('; '),
+    met: fc.length && l16.nginx.n && l16.node.n ? lost === 0 && l16.nginx.median < 0.01 && l16.node.median < 0.01 : null,
+  });
+  const srv = armFigures(fixed, 'tcpsniff', (c) => c.serverCpuUsPerReq, true);
+  const srvClosed = ['nginx-1k', 'node-1k'].map((id) => [id, armFigures(of(id), 'tcpsniff', (c) => c.serverCpuUsPerReq, true)] as const).filter(([, s]) => s.n);
+  t.push({
+    text: 'the traced server’s CPU per request ≤ 1.15× untraced (nginx-1k-15k)',
+    measured: srv.n ? `${fmtSpread(srv)}×${srvClosed.map(([id, s]) => `; ${id} (closed loop) ${fmtSpread(s)}×`).join('')}` : 'not measured',
+    met: srv.n ? srv.median <= 1.15 : null,
+  });
+  const perEx = (id: string) =>
+    spread(
+      of(id)
+        .filter((c) => c.arm === 'tcpsniff' && !c.errors)
+        .map(cpuPerExchangeUs),
+    );
+  const h1 = perEx('nginx-1k');
+  const others = ['nginx-h2-1k', 'grpc-1k'].map((id) => [id, perEx(id)] as const).filter(([, s]) => s.n);
+  t.push({
+    text: 'HTTP/2 and gRPC: collector CPU per exchange ≤ 1.5× HTTP/1’s (nginx-h2-1k, grpc-1k against nginx-1k, closed loops)',
+    measured:
+      h1.n && others.length
+        ? `HTTP/1 ${fmt(h1.median)} µs per exchange; ${others.map(([id, s]) => `${id} ${fmt(s.median)} µs (${fmt(s.median / h1.median)}×)`).join(', ')}`
+        : 'not measured',
+    met: h1.n && others.length === 2 ? others.every(([, s]) => s.median / h1.median <= 1.5) : null,
+  });
+  return t;
+}
+
 function microSection(micro: unknown): string[] {
   if (!micro || !Array.isArray((micro as { rows?: unknown }).rows)) return ['Not run (`--no-micro`) or failed.', ''];
   const rows = (micro as { rows: MicroRow[] }).rows;
@@ -217,8 +307,8 @@ export function writeReport(r: Results, file: string): void {
     '',
     '```sh',
     'sudo npm run bench               # full: every workload, 3 rounds of 10 s per arm (≈30 min; `-- --duration 5`: ≈20 min)',
-    'sudo npm run bench -- --quick    # nginx 1 KiB closed loop + fixed 20k req/s, 3 rounds of 5 s (a few minutes)',
-    '# options: --rounds N --duration S --only nginx-1k,node-1k --arms baseline,tcpsniff --no-micro --no-profile --no-bpf-stats --no-install --out /tmp/x.md',
+    'sudo npm run bench -- --quick    # nginx 1 KiB closed loop + fixed 15k and 20k req/s, 3 rounds of 5 s (a few minutes)',
+    '# options: --rounds N --duration S --only nginx-1k,node-1k --arms baseline,tcpsniff --no-micro --no-profile --no-bpf-stats --no-install --out /tmp/x.md --compare DIR (an arm running the collector of another build: DIR with its bin/, dist/, build/, scripts/, node_modules/, .cache/node)',
     'sudo npm run bench:bpf-cost      # BPF ns per program and per request, nginx 1 KiB (bench/bpf-cost.ts; --compare DIR for A/B)',
     '```',
     '',
@@ -243,8 +333,16 @@ export function writeReport(r: Results, file: string): void {
     '- **max req/s**: closed loop (wrk -t1, `-cN`, keep-alive unless stated; h2load for HTTP/2; ghz for gRPC, unary calls of a grpc-js echo service); the ratio to the baseline of the same round.',
     "- **p50 / p99**: wrk's latency distribution (closed loop), or for fixed-rate runs h2load `--rps` per connection with `-n` = rate × duration and percentiles computed from its `--log-file` (each request's own latency); for gRPC, ghz's own latency distribution.",
     "- **server CPU µs/req**: the traced server's CPU time during the load (sum of its threads' `/proc/PID/task/*/schedstat`, ns) ÷ requests completed; BPF programs run in the traced syscalls, so their cost is inside this figure. Δ = minus the same round's baseline.",
-    '- **tracer CPU ms / 1k req**: user+system CPU of the tracer process (`/proc/PID/stat`) from the start of the load until it has caught up (CPU idle), ÷ requests × 1000. Peak RSS is VmHWM.',
+    '- **tracer CPU ms / 1k req**: user+system CPU of the tracer process (`/proc/PID/stat`) from the start of the load until it has caught up (CPU idle), ÷ requests × 1000. Peak RSS is VmHWM; peak PSS is the highest `Pss` of `/proc/PID/smaps_rollup` sampled every 0.5 s (the ring buffer’s pages are mapped twice, so RSS counts them twice and PSS once). The ratio column: tracer CPU per request (µs) ÷ the same round’s untraced server CPU per request.',
     "- **completeness**: each wrk request carries a unique marker (`?m=<thread>-<n>`, bench/lib/servers.ts); the spans file is scanned for every marker, server side (SERVER spans, nginx) and client side (CLIENT spans, wrk). For h2load runs, spans are counted against h2load's `done`, for ghz runs against its calls that ended OK. Drops: every `drops.*` counter of the collector's exit summary.",
+    '',
+    '## Targets (issue 17)',
+    '',
+    'Medians of the interleaved rounds; every ratio against the untraced baseline of the same round.',
+    '',
+    '| target | measured | met? |',
+    '|---|---|---|',
+    ...targets17(r).map((t) => `| ${t.text} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`),
     '',
     '## Targets (issue 8) and the gap',
     '',

@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --rounds N --duration S --only ID,ID --arms a,b --no-micro --no-install --out FILE.md]
+// npm run bench [-- --quick] [-- --rounds N --duration S --only ID,ID --arms a,b --no-micro --no-install --out FILE.md --compare DIR]
 //
 // Benchmarks of tcpsniff-collector side by side with a baseline (no tracer) and the tools users
 // would pick instead (tcpdump -w, a bpftrace syscall tracer), on loopback loads, interleaved
@@ -37,6 +37,15 @@ export interface Workload {
 export function workloads(quick: boolean): Workload[] {
   const w: Workload[] = [
     { id: 'nginx-1k', title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, closed loop (wrk -c32)', server: 'nginx', size: '1k', load: 'wrk', connections: 32 },
+    {
+      id: 'nginx-1k-15k',
+      title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, fixed 15,000 req/s (h2load --h1 --rps, 20 connections): issue 17’s method',
+      server: 'nginx',
+      size: '1k',
+      load: 'h1-fixed',
+      connections: 20,
+      rate: 15000,
+    },
     {
       id: 'nginx-1k-20k',
       title: 'nginx, 1 KiB, HTTP/1.1 keep-alive, fixed 20,000 req/s (h2load --h1 --rps, 20 connections)',
@@ -99,6 +108,9 @@ export interface Cell {
   serverCpuUsPerReq: number;
   tracerCpuMsPer1k: number;
   tracerHwmMiB: number;
+  /** The tracer's peak PSS over the run (sampled), and its RSS at that sample. */
+  tracerPssMiB?: number;
+  tracerRssAtPssMiB?: number;
   completeness?: {
     expected: number;
     serverSpans: number;
@@ -126,6 +138,8 @@ interface Options {
   bpfStats: boolean;
   /** Report file (default BENCHMARKS.md); the JSON goes next to it as <name>.json when not the default. */
   out?: string;
+  /** Package root of another build for the compare arm (A/B within one run). */
+  compare?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -134,17 +148,22 @@ function parseArgs(argv: string[]): Options {
     const i = argv.indexOf(k);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const compare = val('--compare');
+  const arms = (val('--arms')?.split(',') as ArmName[] | undefined) ?? ALL_ARMS.filter((a) => a !== 'compare');
+  // The compare arm right after tcpsniff, so the two alternate within every round.
+  if (compare && !arms.includes('compare')) arms.splice(arms.indexOf('tcpsniff') + 1, 0, 'compare');
   return {
     quick,
     rounds: Number(val('--rounds') ?? 3),
     durationS: Number(val('--duration') ?? (quick ? 5 : 10)),
     only: val('--only')?.split(','),
-    arms: (val('--arms')?.split(',') as ArmName[] | undefined) ?? ALL_ARMS,
+    arms,
     micro: !argv.includes('--no-micro'),
     install: !argv.includes('--no-install'),
     profile: !argv.includes('--no-profile'),
     bpfStats: !argv.includes('--no-bpf-stats'),
     out: val('--out'),
+    compare: compare && path.resolve(compare),
   };
 }
 
@@ -216,6 +235,7 @@ async function settle(cpu: () => number, maxMs = 8000): Promise<void> {
 
 interface CellOptions {
   durationS: number;
+  compareRoot?: string;
   cpuProfDir?: string;
   bpfStats?: boolean;
 }
@@ -228,6 +248,7 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     tmp,
     cpus: PLACEMENT.tracer,
     cpuProfDir: o.cpuProfDir,
+    compareRoot: o.compareRoot,
   });
   const bpfBefore = o.bpfStats && tracer.pid ? bpfProgStats(tracer.pid) : undefined;
   await sleep(200);
@@ -292,6 +313,7 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
   await settle(() => tracer.cpuNs());
   const t1 = tracer.cpuNs();
   const hwm = tracer.hwmKiB();
+  const pss = tracer.pssPeak();
   const bpfAfter = o.bpfStats && tracer.pid ? bpfProgStats(tracer.pid) : undefined;
   const bpfNames = bpfAfter ? bpfProgNames(bpfAfter.keys()) : undefined;
   const res = await tracer.stop();
@@ -307,10 +329,12 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     serverCpuUsPerReq: (s1 - s0) / 1000 / requests,
     tracerCpuMsPer1k: arm === 'baseline' ? NaN : ((t1 - t0) / 1e6 / requests) * 1000,
     tracerHwmMiB: hwm / 1024,
+    tracerPssMiB: pss.pssKiB / 1024,
+    tracerRssAtPssMiB: pss.rssKiB / 1024,
   };
   if (bpfBefore && bpfAfter) cell.bpf = bpfProgCosts(bpfBefore, bpfAfter, bpfNames!, requests);
   if (res.summary) cell.collector = res.summary;
-  else if (arm === 'tcpsniff') cell.errors = `no summary from the collector: ${res.stderrTail ?? ''}`;
+  else if (arm === 'tcpsniff' || arm === 'compare') cell.errors = `no summary from the collector: ${res.stderrTail ?? ''}`;
   if (res.tcpdump) cell.tcpdump = res.tcpdump;
   if (res.bpftrace) cell.bpftrace = res.bpftrace;
   if (res.spansFile) {
@@ -334,7 +358,8 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
 function fmtCell(c: Cell): string {
   const parts = [`${c.workload} ${c.arm.padEnd(8)} r${c.round}`, `${Math.round(c.rps)} req/s`, `srv ${c.serverCpuUsPerReq.toFixed(2)} µs/req`];
   if (Number.isFinite(c.p99Us)) parts.push(`p50 ${c.p50Us.toFixed(0)} µs p99 ${c.p99Us.toFixed(0)} µs`);
-  if (Number.isFinite(c.tracerCpuMsPer1k)) parts.push(`tracer ${c.tracerCpuMsPer1k.toFixed(2)} ms/1k, ${c.tracerHwmMiB.toFixed(0)} MiB`);
+  if (Number.isFinite(c.tracerCpuMsPer1k))
+    parts.push(`tracer ${c.tracerCpuMsPer1k.toFixed(2)} ms/1k, peak RSS ${c.tracerHwmMiB.toFixed(0)} MiB, peak PSS ${(c.tracerPssMiB ?? NaN).toFixed(0)} MiB`);
   if (c.completeness) {
     const k = c.completeness;
     parts.push(`spans srv ${k.serverSpans}/${k.expected}${k.serverMissing !== undefined ? ` (missing ${k.serverMissing})` : ''} cli ${k.clientSpans}`);
@@ -401,7 +426,7 @@ async function main(): Promise<void> {
       for (let round = 1; round <= opts.rounds; round++) {
         for (const arm of opts.arms) {
           try {
-            const c = await runCell(w, server, arm, round, tmp, { durationS: opts.durationS });
+            const c = await runCell(w, server, arm, round, tmp, { durationS: opts.durationS, compareRoot: opts.compare });
             cells.push(c);
             log(fmtCell(c));
           } catch (e) {

@@ -97,7 +97,7 @@ class ProbeWrap : public Napi::ObjectWrap<ProbeWrap> {
       napi_status st = tsfn_.NonBlockingCall(b, [this](Napi::Env env, Napi::Function cb, Batch* b) {
         if (env != nullptr && cb != nullptr) {
           Napi::HandleScope scope(env);
-          auto buf = Napi::Buffer<uint8_t>::New(env, b->data.data(), b->len);
+          auto buf = Napi::Buffer<uint8_t>::New(env, b->data.get(), b->len);
           cb.Call({buf, Napi::Number::New(env, b->records)});
           if (env.IsExceptionPending()) env.GetAndClearPendingException();
           buf.ArrayBuffer().Detach();

@@ -164,17 +164,17 @@ int Probe::OnSample(void* ctx, void* data, size_t size) {
   }
   Batch* b = self->cur_;
   size_t need = kRecordPrefix + Align8(size);
-  if (b->len + need > b->data.size()) return -1;  // cannot happen: we stop before it is full
+  if (b->len + need > b->capacity) return -1;  // cannot happen: we stop before it is full
   uint32_t prefix[2] = {static_cast<uint32_t>(size), 0};
-  memcpy(b->data.data() + b->len, prefix, sizeof(prefix));
-  memcpy(b->data.data() + b->len + kRecordPrefix, data, size);
+  memcpy(b->data.get() + b->len, prefix, sizeof(prefix));
+  memcpy(b->data.get() + b->len + kRecordPrefix, data, size);
   b->len += need;
   b->records++;
   self->records_.fetch_add(1, std::memory_order_relaxed);
   self->bytes_.fetch_add(size, std::memory_order_relaxed);
   // Stop consuming while a maximal record may no longer fit; the rest stays in the ring.
   constexpr size_t kMaxRecord = kRecordPrefix + kMaxRecordBytes;
-  if (b->len + kMaxRecord > b->data.size()) {
+  if (b->len + kMaxRecord > b->capacity) {
     self->cur_full_ = true;
     return -1;  // this record is already stored; libbpf stops after it
   }
@@ -210,7 +210,8 @@ void Probe::Start(std::function<void(Batch*)> deliver) {
   deliver_ = std::move(deliver);
   pool_.resize(opts_.batch_count);
   for (auto& b : pool_) {
-    b.data.assign(opts_.batch_bytes, 0);  // pre-faulted: no page faults on the hot path
+    b.data.reset(new uint8_t[opts_.batch_bytes]);  // uninitialized: its pages fault in at first use
+    b.capacity = opts_.batch_bytes;
     free_.push_back(&b);
   }
   thread_ = std::thread([this] { Run(); });

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -40,7 +41,10 @@ struct ProbeOptions {
 
 // A batch of records: each is [u32 length][u32 reserved][record bytes], padded to 8 bytes.
 struct Batch {
-  std::vector<uint8_t> data;
+  // Left untouched until used (not zero-filled): the free list is last-in first-out, so only as
+  // many batches as were ever in flight at once become resident.
+  std::unique_ptr<uint8_t[]> data;
+  size_t capacity = 0;
   size_t len = 0;
   uint32_t records = 0;
 };

@@ -1,8 +1,9 @@
 // The arms of a run: what traces the server while the load runs.
 //   baseline   nothing
-//   tcpsniff   the collector: the default pipeline's processors (http → genai → redaction → batch),
-//              the tcp receiver filtered to the server's port, a file exporter (for completeness checks)
+//   tcpsniff   the collector: the default pipeline's processors (config/default.yaml's, read at each
+//              start), the tcp receiver filtered to the server's port, a file exporter (for completeness checks)
 //   tcpdump    tcpdump -i lo -s 0 -w FILE 'tcp port P' (full packets to a file)
+//   compare    the tcpsniff arm run from another build (run.ts --compare DIR): A/B within one run
 //   bpftrace   a DIY syscall tracer: enter+exit of the same read/write/send/recv syscalls,
 //              filtered on the server's pid, counting calls, bytes and a latency histogram
 
@@ -11,9 +12,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromRoot } from '../../src/core/paths';
 import { bpfProgFdinfo, parseCollectorSummary, parseTcpdumpStats, type CollectorSummary } from './parse';
-import { memKiB, start, statCpuNs, stop, waitFor, type Proc } from './procs';
+import { memKiB, pssKiB, start, statCpuNs, stop, waitFor, type Proc } from './procs';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 
-export type ArmName = 'baseline' | 'tcpsniff' | 'tcpdump' | 'bpftrace';
+export type ArmName = 'baseline' | 'tcpsniff' | 'compare' | 'tcpdump' | 'bpftrace';
 export const ALL_ARMS: ArmName[] = ['baseline', 'tcpsniff', 'tcpdump', 'bpftrace'];
 
 export interface ArmContext {
@@ -26,6 +28,8 @@ export interface ArmContext {
   cpuProfDir?: string;
   /** Package root of the collector to run (default: this one), e.g. a copy of another build. */
   collectorRoot?: string;
+  /** Package root the compare arm runs. */
+  compareRoot?: string;
 }
 
 export interface ArmStopResult {
@@ -42,6 +46,8 @@ export interface RunningArm {
   pid?: number;
   cpuNs(): number;
   hwmKiB(): number;
+  /** Peak PSS (KiB) of the samples taken every PSS_SAMPLE_MS since the start, and the RSS at that sample. */
+  pssPeak(): { pssKiB: number; rssKiB: number };
   stop(): Promise<ArmStopResult>;
 }
 
@@ -68,45 +74,55 @@ END { clear(@start); }
 `;
 }
 
+/** PSS has no kernel-kept peak (VmHWM is RSS's): it is sampled this often while the arm runs. */
+const PSS_SAMPLE_MS = 500;
+
+/**
+ * The tcpsniff arm's config: config/default.yaml's processors in its pipeline's order (so the bench
+ * measures what a default install runs), the tcp receiver filtered to the benchmark port, spans to a
+ * file instead of the console.
+ */
+export function collectorConfig(port: number, spansFile: string, defaults = fromRoot('config', 'default.yaml')): string {
+  const d = parseYaml(fs.readFileSync(defaults, 'utf8')) as {
+    processors: Record<string, unknown>;
+    service: { pipelines: { traces: { processors: string[] } } };
+  };
+  const order = d.service.pipelines.traces.processors;
+  const cfg = {
+    receivers: { tcp: { ports: [port] }, sendfile: null },
+    processors: Object.fromEntries(order.map((p) => [p, d.processors[p] ?? null])),
+    exporters: { file: { path: spansFile } },
+    service: { pipelines: { traces: { receivers: ['tcp', 'sendfile'], processors: order, exporters: ['file'] } } },
+  };
+  return `# written by bench/: config/default.yaml's processors, a file exporter, filtered to the benchmark port\n${toYaml(cfg)}`;
+}
+
 export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningArm> {
   if (name === 'baseline') {
-    return { name, cpuNs: () => 0, hwmKiB: () => NaN, stop: async () => ({}) };
+    return { name, cpuNs: () => 0, hwmKiB: () => NaN, pssPeak: () => ({ pssKiB: NaN, rssKiB: NaN }), stop: async () => ({}) };
   }
   let p!: Proc;
   let after: () => Promise<ArmStopResult>;
+  if (name === 'compare') {
+    if (!ctx.compareRoot) throw new Error('the compare arm needs --compare DIR');
+    return { ...(await startArm('tcpsniff', { ...ctx, collectorRoot: ctx.compareRoot })), name };
+  }
   if (name === 'tcpsniff') {
     const spansFile = path.join(ctx.tmp, `spans-${Date.now()}.jsonl`);
     const cfg = path.join(ctx.tmp, 'collector.yaml');
-    fs.writeFileSync(
-      cfg,
-      `# written by bench/: the default pipeline's processors, a file exporter, filtered to the benchmark port
-receivers:
-  tcp:
-    ports: [${ctx.port}]
-  sendfile:
-processors:
-  http:
-  genai:
-  redaction:
-  batch:
-    timeout: 200ms
-exporters:
-  file:
-    path: ${spansFile}
-service:
-  pipelines:
-    traces:
-      receivers: [tcp, sendfile]
-      processors: [http, genai, redaction, batch]
-      exporters: [file]
-`,
-    );
+    fs.writeFileSync(cfg, collectorConfig(ctx.port, spansFile));
     // Profiling starts only after attach (see cpuprof-preload.ts).
-    const nodeArgs = ctx.cpuProfDir ? ['--require', path.join(__dirname, 'cpuprof-preload.js')] : [];
-    const env = ctx.cpuProfDir ? { ...process.env, TCPSNIFF_BENCH_CPUPROF: path.join(ctx.cpuProfDir, 'collector.cpuprofile') } : process.env;
+    const env = ctx.cpuProfDir
+      ? {
+          ...process.env,
+          NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${path.join(__dirname, 'cpuprof-preload.js')}`,
+          TCPSNIFF_BENCH_CPUPROF: path.join(ctx.cpuProfDir, 'collector.cpuprofile'),
+        }
+      : process.env;
     // Loading can fail transiently with EAGAIN while other suites load programs: retry.
     for (let attempt = 1; ; attempt++) {
-      p = start(process.execPath, [...nodeArgs, path.join(ctx.collectorRoot ?? fromRoot(), 'bin', 'tcpsniff-collector'), '--config', cfg], {
+      // Executed as users run it (its launcher execs Node with the daemon's V8 flags, keeping the pid).
+      p = start(path.join(ctx.collectorRoot ?? fromRoot(), 'bin', 'tcpsniff-collector'), ['--config', cfg], {
         cpus: ctx.cpus,
         env,
       });
@@ -149,6 +165,13 @@ service:
     };
   }
   let hwm = NaN;
+  const peak = { pssKiB: NaN, rssKiB: NaN };
+  const samplePss = () => {
+    const pss = pssKiB(p.pid);
+    if (Number.isFinite(pss) && !(pss <= peak.pssKiB)) Object.assign(peak, { pssKiB: pss, rssKiB: memKiB(p.pid).rssKiB });
+  };
+  samplePss();
+  const sampler = setInterval(samplePss, PSS_SAMPLE_MS);
   const arm: RunningArm = {
     name,
     pid: p.pid,
@@ -158,8 +181,11 @@ service:
       if (Number.isFinite(m)) hwm = m;
       return hwm;
     },
+    pssPeak: () => (samplePss(), { ...peak }),
     async stop() {
       arm.hwmKiB();
+      arm.pssPeak();
+      clearInterval(sampler);
       await stop(p, name === 'tcpsniff' ? 'SIGTERM' : 'SIGINT', 30000);
       return after();
     },

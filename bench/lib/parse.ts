@@ -185,6 +185,14 @@ export function procStatusMem(status: string): { hwmKiB: number; rssKiB: number 
   return { hwmKiB: hwm ? Number(hwm[1]) : NaN, rssKiB: rss ? Number(rss[1]) : NaN };
 }
 
+/** /proc/PID/smaps_rollup → proportional set size (KiB): pages shared with other processes count
+ * by their share, and a page mapped twice by one process (the BPF ring buffer's data pages, mapped
+ * twice so records can wrap) counts once, where RSS counts it twice. */
+export function smapsRollupPssKiB(rollup: string): number {
+  const m = /^Pss:\s+(\d+) kB/m.exec(rollup);
+  return m ? Number(m[1]) : NaN;
+}
+
 /** /proc/PID/fdinfo/FD of a BPF program → its run statistics (null for other fds). A BPF link's
  * fdinfo names its program too (prog_tag, prog_id) but has no run statistics: null as well, or a
  * link read before its program would hide the program's figures. */

@@ -4,7 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { procStatTicks, procStatusMem } from './parse';
+import { procStatTicks, procStatusMem, smapsRollupPssKiB } from './parse';
 
 const live = new Set<ChildProcess>();
 const cleanups: Array<() => void> = [];
@@ -199,6 +199,15 @@ export function memKiB(pid: number): { hwmKiB: number; rssKiB: number } {
     return procStatusMem(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   } catch {
     return { hwmKiB: NaN, rssKiB: NaN };
+  }
+}
+
+/** Proportional set size (see smapsRollupPssKiB), NaN when unreadable. */
+export function pssKiB(pid: number): number {
+  try {
+    return smapsRollupPssKiB(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  } catch {
+    return NaN;
   }
 }
 

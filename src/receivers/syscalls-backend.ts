@@ -68,7 +68,8 @@ export function syscallsBackend(o: SyscallsBackendOptions): BackendCandidate<Pro
 }
 
 /**
- * The addon's batches between its drain thread and JS (pre-faulted, reused): 32 × 1 MiB. They
+ * The addon's batches between its drain thread and JS (reused last in first out, so only as many
+ * as were ever in flight at once become resident): 32 × 1 MiB. They
  * hold what the thread drained while JS was busy (JIT warm-up, GC, a burst): unlike the kernel
  * ring (mapped twice) each byte counts once in RSS, so most of the buffering is here. 1 MiB is
  * still hundreds of exchanges per call into JS.

@@ -16,6 +16,7 @@ import {
   percentile,
   procStatTicks,
   scanMarkers,
+  smapsRollupPssKiB,
   spread,
   topSelfTime,
 } from '../../bench/lib/parse';
@@ -137,4 +138,16 @@ test('bench: statistics and profile summary', () => {
   assert.equal(top[0]!.name, 'push');
   assert.equal(top[0]!.where, 'dist/src/x.js:10');
   assert.equal(top[1]!.name, 'emit');
+});
+
+test('smaps_rollup: the PSS line', () => {
+  const rollup = `55d0c4a00000-7ffd1b1f6000 ---p 00000000 00:00 0                          [rollup]
+Rss:              212340 kB
+Pss:              146512 kB
+Pss_Dirty:        140100 kB
+Pss_Anon:         139000 kB
+Shared_Clean:       8000 kB
+`;
+  assert.equal(smapsRollupPssKiB(rollup), 146512);
+  assert.ok(Number.isNaN(smapsRollupPssKiB('Rss: 1 kB\n')));
 });

@@ -168,7 +168,9 @@ test('Dockerfile: builds with scripts/setup.sh, copies only paths that exist, ru
     if (m[0].includes('--from')) continue;
     for (const src of m[1]!.trim().split(' ')) assert.ok(fs.existsSync(path.join(ROOT, src)), `COPY ${src}`);
   }
-  assert.match(text, /ENTRYPOINT \["node", "\/opt\/tcpsniff-collector\/bin\/tcpsniff-collector"\]/);
+  // Through the launcher (bin/ runs scripts/launch.sh, which the image must hold): it sets V8's flags.
+  assert.match(text, /ENTRYPOINT \["\/bin\/sh", "\/opt\/tcpsniff-collector\/bin\/tcpsniff-collector"\]/);
+  assert.match(text, /COPY --from=build \/src\/scripts\/launch\.sh \/src\/scripts\/node \.\/scripts\//);
   // Node 24 LTS in both stages (the engines field says >= 22).
   const images = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
   assert.deepEqual(images, ['node:24-bookworm', 'node:24-bookworm-slim']);
