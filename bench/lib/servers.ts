@@ -21,13 +21,15 @@ export interface Server {
 /**
  * nginx as one process (master_process off: the traced process is the one we measure), settings
  * as Debian ships them where they matter (sendfile on, tcp_nopush on), keep-alive unlimited,
- * an h2c (prior knowledge) listener on port+1.
+ * an h2c (prior knowledge) listener on port+1. With `tls`, the main listener speaks HTTPS with a
+ * self-signed certificate made now (nginx then writes with SSL_write, not sendfile).
  */
-export async function startNginx(tmp: string, port: number, cpus: string): Promise<Server> {
+export async function startNginx(tmp: string, port: number, cpus: string, tls = false): Promise<Server> {
   const root = path.join(tmp, 'www');
   fs.mkdirSync(root, { recursive: true });
   for (const [name, n] of Object.entries(SIZES)) fs.writeFileSync(path.join(root, name), Buffer.alloc(n, 'x'));
   const conf = path.join(tmp, 'nginx.conf');
+  const ssl = tls ? ` ssl; ssl_certificate ${selfSignedCert(tmp)}; ssl_certificate_key ${tmp}/key.pem` : '';
   fs.writeFileSync(
     conf,
     `# written by bench/
@@ -51,7 +53,7 @@ http {
   fastcgi_temp_path ${tmp}/nginx-fastcgi;
   uwsgi_temp_path ${tmp}/nginx-uwsgi;
   scgi_temp_path ${tmp}/nginx-scgi;
-  server { listen 127.0.0.1:${port}; root ${root}; }
+  server { listen 127.0.0.1:${port}${ssl}; root ${root}; }
   server { listen 127.0.0.1:${port + 1} http2; root ${root}; }
 }
 `,
@@ -61,6 +63,25 @@ http {
     throw new Error(`${(e as Error).message}: ${p.err()}`);
   });
   return { kind: 'nginx', pid: p.pid, port, pathFor: (s) => `/${s}`, stop: async () => void (await stop(p, 'SIGQUIT', 5000)) };
+}
+
+/** An EC P-256 certificate for 127.0.0.1, valid for a day: TMP/cert.pem (its key: TMP/key.pem). */
+function selfSignedCert(tmp: string): string {
+  const cert = path.join(tmp, 'cert.pem');
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost'].concat([
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      path.join(tmp, 'key.pem'),
+      '-out',
+      cert,
+    ]),
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+  return cert;
 }
 
 /** The Node http server of the integration tests (test/fixtures/node-http-server.js): /p/N. */
@@ -109,6 +130,8 @@ export interface WrkOptions {
   connections: number;
   durationS: number;
   close?: boolean;
+  /** https:// (wrk's OpenSSL; certificates are not verified). */
+  tls?: boolean;
   tmp: string;
   cpus: string;
 }
@@ -118,7 +141,7 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult & { raw: string }
   fs.writeFileSync(lua, MARKER_LUA);
   const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', lua];
   if (o.close) args.push('-H', 'Connection: close');
-  args.push(`http://127.0.0.1:${o.port}${o.path}`);
+  args.push(`${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${o.path}`);
   // Thousands of connections need more descriptors than the default soft limit (up to the
   // hard limit: raising that needs CAP_SYS_RESOURCE, which containers often lack).
   const nofile = Math.min(65536, hardNofileLimit());
