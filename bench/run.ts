@@ -244,6 +244,7 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     tmp,
     cpus: PLACEMENT.tracer,
     cpuProfDir: o.cpuProfDir,
+    tlsLibraries: server.tls ? [server.tls.library] : undefined,
   });
   const bpfBefore = o.bpfStats && tracer.pid ? bpfProgStats(tracer.pid) : undefined;
   const foreign = new Set<string>();
@@ -271,6 +272,7 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
       durationS: o.durationS,
       close: w.close,
       tls: w.tls,
+      env: server.tls?.env,
       tmp,
       cpus: PLACEMENT.load,
     });

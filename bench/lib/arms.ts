@@ -26,6 +26,8 @@ export interface ArmContext {
   cpuProfDir?: string;
   /** Package root of the collector to run (default: this one), e.g. a copy of another build. */
   collectorRoot?: string;
+  /** TLS libraries the collector's TLS capture must hook besides what it finds (`library_paths`). */
+  tlsLibraries?: string[];
 }
 
 export interface ArmStopResult {
@@ -82,7 +84,7 @@ export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningA
       `# written by bench/: the default pipeline's processors, a file exporter, filtered to the benchmark port
 receivers:
   tcp:
-    ports: [${ctx.port}]
+    ports: [${ctx.port}]${ctx.tlsLibraries?.length ? `\n    tls: { library_paths: ${JSON.stringify(ctx.tlsLibraries)} }` : ''}
   sendfile:
 processors:
   http:

@@ -15,6 +15,8 @@ export interface Server {
   port: number;
   /** The path that serves `size` bytes. */
   pathFor(size: string): string;
+  /** HTTPS: the server's private libssl (see privateLibssl); clients load it with `env`. */
+  tls?: { library: string; env: NodeJS.ProcessEnv };
   stop(): Promise<void>;
 }
 
@@ -25,6 +27,7 @@ export interface Server {
  * self-signed certificate made now (nginx then writes with SSL_write, not sendfile).
  */
 export async function startNginx(tmp: string, port: number, cpus: string, tls = false): Promise<Server> {
+  const lib = tls ? privateLibssl(tmp) : undefined;
   const root = path.join(tmp, 'www');
   fs.mkdirSync(root, { recursive: true });
   for (const [name, n] of Object.entries(SIZES)) fs.writeFileSync(path.join(root, name), Buffer.alloc(n, 'x'));
@@ -58,11 +61,30 @@ http {
 }
 `,
   );
-  const p = start('nginx', ['-c', conf, '-p', tmp], { cpus });
+  const p = start('nginx', ['-c', conf, '-p', tmp], { cpus, env: lib?.env });
   await waitPort(port).catch((e) => {
     throw new Error(`${(e as Error).message}: ${p.err()}`);
   });
-  return { kind: 'nginx', pid: p.pid, port, pathFor: (s) => `/${s}`, stop: async () => void (await stop(p, 'SIGQUIT', 5000)) };
+  return { kind: 'nginx', pid: p.pid, port, pathFor: (s) => `/${s}`, tls: lib, stop: async () => void (await stop(p, 'SIGQUIT', 5000)) };
+}
+
+/**
+ * A copy of the system's libssl.so.3 under another file name (TMP/ssl/libssl-bench.so.3, loaded
+ * through a libssl.so.3 symlink on LD_LIBRARY_PATH). On a shared machine, other collectors' TLS
+ * capture hooks every file named libssl.so.* that any process maps, and each of their breakpoints
+ * costs the benchmark's processes too: under another name the file is hooked only by the tcpsniff
+ * arm (`library_paths`). bench/lib/uprobes.ts still checks that nobody else holds uprobes on it.
+ */
+function privateLibssl(tmp: string): { library: string; env: NodeJS.ProcessEnv } {
+  const ldd = spawnSync('ldd', [spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).stdout.trim()], { encoding: 'utf8' });
+  const system = /\slibssl\.so\.3 => (\S+)/.exec(ldd.stdout)?.[1];
+  if (!system) throw new Error(`nginx does not link libssl.so.3: ${ldd.stdout}${ldd.stderr}`);
+  const dir = path.join(tmp, 'ssl');
+  fs.mkdirSync(dir, { recursive: true });
+  const library = path.join(dir, 'libssl-bench.so.3');
+  fs.copyFileSync(system, library);
+  fs.symlinkSync('libssl-bench.so.3', path.join(dir, 'libssl.so.3'));
+  return { library, env: { ...process.env, LD_LIBRARY_PATH: dir } };
 }
 
 /** An EC P-256 certificate for 127.0.0.1, valid for a day: TMP/cert.pem (its key: TMP/key.pem). */
@@ -132,6 +154,7 @@ export interface WrkOptions {
   close?: boolean;
   /** https:// (wrk's OpenSSL; certificates are not verified). */
   tls?: boolean;
+  env?: NodeJS.ProcessEnv;
   tmp: string;
   cpus: string;
 }
@@ -148,7 +171,7 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult & { raw: string }
   const r =
     o.connections > 512
       ? await runToEnd('prlimit', [`--nofile=${nofile}:${nofile}`, 'taskset', '-c', o.cpus, 'wrk', ...args], { timeoutMs: (o.durationS + 60) * 1000 })
-      : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
+      : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000, env: o.env });
   const res = parseWrk(r.out);
   if (!Number.isFinite(res.requests)) throw new Error(`wrk failed (${r.code}): ${r.out}${r.err}`);
   return { ...res, raw: r.out };
