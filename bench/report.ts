@@ -214,7 +214,7 @@ function uprobeLine(programs: BpfProgCost[], requests: number): string[] {
   return [
     `TLS uprobe programs (${up.map((p) => p.name).join(', ')}): ${fmt(runs / requests)} runs per request, ${fmt(ns / runs)} ns per run; ` +
       `a library call (SSL_read, SSL_write, …) runs two (entry and return), so ${fmt((2 * ns) / runs)} ns of BPF per call, ${fmt(ns / requests)} ns per request. ` +
-      'Not included: the kernel’s own cost of taking the uprobe trap (breakpoint, return trampoline), see the notes.',
+      'Runs in every process that maps a hooked file count too (the hooks are per file, system-wide). Not included: the kernel’s own cost of each hit (breakpoint trap, single step, return trampoline): see the next section.',
     '',
   ];
 }

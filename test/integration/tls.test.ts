@@ -425,6 +425,15 @@ test("the collector's own OTLP export over TLS is never captured: a real Collect
     // The export's CLIENT side is the collector itself: never a span, in the file or at the Collector.
     const fromExport = r.spans.filter((s) => s.kind === CLIENT && s.attributes['server.port'] === otlpPort);
     assert.deepEqual(fromExport, [], "no span of the collector's own export");
+    // Its SERVER side is another process, the Collector (a stripped Go binary: found by .gopclntab),
+    // whose gRPC server reads through crypto/tls: captured, as it would be over plain TCP.
+    const atCollector = r.spans.filter((s) => s.kind === SERVER && s.attributes['server.port'] === otlpPort);
+    assert.ok(atCollector.length > 0, 'the Collector side of the export is captured');
+    for (const s of atCollector) {
+      assert.equal(s.name, 'opentelemetry.proto.collector.trace.v1.TraceService/Export');
+      assert.equal(s.resource['process.executable.name'], 'otelcol-tcpsniff-test');
+      assert.equal(s.attributes['url.scheme'], 'https');
+    }
   } finally {
     await stop(server);
     await backend.stop();
