@@ -135,6 +135,17 @@ test(
   },
 );
 
+test('doctor names the capability each step of TLS capture lacks', { skip, timeout: 400_000 }, () => {
+  const doctor = (caps: readonly string[]) =>
+    spawnSync(only(caps)[0]!, [...only(caps).slice(1), process.execPath, CLI, 'doctor'], { encoding: 'utf8', timeout: 120_000 }).stdout;
+  const minimal = doctor(MINIMAL_CAPS);
+  assert.match(minimal, /^ {2}uprobes +refused: TLS plaintext is not captured \(uprobes need CAP_SYS_ADMIN\)$/m, minimal);
+  const noPtrace = doctor(DEPLOY_CAPS.filter((c) => c !== 'sys_ptrace'));
+  assert.match(noPtrace, /^ {2}uprobes +attach: TLS plaintext is captured$/m, noPtrace);
+  assert.match(noPtrace, /^ {2}process maps +\d+ of \d+ processes unreadable \(needs CAP_SYS_PTRACE\)/m, noPtrace);
+  assert.doesNotMatch(doctor(DEPLOY_CAPS), /needs CAP_/);
+});
+
 for (const missing of MINIMAL_CAPS) {
   test(`without CAP_${missing.toUpperCase()} it names what is missing and exits non-zero`, { skip, timeout: 30_000 }, () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsniff-lp-'));
