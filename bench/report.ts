@@ -2,8 +2,10 @@
 // <!-- notes:begin --> and <!-- notes:end --> of the existing file is kept.
 
 import * as fs from 'node:fs';
-import type { ArmName } from './lib/arms';
+import { TLS_PROGRAMS } from '../src/receivers/tls/runtimes';
+import type { ArmName, BpfProgCost } from './lib/arms';
 import { fmt, fmtSpread, spread, type ProfileEntry, type Spread } from './lib/parse';
+import type { UprobeTrap } from './lib/uprobes';
 import type { BpfStatRow, Cell, Workload } from './run';
 
 interface MicroRow {
@@ -23,6 +25,8 @@ export interface Results {
   workloads: Workload[];
   cells: Cell[];
   bpf: BpfStatRow[];
+  /** Absent in runs without an HTTPS workload (and in results written before it existed). */
+  uprobeTrap?: UprobeTrap | null;
   profile: { top: ProfileEntry[]; file: string } | null;
   micro: unknown;
 }
@@ -37,16 +41,19 @@ const ARM_TEXT: Record<ArmName, string> = {
     'bpftrace on sys_enter/sys_exit of write, writev, sendto, sendmsg, read, readv, recvfrom, recvmsg, filtered on the server pid: per-syscall call count, byte sum and a latency histogram in maps (no payload copied, nothing printed per event)',
 };
 
+/** A cell that counts: it ran, and no other process's uprobes taxed the server meanwhile. */
+const usable = (c: Cell) => !c.errors && !c.foreignUprobes?.length;
+
 /** Values of one arm, and its ratios to the baseline of the same round. */
 function armFigures(cells: Cell[], arm: ArmName, pick: (c: Cell) => number, ratio: boolean): Spread {
   const vals: number[] = [];
-  for (const c of cells.filter((c) => c.arm === arm && !c.errors)) {
+  for (const c of cells.filter((c) => c.arm === arm && usable(c))) {
     const v = pick(c);
     if (!ratio) {
       vals.push(v);
       continue;
     }
-    const b = cells.find((x) => x.arm === 'baseline' && x.round === c.round && !x.errors);
+    const b = cells.find((x) => x.arm === 'baseline' && x.round === c.round && usable(x));
     if (b) vals.push(v / pick(b));
   }
   return spread(vals);
@@ -70,8 +77,8 @@ const cpuPerExchangeUs = (c: Cell) => (c.collector && c.collector.exchanges ? (c
 
 function deltaFigures(cells: Cell[], arm: ArmName, pick: (c: Cell) => number): Spread {
   const vals: number[] = [];
-  for (const c of cells.filter((c) => c.arm === arm && !c.errors)) {
-    const b = cells.find((x) => x.arm === 'baseline' && x.round === c.round && !x.errors);
+  for (const c of cells.filter((c) => c.arm === arm && usable(c))) {
+    const b = cells.find((x) => x.arm === 'baseline' && x.round === c.round && usable(x));
     if (b) vals.push(pick(c) - pick(b));
   }
   return spread(vals);
@@ -133,8 +140,9 @@ function workloadSection(w: Workload, cells: Cell[], arms: ArmName[]): string[] 
       loss = `${calls.toLocaleString('en-US')} syscalls counted (no exchanges, no payload)`;
     }
     const errs = ac.filter((c) => c.errors).length;
+    const taxed = ac.filter((c) => c.foreignUprobes?.length).length;
     L.push(
-      `| ${arm} | ${pct(armFigures(wc, arm, (c) => c.rps, true))} | ${fmtSpread(cpu)} (${dcpu.n ? `${dcpu.median >= 0 ? '+' : ''}${fmt(dcpu.median)}` : '–'}) | ${pct(armFigures(wc, arm, (c) => c.p50Us, true))} | ${pct(armFigures(wc, arm, (c) => c.p99Us, true))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerCpuMsPer1k, false))} | ${fmtSpread(spread(perRound(wc, arm, tracerToServerCpu)))}× | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerHwmMiB, false))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerPssMiB ?? NaN, false))} | ${loss}${errs ? `; ${errs} failed run(s)` : ''} |`,
+      `| ${arm} | ${pct(armFigures(wc, arm, (c) => c.rps, true))} | ${fmtSpread(cpu)} (${dcpu.n ? `${dcpu.median >= 0 ? '+' : ''}${fmt(dcpu.median)}` : '–'}) | ${pct(armFigures(wc, arm, (c) => c.p50Us, true))} | ${pct(armFigures(wc, arm, (c) => c.p99Us, true))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerCpuMsPer1k, false))} | ${fmtSpread(spread(perRound(wc, arm, tracerToServerCpu)))}× | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerHwmMiB, false))} | ${fmtSpread(armFigures(wc, arm, (c) => c.tracerPssMiB ?? NaN, false))} | ${loss}${errs ? `; ${errs} failed run(s)` : ''}${taxed ? `; ${taxed} run(s) left out (another process's uprobes on the server's libraries)` : ''} |`,
     );
   }
   for (const arm of ['tcpsniff', 'compare'] as ArmName[]) {
@@ -145,6 +153,12 @@ function workloadSection(w: Workload, cells: Cell[], arms: ArmName[]): string[] 
         `Collector CPU per request ÷ the untraced server's CPU per request (same round, ${arm} arm): ${fmtSpread(spread(ratios))}×; per round ${ratios.map((x) => fmt(x)).join(', ')}.`,
       );
   }
+  const taxedBase = wc.filter((c) => c.arm === 'baseline' && c.foreignUprobes?.length);
+  if (taxedBase.length)
+    L.push(
+      '',
+      `Left out: ${taxedBase.length} baseline round(s) during which other processes held uprobes on the server's libraries (${[...new Set(taxedBase.flatMap((c) => c.foreignUprobes!))].join(', ')}): every breakpoint hit costs the server whoever set it, so those rounds were not baselines; every arm's ratios and Δ skip them.`,
+    );
   const la = wc.map((c) => c.loadavg[0]).filter(Number.isFinite);
   const rpsBase = armFigures(wc, 'baseline', (c) => c.rps, false);
   L.push(
@@ -278,6 +292,40 @@ function targets17(r: Results): Target[] {
   return t;
 }
 
+/** The TLS capture's uprobe programs (bpftool may cut names to 15 characters). */
+const isTlsProgram = (name: string) => TLS_PROGRAMS.some((p) => p === name || (name.length === 15 && p.startsWith(name)));
+
+/** What the uprobe programs cost per TLS library call; [] when none ran. */
+function uprobeLine(programs: BpfProgCost[], requests: number): string[] {
+  const up = programs.filter((p) => isTlsProgram(p.name));
+  const runs = up.reduce((a, p) => a + p.runCnt, 0);
+  if (!runs) return [];
+  const ns = up.reduce((a, p) => a + p.avgNs * p.runCnt, 0);
+  return [
+    `TLS uprobe programs (${up.map((p) => p.name).join(', ')}): ${fmt(runs / requests)} runs per request, ${fmt(ns / runs)} ns per run; ` +
+      `a library call (SSL_read, SSL_write, …) runs two (entry and return), so ${fmt((2 * ns) / runs)} ns of BPF per call, ${fmt(ns / requests)} ns per request. ` +
+      'Runs in every process that maps a hooked file count too (the hooks are per file, system-wide). Not included: the kernel’s own cost of each hit (breakpoint trap, single step, return trampoline): see the next section.',
+    '',
+  ];
+}
+
+function uprobeTrapSection(t: UprobeTrap): string[] {
+  const n = t.nsPerCall;
+  const row = (f: 'p_sub' | 'p_push', what: string) =>
+    `| ${what} | ${fmt(n.none[f])} | ${fmt(n.entry[f] - n.none[f])} | ${fmt(n['entry+return'][f] - n.none[f])} |`;
+  return [
+    '## The kernel’s cost of a uprobe hit',
+    '',
+    `What BPF statistics leave out: the breakpoint trap, the execution of the displaced instruction and the return trampoline. bench/fixtures/uprobe-loop.c calls a tiny function ${t.calls.toLocaleString('en-US')} times on the server's CPU, untraced and under bpftrace with a uprobe (and a uretprobe) whose program only counts; CPU time of the calling thread per call, median of ${t.rounds} interleaved rounds. Each TLS library call the collector hooks pays the "entry + return" figure of its first instruction's kind, plus its BPF programs (above).`,
+    '',
+    '| probed function starts with | untraced ns/call | + uprobe at entry, ns | + uprobe and uretprobe, ns |',
+    '|---|---|---|---|',
+    row('p_sub', '`sub $0x18,%rsp` (as OpenSSL 3’s SSL_read/SSL_write): executed out of line, single-stepped'),
+    row('p_push', '`push %rbp`: emulated by the kernel'),
+    '',
+  ];
+}
+
 function microSection(micro: unknown): string[] {
   if (!micro || !Array.isArray((micro as { rows?: unknown }).rows)) return ['Not run (`--no-micro`) or failed.', ''];
   const rows = (micro as { rows: MicroRow[] }).rows;
@@ -359,7 +407,7 @@ export function writeReport(r: Results, file: string): void {
   L.push('## BPF program run time per event', '');
   if (r.bpf.length) {
     L.push(
-      "One extra run of the first workload per arm with `kernel.bpf_stats_enabled=1` (restored afterwards; not during the timed rounds, stats add a little cost). From `/proc/PID/fdinfo` of the tracer's program fds.",
+      "One extra run of the first workload (and of each HTTPS workload) per arm with `kernel.bpf_stats_enabled=1` (restored afterwards; not during the timed rounds, stats add a little cost). From `/proc/PID/fdinfo` of the tracer's program fds.",
       '',
     );
     for (const row of r.bpf) {
@@ -370,9 +418,10 @@ export function writeReport(r: Results, file: string): void {
       );
       L.push('| program | runs | avg ns/run | ns per request |', '|---|---|---|---|');
       for (const p of row.programs.slice(0, 12)) L.push(`| ${p.name} | ${p.runCnt.toLocaleString('en-US')} | ${fmt(p.avgNs)} | ${fmt(p.totalNsPerReq)} |`);
-      L.push('');
+      L.push('', ...uprobeLine(row.programs, row.requests));
     }
   } else L.push('Not measured (`--no-bpf-stats`, or the sysctl could not be set).', '');
+  if (r.uprobeTrap) L.push(...uprobeTrapSection(r.uprobeTrap));
   L.push('## Collector profile (node --cpu-prof during one run of the first workload)', '');
   if (r.profile) {
     L.push(

@@ -15,6 +15,7 @@ import { ALL_ARMS, bpfProgCosts, bpfProgNames, bpfProgStats, startArm, withBpfSt
 import { missingMarkers, newMarkerScan, parseLoadavg, percentile, scanMarkers, topSelfTime, type MarkerScan, type ProfileEntry } from './lib/parse';
 import { cleanupAll, cpuNs, freePort, have, installExitHandlers, runToEnd, sleep } from './lib/procs';
 import { SIZES, runGhz, runH2load, runWrk, startGrpcServer, startNginx, startNodeServer, type Server } from './lib/servers';
+import { foreignUprobes, measureUprobeTrap, type UprobeTrap } from './lib/uprobes';
 import { writeReport } from './report';
 
 // ---- placement: 2 cores. The traced server alone on CPU 1; load generator and tracer on CPU 0.
@@ -28,6 +29,8 @@ export interface Workload {
   /** wrk closed loop (HTTP/1.1), h2load fixed rate (HTTP/1.1), h2load closed loop (HTTP/2 h2c), ghz (gRPC unary). */
   load: 'wrk' | 'h1-fixed' | 'h2' | 'ghz';
   close?: boolean;
+  /** HTTPS: the server's OpenSSL, traced by the collector's TLS capture (uprobes, on by default). */
+  tls?: boolean;
   connections: number;
   /** ghz: calls in flight over all connections. */
   concurrency?: number;
@@ -72,6 +75,16 @@ export function workloads(quick: boolean): Workload[] {
       size: '1k',
       load: 'wrk',
       connections: 10000,
+    },
+    {
+      id: 'nginx-https-1k',
+      title:
+        'nginx, 1 KiB over HTTPS (TLS 1.3, self-signed P-256), HTTP/1.1 keep-alive, closed loop (wrk -c32); the collector captures the plaintext from uprobes',
+      server: 'nginx',
+      size: '1k',
+      load: 'wrk',
+      connections: 32,
+      tls: true,
     },
     { id: 'nginx-h2-1k', title: 'nginx h2c, 1 KiB, HTTP/2 closed loop (h2load -c8 -m16)', server: 'nginx', size: '1k', load: 'h2', connections: 8 },
     {
@@ -123,6 +136,9 @@ export interface Cell {
   collector?: { records: number; exchanges: number; spansExported: number; dropsTotal: number; drops: Record<string, number> };
   tcpdump?: ArmStopResult['tcpdump'];
   bpftrace?: ArmStopResult['bpftrace'];
+  /** HTTPS workloads: other processes holding uprobes on the server's libraries during the run
+   * (their breakpoints cost the server too): the cell is left out of the figures. */
+  foreignUprobes?: string[];
   errors?: string;
 }
 
@@ -199,7 +215,7 @@ function ensureTools(install: boolean): void {
 async function startServer(w: Workload, tmp: string): Promise<Server> {
   const port = await freePort();
   if (w.server === 'grpc') return startGrpcServer(port, PLACEMENT.server);
-  return w.server === 'nginx' ? startNginx(tmp, port, PLACEMENT.server) : startNodeServer(port, PLACEMENT.server);
+  return w.server === 'nginx' ? startNginx(tmp, port, PLACEMENT.server, w.tls) : startNodeServer(port, PLACEMENT.server);
 }
 
 /** ghz, built from the Go module proxy on first use (scripts/build-ghz.sh). */
@@ -249,8 +265,15 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     cpus: PLACEMENT.tracer,
     cpuProfDir: o.cpuProfDir,
     compareRoot: o.compareRoot,
+    tlsLibraries: server.tls ? [server.tls.library] : undefined,
   });
   const bpfBefore = o.bpfStats && tracer.pid ? bpfProgStats(tracer.pid) : undefined;
+  const foreign = new Set<string>();
+  const lookForUprobes = () => {
+    if (w.tls) for (const p of foreignUprobes(server.pid, new Set(tracer.pid ? [tracer.pid] : []))) foreign.add(p);
+  };
+  lookForUprobes();
+  const uprobeWatch = setInterval(lookForUprobes, 2000);
   await sleep(200);
   const s0 = cpuNs(server.pid);
   const t0 = tracer.cpuNs();
@@ -263,7 +286,17 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
   let allowance = 0;
   const path = server.pathFor(w.size);
   if (w.load === 'wrk') {
-    const r = await runWrk({ port: server.port, path, connections: w.connections, durationS: o.durationS, close: w.close, tmp, cpus: PLACEMENT.load });
+    const r = await runWrk({
+      port: server.port,
+      path,
+      connections: w.connections,
+      durationS: o.durationS,
+      close: w.close,
+      tls: w.tls,
+      env: server.tls?.env,
+      tmp,
+      cpus: PLACEMENT.load,
+    });
     requests = r.requests;
     rps = r.rps;
     p50 = r.latencyUs['p50'] ?? NaN;
@@ -310,6 +343,8 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     allowance = w.rate ? 0 : w.connections * 16; // -D stops with streams in flight
   }
   const s1 = cpuNs(server.pid);
+  clearInterval(uprobeWatch);
+  lookForUprobes();
   await settle(() => tracer.cpuNs());
   const t1 = tracer.cpuNs();
   const hwm = tracer.hwmKiB();
@@ -332,6 +367,7 @@ async function runCell(w: Workload, server: Server, arm: ArmName, round: number,
     tracerPssMiB: pss.pssKiB / 1024,
     tracerRssAtPssMiB: pss.rssKiB / 1024,
   };
+  if (foreign.size) cell.foreignUprobes = [...foreign];
   if (bpfBefore && bpfAfter) cell.bpf = bpfProgCosts(bpfBefore, bpfAfter, bpfNames!, requests);
   if (res.summary) cell.collector = res.summary;
   else if (arm === 'tcpsniff' || arm === 'compare') cell.errors = `no summary from the collector: ${res.stderrTail ?? ''}`;
@@ -369,6 +405,7 @@ function fmtCell(c: Cell): string {
     parts.push(`drops: ${nz.length ? nz.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
   }
   if (c.tcpdump) parts.push(`pcap ${c.tcpdump.captured} pkts, dropped ${c.tcpdump.dropped}`);
+  if (c.foreignUprobes) parts.push(`LEFT OUT: uprobes of ${c.foreignUprobes.join(', ')} on the server's libraries`);
   parts.push(`load ${c.loadavg[0]}`);
   return parts.join(' | ');
 }
@@ -448,7 +485,8 @@ async function main(): Promise<void> {
           }
         }
       }
-      if (w.id === all[0]!.id) {
+      // BPF stats: the syscall programs on the first workload, the TLS uprobe programs on HTTPS ones.
+      if (w.id === all[0]!.id || w.tls) {
         if (opts.bpfStats) {
           for (const arm of ['tcpsniff', 'bpftrace'] as ArmName[]) {
             if (!opts.arms.includes(arm)) continue;
@@ -457,7 +495,7 @@ async function main(): Promise<void> {
             if (row) bpfRows.push(row);
           }
         }
-        if (opts.profile && opts.arms.includes('tcpsniff')) {
+        if (opts.profile && opts.arms.includes('tcpsniff') && w.id === all[0]!.id) {
           log('profiling the collector (node --cpu-prof) during one run');
           profile = await profileRun(w, server, tmp, opts.durationS).catch((e) => (log(`profile run failed: ${e.message}`), null));
         }
@@ -465,6 +503,11 @@ async function main(): Promise<void> {
     } finally {
       await server.stop();
     }
+  }
+  let uprobeTrap: UprobeTrap | null = null;
+  if (all.some((w) => w.tls) && opts.arms.includes('tcpsniff')) {
+    log('the kernel’s cost of a uprobe hit (bench/fixtures/uprobe-loop.c under bpftrace)');
+    uprobeTrap = await measureUprobeTrap(tmp, PLACEMENT.server).catch((e) => (log(`uprobe trap measurement failed: ${e.message}`), null));
   }
   let micro: unknown = null;
   if (opts.micro) {
@@ -497,6 +540,7 @@ async function main(): Promise<void> {
     workloads: all,
     cells,
     bpf: bpfRows,
+    uprobeTrap,
     profile,
     micro,
   };

@@ -318,7 +318,7 @@ std::string Probe::AttachUprobe(const std::string& program, const std::string& p
   if (!prog || !IsOnDemandUprobe(prog)) return "the BPF object has no uprobe program named " + program;
   TakeLibbpfLog();
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = strcmp(bpf_program__section_name(prog), "uretprobe") == 0,
-              .func_name = func.c_str());
+              .func_name = func.empty() ? nullptr : func.c_str());  // none: offset is in the file
   bpf_link* link = bpf_program__attach_uprobe_opts(prog, -1, path.c_str(), offset, &opts);
   if (!link) {
     int err = errno;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { bpfObjectPath, loadAddon } from './receivers/native';
 import { NO_KPROBES, kprobesMissing } from './receivers/kernel-backends';
-import { effectiveCapabilities, missingBpfPrivileges } from './receivers/privileges';
+import { effectiveCapabilities, mayInspectProcesses, missingBpfPrivileges } from './receivers/privileges';
 import { tracefsRoot } from './receivers/tracefs';
 import { fileIdentity, processCandidates, runningPids, systemCandidates, type TlsCandidate } from './receivers/tls/discovery';
 import { TLS_RUNTIMES } from './receivers/tls/runtimes';
@@ -105,6 +105,8 @@ function tlsReport(uprobes: boolean | undefined): string[] {
   lines.push(
     `  uprobes            ${uprobes === undefined ? 'not tried' : uprobes ? 'attach: TLS plaintext is captured' : 'refused: TLS plaintext is not captured (uprobes need CAP_SYS_ADMIN)'}`,
   );
+  let scanned = 0;
+  let denied = 0;
   // One line per file (device+inode), with the processes mapping it now.
   const files = new Map<string, { label: string; file: string; pids: number }>();
   const notRuntime = new Set<string>();
@@ -118,7 +120,20 @@ function tlsReport(uprobes: boolean | undefined): string[] {
     files.set(key, f);
   };
   for (const c of systemCandidates(TLS_RUNTIMES)) note(c);
-  for (const pid of runningPids()) if (pid !== process.pid) for (const c of processCandidates(pid, TLS_RUNTIMES)) note(c, pid);
+  for (const pid of runningPids()) {
+    if (pid === process.pid) continue;
+    const candidates = processCandidates(pid, TLS_RUNTIMES);
+    scanned++;
+    if (candidates === 'denied') denied++;
+    else for (const c of candidates) note(c, pid);
+  }
+  lines.push(
+    `  process maps       ${
+      denied === 0
+        ? `readable (${scanned} processes): libraries are found in every process, containers included`
+        : `${denied} of ${scanned} processes unreadable (${mayInspectProcesses() ? 'not dumpable, or a security module' : 'needs CAP_SYS_PTRACE'}): their Node.js, Go and container libraries are not found`
+    }`,
+  );
   if (files.size === 0)
     lines.push('  runtimes           none found (no OpenSSL library in the system directories or mapped by a process, no node or Go TLS program running)');
   for (const f of files.values()) lines.push(`  ${f.label.padEnd(18)} ${f.file} (mapped by ${f.pids} process${f.pids === 1 ? '' : 'es'} now)`);

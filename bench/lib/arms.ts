@@ -30,6 +30,8 @@ export interface ArmContext {
   collectorRoot?: string;
   /** Package root the compare arm runs. */
   compareRoot?: string;
+  /** TLS libraries the collector's TLS capture must hook besides what it finds (`library_paths`). */
+  tlsLibraries?: string[];
 }
 
 export interface ArmStopResult {
@@ -82,14 +84,15 @@ const PSS_SAMPLE_MS = 500;
  * measures what a default install runs), the tcp receiver filtered to the benchmark port, spans to a
  * file instead of the console.
  */
-export function collectorConfig(port: number, spansFile: string, defaults = fromRoot('config', 'default.yaml')): string {
+export function collectorConfig(port: number, spansFile: string, tlsLibraries?: string[], defaults = fromRoot('config', 'default.yaml')): string {
   const d = parseYaml(fs.readFileSync(defaults, 'utf8')) as {
     processors: Record<string, unknown>;
     service: { pipelines: { traces: { processors: string[] } } };
   };
   const order = d.service.pipelines.traces.processors;
   const cfg = {
-    receivers: { tcp: { ports: [port] }, sendfile: null },
+    // TLS capture hooks what it finds; the bench's private libssl copy is named so that only this arm hooks it.
+    receivers: { tcp: tlsLibraries?.length ? { ports: [port], tls: { library_paths: tlsLibraries } } : { ports: [port] }, sendfile: null },
     processors: Object.fromEntries(order.map((p) => [p, d.processors[p] ?? null])),
     exporters: { file: { path: spansFile } },
     service: { pipelines: { traces: { receivers: ['tcp', 'sendfile'], processors: order, exporters: ['file'] } } },
@@ -110,7 +113,7 @@ export async function startArm(name: ArmName, ctx: ArmContext): Promise<RunningA
   if (name === 'tcpsniff') {
     const spansFile = path.join(ctx.tmp, `spans-${Date.now()}.jsonl`);
     const cfg = path.join(ctx.tmp, 'collector.yaml');
-    fs.writeFileSync(cfg, collectorConfig(ctx.port, spansFile));
+    fs.writeFileSync(cfg, collectorConfig(ctx.port, spansFile, ctx.tlsLibraries));
     // Profiling starts only after attach (see cpuprof-preload.ts).
     const env = ctx.cpuProfDir
       ? {

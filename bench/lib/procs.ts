@@ -52,7 +52,7 @@ export function start(cmd: string, args: string[], opts: { cpus?: string; cwd?: 
 export async function runToEnd(
   cmd: string,
   args: string[],
-  opts: { cpus?: string; timeoutMs?: number } = {},
+  opts: { cpus?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; out: string; err: string }> {
   const p = start(cmd, args, opts);
   const timer = opts.timeoutMs ? setTimeout(() => killGroup(p.child, 'SIGKILL'), opts.timeoutMs) : undefined;

@@ -15,19 +15,24 @@ export interface Server {
   port: number;
   /** The path that serves `size` bytes. */
   pathFor(size: string): string;
+  /** HTTPS: the server's private libssl (see privateLibssl); clients load it with `env`. */
+  tls?: { library: string; env: NodeJS.ProcessEnv };
   stop(): Promise<void>;
 }
 
 /**
  * nginx as one process (master_process off: the traced process is the one we measure), settings
  * as Debian ships them where they matter (sendfile on, tcp_nopush on), keep-alive unlimited,
- * an h2c (prior knowledge) listener on port+1.
+ * an h2c (prior knowledge) listener on port+1. With `tls`, the main listener speaks HTTPS with a
+ * self-signed certificate made now (nginx then writes with SSL_write, not sendfile).
  */
-export async function startNginx(tmp: string, port: number, cpus: string): Promise<Server> {
+export async function startNginx(tmp: string, port: number, cpus: string, tls = false): Promise<Server> {
+  const lib = tls ? privateLibssl(tmp) : undefined;
   const root = path.join(tmp, 'www');
   fs.mkdirSync(root, { recursive: true });
   for (const [name, n] of Object.entries(SIZES)) fs.writeFileSync(path.join(root, name), Buffer.alloc(n, 'x'));
   const conf = path.join(tmp, 'nginx.conf');
+  const ssl = tls ? ` ssl; ssl_certificate ${selfSignedCert(tmp)}; ssl_certificate_key ${tmp}/key.pem` : '';
   fs.writeFileSync(
     conf,
     `# written by bench/
@@ -51,16 +56,54 @@ http {
   fastcgi_temp_path ${tmp}/nginx-fastcgi;
   uwsgi_temp_path ${tmp}/nginx-uwsgi;
   scgi_temp_path ${tmp}/nginx-scgi;
-  server { listen 127.0.0.1:${port}; root ${root}; }
+  server { listen 127.0.0.1:${port}${ssl}; root ${root}; }
   server { listen 127.0.0.1:${port + 1} http2; root ${root}; }
 }
 `,
   );
-  const p = start('nginx', ['-c', conf, '-p', tmp], { cpus });
+  const p = start('nginx', ['-c', conf, '-p', tmp], { cpus, env: lib?.env });
   await waitPort(port).catch((e) => {
     throw new Error(`${(e as Error).message}: ${p.err()}`);
   });
-  return { kind: 'nginx', pid: p.pid, port, pathFor: (s) => `/${s}`, stop: async () => void (await stop(p, 'SIGQUIT', 5000)) };
+  return { kind: 'nginx', pid: p.pid, port, pathFor: (s) => `/${s}`, tls: lib, stop: async () => void (await stop(p, 'SIGQUIT', 5000)) };
+}
+
+/**
+ * A copy of the system's libssl.so.3 under another file name (TMP/ssl/libssl-bench.so.3, loaded
+ * through a libssl.so.3 symlink on LD_LIBRARY_PATH). On a shared machine, other collectors' TLS
+ * capture hooks every file named libssl.so.* that any process maps, and each of their breakpoints
+ * costs the benchmark's processes too: under another name the file is hooked only by the tcpsniff
+ * arm (`library_paths`). bench/lib/uprobes.ts still checks that nobody else holds uprobes on it.
+ */
+function privateLibssl(tmp: string): { library: string; env: NodeJS.ProcessEnv } {
+  const ldd = spawnSync('ldd', [spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).stdout.trim()], { encoding: 'utf8' });
+  const system = /\slibssl\.so\.3 => (\S+)/.exec(ldd.stdout)?.[1];
+  if (!system) throw new Error(`nginx does not link libssl.so.3: ${ldd.stdout}${ldd.stderr}`);
+  const dir = path.join(tmp, 'ssl');
+  fs.mkdirSync(dir, { recursive: true });
+  const library = path.join(dir, 'libssl-bench.so.3');
+  fs.copyFileSync(system, library);
+  fs.symlinkSync('libssl-bench.so.3', path.join(dir, 'libssl.so.3'));
+  return { library, env: { ...process.env, LD_LIBRARY_PATH: dir } };
+}
+
+/** An EC P-256 certificate for 127.0.0.1, valid for a day: TMP/cert.pem (its key: TMP/key.pem). */
+function selfSignedCert(tmp: string): string {
+  const cert = path.join(tmp, 'cert.pem');
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost'].concat([
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      path.join(tmp, 'key.pem'),
+      '-out',
+      cert,
+    ]),
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) throw new Error(`openssl req failed: ${r.stderr}`);
+  return cert;
 }
 
 /** The Node http server of the integration tests (test/fixtures/node-http-server.js): /p/N. */
@@ -109,6 +152,9 @@ export interface WrkOptions {
   connections: number;
   durationS: number;
   close?: boolean;
+  /** https:// (wrk's OpenSSL; certificates are not verified). */
+  tls?: boolean;
+  env?: NodeJS.ProcessEnv;
   tmp: string;
   cpus: string;
 }
@@ -118,14 +164,14 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult & { raw: string }
   fs.writeFileSync(lua, MARKER_LUA);
   const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', lua];
   if (o.close) args.push('-H', 'Connection: close');
-  args.push(`http://127.0.0.1:${o.port}${o.path}`);
+  args.push(`${o.tls ? 'https' : 'http'}://127.0.0.1:${o.port}${o.path}`);
   // Thousands of connections need more descriptors than the default soft limit (up to the
   // hard limit: raising that needs CAP_SYS_RESOURCE, which containers often lack).
   const nofile = Math.min(65536, hardNofileLimit());
   const r =
     o.connections > 512
       ? await runToEnd('prlimit', [`--nofile=${nofile}:${nofile}`, 'taskset', '-c', o.cpus, 'wrk', ...args], { timeoutMs: (o.durationS + 60) * 1000 })
-      : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000 });
+      : await runToEnd('wrk', args, { cpus: o.cpus, timeoutMs: (o.durationS + 60) * 1000, env: o.env });
   const res = parseWrk(r.out);
   if (!Number.isFinite(res.requests)) throw new Error(`wrk failed (${r.code}): ${r.out}${r.err}`);
   return { ...res, raw: r.out };

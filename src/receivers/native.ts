@@ -13,7 +13,7 @@ export interface NativeProbe {
   updateMap(map: string, key: Buffer, value: Buffer): void;
   /** The fd of a map of the loaded object, for another object's reuseMaps. Throws when there is none. */
   mapFd(map: string): number;
-  /** Attaches a program of a plain uprobe/uretprobe section to func (+ offset bytes) in the ELF file at path, for every process. Throws with the reason. */
+  /** Attaches a program of a plain uprobe/uretprobe section to func (+ offset bytes) in the ELF file at path, for every process; func "": offset is in the file. Throws with the reason. */
   attachUprobe(program: string, path: string, func: string, offset?: number): void;
   /** Kernel counters (bpf/include/record.h enum counter_index), summed over CPUs. */
   counters(): number[];

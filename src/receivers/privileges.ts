@@ -2,6 +2,7 @@
 // a message that names it instead of a bare EPERM.
 import * as fs from 'node:fs';
 
+const CAP_SYS_PTRACE = 19;
 const CAP_SYS_ADMIN = 21;
 const CAP_PERFMON = 38;
 const CAP_BPF = 39;
@@ -16,6 +17,10 @@ export function effectiveCapabilities(): bigint {
 }
 
 const has = (caps: bigint, bit: number) => (caps & (1n << BigInt(bit))) !== 0n;
+
+/** Whether this process may look into any other process's /proc/PID/root, exe and maps (the
+ * kernel's ptrace read check; without it only same-uid processes with no capability ours lack). */
+export const mayInspectProcesses = (caps = effectiveCapabilities()) => has(caps, CAP_SYS_PTRACE);
 
 /** null when loading tracing BPF programs should be allowed, else what is missing. */
 export function missingBpfPrivileges(caps = effectiveCapabilities()): string | null {

@@ -1,7 +1,7 @@
 // The deploy files: every YAML parses; every tcpsniff pipeline inside passes `validate`; the
 // Collector configs pass the real Collector's `validate` (when it is built); the systemd unit
 // passes `systemd-analyze verify`; every file grants exactly the capabilities the least-privilege
-// integration test proves sufficient, with the mounts the kernel side needs.
+// integration test proves sufficient (TLS capture's included), with the mounts the kernel side needs.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,13 +10,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { MINIMAL_CAPS } from './helpers/least-privilege';
+import { DEPLOY_CAPS } from './helpers/least-privilege';
 import { ensureCollector } from './helpers/otelcol';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEPLOY = path.join(ROOT, 'deploy');
 const CLI = path.join(ROOT, 'bin', 'tcpsniff-collector');
-const K8S_CAPS = MINIMAL_CAPS.map((c) => c.toUpperCase()).sort();
+const K8S_CAPS = DEPLOY_CAPS.map((c) => c.toUpperCase()).sort();
 
 type Doc = Record<string, any>;
 
@@ -108,7 +108,7 @@ test('Kubernetes: hostPID, no privileged mode, exactly the minimal capabilities,
 test('systemd unit: bounding set and ambient set are exactly the minimal capabilities; systemd-analyze verify passes', () => {
   const unit = fs.readFileSync(path.join(DEPLOY, 'systemd', 'tcpsniff-collector.service'), 'utf8');
   const caps = (key: string) => (new RegExp(`^${key}=(.*)$`, 'm').exec(unit)?.[1] ?? '').trim().split(/\s+/).sort();
-  const want = MINIMAL_CAPS.map((c) => `CAP_${c.toUpperCase()}`).sort();
+  const want = DEPLOY_CAPS.map((c) => `CAP_${c.toUpperCase()}`).sort();
   assert.deepEqual(caps('CapabilityBoundingSet'), want);
   assert.deepEqual(caps('AmbientCapabilities'), want);
   assert.match(unit, /^NoNewPrivileges=yes$/m);

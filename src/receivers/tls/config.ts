@@ -9,7 +9,11 @@ export interface TlsConfig {
 }
 
 export const tlsSpec: SectionSpec = {
-  enable: { type: 'bool', default: true, doc: 'capture the plaintext of TLS sessions from the TLS libraries (uprobes; needs CAP_SYS_ADMIN)' },
+  enable: {
+    type: 'bool',
+    default: true,
+    doc: 'capture the plaintext of TLS sessions from the TLS libraries (uprobes: needs CAP_SYS_ADMIN, and CAP_SYS_PTRACE to find them in other processes)',
+  },
   runtimes: {
     type: 'list',
     of: { type: 'string', enum: TLS_RUNTIMES.map((r) => r.name) },

@@ -30,9 +30,20 @@ export function systemCandidates(runtimes: TlsRuntime[]): TlsCandidate[] {
   return out;
 }
 
-export function processCandidates(pid: number, runtimes: TlsRuntime[]): TlsCandidate[] {
+/** The candidates of one running process; 'denied' when this process may not look into it: its
+ * maps, or its root and exe, which the kernel guards more closely (another uid's process, or one
+ * with capabilities ours lacks, needs CAP_SYS_PTRACE). */
+export function processCandidates(pid: number, runtimes: TlsRuntime[]): TlsCandidate[] | 'denied' {
   const out: TlsCandidate[] = [];
-  for (const file of mappedExecutables(pid)) {
+  try {
+    fs.statSync(`/proc/${pid}/root`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? 'denied' : out; // else gone
+  }
+  const mapped = mappedExecutables(pid);
+  if (mapped === 'denied') return mapped;
+  for (const file of mapped) {
     const runtime = runtimes.find((r) => r.matches(file));
     if (runtime) out.push({ runtime, at: `/proc/${pid}/root${file}`, file });
   }

@@ -9,6 +9,7 @@
 // started later (exec is watched; its libraries are mapped by the dynamic loader just after).
 import * as fs from 'node:fs';
 import type { Logger } from '../../core/logger';
+import { mayInspectProcesses } from '../privileges';
 import type { TlsConfig } from './config';
 import { ExecWatch } from './exec-watch';
 import { fileIdentity, processCandidates, runningPids, systemCandidates, type TlsCandidate } from './discovery';
@@ -34,7 +35,7 @@ export class TlsCapture {
   private rescan?: NodeJS.Timeout;
   private refused = false;
   private stopped = false;
-  private readonly counts = { filesHooked: 0, filesFailed: 0, execs: 0, execsSkipped: 0 };
+  private readonly counts = { filesHooked: 0, filesFailed: 0, execs: 0, execsSkipped: 0, scansDenied: 0 };
 
   constructor(
     private readonly cfg: TlsConfig,
@@ -91,7 +92,21 @@ export class TlsCapture {
   /** Hooks the TLS library files a process maps that are not hooked yet. */
   private scanProcess(pid: number): void {
     if (this.refused || this.stopped || pid === process.pid) return;
-    for (const c of processCandidates(pid, this.runtimes)) this.consider(c);
+    const candidates = processCandidates(pid, this.runtimes);
+    if (candidates === 'denied') return this.scanDenied(pid);
+    for (const c of candidates) this.consider(c);
+  }
+
+  /** Said once: the libraries of processes it may not look into are hooked only if found elsewhere. */
+  private scanDenied(pid: number): void {
+    if (this.counts.scansDenied++ > 0) return;
+    // With CAP_SYS_PTRACE, what remains closed is a process that is not dumpable or that a security module guards.
+    if (mayInspectProcesses()) return this.logger.debug(`${this.name}: tls: cannot look into process ${pid} (not dumpable, or a security module)`);
+    this.logger.warn(
+      `${this.name}: tls: cannot read the memory maps of process ${pid} and others like it (reading another uid's or a more privileged ` +
+        "process's /proc/PID/maps, exe and root needs CAP_SYS_PTRACE): their TLS libraries are hooked only when found in the system " +
+        "library directories or library_paths — Node.js and Go executables and containers' own libraries in them are not captured",
+    );
   }
 
   /** Hooks a file unless it was looked at before (by any path). */
@@ -138,6 +153,7 @@ export class TlsCapture {
       'tls.files_hooked': this.counts.filesHooked,
       'tls.files_failed': this.counts.filesFailed,
       'tls.execs_seen': this.counts.execs,
+      'tls.process_scans_denied': this.counts.scansDenied,
       'drops.tls_exec_scans_skipped': this.counts.execsSkipped,
       'drops.tls_exec_events_lost': this.execWatch?.lost ?? 0,
     };

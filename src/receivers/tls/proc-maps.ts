@@ -1,13 +1,15 @@
 // The executable files a process has mapped, from /proc/PID/maps.
 import * as fs from 'node:fs';
 
-/** Paths (in the process's own mount namespace) of its executable file mappings; [] when gone. */
-export function mappedExecutables(pid: number, procRoot = '/proc'): string[] {
+/** Paths (in the process's own mount namespace) of its executable file mappings; [] when gone;
+ * 'denied' when this process may not read them (see processCandidates). */
+export function mappedExecutables(pid: number, procRoot = '/proc'): string[] | 'denied' {
   let text: string;
   try {
     text = fs.readFileSync(`${procRoot}/${pid}/maps`, 'latin1');
-  } catch {
-    return []; // exited, or not ours to read
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM' ? 'denied' : []; // else exited
   }
   const files = new Set<string>();
   for (const line of text.split('\n')) {

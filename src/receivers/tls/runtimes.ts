@@ -1,7 +1,7 @@
 // The TLS implementations the tls capture hooks: which files they live in and which of their
 // functions (and instructions) get which program of bpf/include/tls_capture.h.
 import * as path from 'node:path';
-import { goTlsFunctions } from './go-binary';
+import { goTlsFunctions, type GoTlsFunction } from './go-binary';
 
 export interface TlsHook {
   func: string;
@@ -70,7 +70,7 @@ export const TLS_RUNTIMES: TlsRuntime[] = [
   {
     name: 'go',
     label: "Go's crypto/tls",
-    describe: 'Go executables with crypto/tls (amd64, symbol table kept; probes at the RET instructions)',
+    describe: 'Go executables with crypto/tls (amd64, stripped or not; probes at the RET instructions)',
     matches: () => false,
     executable: true,
     hooks(file) {
@@ -78,8 +78,13 @@ export const TLS_RUNTIMES: TlsRuntime[] = [
       const fns = goTlsFunctions(file);
       if (!fns) return undefined;
       // The RETs first, for the same reason as the return probes above.
-      const at = (f: { symbol: string; rets: number[] } | undefined, entry: string, exit = 'go_exit'): TlsHook[] =>
-        f ? [...f.rets.map((offset) => ({ func: f.symbol, program: exit, offset })), { func: f.symbol, program: entry }] : [];
+      // Stripped: no symbol to attach by, so at file offsets (func '').
+      const at = (f: GoTlsFunction | undefined, entry: string, exit = 'go_exit'): TlsHook[] => {
+        if (!f) return [];
+        const func = f.fileOffset === undefined ? f.symbol : '';
+        const base = f.fileOffset ?? 0;
+        return [...f.rets.map((ret) => ({ func, program: exit, offset: base + ret })), { func, program: entry, offset: base }];
+      };
       return [...at(fns.write, 'go_enter_write'), ...at(fns.read, 'go_enter_read'), ...at(fns.handshake, 'go_enter_handshake', 'go_exit_handshake')];
     },
   },
