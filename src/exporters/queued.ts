@@ -9,11 +9,16 @@ import { isValidSpanId, isValidTraceId } from '@opentelemetry/api';
 import type { CreateContext, ExporterComponent, Stats } from '../core/component';
 import type { SpanRecord } from '../core/types';
 import { FailureLog } from '../util/failure-log';
-import type { ExportResult } from './otlp_grpc/client';
-import type { OtlpGrpcConfig } from './otlp_grpc/config';
-import { Backoff, isRetryable, statusName } from './otlp_grpc/retry';
+import type { OtlpGrpcConfig } from './otlp/exporter-config';
+import { Backoff, isRetryable, statusName } from './otlp/retry';
 
 /** The settings of the queue, the retries and the shutdown flush (the Collector's exporterhelper keys). */
+/** What one export attempt came to (the transport's answer, in gRPC status terms). */
+export type ExportResult =
+  | { ok: true; rejectedSpans: number; errorMessage: string }
+  /** retryDelayMs: the server's RetryInfo, when it sent one (throttling). */
+  | { ok: false; code: number; message: string; retryDelayMs?: number };
+
 export type QueueSettings = Pick<OtlpGrpcConfig, 'timeout' | 'sending_queue' | 'retry_on_failure' | 'flush_timeout'>;
 
 /** Where a queued exporter sends batches. */

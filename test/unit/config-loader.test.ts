@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, ConfigErrors } from '../../src/core/component';
 import { loadConfigFile, loadConfigText } from '../../src/config/loader';
-import type { OtlpGrpcConfig } from '../../src/exporters/otlp_grpc/config';
+import type { OtlpGrpcConfig } from '../../src/exporters/otlp/exporter-config';
 import type { BatchProcessorConfig } from '../../src/processors/batch';
 import { testRegistry } from './helpers/fakes';
 import { builtinRegistry } from '../../src/components';

@@ -1,29 +1,15 @@
 // One gRPC channel to an OTLP/gRPC receiver and the unary Export call on it, with our own
 // protobuf serializer (the request is already encoded; grpc-js only frames it).
 
-import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { decodeRetryDelay, decodeTraceResponse } from '../otlp/protobuf';
-import { parseEndpoint, type OtlpGrpcConfig } from './config';
+import type { ExportResult } from '../queued';
+import { parseEndpoint, type OtlpGrpcConfig } from '../otlp/exporter-config';
+import { channelCredentials } from '../otlp/grpc-credentials';
 
 export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
-export type ExportResult =
-  | { ok: true; rejectedSpans: number; errorMessage: string }
-  /** retryDelayMs: the server's RetryInfo, when it sent one (throttling). */
-  | { ok: false; code: number; message: string; retryDelayMs?: number };
-
 const identity = (b: Buffer) => b;
-
-/** Plaintext, or TLS with the configured CA, client certificate and verification. */
-export function channelCredentials(tls: OtlpGrpcConfig['tls'], secure: boolean): grpc.ChannelCredentials {
-  if (!secure) return grpc.credentials.createInsecure();
-  const read = (f: string) => (f ? fs.readFileSync(f) : null);
-  return grpc.credentials.createSsl(read(tls.ca_file), read(tls.key_file), read(tls.cert_file), {
-    rejectUnauthorized: !tls.insecure_skip_verify,
-    ...(tls.insecure_skip_verify ? { checkServerIdentity: () => undefined } : {}),
-  });
-}
 
 export class OtlpGrpcClient {
   private readonly client: grpc.Client;

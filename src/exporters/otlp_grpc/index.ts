@@ -6,7 +6,7 @@ import type { SpanRecord } from '../../core/types';
 import { encodeTraceRequest } from '../otlp/protobuf';
 import { QueuedSpanExporter, type PreparedRequest, type SpanTransport } from '../queued';
 import { OtlpGrpcClient } from './client';
-import { otlpGrpcSpec, parseOtlpGrpcConfig, type OtlpGrpcConfig } from './config';
+import { otlpGrpcSpec, parseOtlpGrpcConfig, type OtlpGrpcConfig } from '../otlp/exporter-config';
 import type { SectionSpec } from '../../config/schema';
 
 /** The request is encoded once, then sent as it is on every attempt. */

@@ -6,7 +6,7 @@
 
 import { ConfigError, type ComponentFactory } from '../../core/component';
 import { join, type SectionSpec } from '../../config/schema';
-import { otlpGrpcSpec, parseOtlpGrpcConfig, type OtlpGrpcConfig } from '../otlp_grpc/config';
+import { otlpGrpcSpec, parseOtlpGrpcConfig, type OtlpGrpcConfig } from '../otlp/exporter-config';
 import type { OtlpJsExporter } from './exporter';
 
 const PROTOCOLS = ['grpc', 'http/protobuf'] as const;

@@ -1,5 +1,5 @@
-// Settings of the `otlp_grpc` exporter (alias `otlp`), named and defaulted like the
-// OpenTelemetry Collector's otlp exporter so its users can copy their sections over.
+// Settings of the OTLP exporters — `otlp_grpc` (alias `otlp`) and `otlp_js`, which share them — named
+// and defaulted like the OpenTelemetry Collector's otlp exporter so its users can copy their sections over.
 
 import * as fs from 'node:fs';
 import { ConfigError } from '../../core/component';
